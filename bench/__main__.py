@@ -1,0 +1,27 @@
+"""Run every benchmark module of this package, or the ones named on the command line."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import time
+
+import bench
+
+
+def main(argv: list[str]) -> int:
+    names = argv or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    worst = 0
+    for name in names:
+        print(f"\n=== bench/{name} ===", flush=True)
+        t0 = time.perf_counter()
+        module = importlib.import_module(f"bench.{name}")
+        rc = int(module.main([]) or 0)
+        print(f"--- bench/{name}: rc={rc}, {time.perf_counter() - t0:.1f} s", flush=True)
+        worst = max(worst, rc)
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""`fabgrid serve` and `fabgrid db upgrade`: run the web platform, migrate the database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fabgrid.cli._common import emit_json, err_console
+
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL; default: "
+                                                 "FABGRID_DATABASE_URL or SQLite in the user data directory")]
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+) -> None:
+    """Start the fabgrid web platform (pages, API at /api/v1, OpenAPI at /docs)."""
+    import os
+
+    import uvicorn
+
+    from fabgrid.config import load_settings
+    from fabgrid.services.platform import prepare_database
+
+    settings = load_settings(database_url)
+    if database_url:
+        os.environ["FABGRID_DATABASE_URL"] = database_url
+    state = prepare_database(settings.database_url)
+    err_console.print(f"fabgrid: database at revision {state.revision} ({settings.database_url}); "
+                      f"{state.counts['sites']} sites, {state.counts['machines']} machines")
+    err_console.print(f"fabgrid: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("fabgrid.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DatabaseUrl = None,
+    revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    json_: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Create or migrate the database and load the shipped network into it."""
+    from fabgrid.config import load_settings
+    from fabgrid.services.platform import prepare_database
+    from fabgrid.store.db import upgrade
+
+    settings = load_settings(database_url)
+    if revision == "head":
+        state = prepare_database(settings.database_url)
+        rev, counts = state.revision, state.counts
+    else:
+        rev, counts = upgrade(settings.database_url, revision), {}
+    if json_:
+        emit_json({"revision": rev, "database_url": settings.database_url, "counts": counts})
+    else:
+        typer.echo(f"database {settings.database_url} at revision {rev}")
+        for k, v in counts.items():
+            typer.echo(f"  {k}: {v}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and `db` to the CLI."""
+    app.command("serve")(serve)
+    app.add_typer(db_app, name="db")

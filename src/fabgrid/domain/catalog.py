@@ -1,0 +1,244 @@
+"""Typed records of the catalog and the network: processes, materials, machines, sites.
+
+These are the contract every engine reads. Pydantic v2 models, frozen; no I/O, no database,
+no web. Loading and validating the shipped YAML lives in `fabgrid.data`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Record(BaseModel):
+    """Base of the catalog records: frozen, unknown keys are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProcessFamily(StrEnum):
+    """The manufacturing process families the platform plans for."""
+
+    FDM = "fdm"
+    SLA = "sla"
+    SLS = "sls"
+    MJF = "mjf"
+    METAL_PBF = "metal_pbf"
+    CNC = "cnc"
+
+    @property
+    def is_powder_bed(self) -> bool:
+        """True for processes where parts share a build volume (SLS, MJF, metal PBF)."""
+        return self in (ProcessFamily.SLS, ProcessFamily.MJF, ProcessFamily.METAL_PBF)
+
+    @property
+    def is_additive(self) -> bool:
+        """True for every process but CNC machining."""
+        return self is not ProcessFamily.CNC
+
+
+class Finish(Record):
+    """A post-processing option a buyer can choose (dyeing, vapour smoothing, ...)."""
+
+    id: str
+    name: str
+    processes: tuple[ProcessFamily, ...]
+    time_s_per_part: float = Field(ge=0)
+    time_s_per_cm2: float = Field(ge=0, default=0.0)
+    cost_cny_per_part: float = Field(ge=0, default=0.0)
+    lead_days: int = Field(ge=0, default=0)
+
+
+class Process(Record):
+    """A process family with its design rules and post-processing steps."""
+
+    id: ProcessFamily
+    name: str
+    description: str
+    min_wall_mm: float = Field(gt=0)
+    min_hole_mm: float = Field(gt=0)
+    min_gap_mm: float = Field(gt=0)
+    min_feature_mm: float = Field(gt=0)
+    tolerance_mm: float = Field(gt=0)
+    needs_escape_holes: bool = False
+    min_escape_hole_mm: float = Field(ge=0, default=0.0)
+    overhang_angle_deg: float | None = Field(default=None, ge=0, le=90)
+    post_processing: tuple[str, ...] = ()
+    source: str
+
+
+class Material(Record):
+    """A material for one process, with its price, density and key properties."""
+
+    id: str
+    name: str
+    process: ProcessFamily
+    density_g_cm3: float = Field(gt=0, lt=25)
+    price_cny_per_kg: float = Field(gt=0)
+    embodied_co2_kg_per_kg: float = Field(ge=0)
+    refresh_ratio: float | None = Field(default=None, ge=0, le=1)
+    tensile_strength_mpa: float | None = Field(default=None, gt=0)
+    elongation_pct: float | None = Field(default=None, ge=0)
+    heat_deflection_c: float | None = None
+    properties: dict[str, str | float] = Field(default_factory=dict)
+    source: str
+
+
+class PowerDraw(Record):
+    """Electrical power of a machine per state, in W."""
+
+    producing_w: float = Field(ge=0)
+    idle_w: float = Field(ge=0)
+    setup_w: float = Field(ge=0)
+    standby_w: float = Field(ge=0)
+
+
+class MachineModel(Record):
+    """A real machine model with its published specification.
+
+    `params` carries the process-specific figures the costing model of the machine's process
+    family reads (e.g. FDM ``print_speed_mm_s``, SLS ``scan_speed_mm_s``, CNC ``spindle_kw``);
+    each costing module validates the keys it needs.
+    """
+
+    id: str
+    vendor: str
+    model: str
+    process: ProcessFamily
+    build_volume_mm: tuple[float, float, float]
+    layer_height_mm: tuple[float, float] = (0.0, 0.0)
+    default_layer_height_mm: float = Field(ge=0, default=0.0)
+    power: PowerDraw
+    price_cny: float = Field(gt=0)
+    lifetime_h: float = Field(gt=0)
+    maintenance_cny_per_year: float = Field(ge=0)
+    params: dict[str, float] = Field(default_factory=dict)
+    materials: tuple[str, ...]
+    source: str
+
+    @field_validator("build_volume_mm")
+    @classmethod
+    def _positive_volume(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) <= 0:
+            raise ValueError("every build volume dimension must be > 0 mm")
+        return v
+
+    @model_validator(mode="after")
+    def _layers_ordered(self) -> MachineModel:
+        lo, hi = self.layer_height_mm
+        if lo > hi:
+            raise ValueError(f"layer_height_mm min {lo} is above max {hi}")
+        return self
+
+
+class Machine(Record):
+    """One installed machine at a site."""
+
+    id: str
+    model: str
+
+
+class Station(Record):
+    """A post-processing or inspection station at a site (depowdering, wash/cure, ...)."""
+
+    id: str
+    kind: str
+    count: int = Field(ge=1, default=1)
+
+
+class Shift(Record):
+    """A working shift, in the site's local time (Asia/Shanghai)."""
+
+    name: str
+    start: time
+    end: time
+
+
+class Calendar(Record):
+    """Working days and shifts of a site."""
+
+    shifts: tuple[Shift, ...]
+    workdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
+    holidays: tuple[date, ...] = ()
+    extra_workdays: tuple[date, ...] = ()
+
+    @field_validator("workdays")
+    @classmethod
+    def _weekday_range(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 0 or d > 6 for d in v):
+            raise ValueError("workdays are weekday numbers 0 (Monday) .. 6 (Sunday)")
+        return v
+
+    def is_workday(self, day: date) -> bool:
+        """True when the site works on `day` (weekday rule, holidays, make-up workdays)."""
+        if day in self.extra_workdays:
+            return True
+        return day.weekday() in self.workdays and day not in self.holidays
+
+    def hours_per_workday(self) -> float:
+        """Scheduled hours on a working day, summed over shifts (overnight shifts wrap)."""
+        total = 0.0
+        for s in self.shifts:
+            start = s.start.hour * 60 + s.start.minute
+            end = s.end.hour * 60 + s.end.minute
+            total += ((end - start) % (24 * 60) or 24 * 60) / 60.0
+        return total
+
+
+class QualityRecord(Record):
+    """A site's track record, used to rank offers and in the simulator."""
+
+    on_time_rate: float = Field(ge=0, le=1)
+    first_pass_yield: float = Field(ge=0, le=1)
+    rating: float = Field(ge=0, le=5)
+    orders_completed: int = Field(ge=0)
+
+
+class Site(Record):
+    """A factory of the network. Companies are fictional; places and tariffs are real."""
+
+    id: str
+    name: str
+    city: str
+    province: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    park: str | None = None
+    machines: tuple[Machine, ...]
+    stations: tuple[Station, ...] = ()
+    materials: tuple[str, ...]
+    labour_cny_per_h: float = Field(gt=0)
+    electricity_cny_per_kwh: float = Field(gt=0)
+    grid_co2_kg_per_kwh: float = Field(ge=0)
+    certifications: tuple[str, ...] = ()
+    calendar: Calendar
+    quality: QualityRecord
+
+
+class Catalog(Record):
+    """Processes, materials, finishes and machine models, indexed by id."""
+
+    processes: dict[ProcessFamily, Process]
+    materials: dict[str, Material]
+    finishes: dict[str, Finish]
+    machine_models: dict[str, MachineModel]
+
+
+class Network(Record):
+    """The sites of the network with the catalog they refer to."""
+
+    catalog: Catalog
+    sites: dict[str, Site]
+
+    def site(self, site_id: str) -> Site:
+        """The site with id `site_id`; KeyError names the known ids."""
+        try:
+            return self.sites[site_id]
+        except KeyError:
+            raise KeyError(f"unknown site {site_id!r}") from None
+
+    def machine_model(self, machine: Machine) -> MachineModel:
+        """The model record of an installed machine."""
+        return self.catalog.machine_models[machine.model]

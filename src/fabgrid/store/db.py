@@ -1,0 +1,100 @@
+"""Engines, sessions and migrations for the fabgrid database.
+
+SQLite in the per-user data directory by default (WAL journal, busy timeout, foreign keys);
+PostgreSQL when FABGRID_DATABASE_URL says so. Depends on SQLAlchemy and Alembic only.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from fabgrid.errors import InputError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _normalise_url(url: str) -> str:
+    # psycopg 3 is the driver we ship in the `postgres` extra.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+@functools.cache
+def get_engine(url: str) -> Engine:
+    """A pooled engine for `url` (one per URL per process)."""
+    url = _normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InputError(f"database URL {url!r} is not a valid SQLAlchemy URL: {exc}",
+                         hint="use sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
+                         code="db.url") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                  "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise InputError("PostgreSQL needs the psycopg driver, which is not installed",
+                             hint="pip install 'fabgrid[postgres]'", code="db.driver") from None
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    raise InputError(f"unsupported database {parsed.get_backend_name()!r} in FABGRID_DATABASE_URL",
+                     hint="use SQLite (default) or PostgreSQL", code="db.url")
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    """A session factory bound to the engine for `url`."""
+    return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Any:
+    """The Alembic configuration of the shipped migrations, for `url`."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("fabgrid.store") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", _normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """Migrate the database at `url` to `revision`; returns the revision it is at afterwards."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        engine = get_engine(url)
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise InputError(f"cannot open the database {make_url(_normalise_url(url)).render_as_string()}: "
+                         f"{exc.orig}", hint="check FABGRID_DATABASE_URL / --database-url and that the "
+                         "server is running", code="db.unreachable") from None

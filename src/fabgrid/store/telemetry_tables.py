@@ -1,0 +1,27 @@
+"""The `machine_events` table: every telemetry message stored once, keyed by its message id.
+
+SQLAlchemy Core on the shared `Base.metadata` (so Alembic sees it); the unique `message_id` is what
+makes MQTT's at-least-once delivery exactly-once in the database. Depends on SQLAlchemy only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+
+from fabgrid.store.tables import Base
+
+machine_events = Table(
+    "machine_events",
+    Base.metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(200), nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("site", String(64), nullable=True),
+    Column("machine", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    UniqueConstraint("message_id", name="uq_machine_events_message_id"),
+    Index("ix_machine_events_machine_ts", "machine", "ts"),
+    Index("ix_machine_events_site_ts", "site", "ts"),
+)

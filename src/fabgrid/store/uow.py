@@ -1,0 +1,41 @@
+"""Unit of work: one session and one transaction per use case, with the repositories on it.
+
+Depends on the store only. Services open one, call repositories, and commit once.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.orm import Session
+
+from fabgrid.store.db import session_factory
+from fabgrid.store.repositories import CatalogRepository, OrganisationRepository, UserRepository
+
+
+class UnitOfWork:
+    """``with UnitOfWork(url) as uow: ...; uow.commit()``; leaving without commit rolls back."""
+
+    session: Session
+    catalog: CatalogRepository
+    organisations: OrganisationRepository
+    users: UserRepository
+
+    def __init__(self, url: str) -> None:
+        self._factory = session_factory(url)
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self.catalog = CatalogRepository(self.session)
+        self.organisations = OrganisationRepository(self.session)
+        self.users = UserRepository(self.session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.session.commit()
