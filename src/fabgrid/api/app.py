@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from fabgrid import __version__
 from fabgrid.api import errors
-from fabgrid.api.routes import catalog, health
+from fabgrid.api.routes import auth, catalog, health
 from fabgrid.config import Settings, load_settings
 
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(catalog.router)
+    app.include_router(auth.router)
 
     from fabgrid.web import pages
 

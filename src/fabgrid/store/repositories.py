@@ -6,6 +6,7 @@ Depends on the ORM tables and the domain records.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from fabgrid.domain.catalog import MachineModel, Material, Network, Process, Site
 from fabgrid.store.tables import (
+    AccessTokenRow,
     MachineModelRow,
     MachineRow,
     MaterialRow,
@@ -159,3 +161,29 @@ class UserRepository:
     def get(self, user_id: int) -> UserRow | None:
         """The user with id `user_id`, or None."""
         return self.session.get(UserRow, user_id)
+
+
+class TokenRepository:
+    """Access tokens (sessions and API keys), looked up by the SHA-256 of the secret."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user_id: int, kind: str, token_sha256: str, prefix: str, name: str,
+            expires_at: datetime | None) -> AccessTokenRow:
+        """Store a new token."""
+        row = AccessTokenRow(user_id=user_id, kind=kind, token_sha256=token_sha256, prefix=prefix,
+                             name=name, expires_at=expires_at)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def by_hash(self, token_sha256: str) -> AccessTokenRow | None:
+        """The token with that hash, or None."""
+        return self.session.scalar(select(AccessTokenRow).where(AccessTokenRow.token_sha256 == token_sha256))
+
+    def for_user(self, user_id: int, kind: str) -> list[AccessTokenRow]:
+        """A user's tokens of one kind, newest first."""
+        q = (select(AccessTokenRow).where(AccessTokenRow.user_id == user_id, AccessTokenRow.kind == kind)
+             .order_by(AccessTokenRow.id.desc()))
+        return list(self.session.scalars(q))

@@ -10,7 +10,12 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from fabgrid.store.db import session_factory
-from fabgrid.store.repositories import CatalogRepository, OrganisationRepository, UserRepository
+from fabgrid.store.repositories import (
+    CatalogRepository,
+    OrganisationRepository,
+    TokenRepository,
+    UserRepository,
+)
 
 
 class UnitOfWork:
@@ -20,6 +25,7 @@ class UnitOfWork:
     catalog: CatalogRepository
     organisations: OrganisationRepository
     users: UserRepository
+    tokens: TokenRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -29,6 +35,7 @@ class UnitOfWork:
         self.catalog = CatalogRepository(self.session)
         self.organisations = OrganisationRepository(self.session)
         self.users = UserRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
