@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from fabgrid.domain.catalog import (
     Catalog,
@@ -24,6 +25,7 @@ from fabgrid.domain.catalog import (
     Material,
     Network,
     Process,
+    Record,
     Site,
 )
 from fabgrid.errors import InputError
@@ -46,14 +48,17 @@ M = TypeVar("M", bound=BaseModel)
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class Province(BaseModel):
+class Province(Record):
     """Electricity tariff and grid emission factor of one province (from provinces.yaml)."""
 
     id: str
     name_zh: str
-    electricity_cny_per_kwh: float
-    grid_co2_kg_per_kwh: float
+    electricity_cny_per_kwh: float = Field(gt=0, lt=5)
+    grid_co2_kg_per_kwh: float = Field(ge=0, lt=2)
     tariff_source: str
+
+
+_DATES: TypeAdapter[list[date]] = TypeAdapter(list[date])
 
 
 def _fail(file: str, key: str, problem: str) -> InputError:
@@ -164,16 +169,22 @@ def _catalog_from(root: Traversable | Path) -> Catalog:
     )
 
 
-def _provinces_from(root: Traversable | Path) -> tuple[dict[str, Province], dict[str, list[Any]]]:
-    doc = _read(root, "provinces.yaml")
-    provinces = _records(doc, "provinces.yaml", "provinces", Province)
+def _provinces_from(root: Traversable | Path) -> tuple[dict[str, Province], dict[str, list[date]]]:
+    """Provinces by id, and the national holidays / make-up workdays every calendar inherits."""
+    file = "provinces.yaml"
+    doc = _read(root, file)
+    provinces = _records(doc, file, "provinces", Province)
     hol = doc.get("holidays")
-    if not isinstance(hol, dict) or not isinstance(hol.get("days"), list):
-        raise _fail("provinces.yaml", "holidays.days", "missing or not a list of dates")
-    extra = hol.get("extra_workdays", [])
-    if not isinstance(extra, list):
-        raise _fail("provinces.yaml", "holidays.extra_workdays", "not a list of dates")
-    return {p.id: p for p in provinces}, {"holidays": hol["days"], "extra_workdays": extra}
+    if not isinstance(hol, dict):
+        raise _fail(file, "holidays", "missing or not a mapping with `days` and `extra_workdays`")
+    national: dict[str, list[date]] = {}
+    for key, target in (("days", "holidays"), ("extra_workdays", "extra_workdays")):
+        try:
+            national[target] = _DATES.validate_python(hol.get(key, []))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise _fail(file, _loc(f"holidays.{key}", err["loc"]), err["msg"]) from None
+    return {p.id: p for p in provinces}, national
 
 
 def _network_from(root: Traversable | Path, catalog: Catalog) -> Network:
@@ -227,6 +238,13 @@ def _network_from(root: Traversable | Path, catalog: Catalog) -> Network:
                 raise _fail(file, f"sites[{i}].stations[{j}].kind",
                             f"unknown station kind {st.kind!r} (known: {sorted(kinds)})")
             station_ids.add(st.id)
+        done = {step for st in s.stations for step in kinds[st.kind]}
+        for family in dict.fromkeys(catalog.machine_models[m.model].process for m in s.machines):
+            missing = [step for step in catalog.processes[family].post_processing if step not in done]
+            if missing:
+                raise _fail(file, f"sites[{i}].stations",
+                            f"no station performs {missing}, which every {family.value} part needs "
+                            f"(station kinds and their steps: finishes.yaml station_kinds)")
         for j, mat in enumerate(s.materials):
             if mat not in catalog.materials:
                 raise _fail(file, f"sites[{i}].materials[{j}]", f"unknown material {mat!r}")
@@ -265,12 +283,26 @@ def load_network() -> Network:
 
 def load_provinces(path: str | Path | None = None) -> dict[str, Province]:
     """Province tariffs and grid factors, by province id (packaged data unless `path` is given)."""
-    return _provinces_from(_packaged() if path is None else Path(path))[0]
+    if path is None:
+        return dict(_packaged_provinces())
+    return _provinces_from(Path(path))[0]
 
 
 def load_station_kinds(path: str | Path | None = None) -> dict[str, tuple[str, ...]]:
     """Station kinds a site may list, each with the finish ids (post-processing steps) it performs."""
-    return _station_kinds_from(_packaged() if path is None else Path(path))
+    if path is None:
+        return dict(_packaged_station_kinds())
+    return _station_kinds_from(Path(path))
+
+
+@functools.cache
+def _packaged_provinces() -> dict[str, Province]:
+    return _provinces_from(_packaged())[0]
+
+
+@functools.cache
+def _packaged_station_kinds() -> dict[str, tuple[str, ...]]:
+    return _station_kinds_from(_packaged())
 
 
 def _station_kinds_from(root: Traversable | Path) -> dict[str, tuple[str, ...]]:
