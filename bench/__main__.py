@@ -11,13 +11,16 @@ import bench
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    """`python -m bench [NAME ...] [--flags for each]`: names select benchmarks, flags go to each."""
+    chosen = [a for a in argv if not a.startswith("-")]
+    flags = [a for a in argv if a.startswith("-")]
+    names = chosen or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
     worst = 0
     for name in names:
         print(f"\n=== bench/{name} ===", flush=True)
         t0 = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
-        rc = int(module.main([]) or 0)
+        rc = int(module.main(flags) or 0)
         print(f"--- bench/{name}: rc={rc}, {time.perf_counter() - t0:.1f} s", flush=True)
         worst = max(worst, rc)
     return worst
