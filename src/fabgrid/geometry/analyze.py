@@ -1,0 +1,239 @@
+"""Geometry facts of a welded triangle mesh: mass properties, topology (bodies, watertightness, winding,
+boundary loops, non-manifold edges, genus), degenerate and duplicate faces, convex hull.
+
+Whole-array numpy (one sort of the edge keys does watertightness, winding and boundaries together).
+Depends on numpy and scipy only; never on store, services or web.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from fabgrid.geometry import limits
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass
+class MeshFacts:
+    """Facts of one mesh in mm (arrays are per face, shape (m,) or (m, 3)).
+
+    `normals` are unit face normals (zero for degenerate faces); `areas_mm2` per face;
+    `body` the connected component of each face; `*_faces` are face indices for the viewer.
+    """
+
+    vertices: FloatArray
+    faces: IntArray
+    normals: FloatArray
+    areas_mm2: FloatArray
+    centroids: FloatArray
+    body: IntArray
+    bodies: int
+    bbox_min_mm: FloatArray
+    bbox_max_mm: FloatArray
+    volume_mm3: float
+    area_mm2: float
+    center_mass_mm: FloatArray
+    watertight: bool
+    winding_consistent: bool
+    edges: int
+    boundary_edges: int
+    boundary_loops: int
+    nonmanifold_edges: int
+    degenerate_faces: IntArray
+    duplicate_faces: IntArray
+    euler_characteristic: int
+    body_volumes_mm3: FloatArray
+    boundary_faces: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    nonmanifold_faces: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    inconsistent_faces: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    boundary_loop_edges: IntArray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    hull_volume_mm3: float = 0.0
+    hull_exact: bool = True
+    hull_points: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
+
+    @property
+    def extents_mm(self) -> FloatArray:
+        """(3,) size of the axis-aligned bounding box."""
+        return self.bbox_max_mm - self.bbox_min_mm
+
+    @functools.cached_property
+    def body_sizes_mm(self) -> FloatArray:
+        """(bodies,) largest extent of each body's face centroids (a lower bound of its size)."""
+        if self.bodies == 0:
+            return np.zeros(0)
+        order = np.argsort(self.body, kind="stable")
+        start = np.flatnonzero(np.r_[True, np.diff(self.body[order]) != 0])
+        c = self.centroids[order]
+        size: FloatArray = (np.maximum.reduceat(c, start) - np.minimum.reduceat(c, start)).max(axis=1)
+        return size
+
+    @property
+    def genus(self) -> int | None:
+        """Through-holes of a closed, single-body, manifold mesh (None otherwise)."""
+        if not self.watertight or self.bodies != 1:
+            return None
+        return max(0, (2 - self.euler_characteristic) // 2)
+
+
+def unique_ints(a: NDArray[np.integer[Any]]) -> IntArray:
+    """Sorted unique values of an integer array (sort based: numpy's hash-based unique is slower here)."""
+    s = np.sort(np.asarray(a, dtype=np.int64).reshape(-1))
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
+def _edge_topology(faces: IntArray, n_vertices: int) -> dict[str, Any]:
+    """Undirected edges keyed lo*n+hi with a direction bit; one sort gives every edge count."""
+    e = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    lo = np.minimum(e[:, 0], e[:, 1])
+    hi = np.maximum(e[:, 0], e[:, 1])
+    key2 = (lo * n_vertices + hi) * 2 + (e[:, 0] > e[:, 1])
+    s = np.sort(key2)
+    und = s >> 1
+    start = np.flatnonzero(np.r_[True, und[1:] != und[:-1]])
+    counts = np.diff(np.r_[start, len(und)])
+    pair = start[counts == 2]
+    # a shared edge is consistently wound when its two faces traverse it in opposite directions
+    inconsistent = int(np.count_nonzero((s[pair] & 1) == (s[pair + 1] & 1)))
+    return {"key2": key2, "unique": und[start], "counts": counts, "inconsistent": inconsistent}
+
+
+def _faces_of_edges(key2: IntArray, keys: IntArray) -> IntArray:
+    """Faces that own one of the undirected edge keys."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return unique_ints(np.flatnonzero(np.isin(key2 >> 1, keys)) // 3)
+
+
+def _components(n: int, a: IntArray, b: IntArray) -> tuple[int, IntArray]:
+    g = sparse.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    count, labels = connected_components(g, directed=False)
+    return int(count), labels.astype(np.int64)
+
+
+def _convex_hull(points: FloatArray) -> tuple[float, bool, FloatArray]:
+    """Volume of the convex hull; above HULL_EXACT_MAX_VERTICES the hull of a bounded sample
+    (the axis-extreme points plus a strided subset), flagged inexact (a lower bound, typically
+    within 0.1 % on smooth parts)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    exact = len(points) <= limits.HULL_EXACT_MAX_VERTICES
+    pts = points
+    if not exact:
+        # the axis extremes keep the hull's bounding box exact; the strided subset covers the rest
+        extreme = unique_ints(np.r_[np.argmin(points, axis=0), np.argmax(points, axis=0)])
+        step = max(1, len(points) // limits.HULL_EXACT_MAX_VERTICES)
+        pts = points[np.union1d(extreme, np.arange(0, len(points), step))]
+    try:
+        hull = ConvexHull(pts)
+    except (QhullError, ValueError):
+        return 0.0, exact, np.zeros((0, 3))  # flat or degenerate point set: no volume
+    return float(hull.volume), exact, pts[hull.vertices]
+
+
+def orientation_directions() -> FloatArray:
+    """The 26 unit directions of a cube's 6 faces, 12 edges and 8 corners, (26, 3)."""
+    g = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij")).reshape(3, -1).T
+    g = g[np.any(g != 0, axis=1)].astype(np.float64)
+    order = np.argsort(np.abs(g).sum(axis=1), kind="stable")  # faces, then edges, then corners
+    g = g[order]
+    out: FloatArray = g / np.linalg.norm(g, axis=1, keepdims=True)
+    return out
+
+
+def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> MeshFacts:
+    """All geometry facts of a welded mesh: vertices (n, 3) float mm, faces (m, 3) int."""
+    used = np.zeros(len(vertices), dtype=bool)
+    used[faces.reshape(-1)] = True
+    vmin = vertices[used].min(axis=0)
+    vmax = vertices[used].max(axis=0)
+    center = (vmin + vmax) / 2.0
+    v = vertices - center  # shifting to the box centre keeps the volume sums well conditioned
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    cross = np.cross(b - a, c - a)
+    dbl = np.sqrt(np.einsum("ij,ij->i", cross, cross))
+    areas = dbl / 2.0
+    tet6 = np.einsum("ij,ij->i", a, cross)  # 6 x signed volume of (origin, a, b, c)
+    volume = float(tet6.sum() / 6.0)
+    sum_abc = a + b + c
+    centroids = sum_abc / 3.0 + center
+    com = center + (tet6 @ sum_abc) / (4.0 * tet6.sum()) if abs(volume) > 0 else centroids.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normals = np.where(dbl[:, None] > 0, cross / dbl[:, None], 0.0)
+
+    scale = float(np.max(vmax - vmin)) or 1.0
+    repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
+    degenerate = np.flatnonzero(repeated | (areas <= 1e-12 * scale * scale))
+
+    nv = len(vertices)
+    topo = _edge_topology(faces, nv)
+    counts: IntArray = topo["counts"]
+    boundary_keys = topo["unique"][counts == 1]
+    nonmanifold_keys = topo["unique"][counts > 2]
+    watertight = bool(len(boundary_keys) == 0 and len(nonmanifold_keys) == 0)
+
+    duplicates = _duplicate_faces(faces, nv)
+
+    n_bodies, vlabel = _components(nv, faces[:, [0, 1]].reshape(-1), faces[:, [1, 2]].reshape(-1))
+    present = unique_ints(vlabel[faces[:, 0]])
+    remap = np.full(n_bodies, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    body = remap[vlabel[faces[:, 0]]]
+    body_volumes = np.bincount(body, weights=tet6, minlength=len(present)) / 6.0
+
+    bl_edges = np.stack([boundary_keys // nv, boundary_keys % nv], axis=1) if len(boundary_keys) else \
+        np.zeros((0, 2), dtype=np.int64)
+    loops = 0
+    if len(bl_edges):
+        _loops_all, lab = _components(nv, bl_edges[:, 0], bl_edges[:, 1])
+        loops = len(unique_ints(lab[bl_edges[:, 0]]))
+
+    facts = MeshFacts(
+        vertices=vertices, faces=faces, normals=normals, areas_mm2=areas, centroids=centroids, body=body,
+        bodies=len(present), bbox_min_mm=vmin, bbox_max_mm=vmax, volume_mm3=volume,
+        area_mm2=float(areas.sum()), center_mass_mm=np.asarray(com, dtype=np.float64),
+        watertight=watertight, winding_consistent=topo["inconsistent"] == 0, edges=len(counts),
+        boundary_edges=len(boundary_keys), boundary_loops=loops, nonmanifold_edges=len(nonmanifold_keys),
+        degenerate_faces=degenerate, duplicate_faces=duplicates,
+        euler_characteristic=int(used.sum()) - len(counts) + len(faces), body_volumes_mm3=body_volumes,
+        boundary_loop_edges=bl_edges,
+    )
+    if len(boundary_keys) or len(nonmanifold_keys) or topo["inconsistent"]:
+        facts.boundary_faces = _faces_of_edges(topo["key2"], boundary_keys)
+        facts.nonmanifold_faces = _faces_of_edges(topo["key2"], nonmanifold_keys)
+        if topo["inconsistent"]:
+            facts.inconsistent_faces = _inconsistent_faces(topo["key2"])
+    if hull:
+        facts.hull_volume_mm3, facts.hull_exact, facts.hull_points = _convex_hull(vertices[used])
+    return facts
+
+
+def _duplicate_faces(faces: IntArray, nv: int) -> IntArray:
+    """Faces using the same three vertices as an earlier face (any order); one sort when there are none."""
+    fs = np.sort(faces, axis=1)
+    if nv < 2_000_000:
+        key = (fs[:, 0] * nv + fs[:, 1]) * nv + fs[:, 2]
+    else:
+        key = np.unique(fs, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    s = np.sort(key)
+    if not np.any(s[1:] == s[:-1]):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    return np.sort(order[1:][sk[1:] == sk[:-1]])
+
+
+def _inconsistent_faces(key2: IntArray) -> IntArray:
+    """Faces on an edge that two faces traverse in the same direction."""
+    order = np.argsort(key2, kind="stable")
+    s = key2[order]
+    same = np.flatnonzero(s[1:] == s[:-1])
+    return unique_ints(np.r_[order[same], order[same + 1]] // 3)

@@ -1,0 +1,86 @@
+"""Every limit of part intake in one place, and the time budget of one analysis.
+
+Limits (each exceeded limit raises `fabgrid.errors.LimitError` naming the limit and the value):
+
+- ``MAX_FILE_BYTES`` (200 MiB): size of an uploaded file.
+- ``MAX_TRIANGLES`` (5,000,000): triangles after loading (checked from the STL header before reading).
+- ``MAX_3MF_UNCOMPRESSED_BYTES`` (1 GiB): sum of the declared sizes of the 3MF zip members.
+- ``MAX_3MF_RATIO`` (250): uncompressed/compressed size of one 3MF member larger than 1 MiB
+  (zip-bomb guard: checked from the zip directory before anything is extracted).
+- ``MAX_3MF_MEMBERS`` (10,000): entries in a 3MF archive.
+- ``ANALYSIS_TIME_S`` (120 s): wall time of one analysis, checked between stages.
+
+Depends only on `fabgrid.errors`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fabgrid.errors import LimitError
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_TRIANGLES = 5_000_000
+MAX_3MF_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+MAX_3MF_RATIO = 250.0
+MAX_3MF_RATIO_MIN_BYTES = 1024 * 1024
+MAX_3MF_MEMBERS = 10_000
+ANALYSIS_TIME_S = 120.0
+
+#: Exact convex hull up to this many vertices; above it the hull of a bounded sample (flagged).
+HULL_EXACT_MAX_VERTICES = 10_000
+#: Self-intersection test: at most this many candidate triangle pairs are tested exactly.
+SELF_INTERSECTION_MAX_PAIRS = 4_000_000
+#: Meshes above this many triangles are not searched for self-intersections (reported as not checked).
+SELF_INTERSECTION_MAX_FACES = 100_000
+#: Thickness: number of surface points sampled for ray casting.
+THICKNESS_SAMPLES = 4_000
+#: Boundary loops with at most this many edges are filled by `repair`.
+REPAIR_MAX_HOLE_EDGES = 64
+
+
+def check_file_size(n_bytes: int, name: str) -> None:
+    """Raise LimitError when a file is larger than MAX_FILE_BYTES."""
+    if n_bytes > MAX_FILE_BYTES:
+        raise LimitError(
+            f"{name}: file is {n_bytes / 1048576:.1f} MiB, above the limit of "
+            f"{MAX_FILE_BYTES / 1048576:.0f} MiB",
+            hint="decimate the mesh or split the part into several files",
+            code="limit.file_size",
+        )
+
+
+def check_triangles(n_triangles: int, name: str) -> None:
+    """Raise LimitError when a mesh has more than MAX_TRIANGLES triangles."""
+    if n_triangles > MAX_TRIANGLES:
+        raise LimitError(
+            f"{name}: {n_triangles:,} triangles, above the limit of {MAX_TRIANGLES:,}",
+            hint="export with a coarser tessellation (larger chord tolerance) or decimate the mesh",
+            code="limit.triangles",
+        )
+
+
+class Budget:
+    """Wall-time budget of one analysis; `check(stage)` raises LimitError once it is spent."""
+
+    def __init__(self, seconds: float = ANALYSIS_TIME_S, name: str = "part") -> None:
+        self.seconds = seconds
+        self.name = name
+        self.start = time.perf_counter()
+
+    def elapsed_s(self) -> float:
+        """Seconds since the budget started."""
+        return time.perf_counter() - self.start
+
+    def left_s(self) -> float:
+        """Seconds left (may be negative)."""
+        return self.seconds - self.elapsed_s()
+
+    def check(self, stage: str) -> None:
+        """Raise LimitError when the budget is spent, naming the stage reached."""
+        if self.elapsed_s() > self.seconds:
+            raise LimitError(
+                f"{self.name}: analysis took more than {self.seconds:.0f} s (stopped at {stage})",
+                hint="simplify the mesh (fewer triangles) or analyse the bodies one by one (--per-body)",
+                code="limit.time",
+            )

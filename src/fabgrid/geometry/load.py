@@ -1,0 +1,276 @@
+"""Read a part file (STL, 3MF, OBJ, PLY, STEP) into one welded triangle mesh in mm, with bodies/objects.
+
+Loaders are registered per format in `LOADERS`; every failure is an `InputError` with a stable code.
+Depends on numpy, lxml, trimesh (OBJ/PLY/STEP) and `fabgrid.errors`; never on store, services or web.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fabgrid.errors import InputError
+from fabgrid.geometry import limits
+from fabgrid.geometry.threemf import load_3mf
+from fabgrid.geometry.units import UNIT_TO_MM, normalise_unit
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: (name, triangles (n, 3, 3) float) per object found in a file, plus the file's unit if it declares one.
+Soup = list[tuple[str, NDArray[np.floating[Any]]]]
+
+
+@dataclass
+class LoadedMesh:
+    """A welded triangle mesh in mm.
+
+    Attributes
+    ----------
+    vertices : (n, 3) float64, mm
+    faces : (m, 3) int64 indices into `vertices`
+    group : (m,) int64 index into `group_names` (the object / solid / build item each face came from)
+    """
+
+    name: str
+    fmt: str
+    vertices: FloatArray
+    faces: IntArray
+    group: IntArray
+    group_names: list[str]
+    units: str = "mm"
+    units_source: str = "assumed"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def triangles(self) -> int:
+        """Number of triangles."""
+        return len(self.faces)
+
+
+def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """splitmix64 finaliser: every input bit reaches every output bit (float32 data has zero low bits)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: NDArray[np.uint64] = x ^ (x >> np.uint64(31))
+    return out
+
+
+def weld(points: NDArray[np.floating[Any]]) -> tuple[FloatArray, IntArray]:
+    """Merge bit-identical points: (k, 3) -> (vertices (n, 3) float64, inverse (k,) int64).
+
+    A 64-bit hash of the coordinates is sorted once; every merge is then verified exactly
+    (a hash collision falls back to a lexicographic unique), so no two distinct points merge.
+    """
+    p = np.ascontiguousarray(points, dtype=np.float64) + 0.0  # -0.0 and 0.0 are the same point
+    if len(p) == 0:
+        return np.zeros((0, 3)), np.zeros(0, dtype=np.int64)
+    u = p.view(np.uint64)
+    h = _mix(_mix(_mix(u[:, 0]) ^ u[:, 1]) ^ u[:, 2])
+    order = np.argsort(h)
+    sh = h[order]
+    new = np.empty(len(h), dtype=bool)
+    new[0] = True
+    np.not_equal(sh[1:], sh[:-1], out=new[1:])
+    inverse = np.empty(len(h), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    vertices = p[order[new]]
+    if not np.array_equal(vertices[inverse], p):
+        vertices, inverse = np.unique(p, axis=0, return_inverse=True)
+    return vertices, inverse.reshape(-1).astype(np.int64)
+
+
+# ---------------------------------------------------------------- STL
+
+_STL_VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)", re.IGNORECASE)
+_STL_SOLID = re.compile(rb"^\s*solid[ \t]*([^\r\n]*)(.*?)(?:endsolid|\Z)", re.IGNORECASE | re.DOTALL | re.M)
+
+
+def _stl(data: bytes, name: str) -> tuple[Soup, str | None]:
+    if len(data) >= 84:
+        n = int.from_bytes(data[80:84], "little")
+        expected = 84 + 50 * n
+        looks_ascii = data.lstrip()[:5].lower() == b"solid" and b"facet" in data[:4096].lower()
+        if expected == len(data) or (not looks_ascii and expected <= len(data) and n > 0):
+            limits.check_triangles(n, name)
+            rec = np.dtype([("normal", "<f4", 3), ("tri", "<f4", (3, 3)), ("attr", "<u2")])
+            tris = np.frombuffer(data, dtype=rec, count=n, offset=84)["tri"]
+            return [(Path(name).stem, tris)], None
+        if not looks_ascii:
+            if n > 0 and expected > len(data):
+                raise InputError(
+                    f"{name}: binary STL declares {n:,} triangles ({expected:,} bytes) but the file has "
+                    f"{len(data):,} bytes", hint="the file is truncated: export or upload it again",
+                    code="mesh.truncated")
+            raise InputError(f"{name}: not a readable STL (no triangles)",
+                             hint="export the part again as STL, 3MF or STEP", code="mesh.empty")
+    if data.lstrip()[:5].lower() != b"solid":
+        raise InputError(f"{name}: not an STL file (neither binary nor ASCII 'solid ...')",
+                         hint="export the part again as STL, 3MF or STEP", code="mesh.format")
+    soup: Soup = []
+    for k, m in enumerate(_STL_SOLID.finditer(data)):
+        values = _STL_VERTEX.findall(m.group(2))
+        if not values:
+            continue
+        if len(values) % 3:
+            raise InputError(f"{name}: ASCII STL solid {k + 1} has {len(values)} vertices, not a multiple of 3",
+                             hint="the file is damaged: export it again", code="mesh.malformed")
+        limits.check_triangles(len(values) // 3 + sum(len(t) for _, t in soup), name)
+        try:
+            tris = np.array(values, dtype=np.float64).reshape(-1, 3, 3)
+        except ValueError as exc:
+            raise InputError(f"{name}: ASCII STL has a vertex that is not a number ({exc})",
+                             hint="the file is damaged: export it again", code="mesh.malformed") from None
+        label = m.group(1).decode("utf-8", "replace").strip() or f"solid {k + 1}"
+        soup.append((label, tris))
+    return soup, None
+
+
+# ---------------------------------------------------------------- OBJ, PLY, STEP through trimesh
+
+
+def _trimesh_soup(data: bytes, name: str, file_type: str) -> Soup:
+    import trimesh
+
+    log = logging.getLogger("trimesh")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # its loaders log tracebacks for missing textures: not the user's concern
+    try:
+        loaded = trimesh.load(io.BytesIO(data), file_type=file_type, process=False)
+    except Exception as exc:  # the third-party parser raises many types on damaged files
+        raise InputError(f"{name}: cannot read the {file_type.upper()} file ({type(exc).__name__}: {exc})",
+                         hint="the file is damaged or not a mesh: export it again as STL or 3MF",
+                         code="mesh.unreadable") from None
+    finally:
+        log.setLevel(level)
+    meshes: list[tuple[str, Any]] = []
+    if isinstance(loaded, trimesh.Scene):
+        for node in loaded.graph.nodes_geometry:
+            transform, geom_name = loaded.graph[node]
+            geom = loaded.geometry[geom_name]
+            if isinstance(geom, trimesh.Trimesh):
+                meshes.append((str(geom_name), geom.copy().apply_transform(transform)))
+    elif isinstance(loaded, trimesh.Trimesh):
+        meshes.append((Path(name).stem, loaded))
+    soup: Soup = []
+    for label, mesh in meshes:
+        faces = np.asarray(mesh.faces, dtype=np.int64)
+        verts = np.asarray(mesh.vertices, dtype=np.float64)
+        if len(faces) == 0 or len(verts) == 0:
+            continue
+        if faces.min() < 0 or faces.max() >= len(verts):
+            raise InputError(f"{name}: a face refers to a vertex that does not exist",
+                             hint="the file is damaged: export it again", code="mesh.malformed")
+        soup.append((label, verts[faces]))
+    return soup
+
+
+def _obj(data: bytes, name: str) -> tuple[Soup, str | None]:
+    return _trimesh_soup(data, name, "obj"), None
+
+
+def _ply(data: bytes, name: str) -> tuple[Soup, str | None]:
+    return _trimesh_soup(data, name, "ply"), None
+
+
+def _step(data: bytes, name: str) -> tuple[Soup, str | None]:
+    if importlib.util.find_spec("cascadio") is None:
+        raise InputError(f"{name}: reading STEP needs the optional extra 'step' (cascadio), not installed",
+                         hint="pip install 'fabgrid[step]', or export the part as 3MF or STL",
+                         code="step.extra_missing")
+    if b"ISO-10303-21" not in data[:1024]:
+        raise InputError(f"{name}: not a STEP file (no ISO-10303-21 header)",
+                         hint="export the part again as STEP AP203/AP214/AP242", code="mesh.format")
+    # cascadio writes glTF, whose unit is the metre: back to mm.
+    return [(label, tris * 1000.0) for label, tris in _trimesh_soup(data, name, "step")], "mm"
+
+
+def _threemf(data: bytes, name: str) -> tuple[Soup, str | None]:
+    return load_3mf(data, name)
+
+
+LOADERS: dict[str, Callable[[bytes, str], tuple[Soup, str | None]]] = {
+    "stl": _stl,
+    "3mf": _threemf,
+    "obj": _obj,
+    "ply": _ply,
+    "step": _step,
+    "stp": _step,
+}
+
+
+def sniff_format(data: bytes, filename: str) -> str:
+    """The format of a file from its extension, else from its first bytes."""
+    ext = Path(filename).suffix.lower().lstrip(".")
+    if ext in LOADERS:
+        return ext
+    head = data[:1024]
+    if head.startswith(b"PK\x03\x04"):
+        return "3mf"
+    if head.startswith(b"ply"):
+        return "ply"
+    if b"ISO-10303-21" in head:
+        return "step"
+    if head.lstrip()[:5].lower() == b"solid" or (len(data) >= 84 and
+                                                 84 + 50 * int.from_bytes(data[80:84], "little") == len(data)):
+        return "stl"
+    if re.search(rb"^\s*v\s", head, re.M):
+        return "obj"
+    raise InputError(f"{filename}: unknown part format '{ext or '(no extension)'}'",
+                     hint="upload STL, 3MF, OBJ, PLY or STEP (.stp/.step)", code="mesh.format")
+
+
+def load_bytes(data: bytes, filename: str, units: str | None = None) -> LoadedMesh:
+    """Load a part from its bytes; `units` (mm, inch, m, cm, um) overrides the file's unit."""
+    limits.check_file_size(len(data), filename)
+    if not data.strip():
+        raise InputError(f"{filename}: the file is empty", hint="upload the exported part file",
+                         code="mesh.empty")
+    fmt = sniff_format(data, filename)
+    soup, file_unit = LOADERS[fmt](data, filename)
+    soup = [(label, t) for label, t in soup if len(t)]
+    if not soup:
+        raise InputError(f"{filename}: the file has no triangles (empty, points or lines only)",
+                         hint="export the solid body as a mesh (STL/3MF) or STEP", code="mesh.empty")
+    total = sum(len(t) for _, t in soup)
+    limits.check_triangles(total, filename)
+    points = np.concatenate([np.asarray(t, dtype=np.float64).reshape(-1, 3) for _, t in soup])
+    if not np.isfinite(points).all():
+        raise InputError(f"{filename}: {int((~np.isfinite(points)).any(axis=1).sum())} vertices are NaN or "
+                         "infinite", hint="the exporter wrote invalid numbers: export the part again",
+                         code="mesh.nonfinite")
+    if units is not None:
+        unit, source = normalise_unit(units), "user"
+    elif file_unit is not None:
+        unit, source = normalise_unit(file_unit), "file"
+    else:
+        unit, source = "mm", "assumed"
+    scale = UNIT_TO_MM[unit]
+    if scale != 1.0:
+        points *= scale
+    vertices, inverse = weld(points)
+    group = np.repeat(np.arange(len(soup), dtype=np.int64), [len(t) for _, t in soup])
+    return LoadedMesh(name=Path(filename).name, fmt=fmt, vertices=vertices,
+                      faces=inverse.reshape(-1, 3), group=group, group_names=[g for g, _ in soup],
+                      units=unit, units_source=source)
+
+
+def load_path(path: str | Path, units: str | None = None) -> LoadedMesh:
+    """Load a part file from disk (size checked before reading)."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a part file", hint="analyse the part files inside it one by one",
+                         code="mesh.is_folder")
+    if not p.is_file():
+        raise InputError(f"{p}: no such file", hint="check the path", code="mesh.not_found")
+    limits.check_file_size(p.stat().st_size, str(p))
+    return load_bytes(p.read_bytes(), p.name, units=units)
