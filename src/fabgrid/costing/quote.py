@@ -1,0 +1,185 @@
+"""Offers over the whole network: every capable site's best machine, priced, with lead time and CO2.
+
+For each site: the reason it cannot make the part (no machine of the process, material not stocked,
+part too big, missing certification, blocking DFM error, finish not offered), or its offer on the
+machine model with the lowest price. Pure: same inputs, same offers. Depends on domain, costing and
+network.geo (shipping); never on store, services, api or cli.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from fabgrid.costing import leadtime
+from fabgrid.costing.base import estimate
+from fabgrid.costing.energy import carbon
+from fabgrid.costing.part import CostingPart
+from fabgrid.costing.postprocess import PostProcess, finish_offered, post_process
+from fabgrid.costing.price import Price, price_estimate
+from fabgrid.costing.rates import Rates
+from fabgrid.domain.catalog import MachineModel, Material, Network, ProcessFamily, Site
+from fabgrid.domain.quote import Estimate, Offer, Rejection, TierOffer
+from fabgrid.errors import InputError, NotFoundError
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    """What the buyer asks for."""
+
+    material: str
+    quantity: int = 1
+    process: ProcessFamily | None = None
+    finish: str | None = None
+    need_by: date | None = None
+    to_city: str | None = None
+    certifications: tuple[str, ...] = ()
+
+
+def _estimate(part: CostingPart, model: MachineModel, material: Material, qty: int, rates: Rates) -> Estimate:
+    """The estimate of `part` on `model`, kept on the part so that repeated quotes reuse it."""
+    key = (model.id, material.id, qty, id(rates))
+    est = part.estimates.get(key)
+    if not isinstance(est, Estimate):
+        est = estimate(part, model, material, qty, rates)
+        part.estimates[key] = est
+    return est
+
+
+def validate_request(network: Network, req: QuoteRequest) -> Material:
+    """The requested material; InputError for an unknown material, process mismatch or bad quantity."""
+    mat = network.catalog.materials.get(req.material)
+    if mat is None:
+        known = ", ".join(sorted(network.catalog.materials))
+        raise NotFoundError(f"unknown material {req.material!r}", hint=f"use one of: {known}",
+                            code="quote.material")
+    if req.process is not None and mat.process is not req.process:
+        raise InputError(f"material {mat.id!r} is a {mat.process.value} material, not {req.process.value}",
+                         hint=f"drop --process or pick a {req.process.value} material", code="quote.process")
+    if req.quantity < 1 or req.quantity > 100_000:
+        raise InputError(f"quantity must be 1..100000, got {req.quantity}", code="quote.quantity")
+    if req.finish is not None:
+        finish_offered(network.catalog, req.finish, mat.process)
+    return mat
+
+
+def _site_rejection(site: Site, part: CostingPart, network: Network, mat: Material, req: QuoteRequest,
+                    models: Sequence[MachineModel]) -> Rejection | None:
+    proc = mat.process
+    cat = network.catalog
+    if not any(network.machine_model(m).process is proc for m in site.machines):
+        return Rejection(site=site.id, process=proc, code="no_process",
+                         reason=f"no {proc.value} machine at {site.name}")
+    if mat.id not in site.materials:
+        return Rejection(site=site.id, process=proc, code="material_not_stocked",
+                         reason=f"{mat.name} ({mat.id}) is not stocked at {site.name}")
+    if not models:
+        return Rejection(site=site.id, process=proc, code="material_not_supported",
+                         reason=f"no {proc.value} machine at {site.name} runs {mat.id}")
+    missing = [c for c in req.certifications if c not in site.certifications]
+    if missing:
+        return Rejection(site=site.id, process=proc, code="certification",
+                         reason=f"{site.name} lacks certification {', '.join(missing)}")
+    dfm = part.dfm_errors.get(proc.value, []) + part.dfm_errors.get("*", [])
+    if dfm:
+        return Rejection(site=site.id, process=proc, code="dfm",
+                         reason=f"DFM error for {proc.value}: {dfm[0]}")
+    if req.finish is not None and not finish_offered(cat, req.finish, proc):
+        return Rejection(site=site.id, process=proc, code="finish_unavailable",
+                         reason=f"finish {req.finish} is not offered for {proc.value}")
+    if not any(part.fits(m.build_volume_mm) for m in models):
+        x, y, z = part.bbox_mm
+        return Rejection(site=site.id, process=proc, code="too_big",
+                         reason=f"part {x:.0f} x {y:.0f} x {z:.0f} mm is too big for every {proc.value} "
+                                f"machine at {site.name}")
+    return None
+
+
+def _shipping(site: Site, to_city: str | None, unit_kg: float) -> tuple[float, int, float]:
+    if to_city is None:
+        return 0.0, 0, 0.0
+    from fabgrid.network import geo
+
+    lg = geo.load_logistics()
+    city = lg.city(to_city)
+    cost, days, co2 = geo.shipping_between(site.lat, site.lon, city.lat, city.lon, unit_kg, lg)
+    return float(cost), int(days), float(co2)
+
+
+def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: Price, post: PostProcess,
+           mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float) -> Offer:
+    ship_cfg = rates.shipping
+    unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
+    ship_cny, transit, ship_co2 = _shipping(site, req.to_city, unit_kg)
+    co2 = carbon(est, mat, site, ship_co2)
+    machine_h = est.job_time_s / 3600.0 / max(n_machines, 1)
+    operator_h = req.quantity * (post.operator_s + rates.price.handling_min_per_part[est.process] * 60) / 3600
+    unattended = est.process.is_additive
+    today = leadtime.local_today(now)
+    tiers: list[TierOffer] = []
+    for name, tier in rates.tiers.items():
+        days = leadtime.production_days(site.calendar, machine_h + queued_h * tier.queue_factor, operator_h,
+                                        unattended)
+        ship = leadtime.ship_date(site.calendar, now, days, post.lead_days + tier.extra_days,
+                                  float(ship_cfg["dispatch_cutoff_h"]))
+        unit = pr.tier_unit_cny(tier.price_factor) + ship_cny
+        tiers.append(TierOffer(tier=name, unit_price_cny=round(unit, 2), total_price_cny=round(unit * req.quantity, 2),
+                               lead_time_days=(ship - today).days, ship_date=ship,
+                               delivery_date=leadtime.delivery_date(ship, transit)))
+    std = next((t for t in tiers if t.tier == "standard"), tiers[0])
+    breakdown = {k: round(v, 4) for k, v in pr.as_dict().items()}
+    rate_h = pr.machine_cny * 3600 / max(est.time_s, 1e-9)
+    breakdown.update(shipping_cny=round(ship_cny, 4), machine_rate_cny_h=round(rate_h, 4),
+                     time_s=round(est.time_s, 1), material_g=round(est.material_g, 3),
+                     machine_co2_kg=round(co2.machine_co2_kg, 5), material_co2_kg=round(co2.material_co2_kg, 5),
+                     shipping_co2_kg=round(co2.shipping_co2_kg, 5), queued_h=round(queued_h, 2))
+    return Offer(
+        site=site.id, city=site.city, process=est.process, machine=model.id, material=mat.id, quantity=req.quantity,
+        unit_price_cny=std.unit_price_cny, total_price_cny=std.total_price_cny, lead_time_days=std.lead_time_days,
+        ship_date=std.ship_date, delivery_date=std.delivery_date,
+        meets_need_by=None if req.need_by is None else std.delivery_date <= req.need_by,
+        energy_kwh=round(est.energy_kwh, 5), co2_kg=round(co2.total_co2_kg, 5), tiers=tiers,
+        breakdown=breakdown, estimate=est,
+    )
+
+
+def quote_network(part: CostingPart, network: Network, req: QuoteRequest, rates: Rates, now: datetime,
+                  queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  ) -> tuple[list[Offer], list[Rejection]]:
+    """Offers of every capable site (cheapest machine model each) and the rejections of the others.
+
+    `queued_h` gives the hours of work already queued per (site id, process). Offers are sorted by
+    unit price, then lead time, then site id; rejections by site id.
+    """
+    mat = validate_request(network, req)
+    post = post_process(network.catalog, mat.process, part.area_mm2, req.finish)
+    offers: list[Offer] = []
+    rejected: list[Rejection] = []
+    for site_id in sorted(network.sites):
+        site = network.sites[site_id]
+        counts: dict[str, int] = {}
+        for m in site.machines:
+            model = network.machine_model(m)
+            if model.process is mat.process and mat.id in model.materials:
+                counts[model.id] = counts.get(model.id, 0) + 1
+        models = [network.catalog.machine_models[k] for k in sorted(counts)]
+        why = _site_rejection(site, part, network, mat, req, models)
+        if why is not None:
+            rejected.append(why)
+            continue
+        best: Offer | None = None
+        for model in models:
+            if not part.fits(model.build_volume_mm):
+                continue
+            est = _estimate(part, model, mat, req.quantity, rates)
+            pr = price_estimate(est, model, mat, site, post, rates)
+            q = (queued_h or {}).get((site.id, mat.process), 0.0) / max(counts[model.id], 1)
+            offer = _offer(site, model, counts[model.id], est, pr, post, mat, req, rates, now, q)
+            rank = (offer.unit_price_cny, offer.lead_time_days)
+            if best is None or rank < (best.unit_price_cny, best.lead_time_days):
+                best = offer
+        if best is not None:
+            offers.append(best)
+    offers.sort(key=lambda o: (o.unit_price_cny, o.lead_time_days, o.site))
+    return offers, rejected

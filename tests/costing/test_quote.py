@@ -1,0 +1,117 @@
+"""Offers over a network: every rejection reason, determinism, tiers, lead time from the calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+import trimesh
+
+from fabgrid.costing import leadtime
+from fabgrid.costing.part import CostingPart
+from fabgrid.costing.quote import QuoteRequest, quote_network
+from fabgrid.costing.rates import Rates
+from fabgrid.domain.catalog import Calendar, Network, ProcessFamily, Shift
+from fabgrid.errors import InputError, NotFoundError
+from fabgrid.services.quotes import PreparedPart, quote_prepared
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def _codes(rejected: list) -> dict[str, str]:
+    return {r.site: r.code for r in rejected}
+
+
+def test_every_rejection_reason(network: Network, rates: Rates, box_part: CostingPart) -> None:
+    offers, rejected = quote_network(box_part, network, QuoteRequest(material="pla"), rates, NOW)
+    assert {o.site for o in offers} == {"a", "e"}
+    codes = _codes(rejected)
+    assert codes == {"b": "no_process", "c": "material_not_stocked", "d": "too_big"}
+    assert all(r.reason for r in rejected)
+
+    _, rejected = quote_network(box_part, network, QuoteRequest(material="pla", certifications=("ISO13485",)),
+                                rates, NOW)
+    assert _codes(rejected)["a"] == "certification"
+
+    blocked = CostingPart.from_mesh(box_part.mesh, dfm_errors={"fdm": ["wall 0.3 mm is below 0.8 mm"]})
+    offers, rejected = quote_network(blocked, network, QuoteRequest(material="pla"), rates, NOW)
+    assert not offers
+    assert _codes(rejected)["a"] == "dfm" and "0.3 mm" in next(r.reason for r in rejected if r.site == "a")
+
+    offers, rejected = quote_network(box_part, network, QuoteRequest(material="pla", finish="dyeing"), rates, NOW)
+    assert not offers and _codes(rejected)["a"] == "finish_unavailable"
+    with pytest.raises(NotFoundError):
+        quote_network(box_part, network, QuoteRequest(material="nope"), rates, NOW)
+    with pytest.raises(InputError):
+        quote_network(box_part, network, QuoteRequest(material="pla", process=ProcessFamily.SLS), rates, NOW)
+    with pytest.raises(NotFoundError):
+        quote_network(box_part, network, QuoteRequest(material="pla", finish="gold_plating"), rates, NOW)
+
+
+def test_finish_not_offered_for_process_rejects_request(network: Network, rates: Rates,
+                                                        box_part: CostingPart) -> None:
+    offers, _ = quote_network(box_part, network, QuoteRequest(material="pa12", finish="dyeing"), rates, NOW)
+    assert [o.site for o in offers] == ["a"]
+    assert offers[0].lead_time_days >= 1
+
+
+def test_same_input_same_price_and_hash(network: Network, rates: Rates) -> None:
+    mesh = trimesh.creation.icosphere(subdivisions=3, radius=12.0)
+    q1 = quote_prepared(PreparedPart(CostingPart.from_mesh(mesh), "ball"), "pla", 4, network=network,
+                        rates=rates, now=NOW, to_city="Changsha")
+    q2 = quote_prepared(PreparedPart(CostingPart.from_mesh(mesh.copy()), "ball"), "pla", 4, network=network,
+                        rates=rates, now=datetime(2026, 3, 5, 6, 0, tzinfo=UTC), to_city="Changsha")
+    assert q1.input_hash == q2.input_hash
+    assert [(o.site, o.unit_price_cny) for o in q1.offers] == [(o.site, o.unit_price_cny) for o in q2.offers]
+    assert q1.expires_at == NOW + (q1.expires_at - q1.created_at) and q1.expires_at > q1.created_at
+    q3 = quote_prepared(PreparedPart(CostingPart.from_mesh(mesh), "ball"), "pla", 5, network=network,
+                        rates=rates, now=NOW, to_city="Changsha")
+    assert q3.input_hash != q1.input_hash
+
+
+def test_tiers_and_queue(network: Network, rates: Rates, box_part: CostingPart) -> None:
+    req = QuoteRequest(material="pla", quantity=10, to_city="Guangzhou", need_by=date(2026, 3, 4))
+    offers, _ = quote_network(box_part, network, req, rates, NOW)
+    o = next(x for x in offers if x.site == "a")
+    tiers = {t.tier: t for t in o.tiers}
+    assert tiers["economy"].unit_price_cny <= tiers["standard"].unit_price_cny <= tiers["express"].unit_price_cny
+    assert tiers["express"].ship_date <= tiers["standard"].ship_date <= tiers["economy"].ship_date
+    assert o.delivery_date > o.ship_date  # Changsha -> Guangzhou takes road days
+    assert o.meets_need_by == (o.delivery_date <= date(2026, 3, 4))
+    assert o.co2_kg > o.breakdown["machine_co2_kg"] > 0
+    queued, _ = quote_network(box_part, network, req, rates, NOW, queued_h={("a", ProcessFamily.FDM): 200.0})
+    q = next(x for x in queued if x.site == "a")
+    assert q.ship_date > o.ship_date
+    assert q.unit_price_cny == o.unit_price_cny
+    assert next(t for t in q.tiers if t.tier == "express").ship_date == tiers["express"].ship_date
+
+
+def test_calendar_skips_holidays() -> None:
+    cal = Calendar(shifts=(Shift(name="d", start=time(8), end=time(20)),), workdays=(0, 1, 2, 3, 4),
+                   holidays=(date(2026, 3, 3),))
+    assert leadtime.next_workday(cal, date(2026, 3, 2)) == date(2026, 3, 4)
+    assert leadtime.add_workdays(cal, date(2026, 3, 6), 1) == date(2026, 3, 9)
+    assert leadtime.production_days(cal, 30.0, 0.0, unattended=True) == 2
+    assert leadtime.production_days(cal, 30.0, 0.0, unattended=False) == 3
+    # Monday 09:00 local is before the cut-off: work starts today
+    assert leadtime.ship_date(cal, NOW, 1, 0, 16) == date(2026, 3, 2)
+    assert leadtime.ship_date(cal, NOW, 2, 0, 16) == date(2026, 3, 4)
+
+
+def test_service_reads_dfm_errors_from_a_stored_report(network: Network, rates: Rates) -> None:
+    from fabgrid.services.quotes import prepare_part
+
+    data = trimesh.creation.box((20.0, 20.0, 10.0)).export(file_type="stl")
+    report = {"convex_hull_volume_mm3": 4000.0, "findings": [
+        {"code": "wall.too_thin", "severity": "error", "process": "fdm", "machine_model": None,
+         "message": "wall 0.4 mm < 0.8 mm"},
+        {"code": "build_volume", "severity": "error", "process": "fdm", "machine_model": "printer",
+         "message": "too big for printer"},
+        {"code": "mesh.self_intersection", "severity": "warning", "process": None, "message": "x"}]}
+    prepared = prepare_part(data, "plate.stl", report=report)
+    assert prepared.part.dfm_errors == {"fdm": ["wall 0.4 mm < 0.8 mm"]}
+    assert prepared.part.convex_hull_volume_mm3 == 4000.0
+    q = quote_prepared(prepared, "pla", network=network, rates=rates, now=NOW)
+    assert not q.offers and {r.code for r in q.rejected if r.site in ("a", "e")} == {"dfm"}
+    q = quote_prepared(prepared, "pa12", network=network, rates=rates, now=NOW)
+    assert [o.site for o in q.offers] == ["a"]
