@@ -15,8 +15,28 @@ from fastapi.staticfiles import StaticFiles
 
 from fabgrid import __version__
 from fabgrid.api import errors
-from fabgrid.api.routes import auth, catalog, health
+from fabgrid.api.routes import auth, catalog, factory, health, jobs, operator, orders, parts, quotes, webhooks
 from fabgrid.config import Settings, load_settings
+
+
+def _install_platform(app: FastAPI, settings: Settings) -> None:
+    """429 answers with Retry-After, and the Celery dispatcher of background jobs when a broker is set."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    from fabgrid.services.ratelimit import RateLimitError
+
+    @app.exception_handler(RateLimitError)
+    async def _rate_limited(request: Request, exc: RateLimitError) -> JSONResponse:
+        resp = errors.problem(429, exc.code, exc.message, type_=f"urn:fabgrid:problem:{exc.code}",
+                              instance=request.url.path, hint=exc.hint, retry_after_s=exc.retry_after_s)
+        resp.headers["Retry-After"] = str(exc.retry_after_s)
+        return resp
+
+    if settings.broker_url:
+        from fabgrid.workers import install_dispatcher
+
+        install_dispatcher(settings.broker_url)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(auth.router)
+    for module in (parts, jobs, quotes, orders, factory, operator, webhooks):
+        app.include_router(module.router)
+    _install_platform(app, settings)
 
     from fabgrid.web import pages
 

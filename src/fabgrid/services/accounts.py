@@ -160,3 +160,27 @@ def authenticate(url: str, token: str) -> Principal | None:
         org = uow.organisations.get(user.organisation_id)
         assert org is not None
         return Principal(user.id, user.email, user.name, user.role, org.id, org.name, org.site_id)
+
+
+def set_password(url: str, email: str, password: str) -> None:
+    """Set a user's password (administrators, `fabgrid users` / `fabgrid demo seed`); NotFoundError if unknown."""
+    from fabgrid.errors import NotFoundError
+
+    _check_password(password)
+    with UnitOfWork(url) as uow:
+        user = uow.users.by_email(email.strip())
+        if user is None:
+            raise NotFoundError(f"no account for {email}", code="auth.unknown_user")
+        user.password_hash = _hasher.hash(password)
+        uow.commit()
+
+
+def find_user(url: str, email: str) -> Principal | None:
+    """The principal of the account with `email`, or None."""
+    with UnitOfWork(url) as uow:
+        user = uow.users.by_email(email.strip())
+        if user is None:
+            return None
+        org = uow.organisations.get(user.organisation_id)
+        assert org is not None
+        return Principal(user.id, user.email, user.name, user.role, org.id, org.name, org.site_id)

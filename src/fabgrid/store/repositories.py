@@ -9,19 +9,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from fabgrid.domain.catalog import MachineModel, Material, Network, Process, Site
 from fabgrid.store.tables import (
     AccessTokenRow,
+    DesignAccessRow,
+    DisruptionRow,
+    JobRow,
     MachineModelRow,
     MachineRow,
     MaterialRow,
+    OrderEventRow,
+    OrderRow,
     OrganisationRow,
+    PartRow,
     ProcessRow,
+    QuoteRow,
     SiteRow,
     UserRow,
+    WebhookDeliveryRow,
+    WebhookRow,
 )
 
 
@@ -186,4 +195,186 @@ class TokenRepository:
         """A user's tokens of one kind, newest first."""
         q = (select(AccessTokenRow).where(AccessTokenRow.user_id == user_id, AccessTokenRow.kind == kind)
              .order_by(AccessTokenRow.id.desc()))
+        return list(self.session.scalars(q))
+
+
+class _Scoped:
+    """Base of the repositories of buyer-owned records: every read names the caller's organisation."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: Any) -> Any:
+        """Insert a row (flushed, not committed)."""
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+
+class PartRepository(_Scoped):
+    """Uploaded designs."""
+
+    def get(self, part_id: str, organisation_id: int | None) -> PartRow | None:
+        """The part if it belongs to `organisation_id` (None: any organisation, for workers)."""
+        row = self.session.get(PartRow, part_id)
+        if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
+            return None
+        return row
+
+    def find(self, organisation_id: int, limit: int = 100, offset: int = 0) -> list[PartRow]:
+        """An organisation's parts, newest first."""
+        q = (select(PartRow).where(PartRow.organisation_id == organisation_id)
+             .order_by(PartRow.created_at.desc(), PartRow.id).limit(limit).offset(offset))
+        return list(self.session.scalars(q))
+
+
+class JobRepository(_Scoped):
+    """Background jobs."""
+
+    def get(self, job_id: str, organisation_id: int | None) -> JobRow | None:
+        """The job if it belongs to `organisation_id` (None: any, for workers)."""
+        row = self.session.get(JobRow, job_id)
+        if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
+            return None
+        return row
+
+    def claim(self, job_id: str, worker: str, now: datetime, stale_before: datetime | None = None) -> bool:
+        """Atomically move a queued job to running; False when another worker took it first.
+
+        A job `running` since before `stale_before` (its worker died) may be claimed again.
+        """
+        claimable = JobRow.status == "queued"
+        if stale_before is not None:
+            claimable = or_(claimable, and_(JobRow.status == "running", JobRow.started_at < stale_before))
+        res = self.session.execute(
+            update(JobRow).where(JobRow.id == job_id, claimable)
+            .values(status="running", started_at=now, worker=worker, attempts=JobRow.attempts + 1))
+        return bool(getattr(res, "rowcount", 0) == 1)
+
+    def queued(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Ids of jobs still queued since before `older_than` (for sweeping lost dispatches)."""
+        q = (select(JobRow.id).where(JobRow.status == "queued", JobRow.created_at < older_than)
+             .order_by(JobRow.created_at).limit(limit))
+        return list(self.session.scalars(q))
+
+
+class QuoteRepository(_Scoped):
+    """Stored quotes."""
+
+    def get(self, quote_id: str, organisation_id: int) -> QuoteRow | None:
+        """The quote if it belongs to `organisation_id`."""
+        row = self.session.get(QuoteRow, quote_id)
+        return row if row is not None and row.organisation_id == organisation_id else None
+
+    def by_hash(self, organisation_id: int, input_hash: str, valid_at: datetime) -> QuoteRow | None:
+        """The newest quote of the organisation with that input hash still valid at `valid_at`."""
+        q = (select(QuoteRow).where(QuoteRow.organisation_id == organisation_id,
+                                    QuoteRow.input_hash == input_hash, QuoteRow.expires_at > valid_at)
+             .order_by(QuoteRow.created_at.desc()).limit(1))
+        return self.session.scalar(q)
+
+    def find(self, organisation_id: int, limit: int = 100) -> list[QuoteRow]:
+        """An organisation's quotes, newest first."""
+        q = (select(QuoteRow).where(QuoteRow.organisation_id == organisation_id)
+             .order_by(QuoteRow.created_at.desc()).limit(limit))
+        return list(self.session.scalars(q))
+
+
+class OrderRepository(_Scoped):
+    """Orders and their timelines."""
+
+    def get(self, order_id: str, organisation_id: int | None) -> OrderRow | None:
+        """The order if it belongs to `organisation_id` (None: any, for operators and workers)."""
+        row = self.session.get(OrderRow, order_id)
+        if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
+            return None
+        return row
+
+    def for_site(self, site_id: str, order_id: str) -> OrderRow | None:
+        """The order if it is allocated to `site_id`."""
+        row = self.session.get(OrderRow, order_id)
+        return row if row is not None and row.site_id == site_id else None
+
+    def find(self, *, organisation_id: int | None = None, site_id: str | None = None,
+             statuses: tuple[str, ...] = (), part_id: str | None = None, limit: int = 200) -> list[OrderRow]:
+        """Orders filtered by organisation, site, statuses and part; newest first."""
+        q = select(OrderRow)
+        if organisation_id is not None:
+            q = q.where(OrderRow.organisation_id == organisation_id)
+        if site_id is not None:
+            q = q.where(OrderRow.site_id == site_id)
+        if statuses:
+            q = q.where(OrderRow.status.in_(statuses))
+        if part_id is not None:
+            q = q.where(OrderRow.part_id == part_id)
+        return list(self.session.scalars(q.order_by(OrderRow.created_at.desc(), OrderRow.id).limit(limit)))
+
+    def event(self, order: OrderRow, status: str, note: str = "", actor_user_id: int | None = None,
+              at: datetime | None = None) -> OrderEventRow:
+        """Append a timeline event (the caller sets `order.status` when the status changes)."""
+        ev = OrderEventRow(order_id=order.id, status=status, site_id=order.site_id, note=note[:500],
+                           actor_user_id=actor_user_id)
+        if at is not None:
+            ev.at = at
+        self.session.add(ev)
+        self.session.flush()
+        return ev
+
+    def events(self, order_id: str) -> list[OrderEventRow]:
+        """The order's timeline, oldest first."""
+        q = select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
+        return list(self.session.scalars(q))
+
+
+class AuditRepository(_Scoped):
+    """The design access log."""
+
+    def for_part(self, part_id: str) -> list[DesignAccessRow]:
+        """Every access to a part's design, oldest first."""
+        q = select(DesignAccessRow).where(DesignAccessRow.part_id == part_id).order_by(DesignAccessRow.id)
+        return list(self.session.scalars(q))
+
+
+class WebhookRepository(_Scoped):
+    """Webhooks and their deliveries."""
+
+    def get(self, webhook_id: str, organisation_id: int | None) -> WebhookRow | None:
+        """The webhook if it belongs to `organisation_id` (None: any, for workers)."""
+        row = self.session.get(WebhookRow, webhook_id)
+        if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
+            return None
+        return row
+
+    def active(self, organisation_id: int) -> list[WebhookRow]:
+        """An organisation's active webhooks."""
+        q = (select(WebhookRow).where(WebhookRow.organisation_id == organisation_id, WebhookRow.active)
+             .order_by(WebhookRow.created_at))
+        return list(self.session.scalars(q))
+
+    def find(self, organisation_id: int) -> list[WebhookRow]:
+        """An organisation's webhooks."""
+        q = select(WebhookRow).where(WebhookRow.organisation_id == organisation_id).order_by(WebhookRow.created_at)
+        return list(self.session.scalars(q))
+
+    def delivery(self, delivery_id: str) -> WebhookDeliveryRow | None:
+        """One delivery."""
+        return self.session.get(WebhookDeliveryRow, delivery_id)
+
+    def deliveries(self, webhook_id: str) -> list[WebhookDeliveryRow]:
+        """A webhook's deliveries, oldest first."""
+        q = (select(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id)
+             .order_by(WebhookDeliveryRow.created_at, WebhookDeliveryRow.id))
+        return list(self.session.scalars(q))
+
+
+class DisruptionRepository(_Scoped):
+    """Disruptions declared by the operator."""
+
+    def get(self, disruption_id: str) -> DisruptionRow | None:
+        """One disruption."""
+        return self.session.get(DisruptionRow, disruption_id)
+
+    def find(self, limit: int = 100) -> list[DisruptionRow]:
+        """Disruptions, newest first."""
+        q = select(DisruptionRow).order_by(DisruptionRow.created_at.desc()).limit(limit)
         return list(self.session.scalars(q))

@@ -11,10 +11,17 @@ from sqlalchemy.orm import Session
 
 from fabgrid.store.db import session_factory
 from fabgrid.store.repositories import (
+    AuditRepository,
     CatalogRepository,
+    DisruptionRepository,
+    JobRepository,
+    OrderRepository,
     OrganisationRepository,
+    PartRepository,
+    QuoteRepository,
     TokenRepository,
     UserRepository,
+    WebhookRepository,
 )
 
 
@@ -26,6 +33,13 @@ class UnitOfWork:
     organisations: OrganisationRepository
     users: UserRepository
     tokens: TokenRepository
+    parts: PartRepository
+    jobs: JobRepository
+    quotes: QuoteRepository
+    orders: OrderRepository
+    audit: AuditRepository
+    webhooks: WebhookRepository
+    disruptions: DisruptionRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -36,6 +50,13 @@ class UnitOfWork:
         self.organisations = OrganisationRepository(self.session)
         self.users = UserRepository(self.session)
         self.tokens = TokenRepository(self.session)
+        self.parts = PartRepository(self.session)
+        self.jobs = JobRepository(self.session)
+        self.quotes = QuoteRepository(self.session)
+        self.orders = OrderRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.disruptions = DisruptionRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

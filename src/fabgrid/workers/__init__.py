@@ -1,1 +1,54 @@
-"""fabgrid.workers."""
+"""Background execution of long service calls: Celery with Redis or RabbitMQ as broker when
+FABGRID_BROKER_URL is set (`fabgrid worker`), else the in-process thread pool of `services.jobs`.
+
+The broker carries only job ids; the job's parameters, state and result live in the database, so any
+number of API processes and workers can share one PostgreSQL. Celery is imported lazily.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+
+TASK_NAME = "fabgrid.run_job"
+#: Broker queue of the jobs; FABGRID_WORKER_QUEUE separates deployments (or test runs) sharing one broker.
+QUEUE = os.environ.get("FABGRID_WORKER_QUEUE") or "fabgrid"
+
+
+@functools.cache
+def celery_app(broker_url: str) -> Any:
+    """The Celery application for `broker_url` (one per process), with the job task registered."""
+    try:
+        from celery import Celery
+    except ImportError:
+        raise InputError("FABGRID_BROKER_URL is set but Celery is not installed",
+                         hint="pip install 'fabgrid[workers]'", code="workers.celery") from None
+    app = Celery("fabgrid", broker=broker_url, set_as_current=False)
+    app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+                    task_ignore_result=True, task_default_queue=QUEUE, broker_connection_retry_on_startup=True,
+                    worker_hijack_root_logger=False, broker_transport_options={"visibility_timeout": 3600})
+
+    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
+    def run(job_id: str) -> str:
+        from fabgrid.config import load_settings
+        from fabgrid.services.jobs import run_job
+
+        return run_job(load_settings(), job_id)
+
+    return app
+
+
+def install_dispatcher(broker_url: str) -> None:
+    """Send jobs of this process to the Celery broker at `broker_url`."""
+    from fabgrid.services import jobs
+
+    app = celery_app(broker_url)
+
+    def dispatch(_settings: Settings, job_id: str, delay_s: float) -> None:
+        app.send_task(TASK_NAME, args=[job_id], countdown=delay_s if delay_s > 0 else None, queue=QUEUE)
+
+    jobs.set_dispatcher(dispatch)

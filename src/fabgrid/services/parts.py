@@ -1,0 +1,224 @@
+"""Use cases of parts: streamed upload into an encrypted design file, DFM analysis (inline for small files,
+a background job for large ones), reading facts and findings, the viewer mesh, listing.
+
+Every read is scoped to the caller's organisation. Depends on the geometry engine (through
+`services.analysis`), the store, `services.designs` and `services.jobs`; never on api/web/workers.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import PurePath
+from typing import Any
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+from fabgrid.geometry import limits
+from fabgrid.services import designs, jobs
+from fabgrid.services._util import iso, new_id
+from fabgrid.services.accounts import Principal
+from fabgrid.store.tables import PartRow
+from fabgrid.store.uow import UnitOfWork
+
+#: Files up to this size are analysed during the upload request (201 with the report); larger ones
+#: are analysed by a background job (202 with the job to poll). 2 MiB is ~40,000 binary-STL triangles,
+#: which part intake analyses in about a second. FABGRID_INLINE_ANALYSIS_MAX_BYTES overrides it.
+INLINE_ANALYSIS_MAX_BYTES = 2 * 1024 * 1024
+
+
+def inline_max_bytes() -> int:
+    """The inline-analysis threshold in force (FABGRID_INLINE_ANALYSIS_MAX_BYTES or the default)."""
+    env = os.environ.get("FABGRID_INLINE_ANALYSIS_MAX_BYTES", "").strip()
+    if not env:
+        return INLINE_ANALYSIS_MAX_BYTES
+    if not env.isdigit():
+        raise InputError(f"FABGRID_INLINE_ANALYSIS_MAX_BYTES={env!r} is not a number of bytes",
+                         code="config.inline_analysis", status=500)
+    return int(env)
+EXTENSIONS = (".stl", ".3mf", ".obj", ".ply", ".step", ".stp")
+UNITS = ("mm", "cm", "m", "inch", "in", "um")
+MESH_FORMATS = {"glb": "model/gltf-binary", "stl": "model/stl"}
+_FACT_KEYS = ("format", "units", "units_source", "triangles", "bodies", "objects", "bbox_mm", "bbox_min_mm",
+              "volume_mm3", "area_mm2", "convex_hull_volume_mm3", "center_mass_mm", "watertight",
+              "winding_consistent", "degenerate_faces", "boundary_edges", "nonmanifold_edges", "genus",
+              "self_intersecting_faces", "min_wall_mm", "min_gap_mm")
+
+
+def check_filename(filename: str | None) -> str:
+    """The base name of an uploaded file, checked for a supported extension."""
+    name = PurePath((filename or "").replace("\\", "/")).name.strip()
+    if not name:
+        raise InputError("the upload has no file name", hint="send the part as the multipart field 'file' "
+                         "with a filename", code="upload.filename")
+    if len(name) > 200:
+        raise InputError("the file name is longer than 200 characters", code="upload.filename")
+    if PurePath(name).suffix.lower() not in EXTENSIONS:
+        raise InputError(f"{name}: unsupported file type", hint=f"upload one of {', '.join(EXTENSIONS)}",
+                         code="upload.file_type", status=415)
+    return name
+
+
+def check_units(units: str | None) -> str | None:
+    """The unit override of an upload, if any."""
+    if units is None or not units.strip():
+        return None
+    u = units.strip().lower()
+    if u not in UNITS:
+        raise InputError(f"units {units!r} is not known", hint=f"one of {', '.join(UNITS)}", code="upload.units")
+    return u
+
+
+class Upload:
+    """A design arriving in chunks: size limit enforced on every chunk, encrypted as it is written."""
+
+    def __init__(self, settings: Settings, who: Principal, filename: str, units: str | None) -> None:
+        self.settings, self.who = settings, who
+        self.filename = check_filename(filename)
+        self.units = check_units(units)
+        self.part_id = new_id("prt")
+        self.writer = designs.EncryptedWriter(settings, self.part_id)
+        self._inline_max = inline_max_bytes()
+        self._plain: io.BytesIO | None = io.BytesIO()  # kept only while small enough to analyse inline
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk; LimitError (413) as soon as the file passes `limits.MAX_FILE_BYTES`."""
+        limits.check_file_size(self.writer.size_bytes + len(chunk), self.filename)
+        self.writer.write(chunk)
+        if self._plain is not None:
+            if self.writer.size_bytes <= self._inline_max:
+                self._plain.write(chunk)
+            else:
+                self._plain = None
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        self.writer.abort()
+
+    def finish(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Store the part; analyse now (small) or queue a job (large). Returns (part, job or None)."""
+        if self.writer.size_bytes == 0:
+            self.abort()
+            raise InputError(f"{self.filename}: the file is empty", hint="upload the exported part file",
+                             code="mesh.empty")
+        self.writer.close()
+        inline = self._plain is not None
+        with UnitOfWork(self.settings.database_url) as uow:
+            part = PartRow(id=self.part_id, organisation_id=self.who.organisation_id, user_id=self.who.user_id,
+                           filename=self.filename, units=self.units, size_bytes=self.writer.size_bytes,
+                           sha256=self.writer.sha256, storage_path=self.writer.rel_path,
+                           wrapped_key=self.writer.wrapped_key, key_id=self.writer.key_id,
+                           status="running" if inline else "queued")
+            uow.session.add(part)
+            job = None
+            if not inline:
+                job = jobs.enqueue(uow, "analyze_part", {"part_id": part.id},
+                                   organisation_id=self.who.organisation_id, user_id=self.who.user_id)
+                part.job_id = job.id
+            uow.commit()
+            job_doc = jobs.job_json(job) if job is not None else None
+        if job is not None:
+            jobs.submit(self.settings, job.id)
+            return get_part(self.settings, self.who, self.part_id), job_doc
+        assert self._plain is not None
+        analyze_part(self.settings, self.part_id, self._plain.getvalue())
+        return get_part(self.settings, self.who, self.part_id), None
+
+
+def upload_bytes(settings: Settings, who: Principal, filename: str, data: bytes,
+                 units: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Upload a whole file at once (pages, CLI, tests): same checks as the streamed API upload."""
+    up = Upload(settings, who, filename, units)
+    try:
+        for i in range(0, len(data), designs.CHUNK_BYTES):
+            up.write(data[i:i + designs.CHUNK_BYTES])
+    except BaseException:
+        up.abort()
+        raise
+    return up.finish()
+
+
+def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = None) -> dict[str, Any]:
+    """Run part intake on a stored design and keep the report (or the problem) on the part."""
+    from fabgrid.services.analysis import analyze_file
+
+    with UnitOfWork(settings.database_url) as uow:
+        part = uow.parts.get(part_id, None)
+        if part is None:
+            raise InputError(f"part {part_id} vanished before its analysis", code="part.not_found", status=404)
+        part.status = "running"
+        uow.commit()
+        data = plaintext if plaintext is not None else designs.read_design(settings, part)
+        filename, units = part.filename, part.units
+    report: dict[str, Any] | None = None
+    problem: dict[str, Any] | None = None
+    try:
+        report = analyze_file(data, filename=filename, units=units).model_dump(mode="json")
+    except InputError as exc:
+        problem = {"type": f"urn:fabgrid:problem:{exc.code}", "title": exc.code, "status": exc.status,
+                   "detail": exc.message, "hint": exc.hint}
+    with UnitOfWork(settings.database_url) as uow:
+        part = uow.parts.get(part_id, None)
+        assert part is not None
+        part.report, part.problem = report, problem
+        part.status = "ready" if report is not None else "failed"
+        uow.commit()
+    if problem is not None:
+        return {"part_id": part_id, "status": "failed", "problem": problem}
+    return {"part_id": part_id, "status": "ready", "links": {"part": f"/api/v1/parts/{part_id}"}}
+
+
+@jobs.register("analyze_part")
+def _analyze_job(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    result = analyze_part(settings, str(params["part_id"]))
+    if result["status"] == "failed":
+        p = result["problem"]
+        raise InputError(p["detail"], hint=p["hint"], code=p["title"], status=p["status"])
+    return result
+
+
+def part_json(part: PartRow, full: bool = True) -> dict[str, Any]:
+    """The part resource: file facts, status, and (when analysed) facts, findings and the report."""
+    doc: dict[str, Any] = {
+        "id": part.id, "filename": part.filename, "size_bytes": part.size_bytes, "sha256": part.sha256,
+        "status": part.status, "created_at": iso(part.created_at), "units": part.units,
+        "job": {"id": part.job_id, "href": f"/api/v1/jobs/{part.job_id}"} if part.job_id else None,
+        "problem": part.problem,
+        "links": {"self": f"/api/v1/parts/{part.id}", "mesh": f"/api/v1/parts/{part.id}/mesh",
+                  "design": f"/api/v1/parts/{part.id}/design", "audit": f"/api/v1/parts/{part.id}/audit"},
+    }
+    rep = part.report or {}
+    doc["facts"] = {k: rep.get(k) for k in _FACT_KEYS} if rep else None
+    doc["orderable"] = rep.get("orderable") if rep else None
+    if full:
+        doc["findings"] = rep.get("findings", []) if rep else []
+        doc["report"] = part.report
+    return doc
+
+
+def get_part(settings: Settings, who: Principal, part_id: str) -> dict[str, Any]:
+    """One part of the caller's organisation (another organisation's part is 'not found')."""
+    with UnitOfWork(settings.database_url) as uow:
+        return part_json(designs.owner_part(uow, who, part_id))
+
+
+def list_parts(settings: Settings, who: Principal, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """The caller's organisation's parts, newest first (without the full reports)."""
+    with UnitOfWork(settings.database_url) as uow:
+        return [part_json(p, full=False) for p in uow.parts.find(who.organisation_id, limit, offset)]
+
+
+def part_mesh(settings: Settings, who: Principal, part_id: str, fmt: str = "glb") -> tuple[bytes, str]:
+    """The part as a viewer mesh (binary glTF or binary STL, in mm, faces in the order the findings
+    index), for the owner's organisation only; logged in the audit. Returns (bytes, media type)."""
+    import trimesh
+
+    from fabgrid.geometry.load import load_bytes
+
+    if fmt not in MESH_FORMATS:
+        raise InputError(f"mesh format {fmt!r} is not offered", hint="use glb or stl", code="mesh.format")
+    part = designs.record_owner_access(settings, who, part_id, "owner_mesh")
+    loaded = load_bytes(designs.read_design(settings, part), part.filename, units=part.units)
+    mesh = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
+    data = mesh.export(file_type=fmt)
+    return (data if isinstance(data, bytes) else str(data).encode()), MESH_FORMATS[fmt]

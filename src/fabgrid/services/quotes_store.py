@@ -1,0 +1,186 @@
+"""Use cases of stored quotes: price an analysed part over the network and keep the offers with their
+validity; the same input (part bytes, material, quantity, process, finish, need-by, destination) within
+the validity gives the same stored quote back. Reads are scoped to the caller's organisation.
+
+The offers come from the costing engine through `fabgrid.services.quotes`; this module adds storage,
+the queue of open orders per site, rate limiting and scoping. Depends on the store, designs, ratelimit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError, NotFoundError
+from fabgrid.services import designs, ratelimit
+from fabgrid.services._util import iso, new_id, now, utc
+from fabgrid.services.accounts import Principal
+from fabgrid.store.tables import PartRow, QuoteRow
+from fabgrid.store.uow import UnitOfWork
+
+#: Prepared parts kept per process for repeated quotes (decrypt + load + prepare once per part).
+PREPARED_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    """What a buyer asks a price for."""
+
+    part_id: str
+    material: str
+    quantity: int
+    process: str | None = None
+    finish: str | None = None
+    need_by: date | None = None
+    destination: str | None = None
+
+    def canonical(self, part_sha256: str) -> dict[str, Any]:
+        """The request as it enters the input hash (the part by content, not by id)."""
+        return {"part_sha256": part_sha256, "material": self.material, "quantity": self.quantity,
+                "process": self.process, "finish": self.finish,
+                "need_by": self.need_by.isoformat() if self.need_by else None, "destination": self.destination}
+
+
+def input_hash(req: QuoteRequest, part_sha256: str) -> str:
+    """SHA-256 of the canonical request: the key under which equal requests share one stored quote."""
+    doc = json.dumps(req.canonical(part_sha256), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+class _Prepared:
+    """A small LRU of prepared parts (whatever the costing engine prepares from the mesh), single-flight:
+    concurrent first quotes of one part wait for one preparation instead of each doing it."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._making: dict[str, threading.Lock] = {}
+
+    def get_or_make(self, key: str, make: Any) -> Any:
+        """The cached value for `key`, else `make()` (called by one thread per key at a time)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            gate = self._making.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self._items[key] = value
+                self._making.pop(key, None)
+                while len(self._items) > PREPARED_CACHE_SIZE:
+                    self._items.popitem(last=False)
+            return value
+
+
+_prepared = _Prepared()
+
+
+def _check(req: QuoteRequest) -> None:
+    if not 1 <= req.quantity <= 100_000:
+        raise InputError(f"quantity must be 1 to 100000, not {req.quantity}", code="quote.quantity")
+    if not req.material.strip():
+        raise InputError("material is required", hint="GET /api/v1/catalog/materials lists them",
+                         code="quote.material")
+    if req.need_by is not None and req.need_by < now().date():
+        raise InputError(f"need_by {req.need_by} is in the past", hint="give a future date",
+                         code="quote.need_by")
+
+
+def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
+    """Machine hours of the open orders per (site, process): the quote engine's queue ahead of a new job."""
+    from fabgrid.domain.catalog import ProcessFamily
+
+    out: dict[tuple[str, Any], float] = {}
+    for o in uow.orders.find(statuses=("allocated", "in_production"), limit=100_000):
+        q = uow.session.get(QuoteRow, o.quote_id)
+        offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.site_id), None)
+        if o.site_id is None or offer is None:
+            continue
+        key = (o.site_id, ProcessFamily(o.process))
+        out[key] = out.get(key, 0.0) + offer.get("estimate", {}).get("time_s", 0.0) * o.quantity / 3600.0
+    return out
+
+
+def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float]
+             ) -> dict[str, Any]:
+    """Price the part with the costing engine (`services.quotes`); returns the `Quote` record as JSON."""
+    engine: Any = importlib.import_module("fabgrid.services.quotes")
+    prepared = _prepared.get_or_make(f"{part.id}:{part.sha256}", lambda: engine.prepare_part(
+        designs.read_design(settings, part), part.filename, units=part.units, report=part.report))
+    quote = engine.quote_prepared(prepared, material=req.material, quantity=req.quantity, process=req.process,
+                                  finish=req.finish, need_by=req.need_by, to_city=req.destination,
+                                  queued_h=queued_h)
+    doc: dict[str, Any] = quote.model_dump(mode="json")
+    return doc
+
+
+def quote_json(row: QuoteRow) -> dict[str, Any]:
+    """The quote resource."""
+    q = row.quote
+    return {"id": row.id, "part_id": row.part_id, "input_hash": row.input_hash, "request": row.request,
+            "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "expired": utc(row.expires_at) <= now(), "offers": q.get("offers", []),
+            "rejected": q.get("rejected", []), "currency": "CNY",
+            "links": {"self": f"/api/v1/quotes/{row.id}", "part": f"/api/v1/parts/{row.part_id}",
+                      "order": "/api/v1/orders"}}
+
+
+def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple[dict[str, Any], bool]:
+    """Quote a part of the caller's organisation; returns (quote, created). Rate limited ("quote").
+
+    An equal request whose stored quote is still valid returns that quote (created=False).
+    """
+    _check(req)
+    ratelimit.take(settings, who, "quote")
+    with UnitOfWork(settings.database_url) as uow:
+        part = designs.owner_part(uow, who, req.part_id)
+        if part.status != "ready":
+            raise InputError(f"part {part.id} is {part.status}, not analysed: it cannot be quoted yet",
+                             hint="poll GET /api/v1/parts/{id} until its status is ready"
+                             if part.status in ("queued", "running") else "upload a corrected file",
+                             code="quote.part_not_ready", status=409)
+        digest = input_hash(req, part.sha256)
+        existing = uow.quotes.by_hash(who.organisation_id, digest, now())
+        if existing is not None:
+            return quote_json(existing), False
+        queued = _queued_hours(uow)
+        uow.session.expunge(part)  # used after the session closes (rollback would expire it)
+    doc = _compute(settings, part, req, queued)
+    expires = doc.get("expires_at")
+    if not expires:
+        raise InputError("the quote engine gave no expiry", code="quote.engine", status=500)
+    from datetime import datetime
+
+    with UnitOfWork(settings.database_url) as uow:
+        row = QuoteRow(id=new_id("quo"), organisation_id=who.organisation_id, user_id=who.user_id,
+                       part_id=part.id, input_hash=digest, request=req.canonical(part.sha256) | {"part_id": part.id},
+                       quote=doc, expires_at=utc(datetime.fromisoformat(expires)))
+        uow.session.add(row)
+        uow.commit()
+        return quote_json(row), True
+
+
+def get_quote(settings: Settings, who: Principal, quote_id: str) -> dict[str, Any]:
+    """One quote of the caller's organisation (another organisation's quote is 'not found')."""
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.quotes.get(quote_id, who.organisation_id)
+        if row is None:
+            raise NotFoundError(f"quote {quote_id!r} not found", code="quote.not_found")
+        return quote_json(row)
+
+
+def list_quotes(settings: Settings, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
+    """The caller's organisation's quotes, newest first."""
+    with UnitOfWork(settings.database_url) as uow:
+        return [quote_json(r) for r in uow.quotes.find(who.organisation_id, limit)]

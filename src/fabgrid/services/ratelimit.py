@@ -1,0 +1,106 @@
+"""Rate limits per principal and action: token buckets kept in the database, so every API process shares them.
+
+Default limits (capacity = burst, refilled evenly over the window):
+  upload  20 per 60 s   (POST /api/v1/parts)
+  quote   60 per 60 s   (POST /api/v1/quotes)
+Override with FABGRID_RATE_LIMITS, e.g. ``upload=20/60,quote=60/60`` (N per S seconds). An empty bucket
+answers 429 with Retry-After. Depends on the store only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+from fabgrid.services._util import now, utc
+from fabgrid.services.accounts import Principal
+from fabgrid.store.tables import RateBucketRow
+from fabgrid.store.uow import UnitOfWork
+
+DEFAULT_LIMITS = "upload=20/60,quote=60/60"
+_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket: `capacity` tokens, refilled at capacity/window_s per second."""
+
+    capacity: float
+    window_s: float
+
+    @property
+    def refill_per_s(self) -> float:
+        """Tokens added per second."""
+        return self.capacity / self.window_s
+
+
+class RateLimitError(InputError):
+    """The caller's bucket is empty; `retry_after_s` says when one token is back."""
+
+    def __init__(self, action: str, limit: Limit, retry_after_s: int) -> None:
+        super().__init__(f"rate limit for {action}: {limit.capacity:g} per {limit.window_s:g} s exceeded",
+                         hint=f"retry after {retry_after_s} s", code="rate_limited", status=429)
+        self.retry_after_s = retry_after_s
+
+
+def limits() -> dict[str, Limit]:
+    """The limits in force (FABGRID_RATE_LIMITS or the defaults)."""
+    spec = os.environ.get("FABGRID_RATE_LIMITS") or DEFAULT_LIMITS
+    out: dict[str, Limit] = {}
+    for item in spec.split(","):
+        try:
+            action, rate = item.strip().split("=")
+            n, window = rate.split("/")
+            lim = Limit(float(n), float(window))
+        except ValueError:
+            raise InputError(f"FABGRID_RATE_LIMITS item {item!r} is not ACTION=N/SECONDS",
+                             hint="e.g. upload=20/60,quote=60/60", code="config.rate_limits", status=500) from None
+        if lim.capacity <= 0 or lim.window_s <= 0:
+            raise InputError(f"FABGRID_RATE_LIMITS item {item!r} needs N > 0 and SECONDS > 0",
+                             code="config.rate_limits", status=500)
+        out[action.strip()] = lim
+    return out
+
+
+def take(settings: Settings, who: Principal, action: str, cost: float = 1.0) -> float:
+    """Take `cost` tokens from the caller's bucket for `action`; returns the tokens left.
+
+    Raises RateLimitError (429) when the bucket holds fewer. Concurrent callers in several processes
+    are serialised by a compare-and-set on the bucket's timestamp.
+    """
+    lim = limits().get(action)
+    if lim is None:
+        return math.inf
+    key = f"{action}:user:{who.user_id}"
+    for _ in range(_RETRIES):
+        t = now()
+        with UnitOfWork(settings.database_url) as uow:
+            row = uow.session.get(RateBucketRow, key)
+            if row is None:
+                if cost > lim.capacity:
+                    raise RateLimitError(action, lim, math.ceil(lim.window_s))
+                uow.session.add(RateBucketRow(key=key, tokens=lim.capacity - cost, updated_at=t))
+                try:
+                    uow.commit()
+                except IntegrityError:
+                    continue  # another process created it first: read it again
+                return lim.capacity - cost
+            before = row.updated_at
+            elapsed = max(0.0, (t - utc(before)).total_seconds())
+            tokens = min(lim.capacity, row.tokens + elapsed * lim.refill_per_s)
+            if tokens < cost:
+                wait = math.ceil((cost - tokens) / lim.refill_per_s)
+                raise RateLimitError(action, lim, max(1, wait))
+            res = uow.session.execute(update(RateBucketRow)
+                                      .where(RateBucketRow.key == key, RateBucketRow.updated_at == before)
+                                      .values(tokens=tokens - cost, updated_at=t))
+            if getattr(res, "rowcount", 0) == 1:
+                uow.commit()
+                return tokens - cost
+    raise RateLimitError(action, lim, 1)

@@ -1,0 +1,114 @@
+"""Background jobs: one claim wins, results and problems are stored, retries are rescheduled, the in-process
+pool runs submitted jobs, and the Celery dispatcher sends job ids to the broker."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+from fabgrid.services import jobs
+from fabgrid.store.db import upgrade
+from fabgrid.store.uow import UnitOfWork
+
+calls: list[dict[str, Any]] = []
+
+
+@jobs.register("test_echo")
+def _echo(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    calls.append(params)
+    if params.get("bad"):
+        raise InputError("bad params", hint="fix them", code="test.bad", status=422)
+    if params.get("crash"):
+        raise RuntimeError("boom")
+    if params.get("flaky") and sum(1 for c in calls if c.get("flaky")) < 3:
+        raise jobs.RetryLater("not yet", 0.05, max_attempts=5)
+    return {"echo": params}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", broker_url=None,
+                 mqtt_url=None)
+    upgrade(s.database_url)
+    calls.clear()
+    return s
+
+
+def _job(settings: Settings, **params: Any) -> str:
+    with UnitOfWork(settings.database_url) as uow:
+        row = jobs.enqueue(uow, "test_echo", params, organisation_id=None, user_id=None)
+        uow.commit()
+        return row.id
+
+
+def test_claimed_once_even_when_run_concurrently(settings: Settings) -> None:
+    jid = _job(settings, n=1)
+    out: list[str] = []
+    threads = [threading.Thread(target=lambda: out.append(jobs.run_job(settings, jid))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and out.count("succeeded") >= 1
+    done = jobs.wait(settings, jid, 5)
+    assert done["status"] == "succeeded" and done["result"] == {"echo": {"n": 1}} and done["attempts"] == 1
+    assert jobs.run_job(settings, jid) == "succeeded" and len(calls) == 1
+    assert jobs.run_job(settings, "job_missing") == "missing"
+
+
+def test_problems_are_stored(settings: Settings) -> None:
+    bad, crash = _job(settings, bad=True), _job(settings, crash=True)
+    assert jobs.run_job(settings, bad) == "failed" and jobs.run_job(settings, crash) == "failed"
+    p = jobs.wait(settings, bad, 1)["problem"]
+    assert p["status"] == 422 and p["title"] == "test.bad" and p["hint"] == "fix them"
+    p = jobs.wait(settings, crash, 1)["problem"]
+    assert p["status"] == 500 and "RuntimeError" in p["detail"] and "boom" not in p["detail"]
+
+
+def test_retries_through_the_in_process_pool(settings: Settings) -> None:
+    jid = _job(settings, flaky=True)
+    jobs.submit(settings, jid)
+    done = jobs.wait(settings, jid, 20)
+    assert done["status"] == "succeeded" and done["attempts"] == 3 and len(calls) == 3
+
+
+def test_celery_dispatcher_sends_the_job_id(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fabgrid import workers
+
+    sent: list[tuple[str, Any, Any]] = []
+    app = workers.celery_app("memory://")
+    monkeypatch.setattr(app, "send_task", lambda name, args, countdown, queue: sent.append((name, args, countdown)))
+    workers.install_dispatcher("memory://")
+    try:
+        jobs.submit(settings, "job_abc", 2.5)
+        jobs.submit(settings, "job_def")
+    finally:
+        jobs.set_dispatcher(None)
+    assert sent == [(workers.TASK_NAME, ["job_abc"], 2.5), (workers.TASK_NAME, ["job_def"], None)]
+    assert workers.TASK_NAME in app.tasks
+
+
+def test_a_job_whose_worker_died_runs_again(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from fabgrid.services._util import now
+    from fabgrid.store.tables import JobRow
+
+    jid = _job(settings, n=2)
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.session.get(JobRow, jid)
+        assert row is not None
+        row.status, row.started_at = "running", now() - timedelta(seconds=60)
+        uow.commit()
+    assert jobs.run_job(settings, jid) == "running" and calls == []  # still within its time: left alone
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.session.get(JobRow, jid)
+        assert row is not None
+        row.started_at = now() - timedelta(seconds=jobs.STALE_RUNNING_S + 60)
+        uow.commit()
+    assert jobs.run_job(settings, jid) == "succeeded" and len(calls) == 1
