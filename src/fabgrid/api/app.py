@@ -6,6 +6,7 @@ loaded at start-up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -48,7 +49,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from fabgrid.services.platform import prepare_database
 
         app.state.database = prepare_database(settings.database_url)
+        fleet = None
+        if os.environ.get("FABGRID_EMBEDDED_FLEET") == "1" and not settings.mqtt_url:
+            from fabgrid.services.live_fleet import start_embedded_fleet
+
+            fleet = start_embedded_fleet(settings.database_url)
         yield
+        if fleet is not None:
+            fleet[1].set()
+            fleet[0].join(timeout=5)
 
     app = FastAPI(
         title="fabgrid",

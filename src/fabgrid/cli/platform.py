@@ -31,6 +31,9 @@ def serve(
     settings = load_settings(database_url)
     if database_url:
         os.environ["FABGRID_DATABASE_URL"] = database_url
+    # Without a broker, one serving process simulates the network's machines (the demo's live data).
+    if not settings.mqtt_url and workers == 1 and os.environ.get("FABGRID_EMBEDDED_FLEET") != "0":
+        os.environ["FABGRID_EMBEDDED_FLEET"] = "1"
     state = prepare_database(settings.database_url)
     err_console.print(f"fabgrid: database at revision {state.revision} ({settings.database_url}); "
                       f"{state.counts['sites']} sites, {state.counts['machines']} machines")
