@@ -226,6 +226,31 @@ class Catalog(Record):
     machine_models: dict[str, MachineModel]
 
 
+    def material(self, name: str, process: ProcessFamily | str | None = None) -> Material:
+        """The material called `name`: its id (``fdm_pla``), its id without the process (``pla``), or
+        its name (``PLA``), case-insensitive; `process` settles names offered by several processes.
+
+        Raises `InputError` naming the choices when `name` is unknown or ambiguous.
+        """
+        from fabgrid.errors import InputError
+
+        if name in self.materials:
+            return self.materials[name]
+        key = name.strip().lower()
+        found = [m for m in self.materials.values()
+                 if key in (m.id.lower(), m.id.lower().split("_", 1)[-1], m.name.lower())
+                 and (process is None or m.process == process)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise InputError(f"material {name!r} is offered by several processes: "
+                             f"{', '.join(m.id for m in found)}",
+                             hint="give the full material id, or the process with --process",
+                             code="material.ambiguous")
+        raise InputError(f"unknown material {name!r}", hint=f"use one of: {', '.join(sorted(self.materials))}",
+                         code="material.unknown", status=404)
+
+
 class Network(Record):
     """The sites of the network with the catalog they refer to."""
 

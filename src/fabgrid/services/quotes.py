@@ -160,9 +160,9 @@ def quote_file(path: str | Path, material: str, quantity: int = 1, process: str 
     """Load, analyse and quote a part file (the CLI's `fabgrid quote`)."""
     from fabgrid.data import load_catalog
 
-    mat = load_catalog().materials.get(material)
-    prepared = prepare_path(path, units=units, analyse=analyse, process=mat.process if mat else None)
-    return quote_prepared(prepared, material, quantity, process, finish, need_by, to_city, now=now)
+    mat = load_catalog().material(material, process)
+    prepared = prepare_path(path, units=units, analyse=analyse, process=mat.process)
+    return quote_prepared(prepared, mat.id, quantity, process, finish, need_by, to_city, now=now)
 
 
 def estimate_file(path: str | Path, machine: str, material: str | None = None, quantity: int = 1,
@@ -176,11 +176,7 @@ def estimate_file(path: str | Path, machine: str, material: str | None = None, q
     if model is None:
         raise NotFoundError(f"unknown machine model {machine!r}",
                             hint=f"use one of: {', '.join(sorted(catalog.machine_models))}", code="estimate.machine")
-    mat_id = material or model.materials[0]
-    mat = catalog.materials.get(mat_id)
-    if mat is None:
-        raise NotFoundError(f"unknown material {mat_id!r}", hint="`fabgrid catalog` lists the materials",
-                            code="estimate.material")
+    mat = catalog.material(material, model.process) if material else catalog.materials[model.materials[0]]
     if mat.id not in model.materials:
         raise InputError(f"machine model {model.id!r} does not run {mat.id!r}",
                          hint=f"use one of: {', '.join(model.materials)}", code="estimate.material")
