@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench viewer clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: lint typecheck unit
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench
+
+# Rebuild the bundled three.js viewer (src/fabgrid/web/static/vendor/viewer.js) from npm; needs node.
+viewer:
+	cd web/viewer && npm ci && npm run build
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,47 +1,149 @@
-"""Server-rendered pages (Jinja2). The home page shows the network on a map and the catalog."""
+"""Server-rendered pages (Jinja2): the home page with the network map, sign-up, log-in, log-out and the
+language switch; it includes the buyer, factory and operator page routers.
+
+Depends on services (accounts) and web helpers; never on the store's tables or the engines' internals.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from importlib import resources
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from fabgrid.api.deps import get_uow
+from fabgrid.errors import InputError
+from fabgrid.services import accounts
 from fabgrid.store.uow import UnitOfWork
-from fabgrid.web import mapsvg
+from fabgrid.web import buyer, factory, i18n, mapsvg, operator
+from fabgrid.web.session import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    PageRoute,
+    checked_form,
+    field,
+    local_path,
+    principal,
+    render,
+    set_csrf_cookie,
+    settings_of,
+)
 
-router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(resources.files("fabgrid.web") / "templates"))
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+ONE_YEAR_S = 365 * 24 * 3600
+
+
+def home_for(role: str) -> str:
+    """Where a user lands after logging in."""
+    return {"factory": "/factory", "operator": "/operator", "admin": "/operator"}.get(role, "/parts")
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)]) -> HTMLResponse:
-    models = {m.id: m for m in uow.catalog.machine_models()}
-    sites = uow.catalog.sites()
+def home(request: Request) -> HTMLResponse:
+    """The network on a map and the catalog."""
+    with UnitOfWork(settings_of(request).database_url) as uow:
+        models = {m.id: m for m in uow.catalog.machine_models()}
+        sites = uow.catalog.sites()
+        processes, materials = uow.catalog.processes(), uow.catalog.materials()
     proj = mapsvg.projection()
     points = []
     for s in sites:
         x, y = proj.xy(s.lon, s.lat)
-        processes = sorted({models[m.model].process.value for m in s.machines})
-        points.append({"site": s, "x": x, "y": y, "processes": processes, "machines": len(s.machines),
+        procs = sorted({models[m.model].process.value for m in s.machines})
+        points.append({"site": s, "x": x, "y": y, "processes": procs, "machines": len(s.machines),
                        "hunan": s.province == "Hunan"})
-    machine_counts = Counter(m.model for s in sites for m in s.machines)
     context = {
-        "sites": sites,
-        "points": points,
-        "outline": mapsvg.outline_paths(),
-        "outline_source": mapsvg.outline_source(),
-        "map_w": mapsvg.WIDTH,
-        "map_h": proj.height,
-        "processes": uow.catalog.processes(),
-        "materials": uow.catalog.materials(),
-        "machine_models": list(models.values()),
-        "machine_counts": machine_counts,
-        "provinces": sorted({s.province for s in sites}),
-        "n_machines": sum(len(s.machines) for s in sites),
+        "sites": sites, "points": points, "outline": mapsvg.outline_paths(),
+        "outline_source": mapsvg.outline_source(), "map_w": mapsvg.WIDTH, "map_h": proj.height,
+        "processes": processes, "materials": materials, "machine_models": list(models.values()),
+        "machine_counts": Counter(m.model for s in sites for m in s.machines),
+        "provinces": sorted({s.province for s in sites}), "n_machines": sum(len(s.machines) for s in sites),
     }
-    return templates.TemplateResponse(request, "home.html", context)
+    return render(request, "home.html", context, who=principal(request))
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str = "/") -> Response:
+    """Set the `lang` cookie and go back to the page."""
+    resp = RedirectResponse(local_path(next), status_code=303)
+    if code in i18n.LANGUAGES:
+        resp.set_cookie(LANG_COOKIE, code, max_age=ONE_YEAR_S, samesite="lax", path="/")
+    return resp
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "") -> HTMLResponse:
+    """The log-in form."""
+    return render(request, "login.html", {"next": local_path(next, ""), "email": ""}, who=principal(request))
+
+
+def _signed_in(request: Request, token: str, target: str) -> Response:
+    resp = RedirectResponse(target, status_code=303)
+    resp.set_cookie(SESSION_COOKIE, token, max_age=int(accounts.SESSION_TTL.total_seconds()), httponly=True,
+                    samesite="lax", path="/", secure=request.url.scheme == "https")
+    # a fresh CSRF token for the new session (a token planted before log-in is not carried over)
+    import secrets
+
+    set_csrf_cookie(request, resp, secrets.token_urlsafe(32))
+    return resp
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    """Check the password, set the session cookie and go to the user's home (or `next`)."""
+    form = await checked_form(request)
+    email, nxt = field(form, "email"), local_path(field(form, "next"), "")
+    url = settings_of(request).database_url
+    try:
+        issued = accounts.login(url, email, str(form.get("password") or ""))
+    except InputError:
+        return render(request, "login.html", {"next": nxt, "email": email,
+                                              "error": i18n.translate(_lang(request), "login.failed")},
+                      status_code=401)
+    who = accounts.authenticate(url, issued.token)
+    target = nxt or home_for(who.role if who else "buyer")
+    return _signed_in(request, issued.token, target)
+
+
+def _lang(request: Request) -> str:
+    from fabgrid.web.session import language
+
+    return language(request)
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request) -> HTMLResponse:
+    """The buyer sign-up form."""
+    return render(request, "signup.html", {"form": {}}, who=principal(request))
+
+
+@router.post("/signup", response_class=HTMLResponse)
+async def signup(request: Request) -> Response:
+    """Create a buyer account and organisation, then sign in."""
+    form = await checked_form(request)
+    values = {k: field(form, k) for k in ("name", "organisation", "email")}
+    password = str(form.get("password") or "")
+    url = settings_of(request).database_url
+    try:
+        accounts.signup(url, email=values["email"], password=password, name=values["name"],
+                        organisation=values["organisation"], role="buyer")
+        issued = accounts.login(url, values["email"], password)
+    except InputError as exc:
+        return render(request, "signup.html", {"form": values, "error": exc.message, "hint": exc.hint},
+                      status_code=exc.status if 400 <= exc.status < 500 else 422)
+    return _signed_in(request, issued.token, "/parts")
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Revoke the session token and drop the cookie."""
+    await checked_form(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.revoke(settings_of(request).database_url, token)
+    resp = RedirectResponse("/", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+for _module in (buyer, factory, operator):
+    router.include_router(_module.router)

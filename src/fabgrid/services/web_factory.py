@@ -1,0 +1,173 @@
+"""Use cases of the factory pages: the site's open orders as a scheduling workload (builds from the quoted
+estimates), the planned schedule with its Gantt PNG, and the machines' latest telemetry state.
+
+Thin glue over the scheduling engine (`fabgrid.scheduling`), the store and services.telemetry's event
+reader; never imports api, web or cli.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+from fabgrid.services.accounts import Principal
+from fabgrid.store.tables import QuoteRow
+from fabgrid.store.uow import UnitOfWork
+
+#: Open statuses whose work is still to be scheduled at the site.
+TO_SCHEDULE = ("allocated", "in_production")
+SCHEDULE_TIME_LIMIT_S = 3.0
+MAX_BUILD_H = 24.0 * 14
+#: Plans kept per server process (keyed by their exact input, so a changed workload is planned again).
+SCHEDULE_CACHE_SIZE = 8
+_cache: OrderedDict[str, SiteSchedule] = OrderedDict()
+_cache_lock = threading.Lock()
+#: How far back the machine-status table looks for telemetry.
+STATUS_LOOKBACK = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class SiteSchedule:
+    """A planned schedule of the site's open orders: rows (UTC), the Gantt PNG, the solver's status."""
+
+    rows: list[dict[str, Any]]
+    png: bytes
+    status: str
+    makespan_h: float
+    weighted_tardiness_min: int
+    builds: list[dict[str, Any]]
+
+
+def _factory(who: Principal) -> str:
+    if who.role != "factory" or not who.site_id:
+        raise InputError("this needs a factory account with a site", code="factory.not_factory", status=403)
+    return who.site_id
+
+
+def site_workload(settings: Settings, who: Principal, start: datetime | None = None) -> Any:
+    """The open orders of the caller's site as a `Workload`: each order one job, its builds from the quoted
+    estimate (machine time of all copies split over the estimated number of builds), due at delivery."""
+    from fabgrid.domain.schedule import WorkBuild, WorkJob, Workload
+    from fabgrid.scheduling.workload import default_start
+
+    site_id = _factory(who)
+    t0 = start or default_start()
+    jobs = []
+    with UnitOfWork(settings.database_url) as uow:
+        for o in uow.orders.find(site_id=site_id, statuses=TO_SCHEDULE, limit=500):
+            q = uow.session.get(QuoteRow, o.quote_id)
+            offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.offer_site_id), None)
+            est = (offer or {}).get("estimate") or {}
+            n_builds = max(1, int(est.get("builds", 1)))
+            job_h = float(est.get("job_time_s", 0.0)) / 3600.0
+            print_h = min(MAX_BUILD_H, max(0.1, math.ceil(job_h / n_builds * 10) / 10))
+            per_build = max(1, math.ceil(o.quantity / n_builds))
+            builds = tuple(WorkBuild(id=f"{o.id}-b{i + 1}", process=o.process, material=o.material,
+                                     print_h=print_h, parts=per_build) for i in range(n_builds))
+            due_day = date.fromisoformat(o.delivery_date)
+            due = max(datetime.combine(due_day, time(18, 0), tzinfo=UTC), t0 + timedelta(hours=1))
+            jobs.append(WorkJob(id=o.id, due=due, builds=builds))
+    if not jobs:
+        return None
+    return Workload(site=site_id, start=t0, source="orders", jobs=tuple(jobs))
+
+
+def site_schedule(settings: Settings, who: Principal, horizon_days: float = 14.0) -> SiteSchedule | None:
+    """Plan the site's open orders (dispatch rules, then CP-SAT within a few seconds) and draw the Gantt.
+    None when the site has nothing to schedule.
+
+    The planning runs in a fresh child process: OR-Tools and highspy (the allocation engine's solver, used
+    by reroutes in this server process) bundle clashing HiGHS symbols and cannot both load into one process.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workload = site_workload(settings, who)
+    if workload is None:
+        return None
+    site_id = _factory(who)
+    # the page and its Gantt PNG ask for the same plan: keep the last few by their exact input
+    key = hashlib.sha256(f"{site_id}|{horizon_days}|{workload.model_dump_json()}".encode()).hexdigest()
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        result = pool.submit(plan_workload, site_id, workload, horizon_days).result(timeout=120)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > SCHEDULE_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def plan_workload(site_id: str, workload: Any, horizon_days: float) -> SiteSchedule:
+    """Schedule `workload` at `site_id` and draw its Gantt chart (run in a child process by `site_schedule`)."""
+    from fabgrid.data import load_network
+    from fabgrid.scheduling.gantt import gantt_png
+    from fabgrid.scheduling.plan import plan
+    from fabgrid.scheduling.site import site_problem
+
+    network = load_network()
+    site = network.site(site_id)
+    sp = site_problem(network, site, workload, horizon_days)
+    result = plan(sp.problem, time_limit_s=SCHEDULE_TIME_LIMIT_S, workers=1)
+    ops = result.schedule.operations
+    with tempfile.TemporaryDirectory() as tmp:
+        path = gantt_png(sp.problem, ops, Path(tmp) / "gantt.png", title=f"{site.id}: {len(workload.jobs)} orders",
+                         time_unit="h", scale=60.0)
+        png = path.read_bytes()
+    rows: list[dict[str, Any]] = []
+    for r in sp.rows(ops):
+        start, end = r["start"], r["end"]
+        assert isinstance(start, datetime) and isinstance(end, datetime)
+        rows.append({**r, "start": start.isoformat(), "end": end.isoformat()})
+    builds = [{"id": b.id, "order": j.id, "process": b.process.value, "material": b.material,
+               "print_h": b.print_h, "parts": b.parts} for j in workload.jobs for b in j.builds]
+    return SiteSchedule(rows=rows, png=png, status=str(result.schedule.status.value),
+                        makespan_h=result.schedule.makespan / 60.0,
+                        weighted_tardiness_min=result.schedule.weighted_tardiness, builds=builds)
+
+
+def machine_status(settings: Settings, who: Principal, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The site's machines with their model, process and the latest telemetry state (None when the
+    machine has sent no state in the last two days). One indexed query over the site's state events."""
+    from sqlalchemy import func, select
+
+    from fabgrid.data import load_network
+    from fabgrid.store.db import get_engine
+    from fabgrid.store.telemetry_tables import machine_events as t
+
+    site_id = _factory(who)
+    network = load_network()
+    site = network.site(site_id)
+    now = now or datetime.now(UTC)
+    latest: dict[str, tuple[datetime, Any]] = {}
+    last = (select(t.c.machine, func.max(t.c.ts).label("ts"))
+            .where(t.c.site == site_id, t.c.kind == "state", t.c.ts >= now - STATUS_LOOKBACK)
+            .group_by(t.c.machine).subquery())
+    q = select(t.c.machine, t.c.ts, t.c.payload).join(last, (t.c.machine == last.c.machine) & (t.c.ts == last.c.ts))
+    try:
+        with get_engine(settings.database_url).connect() as conn:
+            for machine, ts, payload in conn.execute(q.where(t.c.kind == "state")):
+                latest[str(machine)] = (ts if ts.tzinfo else ts.replace(tzinfo=UTC), payload)
+    except SQLAlchemyError:
+        latest = {}  # a database without the telemetry table: no states to show
+    out = []
+    for m in site.machines:
+        model = network.machine_model(m)
+        ts, payload = latest.get(m.id, (None, None))
+        state = payload.get("state") if isinstance(payload, dict) else None
+        out.append({"id": m.id, "model": f"{model.vendor} {model.model}", "process": model.process.value,
+                    "state": state, "at": ts.isoformat() if ts is not None else None})
+    return out

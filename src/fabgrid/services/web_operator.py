@@ -1,0 +1,134 @@
+"""Use cases of the park operator's pages: the load of every site (open orders, queued machine hours from the
+quoted estimates against the site's daily machine hours, closures) and the network KPIs (orders, value,
+on-time delivery, and ISO 22400 OEE of the last hour from stored telemetry when there is any).
+
+Thin glue over the store, the catalog and services.telemetry; never imports api, web or cli.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+from fabgrid.services._util import utc
+from fabgrid.services.accounts import Principal
+from fabgrid.store.tables import QuoteRow
+from fabgrid.store.uow import UnitOfWork
+
+OPEN = ("allocated", "in_production")
+#: The telemetry KPIs cover the last hour and are recomputed at most once a minute per database: reading
+#: the events back is the slow part (about 20,000 events per second on the development machine).
+KPI_WINDOW = timedelta(hours=1)
+KPI_TTL_S = 60.0
+_kpi_cache: dict[str, tuple[float, dict[str, float | None] | None]] = {}
+_kpi_lock = threading.Lock()
+_kpi_running: set[str] = set()
+
+
+def _operator(who: Principal) -> None:
+    if who.role not in ("operator", "admin"):
+        raise InputError("this needs an operator account", code="operator.only", status=403)
+
+
+def site_loads(settings: Settings, who: Principal, now: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """Per site: open orders, queued machine hours, machine hours per workday, load in workdays, closure."""
+    _operator(who)
+    now = now or datetime.now(UTC)
+    with UnitOfWork(settings.database_url) as uow:
+        sites = uow.catalog.sites()
+        out: dict[str, dict[str, Any]] = {
+            s.id: {"open_orders": 0, "queued_h": 0.0, "capacity_h_per_day": s.calendar.hours_per_workday()
+                   * len(s.machines), "closed_until": None} for s in sites}
+        for o in uow.orders.find(statuses=OPEN, limit=100_000):
+            if o.site_id not in out:
+                continue
+            q = uow.session.get(QuoteRow, o.quote_id)
+            offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.offer_site_id), None)
+            est = (offer or {}).get("estimate") or {}
+            out[o.site_id]["open_orders"] += 1
+            out[o.site_id]["queued_h"] += float(est.get("job_time_s", 0.0)) / 3600.0
+        for d in uow.disruptions.find(limit=1000):
+            until = utc(d.created_at) + timedelta(days=d.days)
+            if until > now and d.site_id in out:
+                prev = out[d.site_id]["closed_until"]
+                out[d.site_id]["closed_until"] = max(prev, until.isoformat()) if prev else until.isoformat()
+    for v in out.values():
+        cap = v["capacity_h_per_day"]
+        v["load_days"] = v["queued_h"] / cap if cap > 0 else math.inf
+    return out
+
+
+def network_kpis(settings: Settings, who: Principal, now: datetime | None = None) -> dict[str, Any]:
+    """Orders by status, open and total value (CNY), on-time delivery rate of delivered orders, and the
+    network's ISO 22400 KPIs over the last hour of stored telemetry (None without telemetry, "computing" while
+    the first figures are being computed in the background)."""
+    _operator(who)
+    now = now or datetime.now(UTC)
+    by_status: Counter[str] = Counter()
+    value_cny = 0.0
+    delivered = on_time = 0
+    with UnitOfWork(settings.database_url) as uow:
+        for o in uow.orders.find(limit=100_000):
+            by_status[o.status] += 1
+            value_cny += o.total_price_cny
+            if o.status == "delivered":
+                at = next((e.at for e in uow.orders.events(o.id) if e.status == "delivered"), None)
+                if at is not None:
+                    delivered += 1
+                    on_time += utc(at).date() <= date.fromisoformat(o.delivery_date)
+    doc: dict[str, Any] = {"orders": sum(by_status.values()), "by_status": dict(by_status), "value_cny": value_cny,
+                           "delivered": delivered, "on_time_rate": on_time / delivered if delivered else None,
+                           "telemetry": _telemetry_kpis(settings, now)}
+    return doc
+
+
+def _telemetry_kpis(settings: Settings, now: datetime) -> dict[str, float | None] | str | None:
+    """The cached KPIs; when missing or older than the TTL a background thread recomputes them (the page never
+    waits on it). Returns the KPIs, None (no telemetry), or "computing" before the first result."""
+    url = settings.database_url
+    with _kpi_lock:
+        hit = _kpi_cache.get(url)
+        fresh = hit is not None and time.monotonic() - hit[0] < KPI_TTL_S
+        if not fresh and url not in _kpi_running:
+            _kpi_running.add(url)
+            threading.Thread(target=_refresh, args=(settings, now), name="fabgrid-kpis", daemon=True).start()
+    return hit[1] if hit is not None else "computing"
+
+
+def _refresh(settings: Settings, now: datetime) -> None:
+    try:
+        value = _compute_telemetry_kpis(settings, now)
+        with _kpi_lock:
+            _kpi_cache[settings.database_url] = (time.monotonic(), value)
+    finally:
+        with _kpi_lock:
+            _kpi_running.discard(settings.database_url)
+
+
+def _compute_telemetry_kpis(settings: Settings, now: datetime) -> dict[str, float | None] | None:
+    from fabgrid.services.telemetry import kpis_from_store
+    from fabgrid.store.db import get_engine
+
+    try:
+        table = kpis_from_store(get_engine(settings.database_url), now - KPI_WINDOW, now)
+    except (SQLAlchemyError, InputError):
+        return None
+    if not table.machines:
+        return None
+    net = table.kpis["network"]
+    pick = ("availability", "effectiveness", "quality_ratio", "oee", "first_pass_yield")
+    out: dict[str, float | None] = {}
+    for k in pick:
+        v = float(net[k][0, -1])
+        out[k] = None if math.isnan(v) else v
+    out["energy_kwh"] = float(table.elements["network"]["energy_kwh"][0, -1])
+    out["machines"] = float(len(table.machines))
+    return out

@@ -1,0 +1,188 @@
+"""Buyer pages: parts (drag-and-drop upload, 3D view with DFM findings), quotes (offers side by side) and
+orders (placing with design-sharing consent, the production timeline, invoice and inspection report).
+
+Calls the use cases of services.parts, services.quotes_store and services.orders; never the store directly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from fabgrid.errors import InputError
+from fabgrid.services import orders, parts, quotes_store, web_photos
+from fabgrid.web import i18n
+from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+BUYER = ("buyer",)
+#: Findings drawn in the viewer (each with at most this many face indices, to keep the page small).
+VIEWER_FACES_PER_FINDING = 20_000
+
+
+@router.get("/parts", response_class=HTMLResponse)
+def parts_page(request: Request) -> HTMLResponse:
+    """The organisation's parts and the upload drop zone."""
+    who = require(request, *BUYER)
+    rows = parts.list_parts(settings_of(request), who)
+    return render(request, "parts.html", {"parts": rows, "accept": ",".join(parts.EXTENSIONS)}, who=who)
+
+
+def _catalog_choices() -> dict[str, Any]:
+    from fabgrid.data import load_catalog
+
+    cat = load_catalog()
+    return {
+        "processes": [p for p in cat.processes.values()],
+        "materials": sorted(cat.materials.values(), key=lambda m: (m.process.value, m.name)),
+        "finishes": list(cat.finishes.values()),
+    }
+
+
+def _viewer_findings(findings: list[dict[str, Any]]) -> str:
+    slim = [{"severity": f.get("severity"), "face_indices": (f.get("face_indices") or [])[:VIEWER_FACES_PER_FINDING],
+             "points_mm": (f.get("points_mm") or [])[:200]} for f in findings]
+    return json.dumps(slim, separators=(",", ":"))
+
+
+@router.get("/parts/{part_id}", response_class=HTMLResponse)
+def part_page(request: Request, part_id: str) -> HTMLResponse:
+    """A part: its facts, the 3D view with the findings, and the quote form."""
+    who = require(request, *BUYER)
+    part = parts.get_part(settings_of(request), who, part_id)
+    findings = part.get("findings") or []
+    order = {"error": 0, "warning": 1, "info": 2}
+    findings = sorted(findings, key=lambda f: order.get(str(f.get("severity")), 3))
+    ctx = {"part": part, "findings": findings, "viewer_findings": _viewer_findings(findings),
+           "pending": part["status"] in ("queued", "running"), "today": date.today().isoformat(),
+           **_catalog_choices()}
+    return render(request, "part.html", ctx, who=who)
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {value!r}", code="form.number") from None
+
+
+@router.post("/parts/{part_id}/quote")
+async def ask_quote(request: Request, part_id: str) -> Response:
+    """Quote the part for the chosen material, process, finish and quantity; show the offers."""
+    who = require(request, *BUYER)
+    form = await checked_form(request)
+    need_by = field(form, "need_by")
+    req = quotes_store.QuoteRequest(
+        part_id=part_id, material=field(form, "material"), quantity=_int(field(form, "quantity", "1"), "quantity"),
+        process=field(form, "process") or None, finish=field(form, "finish") or None,
+        need_by=date.fromisoformat(need_by) if need_by else None, destination=field(form, "destination") or None)
+    doc, _ = quotes_store.create_quote(settings_of(request), who, req)
+    return RedirectResponse(f"/quotes/{doc['id']}", status_code=303)
+
+
+def _site_names() -> dict[str, str]:
+    from fabgrid.data import load_network
+
+    return {s.id: s.name for s in load_network().sites.values()}
+
+
+@router.get("/quotes/{quote_id}", response_class=HTMLResponse)
+def quote_page(request: Request, quote_id: str) -> HTMLResponse:
+    """The offers of a quote side by side (price, lead time, CO2) with the order form."""
+    who = require(request, *BUYER)
+    q = quotes_store.get_quote(settings_of(request), who, quote_id)
+    offers = q["offers"]
+    best = {
+        "price": min((o["total_price_cny"] for o in offers), default=None),
+        "lead": min((o["lead_time_days"] for o in offers), default=None),
+        "co2": min((o["co2_kg"] for o in offers), default=None),
+    }
+    part = parts.get_part(settings_of(request), who, q["part_id"])
+    return render(request, "quote.html", {"quote": q, "offers": offers, "best": best, "sites": _site_names(),
+                                          "part": part}, who=who)
+
+
+@router.post("/quotes/{quote_id}/order")
+async def place_order(request: Request, quote_id: str) -> Response:
+    """Order the chosen offer and tier at the quoted price (consent to design sharing is explicit)."""
+    who = require(request, *BUYER)
+    form = await checked_form(request)
+    site = field(form, "site") or None
+    # one form for all offers: each offer has its own speed (tier) select, named after its site
+    tier = field(form, f"tier_{site}") or field(form, "tier") or None
+    doc = orders.place_order(settings_of(request), who, quote_id, site=site, tier=tier,
+                             consent_design_sharing=form.get("consent") == "yes")
+    return RedirectResponse(f"/orders/{doc['id']}", status_code=303)
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders_page(request: Request) -> HTMLResponse:
+    """The organisation's orders."""
+    who = require(request, *BUYER)
+    return render(request, "orders.html", {"orders": orders.list_orders(settings_of(request), who),
+                                           "sites": _site_names()}, who=who)
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_page(request: Request, order_id: str) -> HTMLResponse:
+    """An order through production: status steps, timeline (Asia/Shanghai), inspection, documents."""
+    who = require(request, *BUYER)
+    o = orders.get_order(settings_of(request), who, order_id)
+    reached = {e["status"] for e in o["timeline"]}
+    steps = [{"status": s, "done": s in reached, "current": s == o["status"]} for s in orders.STATUSES]
+    photos = web_photos.list_photos(settings_of(request), who, order_id)
+    return render(request, "order.html", {"order": o, "steps": steps, "sites": _site_names(), "photos": photos,
+                                          "refresh": o["status"] not in ("delivered",)}, who=who)
+
+
+@router.get("/orders/{order_id}/photos/{name}")
+def order_photo(request: Request, order_id: str, name: str) -> Response:
+    """A production photo of an order the caller may see (its buyer, the factory making it, operators)."""
+    who = require(request)
+    data = web_photos.photo_bytes(settings_of(request), who, order_id, name)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600",
+                                                            "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/orders/{order_id}/inspection-report")
+def inspection_report(request: Request, order_id: str) -> Response:
+    """The inspection report of an order as a self-contained HTML download (404 before the inspection)."""
+    who = require(request, *BUYER)
+    o = orders.get_order(settings_of(request), who, order_id)
+    if not o.get("inspection"):
+        raise InputError(f"order {order_id} has no inspection result yet", code="order.no_inspection", status=404)
+    html = inspection_html(o, language(request))
+    return Response(html, media_type="text/html; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="inspection-{order_id}.html"',
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"})
+
+
+def inspection_html(order: dict[str, Any], lang: str) -> str:
+    """A printable inspection report: the result, quantities, defects and measurements, in `lang`."""
+    def t(key: str, **kw: object) -> str:
+        return escape(i18n.translate(lang, key, **kw))
+
+    ins = order["inspection"]
+    meas = "".join(f"<tr><td>{escape(str(k))}</td><td class=num>{float(v):.3f}</td></tr>"
+                   for k, v in sorted((ins.get("measurements") or {}).items()))
+    defects = "".join(f"<li>{escape(str(d))}</li>" for d in ins.get("defects") or []) or f"<li>{t('insp.none')}</li>"
+    verdict = t("insp.passed") if ins.get("passed") else t("insp.failed")
+    return f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<title>{t('insp.report')} {escape(order['id'])}</title>
+<style>body{{font-family:sans-serif;max-width:46em;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ccc;padding:.3em .8em;text-align:left}}
+.num{{text-align:right}}</style></head><body>
+<h1>{t('insp.report')} · {escape(order['id'])}</h1>
+<p><strong>{verdict}</strong> · {t('insp.qty')}: {int(ins.get('inspected_qty', 0))} / {int(order['quantity'])}</p>
+<p>{t('field.site')}: {escape(str(order.get('site_id') or ''))} · {t('field.process')}: {escape(order['process'])} ·
+{t('field.material')}: {escape(order['material'])}</p>
+<p>{t('insp.by')}: {escape(str(ins.get('by', '')))} · {escape(i18n.local_time(ins.get('at')))} (Asia/Shanghai)</p>
+<h2>{t('insp.defects')}</h2><ul>{defects}</ul>
+<h2>{t('insp.measurements')}</h2><table><tr><th>{t('insp.feature')}</th><th>{t('insp.value')}</th></tr>{meas}</table>
+<p>{escape(str(ins.get('note') or ''))}</p></body></html>
+"""

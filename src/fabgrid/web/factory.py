@@ -1,0 +1,116 @@
+"""Factory pages: the site's incoming work with production status and inspection entry, the builds and
+the planned schedule (Gantt PNG), and the machines' status. A factory sees only its own site's orders.
+
+Calls services.orders and services.web_factory; never the store directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from fabgrid.errors import InputError
+from fabgrid.services import orders, web_factory, web_photos
+from fabgrid.web import i18n
+from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+FACTORY = ("factory",)
+_MEASURE = re.compile(r"^\s*([A-Za-z0-9_.\-]{1,40})\s*[=:]\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def next_status(status: str) -> str | None:
+    """The production status a factory may set after `status` (None when it is not the factory's move)."""
+    if status not in orders.STATUSES or status == orders.STATUSES[-1]:
+        return None
+    nxt = orders.STATUSES[orders.STATUSES.index(status) + 1]
+    return nxt if nxt in orders.FACTORY_STATUSES else None
+
+
+@router.get("/factory", response_class=HTMLResponse)
+def factory_page(request: Request) -> HTMLResponse:
+    """The site's work, machines and the link to its schedule."""
+    who = require(request, *FACTORY)
+    settings = settings_of(request)
+    work = orders.factory_work(settings, who, include_done=True)
+    for o in work:
+        o["next_status"] = next_status(o["status"])
+    return render(request, "factory.html", {
+        "work": work, "open": [o for o in work if o["status"] in ("allocated", "in_production", "built")],
+        "machines": web_factory.machine_status(settings, who), "site_id": who.site_id,
+        "flash": i18n.translate(language(request), "flash.saved") if request.query_params.get("done") else None},
+        who=who)
+
+
+@router.get("/factory/schedule", response_class=HTMLResponse)
+def schedule_page(request: Request) -> HTMLResponse:
+    """The planned schedule of the site's open orders: builds, operations and the Gantt picture."""
+    who = require(request, *FACTORY)
+    sched = web_factory.site_schedule(settings_of(request), who)
+    return render(request, "schedule.html", {"schedule": sched}, who=who)
+
+
+@router.get("/factory/schedule.png")
+def schedule_png(request: Request) -> Response:
+    """The Gantt chart of the site's planned schedule (PNG)."""
+    who = require(request, *FACTORY)
+    sched = web_factory.site_schedule(settings_of(request), who)
+    if sched is None:
+        raise InputError("your site has no open work to schedule", code="factory.no_work", status=404)
+    return Response(sched.png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+@router.post("/factory/orders/{order_id}/status")
+async def advance(request: Request, order_id: str) -> Response:
+    """Move an order of the site to its next production status."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    orders.factory_status(settings_of(request), who, order_id, field(form, "status"), field(form, "note")[:500])
+    return RedirectResponse("/factory?done=1", status_code=303)
+
+
+def parse_measurements(text: str) -> dict[str, float]:
+    """Measurements typed one per line as `name = value` (e.g. `length_mm = 40.02`)."""
+    out: dict[str, float] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        m = _MEASURE.match(line)
+        if m is None:
+            raise InputError(f"measurement line {n} {line.strip()!r} is not 'name = number'",
+                             hint="e.g. length_mm = 40.02", code="inspection.measurement")
+        out[m.group(1)] = float(m.group(2))
+    return out
+
+
+@router.post("/factory/orders/{order_id}/inspection")
+async def inspect(request: Request, order_id: str) -> Response:
+    """Record the inspection result of a built order (passed -> inspected; failed -> rework)."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    try:
+        qty = int(field(form, "inspected_qty", "0"))
+    except ValueError:
+        raise InputError("inspected quantity must be a whole number", code="inspection.qty") from None
+    defects = [d.strip() for d in field(form, "defects").splitlines() if d.strip()]
+    orders.factory_inspection(settings_of(request), who, order_id, passed=field(form, "passed") == "yes",
+                              inspected_qty=qty, defects=defects,
+                              measurements=parse_measurements(field(form, "measurements")),
+                              note=field(form, "note")[:500])
+    return RedirectResponse("/factory?done=1", status_code=303)
+
+
+@router.post("/factory/orders/{order_id}/photos")
+async def add_photo(request: Request, order_id: str) -> Response:
+    """Add a production photo to an order of the site (re-encoded as JPEG; the buyer sees it)."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile):
+        raise InputError("choose a photo to upload", code="photo.missing")
+    data = await upload.read(web_photos.MAX_PHOTO_BYTES + 1)
+    web_photos.add_photo(settings_of(request), who, order_id, data)
+    return RedirectResponse("/factory?done=1", status_code=303)

@@ -1,0 +1,164 @@
+"""What every page needs: the signed-in principal from the `fabgrid_session` cookie, the CSRF token of the
+browser (double-submit: the `fabgrid_csrf` cookie equals the form's hidden `csrf_token` or the
+X-CSRF-Token header), the language, and rendering a template with the security headers.
+
+Depends on services.accounts, web.i18n and FastAPI/Jinja2; never on store or engines directly.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from fabgrid.api.auth import CSRF_COOKIE, CSRF_HEADER
+from fabgrid.config import Settings
+from fabgrid.errors import InputError
+from fabgrid.services.accounts import Principal, authenticate
+from fabgrid.web import i18n
+
+SESSION_COOKIE = "fabgrid_session"
+LANG_COOKIE = "lang"
+CSRF_FIELD = "csrf_token"
+#: Pages allow scripts and styles from fabgrid itself only (the viewer is served, never from a CDN).
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+templates = Jinja2Templates(directory=str(resources.files("fabgrid.web") / "templates"))
+templates.env.filters["local_time"] = i18n.local_time
+
+
+def settings_of(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def language(request: Request) -> str:
+    """The page language: `lang` cookie, else Accept-Language, else English."""
+    return i18n.pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def principal(request: Request) -> Principal | None:
+    """The signed-in user of the session cookie, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return authenticate(settings_of(request).database_url, token) if token else None
+
+
+class LoginRequired(Exception):
+    """Raised by `require`: the page answers with a redirect to the login form."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def require(request: Request, *roles: str) -> Principal:
+    """The signed-in principal (redirect to /login otherwise), 403 when its role is not among `roles`."""
+    who = principal(request)
+    if who is None:
+        raise LoginRequired(request.url.path)
+    if roles and who.role not in roles and who.role != "admin":
+        raise HTTPException(403, f"this page is for {' / '.join(roles)} accounts")
+    return who
+
+
+def login_redirect(exc: LoginRequired) -> RedirectResponse:
+    """303 to the login form, coming back to the page afterwards."""
+    return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+
+def csrf_token(request: Request) -> str:
+    """The browser's CSRF token (a new one when it has none; `render` sets the cookie)."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf = token
+    return str(token)
+
+
+def set_csrf_cookie(request: Request, response: Response, token: str | None = None) -> None:
+    """Store `token` (or the request's new one) in the CSRF cookie; HttpOnly: pages carry it in the HTML."""
+    token = token or getattr(request.state, "new_csrf", None)
+    if token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, after checking its CSRF token against the cookie (403 otherwise)."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
+        raise HTTPException(403, "the form's CSRF token is missing or does not match: reload the page and retry")
+    return form
+
+
+def field(form: FormData, name: str, default: str = "") -> str:
+    """A text field of a form (files and missing fields give `default`)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else default
+
+
+def local_path(path: str | None, default: str = "/") -> str:
+    """`path` when it is a path on this site (no scheme, host or '//'), else `default` (no open redirect)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path or "\n" in path:
+        return default
+    return path
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200,
+           who: Principal | None = None) -> HTMLResponse:
+    """Render a page template with the language, the translator `t`, the user and the CSRF token."""
+    lang = language(request)
+    token = csrf_token(request)
+    ctx: dict[str, Any] = {
+        "lang": lang, "languages": i18n.LANGUAGES, "user": who,
+        "t": lambda key, **kw: i18n.translate(lang, key, **kw),
+        "csrf_token": token, "csrf_field": CSRF_FIELD, "path": request.url.path,
+        "path_qs": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    ctx.update(context or {})
+    resp = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    resp.headers["Cache-Control"] = "no-store"
+    set_csrf_cookie(request, resp)
+    return resp
+
+
+class PageRoute(APIRoute):
+    """Route class of the page routers: a missing login redirects to /login; a refusal or bad input is an
+    HTML error page in the user's language (the API keeps its problem+json answers)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired as exc:
+                return login_redirect(exc)
+            except HTTPException as exc:
+                return error_page(request, exc.status_code, str(exc.detail))
+            except InputError as exc:
+                return error_page(request, exc.status, exc.message, exc.hint)
+
+        return page_handler
+
+
+def error_page(request: Request, status: int, message: str, hint: str | None = None) -> HTMLResponse:
+    """An HTML error page with `status`."""
+    return render(request, "error.html", {"status": status, "message": message, "hint": hint},
+                  status_code=status, who=principal(request))
