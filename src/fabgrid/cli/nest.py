@@ -1,0 +1,89 @@
+"""`fabgrid nest PARTS... --machine MODEL`: pack parts into builds, write 3MF and PNG of each build.
+
+Calls `fabgrid.nesting` (imported inside the command so `fabgrid --help` stays fast).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fabgrid.cli._common import console, emit_json, table
+
+
+def _numbered(path: Path, index: int, count: int) -> Path:
+    """`build.3mf` for a single build, else `build-1.3mf`, `build-2.3mf`, ..."""
+    return path if count == 1 else path.with_name(f"{path.stem}-{index}{path.suffix}")
+
+
+def nest_cmd(
+    parts: list[Path] = typer.Argument(..., help="part files (STL, 3MF, OBJ, PLY), in mm"),
+    machine: str = typer.Option(..., "--machine", "-m", help="machine model id (see `fabgrid catalog`)"),
+    spacing: float | None = typer.Option(None, "--spacing", help="minimum gap between parts and to the "
+                                         "walls, mm (default 3 for SLS/MJF, 5 on a bed)"),
+    copies: list[str] = typer.Option([], "--copies", "-n", help="N for every part, or PART:N (repeatable)"),
+    time_limit: float = typer.Option(20.0, "--time-limit", help="search time per build, s"),
+    seed: int = typer.Option(0, "--seed", help="random seed of the local search"),
+    out: Path | None = typer.Option(None, "--out", help="write the build as 3MF (build-2.3mf ... for more)"),
+    png: Path | None = typer.Option(None, "--png", help="write a picture of the build (PNG)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Pack parts into the builds of a machine: 3D in SLS/MJF volumes, 2D on FDM/SLA/metal plates.
+
+    x, y, z: mm, the minimum corner of the placed part's bounding box (origin: build volume corner, Z up).
+
+    rotation: 3x3 rotation matrix (rows) applied to the part file's coordinates before the move.
+
+    transform: the same placement as one 4x4 matrix (p_build = R p_file + t), as written in the 3MF.
+    """
+    from fabgrid.data import load_catalog
+    from fabgrid.errors import InputError, NotFoundError
+    from fabgrid.nesting import nest
+    from fabgrid.nesting.export import write_3mf, write_png
+    from fabgrid.nesting.parts import load_parts, parse_copies, part_names
+
+    if time_limit <= 0:
+        raise InputError(f"--time-limit {time_limit} must be > 0 s", code="nest.time_limit")
+    models = load_catalog().machine_models
+    if machine not in models:
+        raise NotFoundError(f"unknown machine model {machine!r}", hint=f"known: {', '.join(sorted(models))}",
+                            code="nest.machine")
+    names = part_names(parts)
+    loaded = load_parts(parts, parse_copies(copies, names))
+    for target in (out, png):
+        if target is not None and not target.parent.is_dir():
+            raise InputError(f"folder {target.parent} of {target} does not exist", hint="create it first",
+                             code="nest.out_dir")
+    builds = nest(loaded, models[machine], spacing_mm=spacing, time_limit_s=time_limit, seed=seed)
+    files: list[dict[str, str]] = []
+    for i, b in enumerate(builds, start=1):
+        entry: dict[str, str] = {}
+        if out is not None:
+            entry["3mf"] = str(write_3mf(b, loaded, _numbered(out, i, len(builds))))
+        if png is not None:
+            entry["png"] = str(write_png(b, loaded, _numbered(png, i, len(builds))))
+        files.append(entry)
+    doc = {"machine": machine, "builds": [
+        {**b.model_dump(mode="json", exclude={"placements"}),
+         "placements": [p.model_dump(mode="json", exclude={"transform", "size_mm"}) |
+                        {"transform": [list(r) for r in p.transform], "size_mm": list(p.size_mm)}
+                        for p in b.placements],
+         "files": f}
+        for b, f in zip(builds, files, strict=True)]}
+    if as_json:
+        emit_json(doc)
+        return
+    table(f"{len(builds)} build(s) on {machine}", ["build", "parts", "height mm", "density", "files"],
+          [(i, len(b.placements), f"{b.height_mm:.1f}", f"{b.density:.1%}", " ".join(f.values()))
+           for i, (b, f) in enumerate(zip(builds, files, strict=True), start=1)])
+    for i, b in enumerate(builds, start=1):
+        table(f"build {i}", ["part", "#", "x mm", "y mm", "z mm", "rotation (rows)"],
+              [(p.part, p.instance, f"{p.x:.1f}", f"{p.y:.1f}", f"{p.z:.1f}",
+                " / ".join(" ".join(f"{v:g}" for v in row) for row in p.rotation)) for p in b.placements])
+    console.print("rotation: 3x3 matrix applied to the file's coordinates; x, y, z: min corner of the placed part")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `fabgrid nest`."""
+    app.command("nest")(nest_cmd)

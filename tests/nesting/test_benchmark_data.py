@@ -1,0 +1,43 @@
+"""The packers on real third-party instances (skipped when ../shared/benchmarks is absent)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import shapely
+import trimesh
+from shapely.geometry import Polygon
+
+from fabgrid.nesting.heightmap import Piece, pack, rotate_voxels
+from fabgrid.nesting.raster2d import Item, pack_strip, placed_polygons
+
+
+def test_chess_pieces_pack_without_overlap(shared_benchmarks: Path) -> None:
+    folder = shared_benchmarks / "packing3d" / "data" / "Chess"
+    pieces = []
+    for f in sorted(folder.glob("*.binvox"))[:3]:
+        m = np.asarray(trimesh.load(f).matrix, dtype=bool)
+        idx = np.argwhere(m)
+        lo, hi = idx.min(axis=0), idx.max(axis=0) + 1
+        pieces += [Piece(m[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])] * 2
+    res = pack(pieces, (50, 50), time_limit_s=0.1)
+    grid = np.zeros((50, 50, res.height), dtype=np.int32)
+    for pl in res.placements:
+        o = pieces[pl.piece].orientations[pl.orientation]
+        cells = np.argwhere(rotate_voxels(pieces[pl.piece].voxels, o.rot)) - o.crop + pl.offset
+        np.add.at(grid, tuple(cells.T), 1)
+    assert grid.max() == 1 and len(res.placements) == 6
+    assert grid.sum() == sum(p.volume for p in pieces)
+
+
+def test_esicup_shapes0_strip(shared_benchmarks: Path) -> None:
+    data = json.loads((shared_benchmarks / "nesting2d" / "data" / "input" / "shapes0.json").read_text())
+    items = [Item(Polygon(i["shape"]["data"]), i["allowed_orientations"], i["demand"]) for i in data["items"]]
+    height = float(data["strip_height"])
+    layout, _ = pack_strip(items, height, cell=height / 100, time_limit_s=0.5)
+    polys = placed_polygons(items, layout, height / 100)
+    assert len(polys) == sum(i["demand"] for i in data["items"])
+    assert abs(shapely.union_all(polys).area - sum(p.area for p in polys)) < 1e-6  # no overlap
+    assert max(p.bounds[3] for p in polys) <= height + 1e-9

@@ -1,0 +1,81 @@
+"""The voxel height-map packer: rotations, exactness, and a case with a known optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from fabgrid.nesting.heightmap import Piece, pack, rotate_voxels, rotations24, rotations_about_z
+
+
+def _paint(pieces: list[Piece], res, footprint) -> np.ndarray:
+    """Independent occupancy check: write every placed voxel into one grid, counting overlaps."""
+    grid = np.zeros((*footprint, res.height + 1), dtype=np.int32)
+    for pl in res.placements:
+        o = pieces[pl.piece].orientations[pl.orientation]
+        vox = rotate_voxels(pieces[pl.piece].voxels, o.rot)
+        idx = np.argwhere(vox) - np.asarray(o.crop) + np.asarray(pl.offset)
+        assert (idx >= 0).all() and (idx[:, :2] < footprint).all()
+        np.add.at(grid, tuple(idx.T), 1)
+    return grid
+
+
+def test_rotations() -> None:
+    rots = rotations24()
+    assert len(rots) == 24 and len({r.tobytes() for r in rots}) == 24
+    assert all(round(np.linalg.det(r)) == 1 for r in rots)
+    assert len(rotations_about_z()) == 4
+
+
+def test_rotate_voxels_matches_the_point_transform() -> None:
+    rng = np.random.default_rng(3)
+    vox = rng.random((3, 5, 4)) > 0.5
+    for rot in rotations24():
+        out = rotate_voxels(vox, rot)
+        assert out.sum() == vox.sum()
+        assert tuple(out.shape) == tuple(np.abs(rot) @ np.array(vox.shape))
+
+
+def test_cubes_fill_a_box_exactly() -> None:
+    cube = Piece(np.ones((2, 2, 2), dtype=bool))
+    res = pack([cube] * 8, (4, 4), time_limit_s=0.2)
+    assert res.height == 4 and not res.unplaced
+    assert _paint([cube] * 8, res, (4, 4)).max() == 1
+
+
+def test_no_voxel_shared_and_halo_kept() -> None:
+    rng = np.random.default_rng(0)
+    pieces = []
+    for _ in range(12):
+        v = rng.random((4, 5, 3)) > 0.35
+        v[0, 0, 0] = True
+        pieces.append(Piece(v, halo=1))
+    res = pack(pieces, (16, 14), time_limit_s=0.3, floor=1)
+    grid = _paint(pieces, res, (16, 14))
+    assert grid.max() == 1
+    # the halo: no two pieces touch, not even diagonally
+    labels = np.zeros_like(grid)
+    for k, pl in enumerate(res.placements, start=1):
+        o = pieces[pl.piece].orientations[pl.orientation]
+        idx = np.argwhere(rotate_voxels(pieces[pl.piece].voxels, o.rot)) - np.asarray(o.crop) + pl.offset
+        labels[tuple(idx.T)] = k
+    from scipy.ndimage import grey_dilation
+
+    for k in range(1, len(res.placements) + 1):
+        grown = grey_dilation((labels == k).astype(np.int32), size=(3, 3, 3)) > 0
+        assert not np.any(grown & (labels > 0) & (labels != k))
+
+
+def test_height_cap_leaves_pieces_unplaced() -> None:
+    cube = Piece(np.ones((2, 2, 2), dtype=bool))
+    res = pack([cube] * 10, (4, 4), max_height=4, time_limit_s=0.1)
+    assert len(res.placements) == 8 and len(res.unplaced) == 2
+
+
+def test_voxelised_mesh_piece_packs() -> None:
+    from fabgrid.nesting.volume import voxelize
+
+    vox = voxelize(trimesh.creation.annulus(r_min=3, r_max=6, height=2), 1.0)
+    ring = Piece(vox)
+    res = pack([ring] * 4, (14, 14), time_limit_s=0.2)
+    assert len(res.placements) == 4 and _paint([ring] * 4, res, (14, 14)).max() == 1
