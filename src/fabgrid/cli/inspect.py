@@ -1,0 +1,157 @@
+"""`fabgrid inspect`: train and run the surface defect detector, check a layer image, SPC of a feature.
+
+Engines (numpy, scipy, trimesh, scikit-image) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fabgrid.cli._common import emit_json, table
+from fabgrid.errors import InputError
+
+inspect_app = typer.Typer(help="Quality inspection: image anomaly detection, layer checks, SPC.",
+                          no_args_is_help=True)
+
+
+@inspect_app.command("train")
+def train_cmd(
+    images: Path = typer.Option(..., "--images", help="Folder of defect-free images, or a text file listing them."),
+    model: Path = typer.Option(..., "--model", help="Model file to write (.npz)."),
+    target_frr: float = typer.Option(0.05, "--target-frr", help="False-reject rate the threshold aims at."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Learn a defect detector from defect-free images only."""
+    from fabgrid.quality.anomaly import train
+    from fabgrid.quality.anomaly_io import list_images, read_image, save_model
+
+    paths = list_images(images)
+    m = train([read_image(p) for p in paths], target_frr=target_frr)
+    save_model(m, model)
+    doc = {"model": str(model), "n_train": m.bank.n, "threshold": m.threshold, "target_frr": m.target_frr,
+           "loo_frr": float((m.loo_scores > m.threshold).mean())}
+    if json_out:
+        emit_json(doc)
+    else:
+        table("anomaly model", ["key", "value"], [(k, v) for k, v in doc.items()])
+
+
+@inspect_app.command("run")
+def run_cmd(
+    images: list[Path] = typer.Argument(..., help="Images to inspect."),
+    model: Path = typer.Option(..., "--model", help="Model file from `fabgrid inspect train`."),
+    heatmap_dir: Path | None = typer.Option(None, "--heatmap-dir", help="Write <stem>.heatmap.png per image."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Score images: anomaly score, defect decision at the model's threshold, optional heat maps."""
+    from fabgrid.quality.anomaly_io import load_model, read_image, write_heatmaps
+
+    m = load_model(model)
+    arrays = [read_image(p) for p in images]
+    scores, maps = m.score(arrays)
+    docs: list[dict[str, object]] = [{"image": str(p), "score": round(float(s), 4), "defect": bool(s > m.threshold)}
+                                     for p, s in zip(images, scores, strict=True)]
+    if heatmap_dir is not None:
+        written = write_heatmaps(images, maps, [(a.shape[1], a.shape[0]) for a in arrays], m.threshold,
+                                 heatmap_dir)
+        for d, w in zip(docs, written, strict=True):
+            d["heatmap"] = str(w)
+    if json_out:
+        emit_json(docs)
+    else:
+        table(f"inspection (threshold {m.threshold:.3f})", ["image", "score", "result"],
+              [(d["image"], f"{d['score']:.3f}", "DEFECT" if d["defect"] else "ok") for d in docs])
+
+
+@inspect_app.command("layer")
+def layer_cmd(
+    mesh: Path = typer.Option(..., "--mesh", help="Part or build mesh (STL, OBJ, PLY, 3MF) in mm."),
+    image: Path = typer.Option(..., "--image", help="Top camera image of the layer."),
+    z_mm: float = typer.Option(..., "--z", help="Layer height in mm."),
+    px_mm: float = typer.Option(..., "--px-mm", help="Pixel size of the calibrated camera in mm."),
+    origin_x_mm: float = typer.Option(0.0, "--origin-x", help="Bed X of the image's top-left corner (mm)."),
+    origin_y_mm: float = typer.Option(0.0, "--origin-y", help="Bed Y of the image's top-left corner (mm)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Compare a layer image with the mesh's cross-section: shift, missing/excess material, warping."""
+    import trimesh
+
+    from fabgrid.quality.anomaly_io import read_image
+    from fabgrid.quality.layer import CameraFrame, check_layer
+
+    if not mesh.is_file():
+        raise InputError(f"mesh file {mesh} does not exist", hint="check the --mesh path", code="layer.mesh")
+    try:
+        tm = trimesh.load_mesh(mesh)
+    except Exception as exc:  # trimesh raises many types for unreadable files
+        raise InputError(f"{mesh} cannot be read as a mesh ({exc})", code="layer.mesh") from exc
+    img = read_image(image).astype(float) / 255.0
+    res = check_layer(img, tm, z_mm, CameraFrame(img.shape, px_mm, (origin_x_mm, origin_y_mm)))
+    if json_out:
+        emit_json(res)
+    else:
+        rows = [("verdict", res.verdict.value), ("shift_mm", f"{res.shift_mm[0]:+.2f}, {res.shift_mm[1]:+.2f}"),
+                ("missing_mm2", f"{res.missing_area_mm2:.1f}"), ("excess_mm2", f"{res.excess_area_mm2:.1f}"),
+                ("iou", f"{res.iou:.3f}"), *((f.kind.value, f.message) for f in res.findings)]
+        table(f"layer check z={z_mm} mm", ["item", "value"], rows)
+
+
+@inspect_app.command("spc")
+def spc_cmd(
+    csv_file: Path = typer.Option(..., "--csv", help="CSV of measurements in production order, with a header."),
+    feature: str = typer.Option(..., "--feature", help="Column (feature) to analyse."),
+    lsl_mm: float | None = typer.Option(None, "--lsl", help="Lower specification limit (mm)."),
+    usl_mm: float | None = typer.Option(None, "--usl", help="Upper specification limit (mm)."),
+    nominal_mm: float | None = typer.Option(None, "--nominal", help="Nominal (mm); default mid-tolerance."),
+    subgroup: int = typer.Option(1, "--subgroup", help="Subgroup size: 1 = individuals/MR, >1 = X-bar/R."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Capability (Cp/Cpk, Pp/Ppk), control charts with Western Electric rules, and alarms."""
+    import csv
+
+    from pydantic import ValidationError
+
+    from fabgrid.domain.quality import Tolerance
+    from fabgrid.quality.spc import spc_report
+
+    if not csv_file.is_file():
+        raise InputError(f"CSV file {csv_file} does not exist", hint="check the --csv path", code="spc.file")
+    with csv_file.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or feature not in rows[0]:
+        cols = ", ".join(rows[0]) if rows else "none"
+        raise InputError(f"{csv_file} has no column {feature!r} (columns: {cols})", code="spc.column")
+    try:
+        values = [float(r[feature]) for r in rows if (r[feature] or "").strip()]
+    except ValueError as exc:
+        raise InputError(f"{csv_file}, column {feature!r}: {exc}", hint="measurements must be numbers in mm",
+                         code="spc.values") from exc
+    nominal = nominal_mm if nominal_mm is not None else (
+        (lsl_mm + usl_mm) / 2 if lsl_mm is not None and usl_mm is not None else (lsl_mm or usl_mm or 0.0))
+    try:
+        tol = Tolerance(feature=feature, nominal_mm=nominal, lsl_mm=lsl_mm, usl_mm=usl_mm)
+    except ValidationError as exc:
+        raise InputError(f"tolerance of {feature!r}: {exc.errors()[0]['msg']}", hint="give --lsl and/or --usl",
+                         code="spc.tolerance") from exc
+    rep = spc_report(values, tol, subgroup_size=subgroup)
+    if json_out:
+        emit_json(rep)
+        return
+    c = rep.capability
+
+    def f2(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    table(f"SPC {feature}", ["n", "mean_mm", "Cp", "Cpk", "Pp", "Ppk", "out_of_tol"],
+          [(c.n, f"{c.mean_mm:.4f}", f2(c.cp), f2(c.cpk), f2(c.pp), f2(c.ppk), c.out_of_tolerance)])
+    table("control limits", ["chart", "LCL", "CL", "UCL", "violations"],
+          [(ch.kind, f"{ch.lcl:.4f}", f"{ch.center:.4f}", f"{ch.ucl:.4f}", len(ch.violations))
+           for ch in (rep.location, rep.dispersion)])
+    table("alarms", ["alarm"], [(a,) for a in rep.alarms] or [("none",)])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `inspect` command group."""
+    app.add_typer(inspect_app, name="inspect")
