@@ -70,6 +70,8 @@ class MeshFacts:
         """(bodies,) largest extent of each body's face centroids (a lower bound of its size)."""
         if self.bodies == 0:
             return np.zeros(0)
+        if self.bodies == 1:
+            return np.array([float(np.ptp(self.centroids, axis=0).max())])
         order = np.argsort(self.body, kind="stable")
         start = np.flatnonzero(np.r_[True, np.diff(self.body[order]) != 0])
         c = self.centroids[order]
@@ -90,12 +92,17 @@ def unique_ints(a: NDArray[np.integer[Any]]) -> IntArray:
     return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
 
 
-def _edge_topology(faces: IntArray, n_vertices: int) -> dict[str, Any]:
-    """Undirected edges keyed lo*n+hi with a direction bit; one sort gives every edge count."""
-    e = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    lo = np.minimum(e[:, 0], e[:, 1])
-    hi = np.maximum(e[:, 0], e[:, 1])
-    key2 = (lo * n_vertices + hi) * 2 + (e[:, 0] > e[:, 1])
+def _edge_topology(ft: IntArray, n_vertices: int) -> dict[str, Any]:
+    """Undirected edges keyed lo*n+hi with a direction bit; one sort gives every edge count.
+
+    `ft` is the coordinate-major face array (3, m); edge k of face f is entry k*m + f of `key2`.
+    """
+    src, dst = ft, ft[[1, 2, 0]]
+    key2 = np.minimum(src, dst).reshape(-1)
+    key2 *= n_vertices
+    key2 += np.maximum(src, dst).reshape(-1)
+    key2 *= 2
+    key2 += (src > dst).reshape(-1)
     s = np.sort(key2)
     und = s >> 1
     start = np.flatnonzero(np.r_[True, und[1:] != und[:-1]])
@@ -107,15 +114,16 @@ def _edge_topology(faces: IntArray, n_vertices: int) -> dict[str, Any]:
 
 
 def _faces_of_edges(key2: IntArray, keys: IntArray) -> IntArray:
-    """Faces that own one of the undirected edge keys."""
+    """Faces that own one of the undirected edge keys (`key2` edge-major, as `_edge_topology` builds it)."""
     if len(keys) == 0:
         return np.zeros(0, dtype=np.int64)
-    return unique_ints(np.flatnonzero(np.isin(key2 >> 1, keys)) // 3)
+    return unique_ints(np.flatnonzero(np.isin(key2 >> 1, keys)) % (len(key2) // 3))
 
 
 def _components(n: int, a: IntArray, b: IntArray) -> tuple[int, IntArray]:
-    g = sparse.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
-    count, labels = connected_components(g, directed=False)
+    """Connected components of the graph with edges a-b over n vertices: (count, label per vertex)."""
+    g = sparse.csr_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    count, labels = connected_components(g, directed=True, connection="weak")  # weak: edges count both ways
     return int(count), labels.astype(np.int64)
 
 
@@ -153,28 +161,43 @@ def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> Mesh
     """All geometry facts of a welded mesh: vertices (n, 3) float mm, faces (m, 3) int."""
     used = np.zeros(len(vertices), dtype=bool)
     used[faces.reshape(-1)] = True
-    vmin = vertices[used].min(axis=0)
-    vmax = vertices[used].max(axis=0)
+    all_used = bool(used.all())  # a welded mesh uses every vertex: no copy then
+    live = vertices if all_used else vertices[used]
+    vmin = live.min(axis=0)
+    vmax = live.max(axis=0)
     center = (vmin + vmax) / 2.0
-    v = vertices - center  # shifting to the box centre keeps the volume sums well conditioned
-    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
-    cross = np.cross(b - a, c - a)
-    dbl = np.sqrt(np.einsum("ij,ij->i", cross, cross))
+    # coordinate-major (3, m) arrays: every product below runs on contiguous rows
+    vt = np.ascontiguousarray((vertices - center).T)  # shifting to the box centre keeps the sums well conditioned
+    ft = np.ascontiguousarray(faces.T, dtype=np.int64)  # (3, m): one contiguous row per corner
+    a, b, c = (np.take(vt, ft[k], axis=1) for k in range(3))  # take: several times faster than vt[:, idx]
+    sum_abc = a + b
+    sum_abc += c
+    b -= a
+    c -= a
+    cross = np.empty_like(a)
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        np.multiply(b[j], c[k], out=cross[i])
+        cross[i] -= b[k] * c[j]
+    dbl = np.sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2])
     areas = dbl / 2.0
-    tet6 = np.einsum("ij,ij->i", a, cross)  # 6 x signed volume of (origin, a, b, c)
+    tet6 = a[0] * cross[0] + a[1] * cross[1] + a[2] * cross[2]  # 6 x signed volume of (origin, a, b, c)
     volume = float(tet6.sum() / 6.0)
-    sum_abc = a + b + c
-    centroids = sum_abc / 3.0 + center
-    com = center + (tet6 @ sum_abc) / (4.0 * tet6.sum()) if abs(volume) > 0 else centroids.mean(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normals = np.where(dbl[:, None] > 0, cross / dbl[:, None], 0.0)
-
+    del b, c
     scale = float(np.max(vmax - vmin)) or 1.0
-    repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
+    # the volume-weighted centre is noise when the volume is round-off (open or flat shells): centroid mean
+    com = center + (sum_abc @ tet6) / (4.0 * tet6.sum()) if abs(volume) > 1e-12 * scale ** 3 else \
+        sum_abc.mean(axis=1) / 3.0 + center
+    sum_abc /= 3.0
+    sum_abc += center[:, None]
+    centroids = sum_abc.T  # (m, 3) view of the coordinate-major array
+    np.divide(cross, dbl, out=cross, where=dbl > 0)
+    cross[:, dbl <= 0] = 0.0
+    normals = cross.T
+    repeated = (ft[0] == ft[1]) | (ft[1] == ft[2]) | (ft[0] == ft[2])
     degenerate = np.flatnonzero(repeated | (areas <= 1e-12 * scale * scale))
 
     nv = len(vertices)
-    topo = _edge_topology(faces, nv)
+    topo = _edge_topology(ft, nv)
     counts: IntArray = topo["counts"]
     boundary_keys = topo["unique"][counts == 1]
     nonmanifold_keys = topo["unique"][counts > 2]
@@ -182,11 +205,14 @@ def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> Mesh
 
     duplicates = _duplicate_faces(faces, nv)
 
-    n_bodies, vlabel = _components(nv, faces[:, [0, 1]].reshape(-1), faces[:, [1, 2]].reshape(-1))
-    present = unique_ints(vlabel[faces[:, 0]])
+    # bodies from the unique edges the topology sort already found (half the entries of a per-face graph)
+    lo_hi = topo["unique"]
+    n_bodies, vlabel = _components(nv, lo_hi // nv, lo_hi % nv)
+    face_label = np.take(vlabel, ft[0])
+    present = np.flatnonzero(np.bincount(face_label, minlength=n_bodies))
     remap = np.full(n_bodies, -1, dtype=np.int64)
     remap[present] = np.arange(len(present))
-    body = remap[vlabel[faces[:, 0]]]
+    body = np.take(remap, face_label)
     body_volumes = np.bincount(body, weights=tet6, minlength=len(present)) / 6.0
 
     bl_edges = np.stack([boundary_keys // nv, boundary_keys % nv], axis=1) if len(boundary_keys) else \
@@ -212,7 +238,7 @@ def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> Mesh
         if topo["inconsistent"]:
             facts.inconsistent_faces = _inconsistent_faces(topo["key2"])
     if hull:
-        facts.hull_volume_mm3, facts.hull_exact, facts.hull_points = _convex_hull(vertices[used])
+        facts.hull_volume_mm3, facts.hull_exact, facts.hull_points = _convex_hull(live)
     return facts
 
 
@@ -236,4 +262,4 @@ def _inconsistent_faces(key2: IntArray) -> IntArray:
     order = np.argsort(key2, kind="stable")
     s = key2[order]
     same = np.flatnonzero(s[1:] == s[:-1])
-    return unique_ints(np.r_[order[same], order[same + 1]] // 3)
+    return unique_ints(np.r_[order[same], order[same + 1]] % (len(key2) // 3))

@@ -1,7 +1,8 @@
 """Build orientations: overhang area, support-volume estimate, height and base area for the 26 directions
 of a cube (6 faces, 12 edges, 8 corners), and the recommended orientation per process (registered).
 
-Vectorised: one (faces x directions) matrix product per chunk of faces. Depends on numpy and
+Vectorised: one (directions x faces) float32 matrix product per chunk of faces on the coordinate-major
+face arrays of `MeshFacts`. Depends on numpy and
 `fabgrid.domain`; never on store, services or web.
 """
 
@@ -50,18 +51,20 @@ def evaluate(facts: MeshFacts, overhang_deg: Sequence[float] = (DEFAULT_OVERHANG
     base = np.zeros(len(dirs))
     cos_flat = math.cos(math.radians(1.0))
     d32 = dirs.astype(np.float32)
+    zmin32 = zmin.astype(np.float32)[:, None]
     for s in range(0, len(facts.faces), _CHUNK):
         a = facts.areas_mm2[s:s + _CHUNK].astype(np.float32)
-        down = facts.normals[s:s + _CHUNK].astype(np.float32) @ -d32.T  # (c, k) downward component
-        h = facts.centroids[s:s + _CHUNK].astype(np.float32) @ d32.T  # centroid height above the plate
-        h -= zmin.astype(np.float32)
+        # direction-major (k, c) blocks: one small GEMM each on coordinate-major (3, c) face data
+        down = -d32 @ facts.normals[s:s + _CHUNK].T.astype(np.float32)  # downward component of each normal
+        h = d32 @ facts.centroids[s:s + _CHUNK].T.astype(np.float32)  # centroid height above the plate
+        h -= zmin32
         off_plate = h > tol
-        base += a @ ((down > cos_flat) & ~off_plate)
+        base += ((down > cos_flat) & ~off_plate) @ a
         w = down * h
         for i, t in enumerate(thresholds):
             m = (down > t) & off_plate
-            over_area[i] += a @ m
-            support[i] += a @ np.multiply(w, m, out=down if i == len(thresholds) - 1 else None)
+            over_area[i] += m @ a
+            support[i] += np.multiply(w, m, out=down if i == len(thresholds) - 1 else None) @ a
     out: list[list[Orientation]] = []
     frames = [_frame(d) for d in dirs]
     ext = [(np.ptp(pts @ e1), np.ptp(pts @ e2)) for e1, e2 in frames]
