@@ -55,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: Playwright's sync loop must be gone before other tests run asyncio
 def browser() -> Iterator[Any]:
     need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
