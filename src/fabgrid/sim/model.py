@@ -1,0 +1,375 @@
+"""SimPy model of the network: machine pools per (site, machine model), builds, failures, maintenance,
+operators and finishing stations, shipping with transit times, disruptions, and the event record.
+
+A policy (sim.policies) routes order lines to pools and forms the builds; this module runs them and
+records machine states and part counts as telemetry events. Never imports store, services, api, web.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from fabgrid.domain.catalog import MachineModel, Network, Site
+from fabgrid.domain.sim import DisruptionKind, SimDisruption, SimParams
+from fabgrid.domain.telemetry import MachineState
+from fabgrid.network import geo
+from fabgrid.scheduling.site import work_windows
+from fabgrid.sim.config import material_ids
+from fabgrid.sim.demand import Orders
+from fabgrid.sim.library import Library, ModelFacts
+from fabgrid.telemetry.state import SITE_TZ, STATE_CODE
+
+S_PRODUCING, S_IDLE, S_SETUP = (STATE_CODE[s] for s in (MachineState.PRODUCING, MachineState.IDLE,
+                                                         MachineState.SETUP))
+S_PLANNED, S_UNPLANNED, S_OFFLINE = (STATE_CODE[s] for s in (MachineState.PLANNED_DOWNTIME,
+                                                              MachineState.UNPLANNED_DOWNTIME, MachineState.OFFLINE))
+
+
+SimGen = Generator[simpy.events.Event, Any, None]
+"""A SimPy process body."""
+
+
+@dataclass
+class Line:
+    """Units of one order to make in one pool."""
+
+    order: int
+    part: int
+    qty: int
+    due_h: float
+    material: str
+    remake: bool = False
+
+
+@dataclass
+class Pool:
+    """The machines of one model at one site, sharing a queue of lines."""
+
+    key: str
+    site: Site
+    model: MachineModel
+    machines: list[int]
+    queue: list[Line] = field(default_factory=list)
+    wake: simpy.Event | None = None
+    busy_until_h: dict[int, float] = field(default_factory=dict)
+
+    def queued_h(self, lib: Library) -> float:
+        """Machine hours of the lines waiting in the queue (at full builds)."""
+        return sum(ln.qty * lib.parts[ln.part].models[self.model.id].ideal_unit_h for ln in self.queue)
+
+
+@dataclass
+class Record:
+    """Telemetry events and flows of one run (columns as Python lists, turned into arrays at the end)."""
+
+    state_m: list[int] = field(default_factory=list)
+    state_t: list[float] = field(default_factory=list)
+    state_c: list[int] = field(default_factory=list)
+    power_w: list[float] = field(default_factory=list)
+    count_m: list[int] = field(default_factory=list)
+    count_t0: list[float] = field(default_factory=list)
+    count_t1: list[float] = field(default_factory=list)
+    good: list[float] = field(default_factory=list)
+    scrap: list[float] = field(default_factory=list)
+    planned_s: list[float] = field(default_factory=list)
+    value_cny: list[float] = field(default_factory=list)
+    material_g: float = 0.0
+    material_cny: float = 0.0
+    material_co2_kg: float = 0.0
+    part_g_good: float = 0.0
+    shipping_cny: float = 0.0
+    shipping_co2_kg: float = 0.0
+    builds: int = 0
+    failures: int = 0
+    reroutes: int = 0
+    allocations: int = 0
+    allocation_s: float = 0.0
+    build_log: list[tuple[float, str, str]] = field(default_factory=list)   # (start h, site, material)
+    ship_log: list[tuple[float, str, str]] = field(default_factory=list)    # (departure h, site, dest province)
+
+
+class World:
+    """The network in SimPy: pools, machines, sites' operators and stations, orders, disruptions."""
+
+    def __init__(self, network: Network, params: SimParams, library: Library, orders: Orders,
+                 disruptions: tuple[SimDisruption, ...], days: int, seed: int,
+                 sites: tuple[str, ...] | None = None) -> None:
+        self.env = simpy.Environment()
+        self.net, self.params, self.lib, self.orders = network, params, library, orders
+        self.days, self.seed, self.end_h = days, seed, days * 24.0
+        self.disruptions = disruptions
+        self.start = datetime.combine(params.start_date, time(0, 0), tzinfo=SITE_TZ).astimezone(UTC)
+        self.rec = Record()
+        ids = sorted(network.sites) if sites is None else sorted(sites)
+        self.sites = [network.sites[s] for s in ids]
+        self.pools: dict[str, Pool] = {}
+        self.machine_names: list[str] = []
+        self.machine_site: list[str] = []
+        self.machine_model: list[MachineModel] = []
+        for site in self.sites:
+            for m in site.machines:
+                model = network.machine_model(m)
+                key = f"{site.id}/{model.id}"
+                pool = self.pools.setdefault(key, Pool(key, site, model, []))
+                pool.machines.append(len(self.machine_names))
+                self.machine_names.append(f"{site.id}/{m.id}")
+                self.machine_site.append(site.id)
+                self.machine_model.append(model)
+        self.windows = {s.id: self._windows(s) for s in self.sites}
+        op = params.operators
+        self.operators = {s.id: simpy.Resource(self.env, max(op.min_per_site, math.ceil(
+            len(s.machines) / op.machines_per_operator))) for s in self.sites}
+        self.stations = {s.id: simpy.Resource(self.env, max(1, sum(st.count for st in s.stations)))
+                         for s in self.sites}
+        lg = geo.load_logistics()
+        lat = np.array([s.lat for s in self.sites])
+        lon = np.array([s.lon for s in self.sites])
+        clat = np.array([c.lat for c in orders.cities])
+        clon = np.array([c.lon for c in orders.cities])
+        self.road_km = geo.road_km(geo.great_circle_km(lat[:, None], lon[:, None], clat[None, :], clon[None, :]), lg)
+        self.transit_days = geo.shipping_days(self.road_km, lg)
+        self.ship_cny_per_kg = geo.shipping_cny_per_unit(self.road_km, np.ones_like(self.road_km), lg)
+        self.ship_min_cny = lg.min_cny_per_unit
+        self.ship_co2_per_kg = geo.shipping_co2_kg_per_unit(self.road_km, np.ones_like(self.road_km), lg)
+        local0 = params.start_date
+        self.workday = {s.id: [s.calendar.is_workday(local0 + timedelta(days=d)) for d in range(days + 40)]
+                        for s in self.sites}
+        self.site_index = {s.id: i for i, s in enumerate(self.sites)}
+        n = len(orders)
+        self.units_left = orders.quantity.copy()
+        self.started = np.zeros(n, dtype=bool)
+        self.delivered_h = np.full(n, np.nan)
+        self.last_arrival_h = np.zeros(n)
+        self.lost = np.zeros(n, dtype=bool)
+        self.lost_h = np.full(n, np.nan)
+        self.maker = np.full(n, -1, dtype=np.int64)
+
+    # ----- calendars and disruptions -------------------------------------------------------------
+    def _windows(self, site: Site) -> NDArray[np.float64]:
+        w = work_windows(site.calendar, self.start, (self.days + 30) * 1440)
+        return np.asarray(w, dtype=np.float64).reshape(-1, 2) / 60.0
+
+    def staffed_at(self, site: str, t: float) -> float:
+        """The earliest time >= t inside a work window of `site` (inf when none is left)."""
+        w = self.windows[site]
+        i = int(np.searchsorted(w[:, 1], t, side="right"))
+        if i >= len(w):
+            return math.inf
+        return max(t, float(w[i, 0]))
+
+    def blocked_until(self, kind: DisruptionKind, targets: tuple[str, ...], t: float) -> float | None:
+        """End of a disruption of `kind` on any of `targets` in force at `t`, else None."""
+        ends = [d.end_h for d in self.disruptions
+                if d.kind is kind and d.target in targets and d.start_h <= t < d.end_h]
+        return max(ends) if ends else None
+
+    def short_until(self, material: str, t: float) -> float | None:
+        """End of a shortage of `material` in force at `t`, else None."""
+        ends = [d.end_h for d in self.disruptions if d.kind is DisruptionKind.MATERIAL
+                and material in material_ids(self.net, d.target) and d.start_h <= t < d.end_h]
+        return max(ends) if ends else None
+
+    # ----- event record ---------------------------------------------------------------------------
+    def state(self, m: int, code: int) -> None:
+        """Record machine `m` entering state `code` now, with its electrical power."""
+        p = self.machine_model[m].power
+        w = {S_PRODUCING: p.producing_w, S_SETUP: p.setup_w, S_IDLE: p.idle_w}.get(code, p.standby_w)
+        r = self.rec
+        if r.state_m and r.state_m[-1] == m and r.state_c[-1] == code:
+            return
+        r.state_m.append(m)
+        r.state_t.append(self.env.now)
+        r.state_c.append(code)
+        r.power_w.append(w)
+
+    # ----- queues ---------------------------------------------------------------------------------
+    def enqueue(self, pool: Pool, line: Line, front: bool = False) -> None:
+        """Put `line` in `pool`'s queue and wake its idle machines."""
+        if front:
+            pool.queue.insert(0, line)
+        else:
+            pool.queue.append(line)
+        if pool.wake is not None and not pool.wake.triggered:
+            pool.wake.succeed()
+
+    def facts(self, pool: Pool, line: Line) -> ModelFacts:
+        """Machine-time facts of a line's part on the pool's model."""
+        return self.lib.parts[line.part].models[pool.model.id]
+
+    # ----- machines -------------------------------------------------------------------------------
+    def machine(self, pool: Pool, m: int, form_build: Callable[[World, Pool], list[Line]]) -> simpy.events.Process:
+        """Start the process of machine `m` of `pool`."""
+        return self.env.process(self._machine(pool, m, form_build))
+
+    def _machine(self, pool: Pool, m: int, form_build: Callable[[World, Pool], list[Line]]) -> SimGen:
+        env, site = self.env, pool.site
+        fam = pool.model.process.value
+        rel, mnt = self.params.reliability, self.params.maintenance
+        rng_fail = np.random.default_rng([self.seed, 2, m])
+        rng_q = np.random.default_rng([self.seed, 3, m])
+        next_pm = (m * 7.31) % mnt.interval_h
+        fpy = site.quality.first_pass_yield
+        self.state(m, S_IDLE)
+        while True:
+            closed = self.blocked_until(DisruptionKind.SITE, (site.id,), env.now)
+            if closed is not None:
+                self.state(m, S_OFFLINE)
+                yield env.timeout(closed - env.now)
+                continue
+            if env.now >= next_pm:
+                self.state(m, S_PLANNED)
+                yield env.timeout(mnt.duration_h.get(fam, 1.0))
+                next_pm += mnt.interval_h
+                continue
+            t_staff = self.staffed_at(site.id, env.now)
+            if t_staff > env.now:
+                self.state(m, S_IDLE)
+                yield env.timeout(min(t_staff, self.end_h + 1) - env.now)
+                continue
+            lines = form_build(self, pool)
+            if not lines:
+                self.state(m, S_IDLE)
+                pool.wake = pool.wake if pool.wake is not None and not pool.wake.triggered else env.event()
+                retry = self._retry_at(pool)
+                if retry is None:
+                    yield pool.wake | env.timeout(max(next_pm - env.now, 0.01))
+                else:
+                    yield pool.wake | env.timeout(max(min(retry, next_pm) - env.now, 0.01))
+                continue
+            for ln in lines:
+                self.started[ln.order] = True
+            fx = [self.facts(pool, ln) for ln in lines]
+            setup_h = max(f.fixed_h for f in fx)
+            run_h = sum(ln.qty * f.marginal_h for ln, f in zip(lines, fx, strict=True))
+            t0 = env.now
+            self.rec.builds += 1
+            self.rec.build_log.append((t0, site.id, lines[0].material))
+            self.state(m, S_SETUP)
+            yield env.timeout(setup_h)
+            self.state(m, S_PRODUCING)
+            ttf = rng_fail.exponential(rel.mtbf_h.get(fam, 500.0))
+            scrap_all = False
+            if ttf < run_h:
+                yield env.timeout(ttf)
+                self.rec.failures += 1
+                self.state(m, S_UNPLANNED)
+                yield env.timeout(rel.mttr_h.get(fam, 4.0))
+                scrap_all = rng_fail.random() < rel.scrap_on_failure.get(fam, 1.0)
+                if not scrap_all:
+                    self.state(m, S_PRODUCING)
+                    yield env.timeout(run_h - ttf)
+            else:
+                yield env.timeout(run_h)
+            self.state(m, S_IDLE)
+            self._count(pool, m, lines, fx, t0, scrap_all, fpy, rng_q)
+
+    def _retry_at(self, pool: Pool) -> float | None:
+        """When a blocked queue (material short) may become startable again."""
+        ends = [self.short_until(ln.material, self.env.now) for ln in pool.queue]
+        known = [e for e in ends if e is not None]
+        return min(known) if known else None
+
+    def _count(self, pool: Pool, m: int, lines: list[Line], fx: list[ModelFacts], t0: float, scrap_all: bool,
+               fpy: float, rng: np.random.Generator) -> None:
+        r, env = self.rec, self.env
+        mat_price = {ln.material: self.net.catalog.materials[ln.material] for ln in lines}
+        good_total = scrap_total = 0
+        planned = value = 0.0
+        finished: list[tuple[Line, int]] = []
+        for ln, f in zip(lines, fx, strict=True):
+            mat = mat_price[ln.material]
+            used_g = ln.qty * f.material_g
+            r.material_g += used_g
+            r.material_cny += used_g / 1000.0 * mat.price_cny_per_kg
+            r.material_co2_kg += used_g / 1000.0 * mat.embodied_co2_kg_per_kg
+            bad = ln.qty if scrap_all else int(rng.binomial(ln.qty, 1.0 - fpy))
+            good = ln.qty - bad
+            good_total += good
+            scrap_total += bad
+            planned += ln.qty * f.ideal_unit_h * 3600.0
+            pf = self.lib.parts[ln.part]
+            value += good * pf.value_added_cny[pf.bucket(int(self.orders.quantity[ln.order]))]
+            r.part_g_good += good * pf.part_g
+            if bad and not self.lost[ln.order]:
+                self.enqueue(pool, Line(ln.order, ln.part, bad, ln.due_h, ln.material, remake=True), front=True)
+            if good:
+                finished.append((ln, good))
+        r.count_m.append(m)
+        r.count_t0.append(t0)
+        r.count_t1.append(env.now)
+        r.good.append(good_total)
+        r.scrap.append(scrap_total)
+        r.planned_s.append(planned)
+        r.value_cny.append(value)
+        for ln, good in finished:
+            env.process(self._finish_and_ship(pool.site, ln, good))
+
+    # ----- finishing and shipping -----------------------------------------------------------------
+    def _finish_and_ship(self, site: Site, ln: Line, good: int) -> SimGen:
+        env = self.env
+        hours = good * self.lib.parts[ln.part].finishing_h
+        with self.stations[site.id].request() as st, self.operators[site.id].request() as op:
+            yield st & op
+            t = self.staffed_at(site.id, env.now)
+            if t > env.now:
+                yield env.timeout(min(t, self.end_h + 1) - env.now)
+            yield env.timeout(hours)
+        dep = self._departure(site, ln, env.now)
+        self.rec.ship_log.append((dep, site.id, self.orders.cities[int(self.orders.city[ln.order])].province))
+        si, ci = self.site_index[site.id], int(self.orders.city[ln.order])
+        unit_kg = self.lib.parts[ln.part].part_g / 1000.0 * 1.2 + 0.05
+        self.rec.shipping_cny += max(float(self.ship_cny_per_kg[si, ci]) * unit_kg, self.ship_min_cny) * good
+        self.rec.shipping_co2_kg += float(self.ship_co2_per_kg[si, ci]) * unit_kg * good
+        arrival = dep + 24.0 * float(self.transit_days[si, ci])
+        o = ln.order
+        self.maker[o] = si
+        self.units_left[o] -= good
+        self.last_arrival_h[o] = max(self.last_arrival_h[o], arrival)
+        if self.units_left[o] <= 0 and not self.lost[o]:
+            self.delivered_h[o] = self.last_arrival_h[o]
+
+    def _departure(self, site: Site, ln: Line, t: float) -> float:
+        """Next daily pick-up at or after `t` that no closure or logistics halt blocks."""
+        pick = float(self.params.shipping.pickup_local_h)
+        dest = self.orders.cities[int(self.orders.city[ln.order])].province
+        for _ in range(400):
+            day = math.floor(t / 24.0) + (1 if t % 24.0 > pick else 0)
+            cand = day * 24.0 + pick
+            wd = self.workday[site.id]
+            if 0 <= day < len(wd) and not wd[day]:
+                t = cand + 1.0
+                continue
+            block = [self.blocked_until(DisruptionKind.SITE, (site.id,), cand),
+                     self.blocked_until(DisruptionKind.PROVINCE, (site.province, dest), cand)]
+            ends = [b for b in block if b is not None]
+            if ends:
+                t = max(ends)
+                continue
+            return cand
+        return t
+
+    # ----- customers ------------------------------------------------------------------------------
+    def cancel_sweep(self, on_cancel: Callable[[World, NDArray[np.int64]], None]) -> SimGen:
+        """Every 6 h: orders placed, not started and past due + patience are lost."""
+        patience = self.params.customers.cancel_after_late_days * 24.0
+        while True:
+            yield self.env.timeout(6.0)
+            now = self.env.now
+            placed = self.orders.placed_h <= now
+            late = placed & ~self.started & ~self.lost & (self.orders.due_h + patience < now)
+            idx = np.flatnonzero(late)
+            if idx.size:
+                self.lost[idx] = True
+                self.lost_h[idx] = now
+                drop = set(idx.tolist())
+                for pool in self.pools.values():
+                    pool.queue = [ln for ln in pool.queue if ln.order not in drop]
+                on_cancel(self, idx)
