@@ -167,5 +167,5 @@ def test_operator_sees_the_load_map(browser: Any, server: Server) -> None:
         time.sleep(2)
         page.reload()
     kpis = page.locator("#kpis").inner_text()
-    assert "OEE (1 h)" in kpis or "no machine telemetry" in kpis, kpis
+    assert "OEE (8 h)" in kpis or "no machine telemetry" in kpis, kpis
     _shot(page, "08-operator-map")

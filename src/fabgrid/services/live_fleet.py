@@ -24,7 +24,8 @@ from fabgrid.telemetry.fleet import SimMachine, fleet_events, run_live
 
 log = logging.getLogger("fabgrid.fleet")
 
-BACKFILL_S = 2 * 3600.0
+BACKFILL_S = 12 * 3600.0  # long enough for multi-hour builds to finish inside the KPI window
+SAMPLE_S = 300.0  # power and temperature samples every 5 minutes
 BATCH = 5000
 
 
@@ -50,7 +51,7 @@ def run_embedded_fleet(url: str, stop: threading.Event, *, backfill_s: float = B
     now = time.time()
     last = _last_event_s(url)
     start = max(now - backfill_s, (last + 1.0) if last else 0.0)
-    events = fleet_events(machines, seed=seed, start_s=start, run_id=f"embedded{int(start)}")
+    events = fleet_events(machines, seed=seed, start_s=start, sample_s=SAMPLE_S, run_id=f"embedded{int(start)}")
     handed = 0
     # Back-fill up to now in large batches, then follow the clock.
     pending = []

@@ -1,6 +1,6 @@
 """Use cases of the park operator's pages: the load of every site (open orders, queued machine hours from the
 quoted estimates against the site's daily machine hours, closures) and the network KPIs (orders, value,
-on-time delivery, and ISO 22400 OEE of the last hour from stored telemetry when there is any).
+on-time delivery, and ISO 22400 OEE of the last 8 hours, one shift, from stored telemetry when there is any).
 
 Thin glue over the store, the catalog and services.telemetry; never imports api, web or cli.
 """
@@ -24,9 +24,9 @@ from fabgrid.store.tables import QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
 OPEN = ("allocated", "in_production")
-#: The telemetry KPIs cover the last hour and are recomputed at most once a minute per database: reading
+#: The telemetry KPIs cover the last 8 hours and are recomputed at most once a minute per database: reading
 #: the events back is the slow part (about 20,000 events per second on the development machine).
-KPI_WINDOW = timedelta(hours=1)
+KPI_WINDOW = timedelta(hours=8)
 KPI_TTL_S = 60.0
 _kpi_cache: dict[str, tuple[float, dict[str, float | None] | None]] = {}
 _kpi_lock = threading.Lock()
@@ -68,7 +68,7 @@ def site_loads(settings: Settings, who: Principal, now: datetime | None = None) 
 
 def network_kpis(settings: Settings, who: Principal, now: datetime | None = None) -> dict[str, Any]:
     """Orders by status, open and total value (CNY), on-time delivery rate of delivered orders, and the
-    network's ISO 22400 KPIs over the last hour of stored telemetry (None without telemetry, "computing" while
+    network's ISO 22400 KPIs over the last 8 hours of stored telemetry (None without telemetry, "computing" while
     the first figures are being computed in the background)."""
     _operator(who)
     now = now or datetime.now(UTC)
