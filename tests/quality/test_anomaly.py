@@ -11,11 +11,11 @@ import pytest
 from scipy.stats import rankdata
 
 from fabgrid.errors import InputError
-from fabgrid.quality.anomaly import AnomalyModel, FeatureConfig, threshold_for_frr, train
+from fabgrid.quality.anomaly import AnomalyModel, FeatureConfig, greedy_coreset, threshold_for_frr, train
 from fabgrid.quality.anomaly_io import heatmap_image, load_model, save_model
 
 CFG = FeatureConfig(image_px=64, pool_px=4, lcn_sigma_px=4.0, scales_px=(1.0, 2.0),
-                    context_sigmas_px=(2.0, 4.0), smooth_cells=1.0)
+                    context_sigmas_px=(2.0, 4.0), smooth_cells=1.0, pca_dims=8, coreset_per_cell=24)
 
 
 def auroc(scores: np.ndarray, y: np.ndarray) -> float:
@@ -80,10 +80,11 @@ def test_model_round_trip(model: AnomalyModel, surfaces: dict[str, list[np.ndarr
     b, _ = again.score(surfaces["bad"][:5])
     np.testing.assert_allclose(a, b, rtol=2e-2)  # the bank is stored as float16
     with zipfile.ZipFile(path) as z:  # documented layout: a plain npz with a JSON metadata member
-        assert {"bank.npy", "shift.npy", "scale.npy", "loo_scores.npy", "meta.json.npy"} <= set(z.namelist())
+        assert {"bank.npy", "origin.npy", "proj.npy", "shift.npy", "scale.npy", "loo_scores.npy",
+                 "meta.json.npy"} <= set(z.namelist())
     with np.load(path) as z:
         meta = json.loads(z["meta.json"].tobytes())
-    assert meta["format"] == "fabgrid-anomaly" and meta["version"] == 1 and meta["n_train"] == 40
+    assert meta["format"] == "fabgrid-anomaly" and meta["version"] == 2 and meta["n_train"] == 40
 
 
 def _rewrite_meta(src: Path, dst: Path, **changes: object) -> None:
@@ -118,3 +119,26 @@ def test_corrupt_or_wrong_model_files(model: AnomalyModel, tmp_path: Path) -> No
             load_model(path)
         assert e.value.code == "anomaly.model", name
         assert str(path) in e.value.message, name
+
+
+def test_greedy_coreset_covers_every_point() -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.normal(size=(5, 200, 4)).astype(np.float32)
+    idx = greedy_coreset(pts, 30)
+    assert idx.shape == (5, 30)
+    for c in range(5):
+        assert len(set(idx[c].tolist())) == 30
+        mem = pts[c, idx[c]]
+        d_all = np.sqrt(((pts[c][:, None] - mem[None]) ** 2).sum(-1))
+        cover = d_all.min(axis=1).max()
+        pair = np.sqrt(((mem[:, None] - mem[None]) ** 2).sum(-1)) + np.eye(30) * 1e9
+        # k-center greedy: no point lies farther from the members than any two members lie apart
+        assert cover <= pair.min() + 1e-5
+
+
+def test_bank_projection_is_orthonormal_and_records_origins(model: AnomalyModel) -> None:
+    p = model.bank.proj
+    assert p.shape == (CFG.dim, CFG.pca_dims)
+    np.testing.assert_allclose(p.T @ p, np.eye(CFG.pca_dims), atol=1e-4)
+    assert model.bank.members == CFG.coreset_per_cell and model.bank.n == 40
+    assert model.bank.origin.min() >= 0 and model.bank.origin.max() < 40

@@ -1,9 +1,10 @@
 """Surface anomaly detection learnt from defect-free images only (no pretrained weights, CPU).
 
 Images are normalised for size and illumination and described per grid cell by a multi-scale bank of
-Gaussian-derivative filters, twice: as is, and re-scaled by the image's own median/MAD per channel. A
-memory bank keeps every normal image's features per cell; a cell's anomaly is the distance to its
-nearest neighbour among the normal features of that cell and its 8 neighbours. The heat map is that
+Gaussian-derivative filters, twice: as is, and re-scaled by the image's own median/MAD per channel;
+standardised and reduced by PCA. A memory bank keeps a greedy (k-center) coreset of the normal features
+per cell; a cell's anomaly is the distance to its nearest neighbour among the members of that cell and
+its 8 neighbours. The heat map is that
 distance smoothed over space, the image score its maximum, and the threshold a quantile of
 leave-one-out scores of the defect-free images (target false-reject rate). numpy/scipy/Pillow only;
 never store, services, api or cli.
@@ -33,6 +34,8 @@ class FeatureConfig:
     scales_px: tuple[float, ...] = (1.0, 2.0, 4.0)
     context_sigmas_px: tuple[float, ...] = (4.0, 8.0)
     smooth_cells: float = 4.0
+    pca_dims: int = 16
+    coreset_per_cell: int = 128
 
     @property
     def grid(self) -> int:
@@ -110,15 +113,23 @@ def feature_stack(images: Sequence[NDArray[np.generic]], cfg: FeatureConfig) -> 
 
 @dataclass
 class MemoryBank:
-    """Normal features per cell, standardised: bank (cells, dim, n) and its squared norms (cells, n)."""
+    """Normal features per cell, standardised and PCA-projected, compacted to a greedy coreset per cell.
+
+    ``proj`` (dim, k) maps standardised features to k principal components (fit on all training cells);
+    ``bank`` (cells, k, m) holds m coreset members per cell and ``origin`` (cells, m) the training image
+    each member came from (leave-one-out scoring excludes it).
+    """
 
     shift: F32
     scale: F32
+    proj: F32
     bank: F32
+    origin: NDArray[np.int32]
     grid: int
+    n_train: int
 
     @classmethod
-    def fit(cls, feats: F32) -> MemoryBank:
+    def fit(cls, feats: F32, pca_dims: int = 10, per_cell: int = 128) -> MemoryBank:
         """Build from (n, grid, grid, dim) features of defect-free images."""
         n, g, _, d = feats.shape
         if n < 2:
@@ -127,25 +138,43 @@ class MemoryBank:
         flat = feats.reshape(-1, d)
         shift = flat.mean(axis=0).astype(np.float32)
         scale = (flat.std(axis=0) + 1e-6).astype(np.float32)
-        z = ((feats - shift) / scale).reshape(n, g * g, d)
-        return cls(shift=shift, scale=scale, bank=np.ascontiguousarray(z.transpose(1, 2, 0)), grid=g)
+        zf = (flat - shift) / scale
+        k = max(1, min(pca_dims, d))
+        _, vecs = np.linalg.eigh((zf.T @ zf).astype(np.float64) / len(zf))
+        proj = np.ascontiguousarray(vecs[:, ::-1][:, :k], dtype=np.float32)
+        z = (zf @ proj).reshape(n, g * g, k).transpose(1, 0, 2)  # (cells, n, k)
+        idx = greedy_coreset(z, min(per_cell, n))
+        members = np.take_along_axis(z, idx[:, :, None], axis=1)  # (cells, m, k)
+        return cls(shift=shift, scale=scale, proj=proj, bank=np.ascontiguousarray(members.transpose(0, 2, 1)),
+                   origin=idx.astype(np.int32), grid=g, n_train=n)
 
     @property
     def n(self) -> int:
-        """Number of normal images in the bank."""
+        """Number of defect-free training images the bank was built from."""
+        return self.n_train
+
+    @property
+    def members(self) -> int:
+        """Number of coreset members per cell."""
         return int(self.bank.shape[2])
+
+    def project(self, feats: F32) -> F32:
+        """Standardised, projected features (..., k) of (..., dim) features."""
+        return np.asarray(((feats - self.shift) / self.scale) @ self.proj, dtype=np.float32)
 
     def distance(self, feats: F32, exclude: NDArray[np.intp] | None = None, batch: int = 16) -> F32:
         """Nearest-normal distance per cell, (q, grid, grid), of (q, grid, grid, dim) features.
 
-        ``exclude[i]`` names a bank image that query i must not match (leave-one-out), or -1.
+        ``exclude[i]`` names a training image whose members query i must not match (leave-one-out), or -1.
         """
         q, g, _, d = feats.shape
-        if g != self.grid or d != self.bank.shape[1]:
+        if g != self.grid or d != self.proj.shape[0]:
             raise InputError(f"features {feats.shape[1:]} do not fit a model of grid {self.grid}, dim "
-                             f"{self.bank.shape[1]}", code="anomaly.model")
-        z = ((feats - self.shift) / self.scale).astype(np.float32).transpose(1, 2, 0, 3)  # (g, g, q, d)
-        bank = self.bank.reshape(g, g, d, self.n)
+                             f"{self.proj.shape[0]}", code="anomaly.model")
+        k, m = self.bank.shape[1], self.members
+        z = self.project(feats).transpose(1, 2, 0, 3)  # (g, g, q, k)
+        bank = self.bank.reshape(g, g, k, m)
+        origin = self.origin.reshape(g, g, m)
         sq_bank = np.einsum("ghdn,ghdn->ghn", bank, bank)
         out = np.empty((g, g, q), dtype=np.float32)
         # a border cell's clamped neighbour is one of its in-grid neighbours, so skipping the
@@ -162,11 +191,30 @@ class MemoryBank:
                           - 2.0 * np.matmul(zq[r0:r1, c0:c1], b))
                     if exclude is not None:
                         ex = exclude[lo:lo + batch]
-                        rows = np.flatnonzero(ex >= 0)
-                        d2[:, :, rows, ex[rows]] = np.inf
+                        own = origin[r0 + dr:r1 + dr, c0 + dc:c1 + dc, None, :] == ex[None, None, :, None]
+                        d2[own] = np.inf
                     np.minimum(best[r0:r1, c0:c1], d2.min(axis=3), out=best[r0:r1, c0:c1])
             out[:, :, lo:lo + batch] = np.sqrt(np.maximum(best, 0.0))
         return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def greedy_coreset(points: F32, m: int) -> NDArray[np.intp]:
+    """Indices (cells, m) of a farthest-point (k-center greedy) coreset of each cell's points (cells, n, k).
+
+    Starts at the point nearest the cell's mean, then repeatedly adds the point farthest from those chosen,
+    so every normal feature lies within the coreset's covering radius of a member.
+    """
+    cells = points.shape[0]
+    rows = np.arange(cells)
+    first = np.argmin(((points - points.mean(axis=1, keepdims=True)) ** 2).sum(axis=2), axis=1)
+    idx = np.empty((cells, m), dtype=np.intp)
+    idx[:, 0] = first
+    mind = ((points - points[rows, first][:, None, :]) ** 2).sum(axis=2)
+    for j in range(1, m):
+        nxt = np.argmax(mind, axis=1)
+        idx[:, j] = nxt
+        np.minimum(mind, ((points - points[rows, nxt][:, None, :]) ** 2).sum(axis=2), out=mind)
+    return idx
 
 
 def smooth_maps(dist: F32, sigma_cells: float) -> F32:
@@ -225,7 +273,7 @@ def train(images: Sequence[NDArray[np.generic]], config: FeatureConfig | None = 
         raise InputError(f"training needs at least 5 defect-free images, got {len(images)}",
                          hint="give a folder or list with more defect-free images", code="anomaly.too_few")
     feats = feature_stack(images, cfg)
-    bank = MemoryBank.fit(feats)
+    bank = MemoryBank.fit(feats, pca_dims=cfg.pca_dims, per_cell=cfg.coreset_per_cell)
     loo = image_scores(smooth_maps(bank.distance(feats, exclude=np.arange(len(images))), cfg.smooth_cells))
     return AnomalyModel(config=cfg, bank=bank, threshold=threshold_for_frr(loo, target_frr),
                         target_frr=target_frr, loo_scores=loo)

@@ -1,7 +1,8 @@
 """Files of the anomaly detector: image lists, the versioned model file, heat map images.
 
-Model file format ``fabgrid-anomaly`` version 1: one ``.npz`` (numpy zip) holding the arrays
-``bank`` (cells, dim, n) float16, ``shift`` (dim,), ``scale`` (dim,), ``loo_scores`` (n,) float32 and
+Model file format ``fabgrid-anomaly`` version 2: one ``.npz`` (numpy zip) holding the arrays
+``bank`` (cells, k, m) float16 (k PCA dims, m coreset members), ``origin`` (cells, m) int32 (training image of
+each member), ``proj`` (dim, k), ``shift`` (dim,), ``scale`` (dim,), ``loo_scores`` (n,) float32 and
 ``meta.json`` (UTF-8 JSON bytes as uint8): format, version, feature config, threshold, target FRR,
 training count, created_at (UTC). Depends on numpy and Pillow; never on store, services, api or cli.
 """
@@ -24,7 +25,7 @@ from fabgrid.errors import InputError
 from fabgrid.quality.anomaly import F32, AnomalyModel, FeatureConfig, MemoryBank
 
 FORMAT = "fabgrid-anomaly"
-VERSION = 1
+VERSION = 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
@@ -72,11 +73,12 @@ def save_model(model: AnomalyModel, path: Path) -> None:
         "format": FORMAT, "version": VERSION, "config": asdict(model.config),
         "threshold": model.threshold, "target_frr": model.target_frr, "n_train": model.bank.n,
         "grid": model.bank.grid, "created_at": datetime.now(UTC).isoformat(),
-        "method": "multi-scale Gaussian-derivative features, per-cell nearest-neighbour memory bank",
+        "method": "multi-scale Gaussian-derivative features, PCA, per-cell greedy-coreset nearest-neighbour bank",
     }
     buf = io.BytesIO()
     arrays: dict[str, Any] = {
-        "bank": model.bank.bank.astype(np.float16), "shift": model.bank.shift, "scale": model.bank.scale,
+        "bank": model.bank.bank.astype(np.float16), "origin": model.bank.origin.astype(np.int32),
+        "proj": model.bank.proj, "shift": model.bank.shift, "scale": model.bank.scale,
         "loo_scores": model.loo_scores,
         "meta.json": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
     }
@@ -103,7 +105,7 @@ def load_model(path: Path) -> AnomalyModel:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise _bad(path, f"cannot be read as npz ({exc})") from exc
-    need = {"bank", "shift", "scale", "loo_scores", "meta.json"}
+    need = {"bank", "origin", "proj", "shift", "scale", "loo_scores", "meta.json"}
     if not need <= arrays.keys():
         raise _bad(path, f"missing {sorted(need - arrays.keys())}")
     try:
@@ -117,17 +119,24 @@ def load_model(path: Path) -> AnomalyModel:
                             lcn_sigma_px=float(c["lcn_sigma_px"]),
                             scales_px=tuple(float(v) for v in c["scales_px"]),
                             context_sigmas_px=tuple(float(v) for v in c["context_sigmas_px"]),
-                            smooth_cells=float(c["smooth_cells"]))
+                            smooth_cells=float(c["smooth_cells"]), pca_dims=int(c["pca_dims"]),
+                            coreset_per_cell=int(c["coreset_per_cell"]))
         threshold, frr = float(meta["threshold"]), float(meta["target_frr"])
+        n_train = int(meta["n_train"])
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise _bad(path, f"metadata is damaged ({exc})") from exc
     bank = arrays["bank"].astype(np.float32)
+    proj = arrays["proj"].astype(np.float32)
     cells, dim = cfg.grid**2, cfg.dim
-    if bank.ndim != 3 or bank.shape[:2] != (cells, dim) or arrays["shift"].shape != (dim,) \
+    k = proj.shape[1] if proj.ndim == 2 else -1
+    if bank.ndim != 3 or bank.shape[:2] != (cells, k) or proj.shape != (dim, k) \
+            or arrays["origin"].shape != (cells, bank.shape[2]) or arrays["shift"].shape != (dim,) \
             or arrays["scale"].shape != (dim,) or not np.all(np.isfinite(bank)):
-        raise _bad(path, f"array shapes {bank.shape} do not match the configuration ({cells}, {dim}, n)")
+        raise _bad(path, f"array shapes {bank.shape}, proj {proj.shape} do not match the configuration "
+                         f"({cells}, k, m), ({dim}, k)")
     mb = MemoryBank(shift=arrays["shift"].astype(np.float32), scale=arrays["scale"].astype(np.float32),
-                    bank=np.ascontiguousarray(bank), grid=cfg.grid)
+                    proj=np.ascontiguousarray(proj), bank=np.ascontiguousarray(bank),
+                    origin=arrays["origin"].astype(np.int32), grid=cfg.grid, n_train=n_train)
     loo: F32 = arrays["loo_scores"].astype(np.float32)
     return AnomalyModel(config=cfg, bank=mb, threshold=threshold, target_frr=frr, loo_scores=loo)
 
