@@ -9,13 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class QRecord(BaseModel):
-    """Base of the quality records: frozen, unknown keys are an error."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# The quality records share the catalog's base: frozen, unknown keys are an error.
+from fabgrid.domain.catalog import Record as QRecord
 
 
 class Verdict(StrEnum):
