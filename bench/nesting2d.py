@@ -3,7 +3,8 @@
 Data: ../shared/benchmarks/nesting2d (JeroenGar/sparrow, MIT): ESICUP instances as JSON; the best
 published layouts are data/records/final_best_*.svg (strip length = x extent of the first path,
 density in a <title>). Packed by `fabgrid.nesting.raster2d.pack_strip` (raster no-fit maps,
-bottom-left, order local search) with the instance's allowed rotations.
+bottom-left, order local search with shrink-and-repair of the strip, exact-geometry compaction) with
+the instance's allowed rotations.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def record(svg: Path) -> tuple[float, float]:
     return max(xs) - min(xs), density
 
 
-def run_instance(path: Path, time_limit_s: float, seed: int = 0) -> tuple[int, float, float, float, float]:
+def run_instance(path: Path, time_limit_s: float, seed: int = 0,
+                 cells_per_item: float = CELLS_PER_ITEM) -> tuple[int, float, float, float, float]:
     """Pack one instance: (items, our length, our density, overlap area, seconds)."""
     t0 = time.perf_counter()
     data = json.loads(path.read_text())
@@ -44,7 +46,7 @@ def run_instance(path: Path, time_limit_s: float, seed: int = 0) -> tuple[int, f
     height = float(data["strip_height"])
     total = sum(it.polygon.area * it.demand for it in items)
     n = sum(it.demand for it in items)
-    cell = float(np.sqrt(total / n / CELLS_PER_ITEM))
+    cell = float(np.sqrt(total / n / cells_per_item))
     cell = height / min(800, max(1, round(height / cell)))  # a whole number of cells across the strip
     layout, _ = pack_strip(items, height, cell=cell, time_limit_s=time_limit_s, seed=seed)
     polys = placed_polygons(items, layout, cell)
@@ -62,6 +64,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--time-limit", type=float, default=50.0, help="seconds per instance")
     ap.add_argument("--quick", action="store_true", help="3 s per instance")
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--cells-per-item", type=float, default=CELLS_PER_ITEM,
+                    help="raster cells for the mean item area (sets the cell size)")
     args = ap.parse_args(argv)
     root = bench.shared_benchmarks()
     if root is None:
@@ -76,7 +80,8 @@ def main(argv: list[str]) -> int:
     for name in ESICUP:
         if args.only and name not in args.only:
             continue
-        n, length, dens, overlap, secs = run_instance(data / "input" / f"{name}.json", tl)
+        n, length, dens, overlap, secs = run_instance(data / "input" / f"{name}.json", tl,
+                                                      cells_per_item=args.cells_per_item)
         best_len, best = record(data / "records" / f"final_best_{name}.svg")
         ratios.append(dens / best)
         print(f"{name:10s} {n:5d} {length:10.3f} {best_len:10.3f} {dens:7.3f} {best:6.3f} {dens / best:6.3f} "

@@ -40,7 +40,7 @@ def min_gap_mm(a: trimesh.Trimesh, b: trimesh.Trimesh, samples: int = 3000) -> f
         pts = np.vstack([x.vertices, x.sample(samples, seed=1)])
         if y.contains(pts).any():
             return 0.0
-        _, dist, _ = trimesh.proximity.closest_point(y, pts)
+        _, dist, _ = trimesh.proximity.closest_point(y, pts)  # type: ignore[no-untyped-call]
         gaps.append(float(dist.min()))
     return min(gaps)
 

@@ -18,7 +18,9 @@ def test_chess_pieces_pack_without_overlap(shared_benchmarks: Path) -> None:
     folder = shared_benchmarks / "packing3d" / "data" / "Chess"
     pieces = []
     for f in sorted(folder.glob("*.binvox"))[:3]:
-        m = np.asarray(trimesh.load(f).matrix, dtype=bool)
+        vox = trimesh.load(f)
+        assert isinstance(vox, trimesh.voxel.VoxelGrid)
+        m = np.asarray(vox.matrix, dtype=np.bool_)
         idx = np.argwhere(m)
         lo, hi = idx.min(axis=0), idx.max(axis=0) + 1
         pieces += [Piece(m[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])] * 2

@@ -31,7 +31,8 @@ def part_files(tmp_path: Path) -> list[Path]:
     return [box, ring]
 
 
-def test_nest_json_contract_and_files(capsys, tmp_path, part_files) -> None:
+def test_nest_json_contract_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                      part_files: list[Path]) -> None:
     out3mf, outpng = tmp_path / "build.3mf", tmp_path / "build.png"
     code, out, err = _run(capsys, "nest", *map(str, part_files), "--machine", "hp_mjf5200", "--spacing", "3",
                           "--copies", "2", "--copies", "ring:3", "--time-limit", "0.5", "--json",
@@ -51,10 +52,11 @@ def test_nest_json_contract_and_files(capsys, tmp_path, part_files) -> None:
         assert min(p["x"], p["y"], p["z"]) >= 3.0 - 1e-9
     assert out3mf.is_file() and outpng.is_file()
     scene = trimesh.load(out3mf)
+    assert isinstance(scene, trimesh.Scene)
     assert len(scene.graph.nodes_geometry) == 5
 
 
-def test_nest_table_on_a_bed(capsys, part_files) -> None:
+def test_nest_table_on_a_bed(capsys: pytest.CaptureFixture[str], part_files: list[Path]) -> None:
     code, out, _ = _run(capsys, "nest", str(part_files[0]), "--machine", "prusa_mk4", "-n", "3",
                         "--time-limit", "0.2")
     assert code == 0
@@ -69,13 +71,14 @@ def test_nest_table_on_a_bed(capsys, part_files) -> None:
     (["--machine", "dmgmori_cmx600v"], "no builds"),
     (["--machine", "hp_mjf5200", "--out", "/no/such/dir/b.3mf"], "does not exist"),
 ])
-def test_bad_flags(capsys, part_files, args, needle) -> None:
+def test_bad_flags(capsys: pytest.CaptureFixture[str], part_files: list[Path], args: list[str],
+                   needle: str) -> None:
     code, out, err = _run(capsys, "nest", str(part_files[0]), *args, "--time-limit", "0.2")
     assert code == 2 and out == ""
     assert err.startswith("error: ") and needle in err and "Traceback" not in err
 
 
-def test_bad_files(capsys, tmp_path) -> None:
+def test_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "missing.stl"
     code, _, err = _run(capsys, "nest", str(missing), "--machine", "hp_mjf5200")
     assert code == 2 and "does not exist" in err
@@ -93,7 +96,8 @@ def test_bad_files(capsys, tmp_path) -> None:
     assert code == 2 and "does not fit" in err and "hint:" in err
 
 
-def test_same_stem_twice_gets_numbered_names(capsys, tmp_path, part_files) -> None:
+def test_same_stem_twice_gets_numbered_names(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                               part_files: list[Path]) -> None:
     other = tmp_path / "sub"
     other.mkdir()
     twin = other / "bracket.stl"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from fabgrid.nesting.heightmap import Piece, pack, rotate_voxels, rotations24, rotations_about_z
+from fabgrid.nesting.heightmap import PackResult, Piece, pack, rotate_voxels, rotations24, rotations_about_z
 
 
-def _paint(pieces: list[Piece], res, footprint) -> np.ndarray:
+def _paint(pieces: list[Piece], res: PackResult, footprint: tuple[int, int]) -> np.ndarray:
     """Independent occupancy check: write every placed voxel into one grid, counting overlaps."""
     grid = np.zeros((*footprint, res.height + 1), dtype=np.int32)
     for pl in res.placements:

@@ -9,12 +9,12 @@ import pytest
 import shapely
 import trimesh
 
-from fabgrid.domain.catalog import ProcessFamily
+from fabgrid.domain.catalog import MachineModel, ProcessFamily
 from fabgrid.errors import InputError
 from fabgrid.nesting import nest
 from fabgrid.nesting.parts import part_from_mesh
 from fabgrid.nesting.plate import arrange, footprint
-from fabgrid.nesting.raster2d import Item, pack_strip, placed_polygons, rasterize
+from fabgrid.nesting.raster2d import Item, compact, pack_strip, placed_polygons, rasterize
 
 from ._checks import assert_rotation_matches, machine, placed_meshes
 
@@ -26,7 +26,7 @@ def _outline(mesh: trimesh.Trimesh) -> shapely.Polygon:
     return hull
 
 
-def test_bed_layout_no_overlap_with_spacing(fdm) -> None:
+def test_bed_layout_no_overlap_with_spacing(fdm: MachineModel) -> None:
     parts = [part_from_mesh(trimesh.creation.box((40, 25, 10)), "plate", copies=5),
              part_from_mesh(trimesh.creation.cylinder(radius=12, height=30), "post", copies=4)]
     spacing = 4.0
@@ -46,12 +46,16 @@ def test_bed_layout_no_overlap_with_spacing(fdm) -> None:
             assert a.distance(c) >= spacing - 1e-6
 
 
+def _moved(x: float, y: float, z: float) -> np.ndarray:
+    m = np.eye(4)
+    m[:3, 3] = (x, y, z)
+    return m
+
+
 def test_non_convex_footprint_and_interlocking() -> None:
     # an L-shaped part: its footprint is not its hull
-    l_shape = trimesh.boolean.union([trimesh.creation.box((40, 10, 5), transform=trimesh.transformations
-                                                          .translation_matrix((20, 5, 2.5))),
-                                     trimesh.creation.box((10, 40, 5), transform=trimesh.transformations
-                                                          .translation_matrix((5, 20, 2.5)))],
+    l_shape = trimesh.boolean.union([trimesh.creation.box((40, 10, 5), transform=_moved(20, 5, 2.5)),
+                                     trimesh.creation.box((10, 40, 5), transform=_moved(5, 20, 2.5))],
                                     engine="manifold")
     part = part_from_mesh(l_shape, "ell", copies=4)
     fp = footprint(part)
@@ -85,7 +89,7 @@ def test_metal_goes_on_the_plate_and_cnc_has_no_build() -> None:
     assert exc.value.code == "nest.process"
 
 
-def test_too_tall_or_too_wide_is_an_input_error(fdm) -> None:
+def test_too_tall_or_too_wide_is_an_input_error(fdm: MachineModel) -> None:
     tall = part_from_mesh(trimesh.creation.box((10, 10, 500)), "mast")
     with pytest.raises(InputError, match="mast"):
         arrange([tall], fdm)
@@ -110,3 +114,15 @@ def test_strip_of_squares_is_optimal() -> None:
     assert len(polys) == 8
     assert max(p.bounds[2] for p in polys) == pytest.approx(4.0)
     assert shapely.union_all(polys).area == pytest.approx(8.0)
+
+
+def test_compaction_closes_raster_gaps() -> None:
+    # 1.1 squares on a 0.25 raster take 5 cells (1.25): the exact-geometry pass slides them into contact
+    items = [Item(shapely.box(0, 0, 1.1, 1.1), [0.0], demand=3)]
+    raw, _ = pack_strip(items, 1.25, cell=0.25, time_limit_s=0.1, compaction=False)
+    assert max(p.bounds[2] for p in placed_polygons(items, raw, 0.25)) == pytest.approx(3.6)
+    tight = compact(items, raw, 0.25, 1.25)
+    polys = placed_polygons(items, tight, 0.25)
+    assert max(p.bounds[2] for p in polys) == pytest.approx(3.3, abs=1e-3)
+    assert shapely.union_all(polys).area == pytest.approx(3 * 1.21)  # still no overlap
+    assert min(p.bounds[1] for p in polys) >= 0.0 and max(p.bounds[3] for p in polys) <= 1.25

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import trimesh
 from PIL import Image
 
-from fabgrid.domain.catalog import ProcessFamily
+from fabgrid.domain.build import Build
+from fabgrid.domain.catalog import MachineModel, ProcessFamily
 from fabgrid.errors import InputError
 from fabgrid.nesting.export import write_3mf, write_png
-from fabgrid.nesting.parts import part_from_mesh
+from fabgrid.nesting.parts import NestPart, part_from_mesh
 from fabgrid.nesting.volume import pack_parts, voxelize
 
 from ._checks import assert_inside, assert_no_overlap, assert_rotation_matches, machine, placed_meshes
@@ -31,10 +34,11 @@ def test_voxelize_covers_the_mesh() -> None:
 
 
 SPACING = 2.0
+SlsBuild = tuple[MachineModel, list[NestPart], list[Build]]
 
 
 @pytest.fixture(scope="module")
-def sls_build():
+def sls_build() -> SlsBuild:
     """One SLS packing shared by the tests of this module (voxelising is the slow part)."""
     sls = machine(ProcessFamily.SLS, (120.0, 100.0, 150.0))
     parts = [
@@ -45,7 +49,7 @@ def sls_build():
     return sls, parts, pack_parts(parts, sls, spacing_mm=SPACING, time_limit_s=0.5, pitch_mm=1.2)
 
 
-def test_sls_build_no_overlap_inside_spacing(sls_build) -> None:
+def test_sls_build_no_overlap_inside_spacing(sls_build: SlsBuild) -> None:
     sls, mixed_parts, builds = sls_build
     spacing = SPACING
     assert sum(len(b.placements) for b in builds) == sum(p.copies for p in mixed_parts)
@@ -73,21 +77,21 @@ def test_full_volume_opens_a_second_build() -> None:
         assert b.height_mm <= 40.0
 
 
-def test_keep_up_only_turns_about_z(sls) -> None:
+def test_keep_up_only_turns_about_z(sls: MachineModel) -> None:
     part = part_from_mesh(trimesh.creation.box((40, 10, 5)), "bar", copies=3)
     b = pack_parts([part], sls, spacing_mm=1.0, keep_up=True, time_limit_s=0.2, pitch_mm=1.5)[0]
     for pl in b.placements:
         assert np.allclose(np.asarray(pl.rotation)[2], [0, 0, 1])
 
 
-def test_too_large_part_is_an_input_error(sls) -> None:
+def test_too_large_part_is_an_input_error(sls: MachineModel) -> None:
     big = part_from_mesh(trimesh.creation.box((300, 300, 300)), "huge")
     with pytest.raises(InputError) as exc:
         pack_parts([big], sls, spacing_mm=2.0)
     assert exc.value.code == "nest.too_large" and "huge" in exc.value.message
 
 
-def test_3mf_reloads_with_parts_at_reported_positions(tmp_path, sls_build) -> None:
+def test_3mf_reloads_with_parts_at_reported_positions(tmp_path: Path, sls_build: SlsBuild) -> None:
     _, mixed_parts, builds = sls_build
     b = builds[0]
     out = write_3mf(b, mixed_parts, tmp_path / "build.3mf")
@@ -106,7 +110,7 @@ def test_3mf_reloads_with_parts_at_reported_positions(tmp_path, sls_build) -> No
     assert np.allclose(np.asarray(got), np.asarray(want), atol=1e-3)
 
 
-def test_png_is_written(tmp_path, sls_build) -> None:
+def test_png_is_written(tmp_path: Path, sls_build: SlsBuild) -> None:
     _, mixed_parts, builds = sls_build
     path = write_png(builds[0], mixed_parts, tmp_path / "build.png")
     with Image.open(path) as img:

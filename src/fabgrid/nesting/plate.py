@@ -114,7 +114,7 @@ def arrange(parts: Sequence[NestPart], machine: MachineModel, *, spacing_mm: flo
             copy_no[pi] += 1
             shape = sub[pl.item].shapes[pl.shape]
             placements.append(_placement(parts[pi], copy_no[pi], items[pi].polygon, shape.angle_deg,
-                                         (pl.cx * cell, pl.cy * cell), spacing_mm))
+                                         (pl.cx * cell + pl.dx, pl.cy * cell + pl.dy), spacing_mm))
         builds.append(_build(placements, parts, areas, machine, spacing_mm))
     return builds
 

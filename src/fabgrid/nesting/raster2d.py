@@ -2,7 +2,8 @@
 
 Each polygon is rasterised conservatively (every cell its interior touches), so two pieces on
 disjoint cells never overlap. No-fit rasters of piece pairs come from FFT correlation and are
-cached. Knows nothing of meshes, machines or files.
+cached; a last pass slides the outlines into contact in exact geometry. Knows nothing of meshes,
+machines or files.
 """
 
 from __future__ import annotations
@@ -68,12 +69,15 @@ class Item:
 
 @dataclass(frozen=True)
 class Placed:
-    """Item `item` in orientation `shape`, raster box low corner at cell (`cx`, `cy`)."""
+    """Item `item` in orientation `shape`, raster box low corner at cell (`cx`, `cy`), then moved by
+    (`dx`, `dy`) model units by the exact-geometry compaction (both <= 0)."""
 
     item: int
     shape: int
     cx: int
     cy: int
+    dx: float = 0.0
+    dy: float = 0.0
 
 
 @dataclass
@@ -167,6 +171,7 @@ class Packer:
 
 
 _LATE = 20
+_SHRINK = 0.01  # fraction of the best length cut off when every instance fits
 
 
 def _by_area(it: Item) -> float:
@@ -185,14 +190,19 @@ _INITIAL_ORDERS: tuple[Callable[[Item], float], ...] = (_by_area, _by_longest_si
 
 
 def pack_strip(items: Sequence[Item], height: float, *, cell: float, max_length: float | None = None,
-               time_limit_s: float = 10.0, seed: int = 0) -> tuple[Layout, Packer]:
+               time_limit_s: float = 10.0, seed: int = 0, compaction: bool = True) -> tuple[Layout, Packer]:
     """Pack every instance of `items` into a strip of `height`, minimising the length used.
 
     Greedy bottom-left from a few classic orders (decreasing area, longest side, hull area), then
     a late-acceptance local search that swaps or moves instances in the order, until `time_limit_s`
     (a construction is not started when the last one's duration would take it past the limit).
+    With `compaction`, the last tenth of the time slides the best layout's outlines together in
+    exact geometry (`compact`).
     """
     t0 = time.perf_counter()
+    total_s = time_limit_s
+    if compaction:
+        time_limit_s *= 0.9
     for it in items:
         it.build(cell)
     h_cells = int(np.floor(height / cell + 1e-9))
@@ -215,11 +225,23 @@ def pack_strip(items: Sequence[Item], height: float, *, cell: float, max_length:
         if best is None or (len(res.unplaced), res.length_cells) < (len(best.unplaced), best.length_cells):
             best, order = res, cand
     assert best is not None
-    best_key = cur_key = (len(best.unplaced), best.length_cells)
+    area = [float(it.polygon.area) for it in items]
+
+    def score(lay: Layout) -> tuple[float, int]:  # area left out first, then the length used
+        return round(sum(area[i] for i in lay.unplaced), 9), lay.length_cells
+
+    best_key = cur_key = score(best)
     history = [cur_key] * _LATE  # late acceptance: compare with the state _LATE steps back
     n = len(order)
     while n > 1 and time.perf_counter() - t0 + last < time_limit_s:
         t1 = time.perf_counter()
+        if _SHRINK > 0 and cur_key[0] == 0.0 and cur_key[1] > 1:
+            # shrink and repair: every instance fits, so cut the strip below the best length and let the
+            # search re-insert what no longer fits (area left out is a smoother objective than length)
+            packer.len = max(1, best_key[1] - max(1, round(_SHRINK * best_key[1])))
+            cur_key = score(packer.construct(order))
+            history = [cur_key] * _LATE
+            iterations += 1
         cand = list(order)
         a = int(rng.integers(n))
         if rng.random() < 0.5:
@@ -231,15 +253,17 @@ def pack_strip(items: Sequence[Item], height: float, *, cell: float, max_length:
             cand.insert(int(rng.integers(n)), cand.pop(a))
         res = packer.construct(cand)
         last = time.perf_counter() - t1
-        key = (len(res.unplaced), res.length_cells)
+        key = score(res)
         slot = iterations % _LATE
         iterations += 1
         if key <= cur_key or key <= history[slot]:
             order, cur_key = cand, key
-            if key <= best_key:
+            if key < best_key:
                 best, best_key = res, key
         history[slot] = cur_key
     best.iterations = iterations
+    if compaction:
+        best = compact(items, best, cell, h_cells * cell, time_limit_s=max(0.05, total_s - (time.perf_counter() - t0)))
     return best, packer
 
 
@@ -248,5 +272,93 @@ def placed_polygons(items: Sequence[Item], layout: Layout, cell: float) -> list[
     out = []
     for p in layout.placed:
         poly = items[p.item].shapes[p.shape].polygon
-        out.append(affinity.translate(poly, p.cx * cell, p.cy * cell))
+        out.append(affinity.translate(poly, p.cx * cell + p.dx, p.cy * cell + p.dy))
     return out
+
+
+def _slide(cur: list[Polygon], bounds: NDArray[np.float64], i: int, base: Polygon, axis: int, step: float,
+           tol_area: float) -> float:
+    """How far `base` (outline `i`, maybe moved) goes towards 0 along `axis` (0 = x, 1 = y) before it
+    overlaps another outline (interiors; touching is allowed) or leaves the strip; -1 when it overlaps
+    one where it is. Exponential steps, then bisection."""
+    bb = base.bounds
+    limit = float(bb[axis])
+    o = 1 - axis  # the other axis: neighbours must overlap the piece's range on it
+    sel = (bounds[:, o] < bb[o + 2]) & (bounds[:, o + 2] > bb[o]) & (bounds[:, axis] < bb[axis + 2])
+    sel[i] = False
+    nb = np.asarray([cur[j] for j in np.flatnonzero(sel)], dtype=object)
+
+    def fits(d: float) -> bool:
+        g = affinity.translate(base, -d if axis == 0 else 0.0, -d if axis == 1 else 0.0)
+        hit = shapely.intersects(nb, g)
+        if not hit.any():
+            return True
+        return bool((shapely.area(shapely.intersection(nb[hit], g)) <= tol_area).all())
+
+    if len(nb) and not fits(0.0):
+        return -1.0
+    if limit <= 0.0 or len(nb) == 0:
+        return max(limit, 0.0)
+    lo, s = 0.0, step
+    while lo < limit:
+        hi = min(lo + s, limit)
+        if not fits(hi):
+            break
+        lo, s = hi, s * 2.0
+    else:
+        return lo
+    for _ in range(12):
+        mid = 0.5 * (lo + hi)
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+_SIDESTEPS = (0.0, 1.0, -1.0, 2.0, -2.0, 4.0, -4.0)  # vertical offsets (cells) tried before a slide left
+
+
+def compact(items: Sequence[Item], layout: Layout, cell: float, height: float, *, passes: int = 6,
+            time_limit_s: float = 5.0) -> Layout:
+    """Slide every placed outline left (after the best of a few small vertical offsets), then down, in
+    exact geometry (shapely) until it meets a neighbour or the strip edge, in order of position, for a
+    few passes; gives back the slack of the conservative raster. Never moves past x = 0, y = 0 or
+    y = `height`, nor right."""
+    t0 = time.perf_counter()
+    cur = placed_polygons(items, layout, cell)
+    if not cur:
+        return layout
+    shapely.prepare(cur)
+    bounds = shapely.bounds(np.asarray(cur, dtype=object))
+    shift = np.zeros((len(cur), 2))
+    tol_area = 1e-10 * float(min(p.area for p in cur))
+    step = cell / 4.0
+    for _ in range(passes):
+        moved = 0.0
+        for axis in (0, 1):
+            for i in np.argsort(bounds[:, axis], kind="stable"):
+                if time.perf_counter() - t0 > time_limit_s:
+                    break
+                best_d, best_xy = 0.0, (0.0, 0.0)
+                for k in _SIDESTEPS if axis == 0 else (0.0,):
+                    dy = k * cell
+                    if not (bounds[i, 1] + dy >= 0.0 and bounds[i, 3] + dy <= height):
+                        continue
+                    base = affinity.translate(cur[i], 0.0, dy) if dy else cur[i]
+                    d = _slide(cur, bounds, int(i), base, axis, step, tol_area)
+                    if d > best_d + (abs(dy) + 1e-9 * cell if axis == 0 else 1e-9 * cell):
+                        best_d, best_xy = d, ((-d, dy) if axis == 0 else (0.0, -d))
+                if best_d <= 0.0:
+                    continue
+                cur[i] = affinity.translate(cur[i], *best_xy)
+                shapely.prepare(cur[i])
+                bounds[i] = cur[i].bounds
+                shift[i] += best_xy
+                moved += best_d
+        if moved <= 1e-6 * cell:
+            break
+    placed = [Placed(p.item, p.shape, p.cx, p.cy, p.dx + float(shift[k, 0]), p.dy + float(shift[k, 1]))
+              for k, p in enumerate(layout.placed)]
+    return Layout(placed=placed, length_cells=layout.length_cells, unplaced=layout.unplaced,
+                  iterations=layout.iterations)
