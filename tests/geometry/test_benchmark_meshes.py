@@ -54,7 +54,9 @@ def test_every_benchmark_mesh_reports_or_fails_cleanly(shared_benchmarks: Path) 
     assert all(r["status"] in ("report", "input_error") for r in done)
     errors = [r for r in done if r["status"] == "input_error"]
     assert all(str(r["code"]).startswith(("mesh.", "3mf.", "step.", "limit.")) for r in errors)
-    assert sum(r["status"] == "report" for r in done) >= 0.8 * len(done)
+    # STEP files need the optional `step` extra (installed with `dev`); without it they are clean errors.
+    readable = [r for r in done if r.get("code") != "step.extra_missing"]
+    assert sum(r["status"] == "report" for r in readable) >= 0.8 * len(readable)
     print(f"{len(done)} entries in {time.perf_counter() - t0:.1f} s: "
           f"{len(done) - len(errors)} reports, {len(errors)} input errors")
 
