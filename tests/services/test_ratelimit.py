@@ -63,3 +63,20 @@ def test_api_answers_429_with_retry_after(settings: Settings, monkeypatch: pytes
         body = {"part_id": "prt_0000000000000000", "material": "fdm_pla", "quantity": 1}
         assert c.post("/api/v1/quotes", json=body, headers=h).status_code == 404
         assert c.post("/api/v1/quotes", json=body, headers=h).status_code == 429
+
+
+def test_concurrent_requests_within_the_limit_are_never_refused(settings: Settings, buyer: accounts.Principal,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten clients of one user racing for a large bucket: contention is not a rate limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("FABGRID_RATE_LIMITS", "quote=100000/60")
+    who = buyer
+
+    def burst(_: int) -> int:
+        for _ in range(15):
+            ratelimit.take(settings, who, "quote")
+        return 15
+
+    with ThreadPoolExecutor(10) as pool:
+        assert sum(pool.map(burst, range(10))) == 150

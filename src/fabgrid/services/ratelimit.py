@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import random
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -24,7 +26,7 @@ from fabgrid.store.tables import RateBucketRow
 from fabgrid.store.uow import UnitOfWork
 
 DEFAULT_LIMITS = "upload=20/60,quote=60/60"
-_RETRIES = 8
+_RETRIES = 40  # compare-and-set attempts under contention, with jittered back-off between them
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ def take(settings: Settings, who: Principal, action: str, cost: float = 1.0) -> 
     if lim is None:
         return math.inf
     key = f"{action}:user:{who.user_id}"
-    for _ in range(_RETRIES):
+    for attempt in range(_RETRIES):
+        if attempt:  # another request updated the bucket between our read and write: back off, read again
+            time.sleep(random.uniform(0.0, 0.002 * min(attempt, 10)))
         t = now()
         with UnitOfWork(settings.database_url) as uow:
             row = uow.session.get(RateBucketRow, key)
