@@ -10,8 +10,8 @@ import shapely
 import trimesh
 from shapely.geometry import Polygon
 
+from fabgrid.nesting import strip2d
 from fabgrid.nesting.heightmap import Piece, pack, rotate_voxels
-from fabgrid.nesting.raster2d import Item, pack_strip, placed_polygons
 
 
 def test_chess_pieces_pack_without_overlap(shared_benchmarks: Path) -> None:
@@ -36,10 +36,14 @@ def test_chess_pieces_pack_without_overlap(shared_benchmarks: Path) -> None:
 
 def test_esicup_shapes0_strip(shared_benchmarks: Path) -> None:
     data = json.loads((shared_benchmarks / "nesting2d" / "data" / "input" / "shapes0.json").read_text())
-    items = [Item(Polygon(i["shape"]["data"]), i["allowed_orientations"], i["demand"]) for i in data["items"]]
+    pieces = [strip2d.Piece(Polygon(i["shape"]["data"]), tuple(i["allowed_orientations"]), i["demand"])
+              for i in data["items"]]
     height = float(data["strip_height"])
-    layout, _ = pack_strip(items, height, cell=height / 100, time_limit_s=0.5)
-    polys = placed_polygons(items, layout, height / 100)
+    layout = strip2d.pack_strip(pieces, height, time_limit_s=1.0, workers=1)
+    polys = strip2d.placed_polygons(pieces, layout)
     assert len(polys) == sum(i["demand"] for i in data["items"])
-    assert abs(shapely.union_all(polys).area - sum(p.area for p in polys)) < 1e-6  # no overlap
-    assert max(p.bounds[3] for p in polys) <= height + 1e-9
+    area = sum(p.area for p in polys)
+    assert area - shapely.union_all(polys).area < 1e-6 * area  # no overlap
+    assert min(p.bounds[1] for p in polys) >= -1e-6 and max(p.bounds[3] for p in polys) <= height + 1e-6
+    # the best recorded layout reaches 0.70 of the strip; a short search gets within a fifth of it
+    assert area / (height * max(p.bounds[2] for p in polys)) > 0.56

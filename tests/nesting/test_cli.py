@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 import trimesh
 
 from fabgrid.cli import main
@@ -61,6 +63,28 @@ def test_nest_table_on_a_bed(capsys: pytest.CaptureFixture[str], part_files: lis
                         "--time-limit", "0.2")
     assert code == 0
     assert "bracket" in out and "build 1" in out
+
+
+def test_nest_json_on_a_bed_keeps_spacing(capsys: pytest.CaptureFixture[str], part_files: list[Path]) -> None:
+    code, out, err = _run(capsys, "nest", *map(str, part_files), "--machine", "prusa_mk4", "--spacing", "4",
+                          "-n", "bracket:5", "-n", "ring:4", "--time-limit", "0.5", "--json")
+    assert code == 0, err
+    builds = json.loads(out)["builds"]
+    assert len(builds) == 1
+    b = builds[0]
+    bw, bd, _ = b["build_volume_mm"]
+    meshes = {f.stem: trimesh.load(f) for f in part_files}
+    outlines = []
+    for p in b["placements"]:
+        m = meshes[p["part"]].copy()
+        m.apply_transform(np.asarray(p["transform"]))
+        assert m.bounds[0][2] == pytest.approx(0.0, abs=1e-9)  # on the bed
+        assert m.bounds[0][0] >= 4 - 1e-6 and m.bounds[0][1] >= 4 - 1e-6  # spacing to the walls
+        assert m.bounds[1][0] <= bw - 4 + 1e-6 and m.bounds[1][1] <= bd - 4 + 1e-6
+        outlines.append(shapely.MultiPoint(m.vertices[:, :2]).convex_hull)  # both parts are convex in XY
+    assert len(outlines) == 9
+    for a, c in itertools.combinations(outlines, 2):
+        assert a.distance(c) >= 4 - 1e-6
 
 
 @pytest.mark.parametrize(("args", "needle"), [

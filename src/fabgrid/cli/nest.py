@@ -23,7 +23,8 @@ def nest_cmd(
     spacing: float | None = typer.Option(None, "--spacing", help="minimum gap between parts and to the "
                                          "walls, mm (default 3 for SLS/MJF, 5 on a bed)"),
     copies: list[str] = typer.Option([], "--copies", "-n", help="N for every part, or PART:N (repeatable)"),
-    time_limit: float = typer.Option(20.0, "--time-limit", help="search time per build, s"),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="search time per build, s "
+                                            "(default 20 for SLS/MJF, 3 on a bed)"),
     seed: int = typer.Option(0, "--seed", help="random seed of the local search"),
     out: Path | None = typer.Option(None, "--out", help="write the build as 3MF (build-2.3mf ... for more)"),
     png: Path | None = typer.Option(None, "--png", help="write a picture of the build (PNG)"),
@@ -43,7 +44,7 @@ def nest_cmd(
     from fabgrid.nesting.export import write_3mf, write_png
     from fabgrid.nesting.parts import load_parts, parse_copies, part_names
 
-    if time_limit <= 0:
+    if time_limit is not None and time_limit <= 0:
         raise InputError(f"--time-limit {time_limit} must be > 0 s", code="nest.time_limit")
     models = load_catalog().machine_models
     if machine not in models:
