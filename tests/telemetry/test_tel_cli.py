@@ -102,3 +102,18 @@ def test_kpi_per_shift_uses_the_site_calendar(tmp_path: Path, capsys: pytest.Cap
     assert len(m1) >= 2  # split at shift boundaries of the site's calendar
     code, _, err = _run(["kpi", str(path), "--period", "shift"], capsys)
     assert code == 2 and "--site" in err
+
+
+def test_fleet_and_ingest_without_a_broker_are_readable_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = _run(["fleet", "--site", "cs-jingkai-01", "--mqtt", f"mqtt://127.0.0.1:{port}", "--count", "5"],
+                        capsys)
+    assert code == 2 and "could not connect to the MQTT broker" in err and "hint:" in err
+    assert "Traceback" not in err
+    code, _, err = _run(["ingest", "--mqtt", f"mqtt://127.0.0.1:{port}", "--out", "/dev/null", "--duration", "1"],
+                        capsys)
+    assert code == 2 and "could not connect to the MQTT broker" in err

@@ -93,6 +93,7 @@ def test_fleet_through_shared_mosquitto_exact_counts(engine: Engine) -> None:
     assert sink.count() == n
     assert _ids(engine) == set(ids) and len(ids) == n
     assert ingest.stats.rejected == 0
+    assert ingest.stats.stored == n and ingest.stats.duplicates == 0  # the sink reports what was new
 
 
 def _wait_subscribed(url: str, engine: Engine, timeout_s: float = 60) -> None:

@@ -1,7 +1,7 @@
 """CLI commands of machine data: `kpi` (ISO 22400-2 KPIs from an events file), `fleet` (simulated
 machines publishing over MQTT or into a file) and `ingest` (MQTT / OPC UA into the database or a file).
 
-Engines and paho/asyncua are imported inside the commands so that `fabgrid --help` stays fast.
+Engines and the MQTT/OPC UA clients are imported inside the commands so that `fabgrid --help` stays fast.
 """
 
 from __future__ import annotations
@@ -173,11 +173,17 @@ def fleet(
                              code="telemetry.mqtt_url")
         import os
 
-        pub = Publisher(Broker.from_url(mqtt_url), f"fabgrid-fleet-{site}-{os.getpid()}")
+        from fabgrid.telemetry.mqtt_wire import ConnectionLost
+
         try:
+            pub = Publisher(Broker.from_url(mqtt_url), f"fabgrid-fleet-{site}-{os.getpid()}")
+        except ConnectionLost as exc:
+            raise InputError(f"could not connect to the MQTT broker at {mqtt_url}: {exc}",
+                             hint="check the URL and that the broker runs (e.g. mosquitto -p 1883)",
+                             code="telemetry.mqtt_connect") from None
+        try:  # publish() waits while the broker has not acknowledged `max_inflight` messages
             stats = run_fleet(events, lambda e: pub.publish(e["site"], e["machine"], e), rate_hz=rate_hz,
-                              duration_s=duration_s, count=count, backlog=pub.backlog,
-                              max_backlog=pub.max_inflight)
+                              duration_s=duration_s, count=count)
         finally:
             ok = pub.close()
         stats.unacked = 0 if ok else pub.backlog()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, column, func, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -25,11 +26,20 @@ from fabgrid.telemetry.kpi import KpiTable, compute
 from fabgrid.telemetry.mqtt import Broker, IngestConfig, IngestStats, MqttIngest, Sink
 from fabgrid.telemetry.state import fixed_periods
 
+_IDENTITY = frozenset(("id", "site", "machine", "type"))
+
 
 def _row(ev: dict[str, Any], now: datetime) -> dict[str, Any]:
-    payload = {k: v for k, v in ev.items() if k not in ("id", "site", "machine", "type")}
+    payload = {k: v for k, v in ev.items() if k not in _IDENTITY}
     return {"message_id": ev["id"], "ts": datetime.fromisoformat(ev["ts"]), "received_at": now,
             "site": ev.get("site"), "machine": ev["machine"], "kind": ev["type"], "payload": payload}
+
+
+def _copy_row(ev: dict[str, Any], now: datetime) -> tuple[Any, ...]:
+    """The COPY row of an event (payload as JSON text), same columns as `_row`."""
+    payload = {k: v for k, v in ev.items() if k not in _IDENTITY}
+    return (ev["id"], datetime.fromisoformat(ev["ts"]), now, ev.get("site"), ev["machine"], ev["type"],
+            orjson.dumps(payload).decode())
 
 
 _COLUMNS = ("message_id", "ts", "received_at", "site", "machine", "kind", "payload")
@@ -54,7 +64,6 @@ class SqlEventSink:
                              hint="use sqlite:///PATH or postgresql://...", code="telemetry.database")
         if create:
             machine_events.create(engine, checkfirst=True)
-        t = machine_events.c
         if self.dialect == "sqlite":
             self._stmt: Any = sqlite.insert(machine_events).on_conflict_do_nothing(
                 index_elements=["message_id"])
@@ -63,22 +72,22 @@ class SqlEventSink:
             self._stmt = (postgresql.insert(machine_events)
                           .from_select(list(_COLUMNS), select(*(stage.c[c] for c in _COLUMNS)))
                           .on_conflict_do_nothing(index_elements=["message_id"])
-                          .returning(t.message_id))
+                          .returning(machine_events.c.message_id))  # rowcount is -1 for INSERT ... SELECT
 
     def __call__(self, events: list[dict[str, Any]]) -> int:
         if not events:
             return 0
         now = datetime.now(UTC)
-        rows = list({ev["id"]: _row(ev, now) for ev in events}.values())
         with self.engine.begin() as conn:
             if self.dialect == "sqlite":
+                rows = list({ev["id"]: _row(ev, now) for ev in events}.values())
                 return int(conn.execute(self._stmt, rows).rowcount)
             cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cur.execute(_STAGE_DDL)
             with cur.copy(f"COPY machine_events_stage ({', '.join(_COLUMNS)}) FROM STDIN") as cp:
-                for r in rows:
-                    cp.write_row([r[c] if c != "payload" else json.dumps(r[c]) for c in _COLUMNS])
-            return len(conn.execute(self._stmt).all())
+                for row in {ev["id"]: _copy_row(ev, now) for ev in events}.values():
+                    cp.write_row(row)
+            return len(conn.execute(self._stmt).all())  # the rows inserted: the new ones
 
     def count(self) -> int:
         """Rows in `machine_events`."""
@@ -165,7 +174,7 @@ def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid
 
     sink = make_sink(target, engine)
     ingest = MqttIngest(IngestConfig(broker=Broker.from_url(mqtt_url), client_id=client_id,
-                                     batch_size=batch_size, queue_max=max(20000, 4 * batch_size),
+                                     batch_size=batch_size, receive_maximum=min(65535, max(20000, 2 * batch_size)),
                                      retry_errors=(OperationalError, OSError)), sink)
     until = None if expect is None else (lambda s: s.stored >= expect)
     try:

@@ -3,29 +3,27 @@
 Topics are ``fabgrid/<site>/<machine>/<kind>`` (kind = event type); the payload is the JSON event
 with a unique ``id``. The ingest subscribes with QoS 1 and a persistent session, hands batches to a
 sink callable and acknowledges each message only after its batch was stored, so a crash loses
-nothing and redelivered messages are dropped by the sink's unique message id. Uses paho-mqtt 2;
-must not import store, services or cli (the sink is passed in).
+nothing and redelivered messages are dropped by the sink's unique message id. Both clients are MQTT 5
+on `telemetry.mqtt_wire` (the Rust `mqtt5` codec on a socket, built for throughput); must not import
+store, services or cli (the sink is passed in).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+import orjson
+from mqtt5 import PubAckPacket, PublishPacket, QoS
 
 from fabgrid.domain.telemetry import EVENT_KINDS
 from fabgrid.errors import InputError
+from fabgrid.telemetry.mqtt_wire import Connection, ConnectionLost, Session
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +57,8 @@ def decode(topic: str, payload: bytes) -> dict[str, Any] | None:
     if where is None:
         return None
     try:
-        ev = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        ev = orjson.loads(payload)
+    except orjson.JSONDecodeError:  # also raised for invalid UTF-8
         return None
     if not isinstance(ev, dict) or not isinstance(ev.get("id"), str) or not isinstance(ev.get("ts"), str):
         return None
@@ -87,63 +85,123 @@ class Broker:
         return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
 
 
-def _client(client_id: str, broker: Broker, *, manual_ack: bool = False) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
-                    manual_ack=manual_ack)
-    if broker.username:
-        c.username_pw_set(broker.username, broker.password)
-    c.reconnect_delay_set(min_delay=1, max_delay=5)
-    return c
-
-
 class Publisher:
-    """QoS 1 publisher with a persistent session: unacknowledged messages are resent after a reconnect.
+    """QoS 1 publisher with a persistent session; unacknowledged messages are resent after a reconnect.
 
-    Keep `backlog()` at or below `max_inflight` (see `fleet.run_fleet`): paho scans its queue of
-    waiting messages on every acknowledgement, so a long queue costs time per message.
+    Single-threaded: `publish` encodes and buffers, and sends when `flush_bytes` are buffered or
+    `flush_s` has passed; it blocks while `max_inflight` messages (or the broker's receive maximum)
+    wait for their PUBACK. The first connection is made here (`ConnectionLost` when the broker cannot
+    be reached); later losses are retried every 1-5 s while `publish`/`close` wait.
     """
 
-    def __init__(self, broker: Broker, client_id: str, *, max_inflight: int = 200) -> None:
+    def __init__(self, broker: Broker, client_id: str, *, max_inflight: int = 2000,
+                 session_expiry_s: int = 3600, flush_bytes: int = 64 * 1024, flush_s: float = 0.005) -> None:
+        if not 1 <= max_inflight <= 65535:
+            raise InputError("max_inflight must be 1..65535 (MQTT packet ids)", code="telemetry.publish")
+        self.broker = broker
+        self.session = Session(client_id, clean_start=False, session_expiry_s=session_expiry_s,
+                               username=broker.username, password=broker.password)
         self.max_inflight = max_inflight
-        self.client = _client(client_id, broker)
-        self.client.max_inflight_messages_set(max_inflight)
-        self.client.max_queued_messages_set(0)
-        self.sent = 0
-        self.acked = 0
-        self._lock = threading.Lock()
-        self.client.on_publish = self._on_publish
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 3600
-        self.client.connect_async(broker.host, broker.port, keepalive=30, clean_start=False,
-                                  properties=props)
-        self.client.loop_start()
+        self.flush_bytes, self.flush_s = flush_bytes, flush_s
+        #: packet id -> encoded PUBLISH not yet acknowledged, oldest first
+        self.pending: dict[int, bytes] = {}
+        self._unsent: list[int] = []
+        self._unsent_bytes = 0
+        self._next_id = 0
+        self._last_flush = time.monotonic()
+        self._retry_at = 0.0
+        self._delay = 1.0
+        self.sent = self.acked = self.connects = 0
+        self._conn: Connection | None = None
+        self._connect()
 
-    def _on_publish(self, _c: mqtt.Client, _u: object, _mid: int, _rc: object, _p: object) -> None:
-        with self._lock:
-            self.acked += 1
+    def _connect(self) -> None:
+        conn = Connection(self.broker.host, self.broker.port, self.session)
+        self._conn, self._delay = conn, 1.0
+        self.connects += 1
+        # resend what the broker has not acknowledged (DUP set), then what was never sent
+        unsent = set(self._unsent)
+        again = [_with_dup(p) for pid, p in self.pending.items() if pid not in unsent]
+        if again:
+            conn.send(b"".join(again))
+
+    def _window(self) -> int:
+        quota = self._conn.send_quota if self._conn is not None else self.max_inflight
+        return min(self.max_inflight, quota)
 
     def publish(self, site: str, machine: str, event: Mapping[str, Any]) -> None:
-        """Queue one event for QoS 1 delivery (returns immediately; paho resends until acknowledged)."""
+        """Queue one event for QoS 1 delivery (resent until the broker acknowledges it)."""
         body = {k: v for k, v in event.items() if k not in ("site", "machine", "type")}
-        self.client.publish(topic_for(site, machine, str(event["type"])),
-                            json.dumps(body, separators=(",", ":")), qos=1)
+        topic = topic_for(site, machine, str(event["type"]))
+        while len(self.pending) >= self._window():
+            self.poll(0.05)
+        pid = self._next_id
+        while True:
+            pid = pid % 65535 + 1
+            if pid not in self.pending:
+                break
+        self._next_id = pid
+        packet = PublishPacket(topic, orjson.dumps(body), qos=QoS.AT_LEAST_ONCE, packet_id=pid).write()
+        self.pending[pid] = packet
+        self._unsent.append(pid)
+        self._unsent_bytes += len(packet)
         self.sent += 1
+        if self._unsent_bytes >= self.flush_bytes or time.monotonic() - self._last_flush >= self.flush_s:
+            self.poll(0.0)
+
+    def poll(self, timeout_s: float = 0.0) -> None:
+        """Send what is buffered and take the acknowledgements that arrive within `timeout_s`;
+        reconnect when the connection was lost and the back-off delay has passed."""
+        if self._conn is None:
+            if time.monotonic() < self._retry_at:
+                time.sleep(min(timeout_s, max(0.0, self._retry_at - time.monotonic())))
+                return
+            try:
+                self._connect()
+            except ConnectionLost as exc:
+                self._lost(exc)
+                return
+        assert self._conn is not None
+        try:
+            if self._unsent:
+                self._conn.send(b"".join(self.pending[pid] for pid in self._unsent))
+                self._unsent.clear()
+                self._unsent_bytes = 0
+                self._last_flush = time.monotonic()
+            for packet in self._conn.read(timeout_s):
+                if isinstance(packet, PubAckPacket) and self.pending.pop(packet.packet_id, None) is not None:
+                    self.acked += 1
+        except ConnectionLost as exc:
+            self._lost(exc)
+
+    def _lost(self, exc: Exception) -> None:
+        log.warning("MQTT publisher: %s; retrying in %.0f s", exc, self._delay)
+        if self._conn is not None:
+            self._conn.close(clean=False)
+        self._conn = None
+        self._unsent = [pid for pid in self._unsent if pid in self.pending]
+        self._retry_at = time.monotonic() + self._delay
+        self._delay = min(5.0, self._delay * 2)
 
     def backlog(self) -> int:
         """Messages published but not yet acknowledged by the broker."""
-        with self._lock:
-            return self.sent - self.acked
+        self.poll(0.0)
+        return len(self.pending)
 
     def close(self, timeout_s: float = 60.0) -> bool:
         """Wait until every message is acknowledged by the broker (or timeout), then disconnect."""
         deadline = time.monotonic() + timeout_s
-        while self.backlog() > 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        done = self.backlog() == 0
-        self.client.disconnect()
-        self.client.loop_stop()
-        return done
+        while self.pending and time.monotonic() < deadline:
+            self.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        return not self.pending
 
+
+def _with_dup(packet: bytes) -> bytes:
+    """The same PUBLISH with the DUP flag set (a redelivery)."""
+    return bytes((packet[0] | 0x08,)) + packet[1:]
 
 @dataclass
 class IngestStats:
@@ -167,120 +225,115 @@ class IngestConfig:
     broker: Broker
     client_id: str = "fabgrid-ingest"
     subscription: str = SUBSCRIPTION
-    batch_size: int = 2000
+    batch_size: int = 5000
     batch_wait_s: float = 0.2
-    queue_max: int = 20000
-    receive_maximum: int = 5000
+    #: unacknowledged messages the broker may send us at once (MQTT 5 receive maximum)
+    receive_maximum: int = 20000
     session_expiry_s: int = 7 * 24 * 3600
+    keepalive_s: int = 30
     #: errors of the sink that mean "storage unavailable, try again" (e.g. the database restarting)
     retry_errors: tuple[type[Exception], ...] = (OSError,)
     retry_max_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 100_000:
-            raise InputError("batch size must be 1..100000", code="telemetry.ingest")
-        if not 1 <= self.receive_maximum <= 65535:
-            raise InputError("receive maximum must be 1..65535 (MQTT 5)", code="telemetry.ingest")
-        if self.queue_max < self.batch_size:
-            raise InputError("the queue must hold at least one batch", code="telemetry.ingest")
+        if not 1 <= self.batch_size <= 65535:
+            raise InputError(f"batch size {self.batch_size} is out of range", hint="use 1..65535",
+                             code="telemetry.ingest")
+        if not self.batch_size <= self.receive_maximum <= 65535:
+            raise InputError(f"receive maximum {self.receive_maximum} must be between the batch size "
+                             f"({self.batch_size}) and 65535 (MQTT 5)", code="telemetry.ingest")
+
+
+#: (connection generation, packet id, qos, topic, payload) of one received message
+_Item = tuple[int, int, int, str, bytes]
 
 
 class MqttIngest:
     """Subscribe, batch, store, then acknowledge: at-least-once delivery made exactly-once by the sink.
 
-    Backpressure: the broker sends at most `receive_maximum` unacknowledged messages, and the
-    network thread blocks on a bounded queue when the writer falls behind.
+    One thread reads the socket, stores a batch when `batch_size` messages are held or `batch_wait_s`
+    has passed since its first message, then sends all the batch's PUBACKs at once. Backpressure:
+    the broker sends at most `receive_maximum` unacknowledged messages, and nothing is read while a
+    batch is being stored. A lost connection is re-established every 1-5 s; what the broker
+    redelivers after it is dropped by the sink's unique message id.
     """
 
     def __init__(self, config: IngestConfig, sink: Sink) -> None:
         self.config = config
         self.sink = sink
         self.stats = IngestStats()
-        self._queue: queue.Queue[tuple[int, int, int, str, bytes]] = queue.Queue(config.queue_max)
         self._generation = 0
-        self._connected = threading.Event()
+        self._conn: Connection | None = None
         self._stop = threading.Event()
-        c = self.client = _client(config.client_id, config.broker, manual_ack=True)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: Any, _p: object) -> None:
-        if rc.is_failure:
-            log.warning("MQTT connect refused: %s", rc)
-            return
-        self._generation += 1
-        self.stats.connects += 1
-        client.subscribe(self.config.subscription, qos=1)
-        self._connected.set()
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: Any, _p: object) -> None:
-        self._connected.clear()
-        if not self._stop.is_set():
-            log.warning("MQTT connection lost (%s); reconnecting", rc)
-
-    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        item = (self._generation, msg.mid, msg.qos, msg.topic, bytes(msg.payload))
-        while True:  # block the network thread: TCP backpressure up to the broker
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                if self._stop.is_set() and not self._connected.is_set():
-                    return
+        self._acks: dict[int, bytes] = {}
 
     def stop(self) -> None:
-        """Ask `run` to store what it has received and return."""
+        """Ask `run` to store what it has received and return (callable from another thread)."""
         self._stop.set()
+
+    def _connect(self) -> Connection:
+        cfg = self.config
+        conn = Connection(cfg.broker.host, cfg.broker.port,
+                          Session(cfg.client_id, clean_start=False, session_expiry_s=cfg.session_expiry_s,
+                                  receive_max=cfg.receive_maximum, keepalive_s=cfg.keepalive_s,
+                                  username=cfg.broker.username, password=cfg.broker.password))
+        conn.subscribe(cfg.subscription)
+        self._generation += 1
+        self.stats.connects += 1
+        return conn
 
     def run(self, *, duration_s: float | None = None, until: Callable[[IngestStats], bool] | None = None,
             idle_exit_s: float | None = None) -> IngestStats:
         """Ingest until `stop()`, `duration_s`, `until(stats)` or `idle_exit_s` without messages."""
         cfg = self.config
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = cfg.session_expiry_s
-        props.ReceiveMaximum = cfg.receive_maximum
-        self.client.connect_async(cfg.broker.host, cfg.broker.port, keepalive=30, clean_start=False,
-                                  properties=props)
-        self.client.loop_start()
         t0 = last = time.monotonic()
+        batch: list[_Item] = []
+        first_at = 0.0
+        retry_at, delay = 0.0, 1.0
         try:
             while not self._stop.is_set():
-                batch = self._take_batch()
                 now = time.monotonic()
-                if batch:
+                if self._conn is None and now >= retry_at:
+                    try:
+                        self._conn = self._connect()
+                        delay = 1.0
+                    except ConnectionLost as exc:
+                        log.warning("MQTT ingest: %s; retrying in %.0f s", exc, delay)
+                        retry_at, delay = now + delay, min(5.0, delay * 2)
+                wait = cfg.batch_wait_s if not batch else max(0.0, first_at + cfg.batch_wait_s - now)
+                if self._conn is None:
+                    self._stop.wait(min(wait, max(0.0, retry_at - now)) or 0.05)
+                else:
+                    try:
+                        for p in self._conn.read(wait):
+                            if isinstance(p, PublishPacket):
+                                if not batch:
+                                    first_at = time.monotonic()
+                                batch.append((self._generation, p.packet_id or 0, int(p.qos), p.topic,
+                                              p.payload))
+                    except ConnectionLost as exc:
+                        log.warning("MQTT ingest: %s; reconnecting", exc)
+                        self._conn.close(clean=False)
+                        self._conn = None
+                now = time.monotonic()
+                if batch and (len(batch) >= cfg.batch_size or now - first_at >= cfg.batch_wait_s
+                              or self._conn is None):
                     self._store(batch)
-                    last = now
+                    batch, last = [], now
                 if duration_s is not None and now - t0 >= duration_s:
                     break
                 if until is not None and until(self.stats):
                     break
-                if idle_exit_s is not None and now - last >= idle_exit_s and self._connected.is_set():
+                if idle_exit_s is not None and now - last >= idle_exit_s and self._conn is not None:
                     break
-            self._store(self._drain())
+            self._store(batch)
         finally:
             self._stop.set()
-            self.client.disconnect()
-            self.client.loop_stop()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
             self.stats.elapsed_s = time.monotonic() - t0
         return self.stats
-
-    def _take_batch(self) -> list[tuple[int, int, int, str, bytes]]:
-        try:
-            first = self._queue.get(timeout=self.config.batch_wait_s)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.config.batch_wait_s
-        while len(batch) < self.config.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(0.002)
-        self.stats.max_queue = max(self.stats.max_queue, self._queue.qsize() + len(batch))
-        return batch
 
     def _sink_with_retry(self, events: list[dict[str, Any]]) -> int:
         """Store a batch, retrying while storage is unavailable (the broker keeps the unacknowledged
@@ -296,16 +349,7 @@ class MqttIngest:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.config.retry_max_s)
 
-    def _drain(self) -> list[tuple[int, int, int, str, bytes]]:
-        out = []
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
-
-    def _store(self, batch: Iterable[tuple[int, int, int, str, bytes]]) -> None:
-        items = list(batch)
+    def _store(self, items: list[_Item]) -> None:
         if not items:
             return
         events = []
@@ -322,8 +366,19 @@ class MqttIngest:
         self.stats.stored += new
         self.stats.duplicates += len(events) - new
         self.stats.batches += 1
-        gen = self._generation
-        for g, mid, qos, _t, _p in items:
-            # a message id belongs to one connection: after a reconnect the broker redelivers it
-            if g == gen and qos > 0:
-                self.client.ack(mid, qos)
+        self.stats.max_queue = max(self.stats.max_queue, len(items))
+        # a packet id belongs to one connection: after a reconnect the broker redelivers the message
+        acks = [self._ack(mid) for g, mid, qos, _t, _p in items if g == self._generation and qos > 0]
+        if acks and self._conn is not None:
+            try:
+                self._conn.send(b"".join(acks))
+            except ConnectionLost as exc:
+                log.warning("MQTT ingest: %s; the broker will redeliver the batch", exc)
+                self._conn.close(clean=False)
+                self._conn = None
+
+    def _ack(self, packet_id: int) -> bytes:
+        ack = self._acks.get(packet_id)
+        if ack is None:
+            ack = self._acks[packet_id] = PubAckPacket(packet_id).write()
+        return ack
