@@ -125,6 +125,14 @@ class Density(Record):
     plate: float = Field(gt=0, le=1)
 
 
+class Sequencing(Record):
+    """How the fabgrid policy sequences a machine pool's queue with the scheduling engine's dispatch rules."""
+
+    rules: tuple[str, ...] = Field(default=("ATC", "EDD"), min_length=1)
+    max_lines: int = Field(default=40, ge=1, le=1000)
+    max_builds: int = Field(default=12, ge=1, le=200)
+
+
 class FabgridPolicy(Record):
     """Settings of the fabgrid platform policy."""
 
@@ -134,6 +142,7 @@ class FabgridPolicy(Record):
     allocation_time_limit_s: float = Field(gt=0)
     packing_time_limit_s: float = Field(gt=0)
     default_density: Density
+    sequencing: Sequencing = Sequencing()
 
 
 class Claim(Record):

@@ -133,6 +133,11 @@ def objectives(problem: Problem, ops: Sequence[ScheduledOperation]) -> tuple[int
 
 def dispatch(problem: Problem, rule: str = "MWKR") -> Schedule:
     """Schedule ``problem`` with the Giffler-Thompson algorithm and priority rule ``rule``."""
+    return _dispatch(problem, rule)[0]
+
+
+def _dispatch(problem: Problem, rule: str) -> tuple[Schedule, tuple[int, ...]]:
+    """The schedule of ``rule`` and the jobs in the order their first operations were placed."""
     key = RULES.get(rule.upper())
     if key is None:
         raise InputError(f"unknown dispatch rule {rule!r}", hint=f"use one of {sorted(RULES)}",
@@ -172,13 +177,24 @@ def dispatch(problem: Problem, rule: str = "MWKR") -> Schedule:
         for jj in touched:
             cands[jj] = _candidates(problem, st, jj)
     wt, makespan = objectives(problem, placed)
+    first = tuple(o.job for o in placed if o.index == 0)
     placed.sort(key=lambda o: (o.job, o.index))
     return Schedule(operations=tuple(placed), makespan=makespan, weighted_tardiness=wt,
                     lower_bound=problem.lower_bound(), status=SolveStatus.FEASIBLE, solver=f"dispatch:{rule.upper()}",
-                    time_s=time.perf_counter() - t0)
+                    time_s=time.perf_counter() - t0), first
 
 
 def best_dispatch(problem: Problem, rules: Sequence[str] | None = None) -> Schedule:
     """The best schedule over the dispatch rules, by weighted tardiness then makespan."""
     results = [dispatch(problem, r) for r in (rules or sorted(RULES))]
     return min(results, key=lambda s: (s.weighted_tardiness, s.makespan, s.solver))
+
+
+def best_dispatch_order(problem: Problem, rules: Sequence[str] | None = None) -> tuple[Schedule, tuple[int, ...]]:
+    """`best_dispatch` with the jobs in the order their first operations start in it; jobs starting
+    together come in the order the rule placed them (its priority)."""
+    results = [_dispatch(problem, r) for r in (rules or sorted(RULES))]
+    best, placed = min(results, key=lambda r: (r[0].weighted_tardiness, r[0].makespan, r[0].solver))
+    start = {o.job: o.start for o in best.operations if o.index == 0}
+    rank = {j: k for k, j in enumerate(placed)}
+    return best, tuple(sorted(start, key=lambda j: (start[j], rank[j])))

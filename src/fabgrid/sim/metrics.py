@@ -103,6 +103,8 @@ def run_metrics(world: World, rates: Rates) -> dict[str, Any]:
         "lead_time_days_p90": float(np.percentile(lead, 90)) if lead.size else nan,
         "builds": r.builds, "failures": r.failures, "units_rerouted": r.reroutes,
         "allocation_batches": r.allocations, "allocation_s": r.allocation_s,
+        "sequencing_plans": r.sequencing_plans, "sequencing_s": r.sequencing_s,
+        "builds_interrupted": r.interrupted_builds, "units_interrupted": r.interrupted_units,
     }
     day = np.floor(world.delivered_h[delivered] / 24.0).astype(np.int64)
     lost_day = np.floor(world.lost_h[lost] / 24.0).astype(np.int64)

@@ -59,7 +59,8 @@ class Pool:
     machines: list[int]
     queue: list[Line] = field(default_factory=list)
     wake: simpy.Event | None = None
-    busy_until_h: dict[int, float] = field(default_factory=dict)
+    busy_until_h: dict[int, float] = field(default_factory=dict)   # machine -> expected end of its build
+    version: int = 0                                                # bumped whenever lines are queued
 
     def queued_h(self, lib: Library) -> float:
         """Machine hours of the lines waiting in the queue (at full builds)."""
@@ -92,6 +93,10 @@ class Record:
     reroutes: int = 0
     allocations: int = 0
     allocation_s: float = 0.0
+    sequencing_plans: int = 0          # calls of the scheduling engine (fabgrid policy)
+    sequencing_s: float = 0.0
+    interrupted_builds: int = 0        # builds stopped by a factory closure (parts scrapped, units requeued)
+    interrupted_units: int = 0
     build_log: list[tuple[float, str, str]] = field(default_factory=list)   # (start h, site, material)
     ship_log: list[tuple[float, str, str]] = field(default_factory=list)    # (departure h, site, dest province)
 
@@ -151,6 +156,14 @@ class World:
         self.lost = np.zeros(n, dtype=bool)
         self.lost_h = np.full(n, np.nan)
         self.maker = np.full(n, -1, dtype=np.int64)
+        self.procs: dict[int, simpy.events.Process] = {}
+        self.next_pm: dict[int, float] = {}           # machine -> time of its next planned maintenance
+        self.building: set[int] = set()
+        self.run_done_h: dict[int, float] = {}        # machine -> production hours of its current build
+        self.run_since: dict[int, float | None] = {}  # machine -> start of its current production stretch
+        for d in disruptions:
+            if d.kind is DisruptionKind.SITE and d.target in self.site_index:
+                self.env.process(self._closure(d))
 
     # ----- calendars and disruptions -------------------------------------------------------------
     def _windows(self, site: Site) -> NDArray[np.float64]:
@@ -197,6 +210,7 @@ class World:
             pool.queue.insert(0, line)
         else:
             pool.queue.append(line)
+        pool.version += 1
         if pool.wake is not None and not pool.wake.triggered:
             pool.wake.succeed()
 
@@ -207,71 +221,152 @@ class World:
     # ----- machines -------------------------------------------------------------------------------
     def machine(self, pool: Pool, m: int, form_build: Callable[[World, Pool], list[Line]]) -> simpy.events.Process:
         """Start the process of machine `m` of `pool`."""
-        return self.env.process(self._machine(pool, m, form_build))
+        proc = self.env.process(self._machine(pool, m, form_build))
+        self.procs[m] = proc
+        return proc
 
     def _machine(self, pool: Pool, m: int, form_build: Callable[[World, Pool], list[Line]]) -> SimGen:
-        env, site = self.env, pool.site
-        fam = pool.model.process.value
-        rel, mnt = self.params.reliability, self.params.maintenance
         rng_fail = np.random.default_rng([self.seed, 2, m])
         rng_q = np.random.default_rng([self.seed, 3, m])
-        next_pm = (m * 7.31) % mnt.interval_h
-        fpy = site.quality.first_pass_yield
+        self.next_pm[m] = (m * 7.31) % self.params.maintenance.interval_h
         self.state(m, S_IDLE)
         while True:
-            closed = self.blocked_until(DisruptionKind.SITE, (site.id,), env.now)
-            if closed is not None:
-                self.state(m, S_OFFLINE)
-                yield env.timeout(closed - env.now)
-                continue
-            if env.now >= next_pm:
-                self.state(m, S_PLANNED)
-                yield env.timeout(mnt.duration_h.get(fam, 1.0))
-                next_pm += mnt.interval_h
-                continue
-            t_staff = self.staffed_at(site.id, env.now)
-            if t_staff > env.now:
-                self.state(m, S_IDLE)
-                yield env.timeout(min(t_staff, self.end_h + 1) - env.now)
-                continue
-            lines = form_build(self, pool)
-            if not lines:
-                self.state(m, S_IDLE)
-                pool.wake = pool.wake if pool.wake is not None and not pool.wake.triggered else env.event()
-                retry = self._retry_at(pool)
-                if retry is None:
-                    yield pool.wake | env.timeout(max(next_pm - env.now, 0.01))
-                else:
-                    yield pool.wake | env.timeout(max(min(retry, next_pm) - env.now, 0.01))
-                continue
-            for ln in lines:
-                self.started[ln.order] = True
-            fx = [self.facts(pool, ln) for ln in lines]
-            setup_h = max(f.fixed_h for f in fx)
-            run_h = sum(ln.qty * f.marginal_h for ln, f in zip(lines, fx, strict=True))
-            t0 = env.now
-            self.rec.builds += 1
-            self.rec.build_log.append((t0, site.id, lines[0].material))
-            self.state(m, S_SETUP)
-            yield env.timeout(setup_h)
-            self.state(m, S_PRODUCING)
-            ttf = rng_fail.exponential(rel.mtbf_h.get(fam, 500.0))
-            scrap_all = False
-            if ttf < run_h:
-                yield env.timeout(ttf)
-                self.rec.failures += 1
-                self.state(m, S_UNPLANNED)
-                yield env.timeout(rel.mttr_h.get(fam, 4.0))
-                scrap_all = rng_fail.random() < rel.scrap_on_failure.get(fam, 1.0)
-                if not scrap_all:
-                    self.state(m, S_PRODUCING)
-                    yield env.timeout(run_h - ttf)
-            else:
-                yield env.timeout(run_h)
-            self.state(m, S_IDLE)
-            self._count(pool, m, lines, fx, t0, scrap_all, fpy, rng_q)
+            try:
+                lines = yield from self._next_work(pool, m, form_build)
+            except simpy.Interrupt:
+                continue  # a closure began while the machine waited: it goes offline
+            if lines:
+                yield from self._build(pool, m, lines, rng_fail, rng_q)
 
-    def _retry_at(self, pool: Pool) -> float | None:
+    def _next_work(self, pool: Pool, m: int, form_build: Callable[[World, Pool], list[Line]],
+                   ) -> Generator[simpy.events.Event, Any, list[Line]]:
+        """One step of an idle machine: a closure, maintenance, a shift to wait for, or the next build's
+        lines (after waiting for work when there is none: then [])."""
+        env, site = self.env, pool.site
+        closed = self.blocked_until(DisruptionKind.SITE, (site.id,), env.now)
+        if closed is not None:
+            self.state(m, S_OFFLINE)
+            yield env.timeout(closed - env.now)
+            return []
+        if env.now >= self.next_pm[m]:
+            self.state(m, S_PLANNED)
+            yield env.timeout(self.params.maintenance.duration_h.get(pool.model.process.value, 1.0))
+            self.next_pm[m] += self.params.maintenance.interval_h
+            return []
+        t_staff = self.staffed_at(site.id, env.now)
+        if t_staff > env.now:
+            self.state(m, S_IDLE)
+            yield env.timeout(min(t_staff, self.end_h + 1) - env.now)
+            return []
+        lines = form_build(self, pool)
+        if not lines:
+            self.state(m, S_IDLE)
+            pool.wake = pool.wake if pool.wake is not None and not pool.wake.triggered else env.event()
+            until = min(self.retry_at(pool) or math.inf, self.next_pm[m])
+            yield pool.wake | env.timeout(max(until - env.now, 0.01))
+        return lines
+
+    def _build(self, pool: Pool, m: int, lines: list[Line], rng_fail: np.random.Generator,
+               rng_q: np.random.Generator) -> SimGen:
+        """Run one build on machine `m` and count its parts; a closure interrupts it (see `_interrupted`)."""
+        env = self.env
+        for ln in lines:
+            self.started[ln.order] = True
+        fx = [self.facts(pool, ln) for ln in lines]
+        setup_h = max(f.fixed_h for f in fx)
+        run_h = sum(ln.qty * f.marginal_h for ln, f in zip(lines, fx, strict=True))
+        t0 = env.now
+        self.rec.builds += 1
+        self.rec.build_log.append((t0, pool.site.id, lines[0].material))
+        self.building.add(m)
+        pool.busy_until_h[m] = t0 + setup_h + run_h
+        try:
+            scrap_all = yield from self._run(m, pool.model.process.value, setup_h, run_h, rng_fail)
+        except simpy.Interrupt:
+            self._interrupted(pool, m, lines, fx, t0, run_h)
+            return
+        finally:
+            self.building.discard(m)
+            pool.busy_until_h[m] = env.now
+        self.state(m, S_IDLE)
+        self._count(pool, m, lines, fx, t0, scrap_all, pool.site.quality.first_pass_yield, rng_q)
+
+    def _producing(self, m: int, on: bool) -> None:
+        """Start or stop a production stretch of machine `m` (tracks the progress of its build)."""
+        now = self.env.now
+        since = self.run_since.get(m)
+        if since is not None:
+            self.run_done_h[m] = self.run_done_h.get(m, 0.0) + now - since
+        self.run_since[m] = now if on else None
+        self.state(m, S_PRODUCING if on else S_UNPLANNED)
+
+    def _run(self, m: int, fam: str, setup_h: float, run_h: float, rng_fail: np.random.Generator,
+             ) -> Generator[simpy.events.Event, Any, bool]:
+        """Set-up and production of one build with a possible failure; True when the failure scraps it."""
+        env, rel = self.env, self.params.reliability
+        self.run_done_h[m], self.run_since[m] = 0.0, None
+        self.state(m, S_SETUP)
+        yield env.timeout(setup_h)
+        self._producing(m, True)
+        ttf = rng_fail.exponential(rel.mtbf_h.get(fam, 500.0))
+        scrap_all = False
+        if ttf < run_h:
+            yield env.timeout(ttf)
+            self.rec.failures += 1
+            self._producing(m, False)
+            yield env.timeout(rel.mttr_h.get(fam, 4.0))
+            scrap_all = bool(rng_fail.random() < rel.scrap_on_failure.get(fam, 1.0))
+            if not scrap_all:
+                self._producing(m, True)
+                yield env.timeout(run_h - ttf)
+        else:
+            yield env.timeout(run_h)
+        self.run_since[m] = None
+        return scrap_all
+
+    # ----- factory closures -----------------------------------------------------------------------
+    def _closure(self, d: SimDisruption) -> SimGen:
+        """At the start of a site closure, interrupt its machines: running builds stop, waiting machines
+        (idle, in maintenance) go offline."""
+        yield self.env.timeout(d.start_h)
+        for m, proc in sorted(self.procs.items()):
+            if self.machine_site[m] == d.target:
+                proc.interrupt("site closed")
+
+    def _interrupted(self, pool: Pool, m: int, lines: list[Line], fx: list[ModelFacts], t0: float,
+                     run_h: float) -> None:
+        """A closure stopped the build: its parts are scrapped (material and planned time counted for the
+        share produced) and its units go back to the front of the pool's queue, to be made again there
+        after the closure or, under the fabgrid policy, rerouted with the rest of the site's queue."""
+        since = self.run_since.get(m)
+        done = self.run_done_h.get(m, 0.0) + (self.env.now - since if since is not None else 0.0)
+        self.run_since[m] = None
+        share = min(max(done / run_h, 0.0), 1.0) if run_h > 0 else 0.0
+        r = self.rec
+        planned = 0.0
+        for ln, f in zip(lines, fx, strict=True):
+            mat = self.net.catalog.materials[ln.material]
+            used_g = share * ln.qty * f.material_g
+            r.material_g += used_g
+            r.material_cny += used_g / 1000.0 * mat.price_cny_per_kg
+            r.material_co2_kg += used_g / 1000.0 * mat.embodied_co2_kg_per_kg
+            planned += share * ln.qty * f.ideal_unit_h * 3600.0
+        qty = sum(ln.qty for ln in lines)
+        r.interrupted_builds += 1
+        r.interrupted_units += qty
+        r.count_m.append(m)
+        r.count_t0.append(t0)
+        r.count_t1.append(self.env.now)
+        r.good.append(0)
+        r.scrap.append(qty)
+        r.planned_s.append(planned)
+        r.value_cny.append(0.0)
+        self.state(m, S_OFFLINE)
+        for ln in reversed(lines):
+            if not self.lost[ln.order]:
+                self.enqueue(pool, ln, front=True)
+
+    def retry_at(self, pool: Pool) -> float | None:
         """When a blocked queue (material short) may become startable again."""
         ends = [self.short_until(ln.material, self.env.now) for ln in pool.queue]
         known = [e for e in ends if e is not None]

@@ -3,7 +3,8 @@
 traditional: each customer orders from the nearest capable supplier, FIFO per machine, one order per
 build, no rerouting. fabgrid: the platform's engines: quotes over the network (the library's offers),
 allocation in periodic batches with `network.solve.allocate`, builds filled to the packing density
-measured by the nesting engine in earliest-due-date order, rerouting with `network.disrupt.disrupt`.
+measured by the nesting engine and sequenced per machine pool by the scheduling engine (sim.sequence,
+`scheduling.pool`), rerouting with `network.disrupt.disrupt`.
 Never imports store, services, api, web or cli.
 """
 
@@ -24,6 +25,7 @@ from fabgrid.domain.catalog import ProcessFamily
 from fabgrid.domain.sim import DisruptionKind, SimDisruption
 from fabgrid.sim.config import material_ids
 from fabgrid.sim.model import Line, Pool, SimGen, World
+from fabgrid.sim.sequence import Sequencer, startable
 
 POLICIES = ("traditional", "fabgrid")
 
@@ -43,10 +45,6 @@ def _take(pool: Pool, world: World, idx: int, room: float) -> Line | None:
     return Line(ln.order, ln.part, fit, ln.due_h, ln.material, ln.remake)
 
 
-def _startable(world: World, ln: Line) -> bool:
-    return world.short_until(ln.material, world.env.now) is None
-
-
 def _arrivals(world: World, on_order: Callable[[World, int], None]) -> SimGen:
     env, placed = world.env, world.orders.placed_h
     for o in range(len(world.orders)):
@@ -59,7 +57,7 @@ def _arrivals(world: World, on_order: Callable[[World, int], None]) -> SimGen:
 def traditional_build(world: World, pool: Pool) -> list[Line]:
     """FIFO, one order per build (a large order fills several builds)."""
     for i, ln in enumerate(pool.queue):
-        if _startable(world, ln):
+        if startable(world, ln):
             got = _take(pool, world, i, 1.0)
             return [got] if got is not None else []
     return []
@@ -98,50 +96,13 @@ class Traditional:
 
 
 # ----- fabgrid ------------------------------------------------------------------------------------
-def fabgrid_build(world: World, pool: Pool) -> list[Line]:
-    """Fill one build: earliest due date first (remakes first), same material, up to the packing density;
-    CNC groups the lines of one part (one set-up)."""
-    order = sorted(range(len(pool.queue)), key=lambda i: (not pool.queue[i].remake, pool.queue[i].due_h))
-    first = next((i for i in order if _startable(world, pool.queue[i])), None)
-    if first is None:
-        return []
-    lead = pool.queue[first]
-    cnc = pool.model.process is ProcessFamily.CNC
-    picked: list[int] = [first]
-    room = 1.0 - world.facts(pool, lead).fraction * lead.qty
-    for i in order:
-        if i == first or room <= 1e-9:
-            continue
-        ln = pool.queue[i]
-        if ln.material != lead.material or (cnc and ln.part != lead.part):
-            continue
-        picked.append(i)
-        room -= world.facts(pool, ln).fraction * ln.qty
-    out: list[Line] = []
-    room = 1.0
-    remove: set[int] = set()
-    for i in picked:
-        ln = pool.queue[i]
-        f = world.facts(pool, ln)
-        fit = ln.qty if f.fraction * ln.qty <= room + 1e-9 else int(room // f.fraction)
-        if fit <= 0:
-            continue
-        room -= f.fraction * fit
-        if fit >= ln.qty:
-            out.append(ln)
-            remove.add(i)
-        else:
-            ln.qty -= fit
-            out.append(Line(ln.order, ln.part, fit, ln.due_h, ln.material, ln.remake))
-    pool.queue = [ln for k, ln in enumerate(pool.queue) if k not in remove]
-    return out
-
-
 class Fabgrid:
-    """The platform: batch allocation with the real allocator, packed builds, rerouting."""
+    """The platform: batch allocation with the real allocator, packed builds sequenced by the scheduling
+    engine, rerouting."""
 
     def __init__(self, world: World) -> None:
         self.world = world
+        self.sequencer = Sequencer(world)
         self.pending: dict[int, int] = {}   # order -> units not yet placed at a site
         self._cands: dict[tuple[int, int, int, str | None], tuple[Candidate, ...]] = {}
         self._wait_days: dict[str, int] = {}
@@ -308,7 +269,7 @@ class Fabgrid:
         w = self.world
         for pool in w.pools.values():
             for m in pool.machines:
-                w.machine(pool, m, fabgrid_build)
+                w.machine(pool, m, self.sequencer.build)
         w.env.process(_arrivals(w, self.on_order))
         w.env.process(self.batches())
         for d in w.disruptions:

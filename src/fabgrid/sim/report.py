@@ -220,7 +220,10 @@ seeds {doc['seeds'][0]}..{doc['seeds'][-1]}.
 Disruptions: {html.escape(dis)}. The <b>traditional</b> policy: each customer orders from the nearest capable
 supplier, first-in first-out, one order per build, no rerouting. The <b>fabgrid</b> policy: quotes over the whole
 network, allocation every {params.fabgrid.batch_h:g} h with the platform's optimiser, builds filled to the packing
-density measured by the nesting engine, earliest due date first, re-planning when a factory closes.</p>
+density measured by the nesting engine and sequenced at each machine pool by the scheduling engine (dispatch rules
+{html.escape(', '.join(params.fabgrid.sequencing.rules))}: the schedule with the least weighted tardiness), re-planning
+when a factory closes. Under both policies a factory closure stops the builds running there (their parts are
+scrapped, their units made again).</p>
 {kpis}
 <h2>Side by side</h2><p class=src>{ci_note}</p><table><tr><th>metric</th>{head}</tr>{body}</table>
 <h2>Industry claims and what this simulation measures</h2>{_claims(doc, params)}
