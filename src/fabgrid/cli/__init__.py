@@ -11,10 +11,11 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import typer
 
-from fabgrid.cli._common import fail
+from fabgrid.cli._common import fail, json_stdout
 
 try:  # typer >= 0.24 ships its own copy of click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -49,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rv = command.main(args=args, prog_name="fabgrid", standalone_mode=False)
+        with json_stdout() if "--json" in args else nullcontext():
+            rv = command.main(args=args, prog_name="fabgrid", standalone_mode=False)
     except InputError as exc:
         fail(exc.message, exc.hint)
     except NoArgsIsHelpError:

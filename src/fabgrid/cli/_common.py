@@ -6,18 +6,53 @@ Must not import engines at module level (keeps `fabgrid --help` fast).
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
+#: where `emit_json` writes while `json_stdout` holds file descriptor 1 for native output
+_json_stream: TextIO | None = None
+
+
+@contextmanager
+def json_stdout() -> Iterator[None]:
+    """Keep stdout for the one JSON document of a ``--json`` command: while the command runs, file
+    descriptor 1 points at stderr (native solvers such as HiGHS print diagnostics with printf), and
+    `emit_json` writes to the real stdout. Does nothing when stdout is not a file descriptor
+    (e.g. captured in tests)."""
+    global _json_stream
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd != 1 or _json_stream is not None:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    _json_stream = os.fdopen(os.dup(saved), "w", encoding="utf-8")
+    try:
+        yield
+    finally:
+        stream, _json_stream = _json_stream, None
+        try:
+            sys.stdout.flush()
+            stream.close()
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing more to say
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _default(o: object) -> Any:
@@ -38,9 +73,10 @@ def _default(o: object) -> Any:
 
 def emit_json(document: object) -> None:
     """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, default=_default, ensure_ascii=False, indent=2))
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+    out = _json_stream or sys.stdout
+    out.write(json.dumps(document, default=_default, ensure_ascii=False, indent=2))
+    out.write("\n")
+    out.flush()
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
