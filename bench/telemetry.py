@@ -201,7 +201,7 @@ def bench_mqtt(n: int) -> list[tuple[str, str, str, str]]:
                                       else (float("nan"), float("nan"), 0))
         c0 = _child_cpu_s()
         ingest = subprocess.Popen(_cli("ingest", "--mqtt", mqtt, "--database-url", url, "--expect", str(n),
-                                       "--client-id", "bench-ingest", "--batch-size", "5000", "--json"),
+                                       "--client-id", "bench-ingest", "--json"),
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(4.0)  # imports + connect + subscribe
         t0 = time.perf_counter()

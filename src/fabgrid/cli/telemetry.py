@@ -207,7 +207,7 @@ def ingest(
     idle_exit_s: float | None = typer.Option(None, "--idle-exit", help="stop after N s without messages"),
     expect: int | None = typer.Option(None, "--expect", help="stop once this many new events are stored"),
     client_id: str = typer.Option("fabgrid-ingest", "--client-id", help="MQTT client id (session)"),
-    batch_size: int = typer.Option(2000, "--batch-size", help="events per database transaction"),
+    batch_size: int = typer.Option(5000, "--batch-size", help="events per database transaction (1..65535)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Ingest machine events (QoS 1, persistent session, deduplicated by message id) into the database."""

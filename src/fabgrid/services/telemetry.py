@@ -167,7 +167,7 @@ def make_sink(target: IngestTarget, engine: Engine | None = None) -> Sink:
 
 
 def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid-ingest",
-               duration_s: float | None = None, idle_exit_s: float | None = None, batch_size: int = 2000,
+               duration_s: float | None = None, idle_exit_s: float | None = None, batch_size: int = 5000,
                expect: int | None = None, engine: Engine | None = None) -> IngestStats:
     """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored."""
     from sqlalchemy.exc import OperationalError
