@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +140,10 @@ def fleet(
     seed: int = typer.Option(0, "--seed", help="random seed (same seed, same stream)"),
     sample_s: float = typer.Option(60.0, "--sample-s", help="simulated seconds between sensor samples"),
     start: str | None = typer.Option(None, "--start", help="simulated start time (default: now)"),
+    fmt: str = typer.Option("json", "--format",
+                            help="json (fabgrid/<site>/<machine>/<kind>) or sparkplug (Sparkplug B: the site "
+                                 "is the group, an edge node <group>-edge, the machines its devices)"),
+    group: str | None = typer.Option(None, "--group", help="Sparkplug group id (default: the site id)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Simulate every machine of a site: states, jobs with counts, layers, temperatures, power."""
@@ -157,7 +162,16 @@ def fleet(
     if duration_s is None and count is None and out is not None:
         raise InputError("--out needs --count or --duration", hint="e.g. --count 100000",
                          code="telemetry.fleet")
-    events = fleet_events(machines, seed=seed, sample_s=sample_s, start_s=_time(start, "--start"))
+    if fmt not in ("json", "sparkplug"):
+        raise InputError(f"--format {fmt!r} is not json or sparkplug", hint="e.g. --format sparkplug",
+                         code="telemetry.fleet")
+    if fmt == "sparkplug" and out is not None:
+        raise InputError("--format sparkplug publishes over MQTT; --out writes JSON lines",
+                         hint="give --mqtt URL with --format sparkplug", code="telemetry.fleet")
+    t0 = _time(start, "--start")
+    t0 = time.time() if t0 is None else t0
+    events = fleet_events(machines, seed=seed, sample_s=sample_s, start_s=t0)
+    extra: dict[str, Any] = {}
     if out is not None:
         with out.open("w", encoding="utf-8") as fh:
 
@@ -182,19 +196,49 @@ def fleet(
                              hint="check the URL and that the broker runs (e.g. mosquitto -p 1883)",
                              code="telemetry.mqtt_connect") from None
         try:  # publish() waits while the broker has not acknowledged `max_inflight` messages
-            stats = run_fleet(events, lambda e: pub.publish(e["site"], e["machine"], e), rate_hz=rate_hz,
-                              duration_s=duration_s, count=count)
+            if fmt == "sparkplug":
+                stats, extra = _sparkplug_fleet(pub, group or site, machines, events, t0, rate_hz=rate_hz,
+                                                duration_s=duration_s, count=count)
+            else:
+                stats = run_fleet(events, lambda e: pub.publish(e["site"], e["machine"], e), rate_hz=rate_hz,
+                                  duration_s=duration_s, count=count)
         finally:
             ok = pub.close()
         stats.unacked = 0 if ok else pub.backlog()
         where = mqtt_url
     doc = {"site": site, "machines": len(machines), "published": stats.published, "to": where,
            "elapsed_s": round(stats.elapsed_s, 3), "unacked": stats.unacked,
-           "rate_hz": round(stats.published / stats.elapsed_s, 1) if stats.elapsed_s else None}
+           "rate_hz": round(stats.published / stats.elapsed_s, 1) if stats.elapsed_s else None, **extra}
     if as_json:
         emit_json(doc)
     else:
         table("fleet", ("key", "value"), doc.items())
+
+
+def _sparkplug_fleet(pub: Any, group: str, machines: list[Any], events: Any, t0: float,
+                     **run: Any) -> tuple[Any, dict[str, Any]]:
+    """Publish the fleet's events as one Sparkplug B edge node (NBIRTH, DBIRTHs, DDATA, NDEATH)."""
+    from fabgrid.telemetry.fleet import load_profiles, run_fleet
+    from fabgrid.telemetry.sparkplug_edge import SparkplugEdge
+
+    profiles = load_profiles()
+    devices = {m.machine: tuple(profiles[m.model.process].temperatures) if m.model.process in profiles else ()
+               for m in machines}
+    edge = SparkplugEdge(pub.publish_raw, group, f"{group}-edge", devices)
+    edge.start(int(t0 * 1000))
+    last: list[str] = []
+
+    def send(e: dict[str, Any]) -> None:
+        edge.publish(e)
+        last[:] = [str(e["ts"])]
+
+    try:
+        stats = run_fleet(events, send, **run)
+    finally:
+        from fabgrid.telemetry.sparkplug import iso_to_ms
+
+        edge.close(iso_to_ms(last[0]) if last else None)
+    return stats, {"format": "sparkplug", "group": group, "edge_node": edge.node, "messages": edge.messages}
 
 
 def ingest(
@@ -208,6 +252,11 @@ def ingest(
     expect: int | None = typer.Option(None, "--expect", help="stop once this many new events are stored"),
     client_id: str = typer.Option("fabgrid-ingest", "--client-id", help="MQTT client id (session)"),
     batch_size: int = typer.Option(5000, "--batch-size", help="events per database transaction (1..65535)"),
+    sparkplug: bool = typer.Option(True, "--sparkplug/--no-sparkplug",
+                                   help="also read Sparkplug B (spBv1.0/#) besides fabgrid/# JSON"),
+    sparkplug_mapping: Path | None = typer.Option(
+        None, "--sparkplug-mapping", help="Sparkplug metric -> event mapping (YAML; default: the shipped one, "
+                                          "data/telemetry/sparkplug_mapping.yaml)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Ingest machine events (QoS 1, persistent session, deduplicated by message id) into the database."""
@@ -224,7 +273,8 @@ def ingest(
     if mqtt_url is not None:
         err_console.print(f"ingesting {mqtt_url} -> {db or out} (Ctrl-C to stop)")
         stats: Any = run_ingest(mqtt_url, target, client_id=client_id, duration_s=duration_s,
-                                idle_exit_s=idle_exit_s, batch_size=batch_size, expect=expect)
+                                idle_exit_s=idle_exit_s, batch_size=batch_size, expect=expect,
+                                sparkplug=sparkplug, sparkplug_mapping=sparkplug_mapping)
         if stats.connects == 0:
             raise InputError(f"could not connect to the MQTT broker at {mqtt_url}",
                              hint="check the URL and that the broker runs (e.g. mosquitto -p 1883)",
@@ -251,7 +301,10 @@ def ingest(
     if as_json:
         emit_json(doc)
     else:
-        table("ingest", ("key", "value"), ((k, v) for k, v in doc.items() if not isinstance(v, list)))
+        rows = [(k, v) for k, v in doc.items() if not isinstance(v, list | dict)]
+        rows += [(f"{name}.{k}", v) for name, fam in doc.get("families", {}).items() for k, v in fam.items()
+                 if not isinstance(v, list)]
+        table("ingest", ("key", "value"), rows)
     sys.stdout.flush()
 
 

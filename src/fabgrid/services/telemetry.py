@@ -23,7 +23,7 @@ from fabgrid.errors import InputError
 from fabgrid.store.telemetry_tables import machine_events
 from fabgrid.telemetry.events import columns_from_events
 from fabgrid.telemetry.kpi import KpiTable, compute
-from fabgrid.telemetry.mqtt import Broker, IngestConfig, IngestStats, MqttIngest, Sink
+from fabgrid.telemetry.mqtt import Broker, IngestConfig, IngestStats, MqttIngest, Sink, TopicFamily
 from fabgrid.telemetry.state import fixed_periods
 
 _IDENTITY = frozenset(("id", "site", "machine", "type"))
@@ -168,14 +168,23 @@ def make_sink(target: IngestTarget, engine: Engine | None = None) -> Sink:
 
 def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid-ingest",
                duration_s: float | None = None, idle_exit_s: float | None = None, batch_size: int = 5000,
-               expect: int | None = None, engine: Engine | None = None) -> IngestStats:
-    """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored."""
+               expect: int | None = None, engine: Engine | None = None, sparkplug: bool = True,
+               sparkplug_mapping: Path | None = None) -> IngestStats:
+    """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored.
+
+    With `sparkplug` the ingest also subscribes to ``spBv1.0/#`` and maps Sparkplug B metrics to
+    events with `sparkplug_mapping` (default: the shipped mapping)."""
     from sqlalchemy.exc import OperationalError
 
+    families: tuple[TopicFamily, ...] = ()
+    if sparkplug:
+        from fabgrid.telemetry.sparkplug import SparkplugHost, load_mapping
+
+        families = (SparkplugHost(load_mapping(sparkplug_mapping)),)
     sink = make_sink(target, engine)
     ingest = MqttIngest(IngestConfig(broker=Broker.from_url(mqtt_url), client_id=client_id,
                                      batch_size=batch_size, receive_maximum=min(65535, max(20000, 2 * batch_size)),
-                                     retry_errors=(OperationalError, OSError)), sink)
+                                     retry_errors=(OperationalError, OSError)), sink, families=families)
     until = None if expect is None else (lambda s: s.stored >= expect)
     try:
         return ingest.run(duration_s=duration_s, idle_exit_s=idle_exit_s, until=until)

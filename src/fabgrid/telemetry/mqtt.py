@@ -3,7 +3,8 @@
 Topics are ``fabgrid/<site>/<machine>/<kind>`` (kind = event type); the payload is the JSON event
 with a unique ``id``. The ingest subscribes with QoS 1 and a persistent session, hands batches to a
 sink callable and acknowledges each message only after its batch was stored, so a crash loses
-nothing and redelivered messages are dropped by the sink's unique message id. Both clients are MQTT 5
+nothing and redelivered messages are dropped by the sink's unique message id. Further payload families
+(Sparkplug B, `telemetry.sparkplug`) plug into the same ingest as a `TopicFamily`. Both clients are MQTT 5
 on `telemetry.mqtt_wire` (the Rust `mqtt5` codec on a socket, built for throughput); must not import
 store, services or cli (the sink is passed in).
 """
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -132,7 +133,10 @@ class Publisher:
     def publish(self, site: str, machine: str, event: Mapping[str, Any]) -> None:
         """Queue one event for QoS 1 delivery (resent until the broker acknowledges it)."""
         body = {k: v for k, v in event.items() if k not in ("site", "machine", "type")}
-        topic = topic_for(site, machine, str(event["type"]))
+        self.publish_raw(topic_for(site, machine, str(event["type"])), orjson.dumps(body))
+
+    def publish_raw(self, topic: str, payload: bytes) -> None:
+        """Queue one message of any topic and payload (e.g. Sparkplug B) for QoS 1 delivery."""
         while len(self.pending) >= self._window():
             self.poll(0.05)
         pid = self._next_id
@@ -141,7 +145,7 @@ class Publisher:
             if pid not in self.pending:
                 break
         self._next_id = pid
-        packet = PublishPacket(topic, orjson.dumps(body), qos=QoS.AT_LEAST_ONCE, packet_id=pid).write()
+        packet = PublishPacket(topic, payload, qos=QoS.AT_LEAST_ONCE, packet_id=pid).write()
         self.pending[pid] = packet
         self._unsent.append(pid)
         self._unsent_bytes += len(packet)
@@ -216,6 +220,27 @@ class IngestStats:
     max_queue: int = 0
     elapsed_s: float = 0.0
     rejected_topics: list[str] = field(default_factory=list)
+    #: what each further topic family (e.g. ``sparkplug``) counted, by family name
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class TopicFamily(Protocol):
+    """Another payload family on the same ingest (Sparkplug B: `telemetry.sparkplug.SparkplugHost`).
+
+    `handle` gets each message whose topic starts with `prefix` and is not a fabgrid topic, in the
+    order received, and returns its events (None: malformed, counted as rejected); `commands` are
+    published (QoS 0) after each stored batch.
+    """
+
+    name: str
+    prefix: str
+    subscriptions: tuple[str, ...]
+
+    def handle(self, topic: str, payload: bytes) -> list[dict[str, Any]] | None: ...
+
+    def commands(self) -> list[tuple[str, bytes]]: ...
+
+    def summary(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -258,9 +283,10 @@ class MqttIngest:
     redelivers after it is dropped by the sink's unique message id.
     """
 
-    def __init__(self, config: IngestConfig, sink: Sink) -> None:
+    def __init__(self, config: IngestConfig, sink: Sink, *, families: tuple[TopicFamily, ...] = ()) -> None:
         self.config = config
         self.sink = sink
+        self.families = families
         self.stats = IngestStats()
         self._generation = 0
         self._conn: Connection | None = None
@@ -278,6 +304,9 @@ class MqttIngest:
                                   receive_max=cfg.receive_maximum, keepalive_s=cfg.keepalive_s,
                                   username=cfg.broker.username, password=cfg.broker.password))
         conn.subscribe(cfg.subscription)
+        for family in self.families:
+            for pattern in family.subscriptions:
+                conn.subscribe(pattern)
         self._generation += 1
         self.stats.connects += 1
         return conn
@@ -329,6 +358,7 @@ class MqttIngest:
             self._store(batch)
         finally:
             self._stop.set()
+            self.stats.families = {f.name: f.summary() for f in self.families}
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -355,12 +385,16 @@ class MqttIngest:
         events = []
         for _g, _mid, _qos, topic, payload in items:
             ev = decode(topic, payload)
-            if ev is None:
+            if ev is not None:
+                events.append(ev)
+                continue
+            more = self._family_events(topic, payload)
+            if more is None:
                 self.stats.rejected += 1
                 if len(self.stats.rejected_topics) < 20:
                     self.stats.rejected_topics.append(topic)
             else:
-                events.append(ev)
+                events.extend(more)
         new = self._sink_with_retry(events) if events else 0
         self.stats.received += len(items)
         self.stats.stored += new
@@ -369,6 +403,7 @@ class MqttIngest:
         self.stats.max_queue = max(self.stats.max_queue, len(items))
         # a packet id belongs to one connection: after a reconnect the broker redelivers the message
         acks = [self._ack(mid) for g, mid, qos, _t, _p in items if g == self._generation and qos > 0]
+        acks += [PublishPacket(t, p, qos=QoS.AT_MOST_ONCE).write() for f in self.families for t, p in f.commands()]
         if acks and self._conn is not None:
             try:
                 self._conn.send(b"".join(acks))
@@ -376,6 +411,12 @@ class MqttIngest:
                 log.warning("MQTT ingest: %s; the broker will redeliver the batch", exc)
                 self._conn.close(clean=False)
                 self._conn = None
+
+    def _family_events(self, topic: str, payload: bytes) -> list[dict[str, Any]] | None:
+        for family in self.families:
+            if topic.startswith(family.prefix):
+                return family.handle(topic, payload)
+        return None
 
     def _ack(self, packet_id: int) -> bytes:
         ack = self._acks.get(packet_id)
