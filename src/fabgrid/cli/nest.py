@@ -37,6 +37,10 @@ def nest_cmd(
     rotation: 3x3 rotation matrix (rows) applied to the part file's coordinates before the move.
 
     transform: the same placement as one 4x4 matrix (p_build = R p_file + t), as written in the 3MF.
+
+    support_volume_mm3 (per build and per placement): space filled by supports on metal PBF plates,
+    where parts stand support_lift_mm above the plate (in z and height_mm); the 3MF holds each
+    placement's supports as an object `PART#N support`.
     """
     from fabgrid.data import load_catalog
     from fabgrid.errors import InputError, NotFoundError
@@ -75,12 +79,12 @@ def nest_cmd(
     if as_json:
         emit_json(doc)
         return
-    table(f"{len(builds)} build(s) on {machine}", ["build", "parts", "height mm", "density", "files"],
-          [(i, len(b.placements), f"{b.height_mm:.1f}", f"{b.density:.1%}", " ".join(f.values()))
-           for i, (b, f) in enumerate(zip(builds, files, strict=True), start=1)])
+    table(f"{len(builds)} build(s) on {machine}", ["build", "parts", "height mm", "density", "support cm3", "files"],
+          [(i, len(b.placements), f"{b.height_mm:.1f}", f"{b.density:.1%}", f"{b.support_volume_mm3 / 1000:.1f}",
+            " ".join(f.values())) for i, (b, f) in enumerate(zip(builds, files, strict=True), start=1)])
     for i, b in enumerate(builds, start=1):
-        table(f"build {i}", ["part", "#", "x mm", "y mm", "z mm", "rotation (rows)"],
-              [(p.part, p.instance, f"{p.x:.1f}", f"{p.y:.1f}", f"{p.z:.1f}",
+        table(f"build {i}", ["part", "#", "x mm", "y mm", "z mm", "support cm3", "rotation (rows)"],
+              [(p.part, p.instance, f"{p.x:.1f}", f"{p.y:.1f}", f"{p.z:.1f}", f"{p.support_volume_mm3 / 1000:.2f}",
                 " / ".join(" ".join(f"{v:g}" for v in row) for row in p.rotation)) for p in b.placements])
     console.print("rotation: 3x3 matrix applied to the file's coordinates; x, y, z: min corner of the placed part")
 

@@ -19,7 +19,9 @@ class PartPlacement(BaseModel):
     ``rotation`` is the 3x3 rotation matrix (rows) applied to the part file's coordinates; the
     rotated part is then translated so that the minimum corner of its axis-aligned bounding box is
     (`x`, `y`, `z`). ``transform`` is the same placement as one 4x4 row-major matrix
-    (``p_build = R @ p_file + t``), as written into the build's 3MF.
+    (``p_build = R @ p_file + t``), as written into the build's 3MF. ``support_volume_mm3`` is the
+    space filled by the copy's support structures (metal PBF: under its overhangs and the lift band
+    under it; 0 where the process has no modelled supports).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -32,6 +34,7 @@ class PartPlacement(BaseModel):
     rotation: Matrix3
     transform: tuple[tuple[float, float, float, float], ...]
     size_mm: tuple[float, float, float]
+    support_volume_mm3: float = Field(ge=0, default=0.0)
 
 
 class Build(BaseModel):
@@ -39,6 +42,8 @@ class Build(BaseModel):
 
     For powder-bed processes ``density`` is the parts' volume over footprint x ``height_mm``; for
     plate processes (FDM, SLA, metal PBF on the plate) it is the parts' footprint area over the bed.
+    Metal PBF parts stand ``support_lift_mm`` above the plate on supports (``height_mm`` includes it);
+    ``support_volume_mm3`` sums the placements' support volumes.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -51,3 +56,5 @@ class Build(BaseModel):
     density: float = Field(ge=0, le=1)
     parts_volume_mm3: float = Field(ge=0)
     placements: tuple[PartPlacement, ...]
+    support_volume_mm3: float = Field(ge=0, default=0.0)
+    support_lift_mm: float = Field(ge=0, default=0.0)

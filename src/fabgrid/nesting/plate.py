@@ -4,7 +4,9 @@ Each part keeps its file's up direction; its footprint (projection on the bed) i
 `nesting.strip2d` (sparrow) with rotations about Z, the bed depth as the strip height and the
 spacing kept between footprints and to the walls. sparrow has no fixed-size bins: when the strip is
 longer than the bed, the copies lying wholly within the bed width make the first build and the rest
-are packed again for the next. Must not depend on store, services, api, web or cli.
+are packed again for the next. On a metal PBF plate every part stands on supports
+(`nesting.supports`): lifted by the process's lift, columns under its overhangs, all within its
+footprint. Must not depend on store, services, api, web or cli.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fabgrid.domain.catalog import MachineModel
 from fabgrid.errors import InputError
 from fabgrid.nesting.parts import NestPart
 from fabgrid.nesting.strip2d import Piece, Placement, StripLayout, fits_strip, pack_strip, placed_polygon
+from fabgrid.nesting.supports import PartSupports, SupportRules, part_supports, rules_for
 from fabgrid.nesting.volume import placement_record
 
 DEFAULT_ANGLES = (0.0, 90.0, 180.0, 270.0)
@@ -64,17 +67,22 @@ def _hull(part: NestPart) -> Polygon:
 
 def arrange(parts: Sequence[NestPart], machine: MachineModel, *, spacing_mm: float = 5.0,
             angles_deg: Sequence[float] = DEFAULT_ANGLES, time_limit_s: float = DEFAULT_TIME_S,
-            seed: int = 0, workers: int | None = 1) -> list[Build]:
+            seed: int = 0, workers: int | None = 1, support_rules: SupportRules | None = None) -> list[Build]:
     """Arrange every copy of `parts` on as many beds (builds) of `machine` as needed, `spacing_mm`
     between footprints and to the bed's edges; `time_limit_s` of search per build, `workers` solver
-    threads (None: one per core; one keeps a seed's layout repeatable in practice)."""
+    threads (None: one per core). The search stops on the clock, so layouts of the same seed can differ
+    with the machine's load. `support_rules`
+    replaces the process's own (supports.yaml; none for FDM and SLA)."""
     if machine.process.is_powder_bed and machine.process.value != "metal_pbf":
         raise InputError(f"machine {machine.id} is {machine.process.value}: its parts are packed in 3D",
                          hint="use nesting.volume.pack_parts", code="nest.process")
     if spacing_mm < 0:
         raise InputError(f"spacing {spacing_mm} mm is negative", code="nest.spacing")
     bw, bd, _ = machine.build_volume_mm
-    pieces = [_piece(part, machine, spacing_mm, angles_deg) for part in parts]
+    rules = support_rules if support_rules is not None else rules_for(machine.process)
+    lift = rules.lift_mm if rules is not None else 0.0
+    pieces = [_piece(part, machine, spacing_mm, angles_deg, lift) for part in parts]
+    held = [_supports(part, rules) for part in parts]
     demand = [p.copies for p in parts]
     copy_no = [0] * len(parts)
     builds: list[Build] = []
@@ -88,16 +96,24 @@ def arrange(parts: Sequence[NestPart], machine: MachineModel, *, spacing_mm: flo
         for pl in on_bed:
             demand[pl.piece] -= 1
             copy_no[pl.piece] += 1
-            placements.append(_placement(parts[pl.piece], copy_no[pl.piece], pl))
-        builds.append(_build(placements, parts, [pc.polygon.area for pc in pieces], machine, spacing_mm))
+            placements.append(_placement(parts[pl.piece], copy_no[pl.piece], pl, lift, held[pl.piece]))
+        builds.append(_build(placements, parts, [pc.polygon.area for pc in pieces], machine, spacing_mm, lift))
     return builds
 
 
-def _piece(part: NestPart, machine: MachineModel, spacing_mm: float, angles_deg: Sequence[float]) -> Piece:
-    """The part's footprint with the angles at which it fits the bed (spacing to every edge)."""
+def _supports(part: NestPart, rules: SupportRules | None) -> PartSupports | None:
+    """The part's supports (volume only: the mesh is built again, bounded, when a build is written)."""
+    return None if rules is None else part_supports(part.mesh, rules, with_mesh=False)
+
+
+def _piece(part: NestPart, machine: MachineModel, spacing_mm: float, angles_deg: Sequence[float],
+           lift_mm: float = 0.0) -> Piece:
+    """The part's footprint with the angles at which it fits the bed (spacing to every edge) and
+    its height, lifted by `lift_mm` of supports, within the build height."""
     bw, bd, bh = machine.build_volume_mm
-    if part.mesh.extents[2] > bh:
-        raise InputError(f"part {part.name} is {part.mesh.extents[2]:.1f} mm tall: the build height of "
+    if part.mesh.extents[2] + lift_mm > bh:
+        lifted = f" on {lift_mm:g} mm of supports" if lift_mm else ""
+        raise InputError(f"part {part.name} is {part.mesh.extents[2]:.1f} mm tall{lifted}: the build height of "
                          f"{machine.id} is {bh} mm", hint="choose a taller machine or lay the part down",
                          code="nest.too_large")
     outline = footprint(part)
@@ -122,21 +138,26 @@ def first_bed(pieces: Sequence[Piece], layout: StripLayout, bed_width: float) ->
             if p.bounds[2] + dx <= limit]
 
 
-def _placement(part: NestPart, copy: int, pl: Placement) -> PartPlacement:
+def _placement(part: NestPart, copy: int, pl: Placement, lift_mm: float = 0.0,
+               supports: PartSupports | None = None) -> PartPlacement:
     """Rotation about Z by the placement's angle about the file origin, then its (x, y); the part
-    sits on the bed (z = 0)."""
+    sits on the bed (z = 0) or on `lift_mm` of supports."""
     a = math.radians(pl.angle_deg)
     c, s = math.cos(a), math.sin(a)
     r = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    return placement_record(part, copy, r, np.array([pl.x, pl.y, -part.mesh.bounds[0][2]]))
+    rec = placement_record(part, copy, r, np.array([pl.x, pl.y, lift_mm - part.mesh.bounds[0][2]]))
+    if supports is None:
+        return rec
+    return rec.model_copy(update={"support_volume_mm3": supports.volume_mm3})
 
 
 def _build(placements: list[PartPlacement], parts: Sequence[NestPart], areas: Sequence[float],
-           machine: MachineModel, spacing_mm: float) -> Build:
+           machine: MachineModel, spacing_mm: float, lift_mm: float = 0.0) -> Build:
     index = {p.name: i for i, p in enumerate(parts)}
     bw, bd, _ = machine.build_volume_mm
     area = sum(areas[index[pl.part]] for pl in placements)
     vol = sum(parts[index[pl.part]].volume_mm3 for pl in placements)
     return Build(machine_model=machine.id, process=machine.process, build_volume_mm=machine.build_volume_mm,
-                 spacing_mm=spacing_mm, height_mm=max(p.size_mm[2] for p in placements),
-                 density=min(1.0, area / (bw * bd)), parts_volume_mm3=vol, placements=tuple(placements))
+                 spacing_mm=spacing_mm, height_mm=max(p.z + p.size_mm[2] for p in placements),
+                 density=min(1.0, area / (bw * bd)), parts_volume_mm3=vol, placements=tuple(placements),
+                 support_volume_mm3=sum(p.support_volume_mm3 for p in placements), support_lift_mm=lift_mm)
