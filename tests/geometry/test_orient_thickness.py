@@ -26,7 +26,8 @@ def test_sphere_overhang_area_is_the_spherical_cap() -> None:
     for angle in (30.0, 45.0, 60.0):
         opts = orient.evaluate(f, [angle])[0]
         assert len(opts) == 26
-        cap = 2 * math.pi * 100 * (1 - math.sin(math.radians(angle)))  # normals within 90-angle of down
+        # faces flatter than `angle` from horizontal: normals within `angle` of straight down
+        cap = 2 * math.pi * 100 * (1 - math.cos(math.radians(angle)))
         for o in opts:
             assert o.overhang_area_mm2 == pytest.approx(cap, rel=0.03)
             assert o.height_mm == pytest.approx(20.0, rel=0.01)

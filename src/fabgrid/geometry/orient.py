@@ -32,11 +32,12 @@ def _frame(up: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def evaluate(facts: MeshFacts, overhang_deg: Sequence[float] = (DEFAULT_OVERHANG_DEG,),
              directions: FloatArray | None = None) -> list[list[Orientation]]:
-    """Orientations for each overhang angle (degrees from vertical that print without support).
+    """Orientations for each overhang angle (degrees from horizontal: a downward face flatter than
+    this needs support; the convention of data/processes.yaml and geometry.slice).
 
     Returns one list of Orientation per angle, in the order of `directions` ((k, 3), default the 26
     cube directions). A face needs support when it faces down more steeply than the angle allows
-    (-n.up > sin(angle)) and is not on the plate; its support column reaches the plate:
+    (-n.up > cos(angle)) and is not on the plate; its support column reaches the plate:
     support_volume = sum(area * (-n.up) * (centroid height above the plate)).
     """
     dirs = orientation_directions() if directions is None else np.asarray(directions, dtype=np.float64)
@@ -45,7 +46,7 @@ def evaluate(facts: MeshFacts, overhang_deg: Sequence[float] = (DEFAULT_OVERHANG
     zmin = proj.min(axis=0)
     height = proj.max(axis=0) - zmin
     tol = max(1e-6, 1e-4 * float(np.max(facts.extents_mm)))
-    thresholds = np.sin(np.radians(np.asarray(overhang_deg, dtype=np.float64)))
+    thresholds = np.cos(np.radians(np.asarray(overhang_deg, dtype=np.float64)))
     over_area = np.zeros((len(thresholds), len(dirs)))
     support = np.zeros((len(thresholds), len(dirs)))
     base = np.zeros(len(dirs))
