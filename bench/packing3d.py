@@ -3,7 +3,8 @@
 Data: ../shared/benchmarks/packing3d (Yifuwei/3D_irregular_packing_stream, MIT; instances of
 Lamas-Fernandez, Martinez-Sykora & Bennell, "Voxel-based solution approaches to the 3D irregular
 packing problem"). Pieces are packed as voxels with the 24 axis-aligned rotations by
-`fabgrid.nesting.heightmap.pack`. Also the density of a mixed powder-bed build of the real meshes
+`fabgrid.nesting.heightmap.pack`; every layout is checked voxel by voxel (inside, no voxel shared:
+column `check`). Also the density of a mixed powder-bed build of the real meshes
 of ../shared/benchmarks/meshes packed by `fabgrid.nesting.volume.pack_parts`.
 
 Units: the voxel length of a piece folder is read from its normalinfo.txt (Liu2015, Stoyan2004,
@@ -27,7 +28,7 @@ import numpy as np
 import bench
 from fabgrid.domain.catalog import MachineModel, PowerDraw, ProcessFamily
 from fabgrid.errors import InputError
-from fabgrid.nesting.heightmap import Piece, pack
+from fabgrid.nesting.heightmap import PackResult, Piece, pack
 from fabgrid.nesting.parts import NestPart, load_part
 from fabgrid.nesting.volume import pack_parts
 
@@ -80,9 +81,28 @@ def _instances(root: Path) -> list[Path]:
     return sorted(desc.glob("*.txt")) + sorted((desc / "blobs").glob("*.txt"))
 
 
+def check_layout(pieces: list[Piece], res: PackResult, footprint: tuple[int, int]) -> bool:
+    """Independent voxel check: every placed voxel inside the container and below the height, none
+    shared. Voxel centres are turned by the placement's rotation matrix directly (not by the packer's
+    rotate/crop code) and moved so that the lowest centre lands in the placement's corner voxel."""
+    cells: list[np.ndarray] = []
+    for pl in res.placements:
+        pc = pieces[pl.piece]
+        rot = pc.orientations[pl.orientation].rot
+        c = (np.argwhere(pc.voxels) + 0.5) @ rot.T
+        cells.append(np.floor(c - c.min(axis=0)).astype(np.int64) + np.asarray(pl.offset))
+    if not cells:
+        return True
+    idx = np.concatenate(cells)
+    inside = bool((idx >= 0).all() and (idx[:, 0] < footprint[0]).all() and (idx[:, 1] < footprint[1]).all()
+                  and (idx[:, 2] < res.height).all())
+    flat = np.ravel_multi_index(tuple(idx.T), (footprint[0], footprint[1], res.height + 1)) if inside else idx[:, 0]
+    return inside and len(np.unique(flat)) == len(idx)
+
+
 def run_instance(path: Path, published: dict[str, dict[str, str]], time_limit_s: float,
-                 quick: bool) -> tuple[str, int, float, float | None, float, float]:
-    """Pack one instance: (name, pieces, our height, published height, density, seconds)."""
+                 quick: bool) -> tuple[str, int, float, float | None, float, float, bool]:
+    """Pack one instance: (name, pieces, our height, published height, density, seconds, layout ok)."""
     t_start = time.perf_counter()
     lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
     width, depth = float(lines[0][1]), float(lines[0][2])
@@ -106,7 +126,8 @@ def run_instance(path: Path, published: dict[str, dict[str, str]], time_limit_s:
     vol = sum(pieces[p.piece].volume for p in res.placements)
     density = vol / (fw * fd * res.height)
     ref = float(row["Benchmark"]) if row and row.get("Benchmark") else None
-    return path.stem, len(pieces), res.height * unit, ref, density, secs
+    ok = not res.unplaced and check_layout(pieces, res, (fw, fd))
+    return path.stem, len(pieces), res.height * unit, ref, density, secs, ok
 
 
 def main(argv: list[str]) -> int:
@@ -128,23 +149,26 @@ def main(argv: list[str]) -> int:
           "Lamas-Fernandez, Martinez-Sykora & Bennell); reference = column 'Benchmark' of "
           "result/numerical/*.csv (best published height)")
     print(f"{'instance':24s} {'pieces':>6s} {'ours':>9s} {'published':>9s} {'ratio':>6s} "
-          f"{'density':>7s} {'time_s':>6s}")
+          f"{'density':>7s} {'time_s':>6s} check")
     ratios: list[float] = []
+    failed = 0
     for path in _instances(data):
         if args.only and path.stem not in args.only:
             continue
-        name, n, ours, ref, dens, secs = run_instance(path, published, tl, args.quick)
+        name, n, ours, ref, dens, secs, ok = run_instance(path, published, tl, args.quick)
         ratio = ours / ref if ref else None
         if ratio is not None:
             ratios.append(ratio)
         print(f"{name:24s} {n:6d} {ours:9.3f} {ref if ref else '-':>9} "
-              f"{(f'{ratio:.3f}' if ratio else '-'):>6s} {dens:7.3f} {secs:6.1f}", flush=True)
+              f"{(f'{ratio:.3f}' if ratio else '-'):>6s} {dens:7.3f} {secs:6.1f} {'ok' if ok else 'FAIL'}",
+              flush=True)
+        failed += not ok
     if ratios:
         print(f"mean ratio ours/published over {len(ratios)} instances with a published height: "
               f"{float(np.mean(ratios)):.3f} (target <= 1.10)")
     if not args.no_meshes:
         _mesh_build(root, tl)
-    return 0
+    return 1 if failed else 0
 
 
 def _mesh_build(root: Path, time_limit_s: float) -> None:

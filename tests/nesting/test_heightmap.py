@@ -79,3 +79,42 @@ def test_voxelised_mesh_piece_packs() -> None:
     ring = Piece(vox)
     res = pack([ring] * 4, (14, 14), time_limit_s=0.2)
     assert len(res.placements) == 4 and _paint([ring] * 4, res, (14, 14)).max() == 1
+
+
+def test_piece_goes_under_an_overhang() -> None:
+    """A table (full top, four corner legs) keeps its up direction; a 2x2x2 cube fits only under it.
+    A height-map drop would stack the cube on the table (height 5); the cavity search puts it
+    under (height 3)."""
+    table = np.zeros((4, 4, 3), dtype=bool)
+    table[:, :, 2] = True
+    for x, y in ((0, 0), (0, 3), (3, 0), (3, 3)):
+        table[x, y, :] = True
+    pieces = [Piece(table, rotations=[np.eye(3, dtype=np.int64)]), Piece(np.ones((2, 2, 2), dtype=bool))]
+    res = pack(pieces, (4, 4), time_limit_s=0.2)
+    assert not res.unplaced and res.height == 3
+    assert _paint(pieces, res, (4, 4)).max() == 1
+    cube = next(pl for pl in res.placements if pl.piece == 1)
+    assert cube.offset[2] == 0
+
+
+def test_cavities_with_halo_keep_the_gap() -> None:
+    """Hollow boxes open at one side and small cubes, with a halo of 1: no shared or touching voxels."""
+    box = np.ones((7, 7, 5), dtype=bool)
+    box[1:6, 1:7, 1:4] = False  # open towards +y
+    pieces = [Piece(box, halo=1) for _ in range(3)] + [Piece(np.ones((2, 2, 1), dtype=bool), halo=1)
+                                                       for _ in range(6)]
+    res = pack(pieces, (20, 11), time_limit_s=0.5, floor=1)
+    assert not res.unplaced
+    grid = _paint(pieces, res, (20, 11))
+    assert grid.max() == 1
+    labels = np.zeros_like(grid)
+    for k, pl in enumerate(res.placements, start=1):
+        o = pieces[pl.piece].orientations[pl.orientation]
+        idx = np.argwhere(rotate_voxels(pieces[pl.piece].voxels, o.rot)) - np.asarray(o.crop) + pl.offset
+        assert (idx[:, 2] >= 1).all()
+        labels[tuple(idx.T)] = k
+    from scipy.ndimage import grey_dilation
+
+    for k in range(1, len(res.placements) + 1):
+        grown = grey_dilation((labels == k).astype(np.int32), size=(3, 3, 3)) > 0
+        assert not np.any(grown & (labels > 0) & (labels != k))

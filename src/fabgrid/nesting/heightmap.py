@@ -15,9 +15,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from fabgrid.nesting.cavity import BIG, Columns, Levels, Occupancy, fit_in_levels
+
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int32]
-_BIG = np.int32(1 << 28)
+_BIG = np.int32(BIG)
+_Z_TIE = 1e-4  # weight of the piece's centroid height in every score: lower wins a tie
+LEVELS = 24  # cavity levels over the expected build height, at most (fewer for small pieces)
+SNAPSHOTS = 8  # states kept along a construction, so that the search re-places only the changed tail
 
 
 def rotations24() -> list[NDArray[np.int64]]:
@@ -71,6 +76,8 @@ class Orientation:
     shape: tuple[int, int, int]
     crop: tuple[int, int, int]  # where the cropped rotated array starts inside the rotated grid
     bottom: IntArray  # (nx, ny) lowest filled z per column, _BIG where the column is empty
+    top: IntArray  # (nx, ny) highest filled z + 1 per column, 0 where the column is empty
+    columns: Columns  # the filled columns as intervals, for the cavity search
     top_halo: IntArray  # (nx + 2h, ny + 2h) highest z + 1 (+ halo) of the dilated piece, 0 = empty
     centroid_z: float
     count: int
@@ -85,6 +92,7 @@ def _orientation(voxels: BoolArray, rot: NDArray[np.int64], halo: int) -> tuple[
     any_col = v.any(axis=2)
     bottom = np.where(any_col, np.argmax(v, axis=2), _BIG).astype(np.int32)
     top = np.where(any_col, nz - np.argmax(v[:, :, ::-1], axis=2), 0).astype(np.int32)
+    top_plain = top
     if halo > 0:
         from scipy.ndimage import grey_dilation
 
@@ -94,7 +102,8 @@ def _orientation(voxels: BoolArray, rot: NDArray[np.int64], halo: int) -> tuple[
         top = grey_dilation(padded, size=(size, size)).astype(np.int32)
     zs = np.nonzero(v)[2]
     return Orientation(rot=rot, shape=(int(v.shape[0]), int(v.shape[1]), int(nz)),
-                       crop=(int(lo[0]), int(lo[1]), int(lo[2])), bottom=bottom, top_halo=top,
+                       crop=(int(lo[0]), int(lo[1]), int(lo[2])), bottom=bottom, top=top_plain,
+                       columns=Columns.of(bottom, top_plain), top_halo=top,
                        centroid_z=float(zs.mean() + 0.5), count=int(zs.size)), v
 
 
@@ -106,6 +115,7 @@ class Piece:
     rotations: Sequence[NDArray[np.int64]] = field(default_factory=rotations24)
     halo: int = 0
     orientations: list[Orientation] = field(init=False, default_factory=list)
+    _grown: dict[int, BoolArray] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.voxels.ndim != 3 or not self.voxels.any():
@@ -123,6 +133,22 @@ class Piece:
         """Filled voxels."""
         return self.orientations[0].count
 
+    def grown(self, oi: int) -> BoolArray:
+        """Voxels of orientation `oi` grown by `halo` on every side (cube dilation); (nx + 2h, ...) bool."""
+        got = self._grown.get(oi)
+        if got is None:
+            o = self.orientations[oi]
+            c = o.crop
+            v = rotate_voxels(self.voxels, o.rot)[c[0]:c[0] + o.shape[0], c[1]:c[1] + o.shape[1],
+                                                  c[2]:c[2] + o.shape[2]]
+            h = self.halo
+            if h > 0:
+                from scipy.ndimage import binary_dilation
+
+                v = binary_dilation(np.pad(v, h), structure=np.ones((3, 3, 3), dtype=bool), iterations=h)
+            got = self._grown[oi] = np.ascontiguousarray(v)
+        return got
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -135,12 +161,21 @@ class Placement:
 
 @dataclass
 class PackResult:
-    """Placements, the height used (voxels) and the pieces that did not fit under the height cap."""
+    """Placements, the height used (voxels) and the pieces that did not fit under the height cap.
+
+    `mass_z` is the height of the placed pieces' centre of mass (voxels): of two packings of the same
+    height, the lower one leaves more room at the top; the search uses it to break ties.
+    """
 
     placements: list[Placement]
     height: int
     unplaced: list[int]
     iterations: int = 1
+    mass_z: float = 0.0
+
+    def key(self) -> tuple[int, int, float]:
+        """What the search minimises: pieces left out, then height, then the centre of mass."""
+        return len(self.unplaced), self.height, self.mass_z
 
 
 def _drop_heights(win: NDArray[np.int32], xs: NDArray[np.int64], ys: NDArray[np.int64],
@@ -169,14 +204,14 @@ def _window_sums(inner: IntArray, mask: BoolArray) -> NDArray[np.float64]:
     return np.asarray(full[mask.shape[0] - 1:inner.shape[0], mask.shape[1] - 1:inner.shape[1]])
 
 
+Rule = tuple[float, float, float]
 # Placement rules tried in turn (weights of: piece centroid height, build top, trapped gap per column);
 # the best one for the instance is kept for the local search.
-RULES: tuple[tuple[float, float, float], ...] = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.2, 1.0, 0.5),
-                                                 (1.0, 0.0, 1.0))
+RULES: tuple[Rule, ...] = ((0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (0.2, 1.0, 0.5), (1.0, 0.0, 1.0))
 
 
 def _best_position(hmap: IntArray, o: Orientation, stride: int, halo: int,
-                   cap: int, height: int, rule: tuple[float, float, float]) -> tuple[float, int, int, int] | None:
+                   cap: int, height: int, rule: Rule) -> tuple[float, int, int, int] | None:
     """Best (score, x, y, z) for orientation `o` over the height map, or None if it cannot fit."""
     w, d = hmap.shape
     nx, ny, nz = o.shape
@@ -202,7 +237,7 @@ def _best_position(hmap: IntArray, o: Orientation, stride: int, halo: int,
         if sums is not None:
             waste = ncell * z + (o.bottom[mask].sum()) - sums[np.ix_(xs, ys)]
             sc = sc + w_w * waste / ncell
-        sc = sc + 1e-3 * (xs[:, None] + ys[None, :]) / (w + d)
+        sc = sc + 1e-3 * (xs[:, None] + ys[None, :]) / (w + d) + _Z_TIE * (z + o.centroid_z)
         return np.asarray(np.where(z + nz + halo <= cap, sc, np.inf), dtype=np.float64)
 
     z = _drop_heights(win, xs, ys, o.bottom)
@@ -221,32 +256,87 @@ def _best_position(hmap: IntArray, o: Orientation, stride: int, halo: int,
     return float(score[i, j]), int(xs[i]) + lo, int(ys[j]) + lo, int(z[i, j])
 
 
-def _construct(pieces: Sequence[Piece], order: Sequence[int], footprint: tuple[int, int],
-               cap: int, floor: int, rule: tuple[float, float, float]) -> PackResult:
-    hmap = np.full(footprint, floor, dtype=np.int32)
-    placements: list[Placement] = []
-    unplaced: list[int] = []
-    height = 0
-    for p in order:
+def _best_cavity(levels: Levels | None, o: Orientation, halo: int, cap: int, height: int,
+                 footprint: tuple[int, int], rule: Rule) -> tuple[float, int, int, int] | None:
+    """Best (score, x, y, z) for orientation `o` in the cavities of `levels`, or None."""
+    got = None if levels is None else fit_in_levels(levels, (o.shape[0], o.shape[1]), o.columns)
+    if got is None:
+        return None
+    xs, ys, z = got
+    w_c, w_t, _ = rule
+    sc = (w_c * (z + o.centroid_z) + w_t * np.maximum(z + o.shape[2], height)
+          + 1e-3 * (xs + ys) / (footprint[0] + footprint[1]) + _Z_TIE * (z + o.centroid_z))
+    sc = np.where(z + o.shape[2] + halo <= cap, sc, np.inf)
+    k = int(np.argmin(sc))
+    return (float(sc[k]), int(xs[k]), int(ys[k]), int(z[k])) if np.isfinite(sc[k]) else None
+
+
+def _occupancy(pieces: Sequence[Piece], footprint: tuple[int, int], floor: int) -> Occupancy:
+    """An empty occupancy grid with levels spaced for these pieces."""
+    dims = [min(o.shape) for pc in pieces for o in pc.orientations]
+    est = 2 * sum(pc.volume for pc in pieces) // max(1, footprint[0] * footprint[1]) + max(
+        max(o.shape) for pc in pieces for o in pc.orientations)
+    step = max(2, min(dims) // 2, est // LEVELS)
+    halo = max(pc.halo for pc in pieces)
+    return Occupancy(footprint, floor, step, halo, floor + est)
+
+
+@dataclass
+class _State:
+    """A construction after its first `done` pieces of the order: what the next piece sees."""
+
+    hmap: IntArray
+    occ: Occupancy
+    placements: list[Placement]
+    unplaced: list[int]
+    done: int = 0
+    height: int = 0
+    moment: float = 0.0
+    mass: int = 0
+
+    def copy(self) -> _State:
+        return _State(self.hmap.copy(), self.occ.copy(), list(self.placements), list(self.unplaced),
+                      self.done, self.height, self.moment, self.mass)
+
+
+def _construct(pieces: Sequence[Piece], order: Sequence[int], footprint: tuple[int, int], cap: int,
+               floor: int, rule: Rule, start: _State | None = None,
+               snapshots: list[_State] | None = None) -> PackResult:
+    """Place the pieces of `order` one by one, from the state `start` (a copy is changed) or from an
+    empty build; the state before every ``len(order) // SNAPSHOTS``-th piece goes into `snapshots`."""
+    st = start.copy() if start is not None else _State(np.full(footprint, floor, dtype=np.int32),
+                                                       _occupancy(pieces, footprint, floor), [], [])
+    every = max(1, len(order) // SNAPSHOTS)
+    first = st.done
+    for p in order[st.done:]:
+        if snapshots is not None and st.done % every == 0 and st.done > first:
+            snapshots.append(st.copy())
+        st.done += 1
         piece = pieces[p]
         best: tuple[float, int, int, int, int] | None = None
+        levels = st.occ.levels(st.height)
         for oi in range(len(piece.orientations)):
             o = piece.orientations[oi]
             stride = max(1, min(o.shape[0], o.shape[1]) // 6)
-            got = _best_position(hmap, o, stride, piece.halo, cap, height, rule)
-            if got is not None and (best is None or got[0] < best[0]):
-                best = (got[0], oi, got[1], got[2], got[3])
+            for got in (_best_position(st.hmap, o, stride, piece.halo, cap, st.height, rule),
+                        _best_cavity(levels, o, piece.halo, cap, st.height, footprint, rule)):
+                if got is not None and (best is None or got[0] < best[0]):
+                    best = (got[0], oi, got[1], got[2], got[3])
         if best is None:
-            unplaced.append(p)
+            st.unplaced.append(p)
             continue
         _, oi, x, y, z = best
         o = piece.orientations[oi]
         h = piece.halo
-        region = hmap[x - h:x + o.shape[0] + h, y - h:y + o.shape[1] + h]
+        region = st.hmap[x - h:x + o.shape[0] + h, y - h:y + o.shape[1] + h]
         np.maximum(region, np.where(o.top_halo > 0, o.top_halo + z, 0), out=region)
-        placements.append(Placement(piece=p, orientation=oi, offset=(x, y, z)))
-        height = max(height, z + o.shape[2])
-    return PackResult(placements=placements, height=height, unplaced=unplaced)
+        st.occ.add(piece.grown(oi), (x - h, y - h, z - h))
+        st.placements.append(Placement(piece=p, orientation=oi, offset=(x, y, z)))
+        st.height = max(st.height, z + o.shape[2])
+        st.moment += o.count * (z + o.centroid_z)
+        st.mass += o.count
+    return PackResult(placements=st.placements, height=st.height, unplaced=st.unplaced,
+                      mass_z=st.moment / max(1, st.mass))
 
 
 def _neighbour(order: Sequence[int], rng: np.random.Generator) -> list[int]:
@@ -262,45 +352,65 @@ def _neighbour(order: Sequence[int], rng: np.random.Generator) -> list[int]:
     return cand
 
 
+def _initial_orders(pieces: Sequence[Piece]) -> list[list[int]]:
+    """Decreasing bounding-box volume (sparse, bulky pieces first: the others fill their cavities),
+    then decreasing filled volume."""
+    n = range(len(pieces))
+    box = [int(np.prod(pc.orientations[0].shape)) for pc in pieces]
+    return [sorted(n, key=lambda i: (-box[i], -pieces[i].volume)), sorted(n, key=lambda i: -pieces[i].volume)]
+
+
 def pack(pieces: Sequence[Piece], footprint: tuple[int, int], *, max_height: int | None = None,
          time_limit_s: float = 10.0, seed: int = 0, floor: int = 0) -> PackResult:
     """Pack `pieces` into a box of `footprint` (voxels), minimising the height.
 
-    Greedy construction in decreasing volume order (each piece at the lowest centre of mass over
-    all its orientations and positions of the height map), then a local search that swaps pieces
-    in the order and keeps a change when the height does not grow, until `time_limit_s` (a
-    construction is not started when the last one's duration would take it past the limit).
-    Pieces that do not fit under `max_height` come back in ``unplaced``; `floor` keeps that many
-    free voxels above the bottom.
+    Greedy constructions place each piece in turn at its best position over all its orientations,
+    on the height map or in a cavity under an overhang (`nesting.cavity`): the first two rules of
+    `RULES` in decreasing bounding-box and in decreasing volume order, then the other rules in
+    bounding-box order. Then a local search swaps pieces in the best order and keeps a change when
+    the height does not grow (the lowest centre of mass wins among packings of the best height),
+    until `time_limit_s` (a construction is not started when the last one's duration would take it
+    past the limit). Pieces that do not fit under `max_height` come back in ``unplaced``; `floor`
+    keeps that many free voxels above the bottom.
     """
     t0 = time.perf_counter()
     cap = int(max_height) if max_height is not None else int(_BIG)
     rng = np.random.default_rng(seed)
-    order = sorted(range(len(pieces)), key=lambda i: -pieces[i].volume)
+    by_box, by_volume = _initial_orders(pieces)
     best: PackResult | None = None
-    rule = RULES[0]
+    order, rule = by_box, RULES[0]
     iterations = 0
     last = 0.0  # duration of the last construction: none is started that would end past the limit
-    for r in RULES:
+    starts = [(o, r) for r in RULES[:2] for o in (by_box, by_volume)] + [(by_box, r) for r in RULES[2:]]
+    snaps: list[_State] = []
+    for o, r in starts:
         if best is not None and time.perf_counter() - t0 + last >= time_limit_s:
             break
         t1 = time.perf_counter()
-        res = _construct(pieces, order, footprint, cap, floor, r)
+        got: list[_State] = []
+        res = _construct(pieces, o, footprint, cap, floor, r, snapshots=got)
         last = time.perf_counter() - t1
         iterations += 1
-        if best is None or (len(res.unplaced), res.height) < (len(best.unplaced), best.height):
-            best, rule = res, r
+        if best is None or res.key() < best.key():
+            best, order, rule, snaps = res, o, r, got
     assert best is not None
-    best_key = (len(best.unplaced), best.height)
     n = len(order)
+    current = best.key()[:2]
     while n > 1 and time.perf_counter() - t0 + last < time_limit_s:
-        t1 = time.perf_counter()
         cand = _neighbour(order, rng)
-        res = _construct(pieces, cand, footprint, cap, floor, rule)
+        # the first place where the piece differs (copies of one piece are the same piece)
+        first = next((k for k in range(n) if pieces[cand[k]] is not pieces[order[k]]), n)
+        if first == n:
+            continue
+        t1 = time.perf_counter()
+        base = [sn for sn in snaps if sn.done <= first]
+        got = []
+        res = _construct(pieces, cand, footprint, cap, floor, rule, start=base[-1] if base else None, snapshots=got)
         last = time.perf_counter() - t1
         iterations += 1
-        key = (len(res.unplaced), res.height)
-        if key <= best_key:
-            best, best_key, order = res, key, cand
+        if res.key()[:2] <= current:  # walks on plateaus of equal height
+            order, current, snaps = cand, res.key()[:2], base + got
+            if res.key() < best.key():
+                best = res
     best.iterations = iterations
     return best
