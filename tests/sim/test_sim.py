@@ -15,7 +15,7 @@ from fabgrid.errors import InputError
 from fabgrid.sim.config import parse_disruptions
 from fabgrid.sim.library import Library
 from fabgrid.sim.metrics import interval, kpi_table
-from fabgrid.sim.run import Setup, build_world, compare, live_events, run_policy
+from fabgrid.sim.run import Setup, build_world, compare, run_policy
 
 DAYS = 3
 SCALE = 0.08
@@ -123,17 +123,6 @@ def test_interval_is_the_t_interval() -> None:
     assert ci["mean"] == 2.0
     assert math.isclose(ci["half_width"], 4.302652729911275 / math.sqrt(3), rel_tol=1e-9)
     assert interval([5.0])["half_width"] == 0.0
-
-
-def test_live_events_feed_the_kpi_parser(network: Network, params: SimParams, library: Library,
-                                         sites: tuple[str, ...]) -> None:
-    from fabgrid.telemetry.events import columns_from_events
-
-    evs = list(live_events(_setup(network, params, library, sites, days=2), "fabgrid", 1))
-    assert evs and {e["type"] for e in evs} == {"state", "count"}
-    assert [e["ts"] for e in evs] == sorted(e["ts"] for e in evs)
-    cols = columns_from_events(evs)
-    assert cols.good.sum() > 0
 
 
 def test_compare_and_report(network: Network, params: SimParams, library: Library, sites: tuple[str, ...],

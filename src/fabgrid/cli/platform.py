@@ -19,6 +19,9 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     database_url: DatabaseUrl = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+    demo_source: Annotated[str | None, typer.Option(
+        "--demo-source", help="without an MQTT broker, what simulates the machines: simulation (SimPy network "
+        "simulation, fabgrid policy) or fleet (telemetry fleet); default FABGRID_DEMO_SOURCE or fleet")] = None,
 ) -> None:
     """Start the fabgrid web platform (pages, API at /api/v1, OpenAPI at /docs)."""
     import os
@@ -28,6 +31,8 @@ def serve(
     from fabgrid.config import load_settings
     from fabgrid.services.platform import prepare_database
 
+    if demo_source is not None:
+        os.environ["FABGRID_DEMO_SOURCE"] = demo_source  # read again by the app's settings
     settings = load_settings(database_url)
     if database_url:
         os.environ["FABGRID_DATABASE_URL"] = database_url
@@ -37,6 +42,8 @@ def serve(
     state = prepare_database(settings.database_url)
     err_console.print(f"fabgrid: database at revision {state.revision} ({settings.database_url}); "
                       f"{state.counts['sites']} sites, {state.counts['machines']} machines")
+    if os.environ.get("FABGRID_EMBEDDED_FLEET") == "1" and not settings.mqtt_url:
+        err_console.print(f"fabgrid: live machine data simulated in-process ({settings.demo_source})")
     err_console.print(f"fabgrid: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("fabgrid.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info")

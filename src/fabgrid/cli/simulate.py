@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fabgrid.cli._common import emit_json, err_console, table
 from fabgrid.errors import InputError
+
+if TYPE_CHECKING:
+    from fabgrid.sim.model import World
+    from fabgrid.sim.run import RunHook
 
 
 def _select_sites(spec: str | None, known: list[str]) -> tuple[str, ...] | None:
@@ -66,8 +70,8 @@ def _fmt(v: Any) -> str:
 
 def simulate(days: int, seed: int, policy: str, seeds: int, disruptions: str | None, report: Path | None,
              as_json: bool, sites: str | None, parts: int | None, scale: float, meshes: Path | None,
-             fast: bool, settings: list[str] | None = None) -> None:
-    """Run the simulation and print the comparison."""
+             fast: bool, settings: list[str] | None = None, events: Path | None = None) -> None:
+    """Run the simulation and print the comparison; `events`: write the telemetry events of one run."""
     from fabgrid.data import load_network
     from fabgrid.sim.config import load_params, override, parse_disruptions
     from fabgrid.sim.library import build_library
@@ -85,14 +89,24 @@ def simulate(days: int, seed: int, policy: str, seeds: int, disruptions: str | N
     params = override(load_params(), settings or [])
     chosen = _select_sites(sites, list(network.sites))
     dis = parse_disruptions(disruptions, network, days)
-    if report is not None and not report.parent.exists():
-        raise InputError(f"--report: folder {report.parent} does not exist", hint="create it first", code="sim.report")
+    for flag, path in (("--report", report), ("--events", events)):
+        if path is not None and not path.parent.exists():
+            raise InputError(f"{flag}: folder {path.parent} does not exist", hint="create it first",
+                             code="sim.report")
     if not as_json:
         err_console.print("building the part library (costing facts once per part)...")
     lib = build_library(network, params, n_parts=parts, mesh_dir=meshes, measure_packing=not fast)
     setup = Setup(network, params, lib, days, dis, sites=chosen, rate_scale=scale)
     pols = ["traditional", "fabgrid"] if policy == "both" else [policy]
-    doc = compare(setup, pols, seed, seeds)
+    exported: dict[str, Any] = {}
+    doc = compare(setup, pols, seed, seeds,
+                  on_run=None if events is None else _exporter(events, pols[-1], seed, exported))
+    if exported:
+        doc["events"] = exported
+        if not as_json:
+            err_console.print(f"wrote {exported['events']} events of the {exported['policy']} run (seed {seed}) "
+                              f"to {events}; KPIs: fabgrid kpi {events} --from {exported['from']} "
+                              f"--to {exported['to']}")
     doc["library"] = {"parts": len(lib.parts), "density_volume": lib.density_volume,
                       "density_plate": lib.density_plate, "density_source": lib.density_source}
     doc["disruptions"] = [d.model_dump(mode="json") for d in dis]
@@ -114,6 +128,26 @@ def simulate(days: int, seed: int, policy: str, seeds: int, disruptions: str | N
              *([_pct(doc["change"][k])] if doc["change"] else [])] for k in keys]
     cols = ["metric", *pols, *(["change fabgrid vs traditional"] if doc["change"] else [])]
     table(f"fabgrid simulate: {days} days, {seeds} seed(s) from {seed}", cols, rows)
+
+
+def _exporter(path: Path, policy: str, seed: int, out: dict[str, Any]) -> RunHook:
+    """A `compare` hook writing the events of run (`policy`, `seed`) to `path`; fills `out`."""
+    import time
+    from datetime import timedelta
+
+    from fabgrid.sim.export import write_jsonl
+
+    def hook(p: str, s: int, world: World, _metrics: dict[str, Any]) -> None:
+        if p != policy or s != seed:
+            return
+        t0 = time.perf_counter()
+        n = write_jsonl(world, path, run_id=f"sim-{p}-{s}")
+        end = world.start + timedelta(hours=world.end_h)
+        out.update({"file": str(path), "policy": p, "seed": s, "events": n,
+                    "from": world.start.isoformat().replace("+00:00", "Z"),
+                    "to": end.isoformat().replace("+00:00", "Z"), "wall_s": time.perf_counter() - t0})
+
+    return hook
 
 
 def register(app: typer.Typer) -> None:
@@ -138,7 +172,10 @@ def register(app: typer.Typer) -> None:
         fast: bool = typer.Option(False, "--fast", help="skip the nesting run; use sim.yaml packing densities"),
         settings: list[str] = typer.Option([], "--set", help="override an assumption: KEY=VALUE, e.g. "
                                            "fabgrid.batch_h=2 (repeatable; keys of data/sim.yaml)"),
+        events: Path | None = typer.Option(
+            None, "--events", help="write the machines' telemetry events (states, power, part counts) of one "
+            "run as JSON lines for `fabgrid kpi`: the --policy given (fabgrid with both), the first seed"),
     ) -> None:
         """Simulate the network under the traditional and the fabgrid policy (SimPy) and compare them."""
         simulate(days, seed, policy, seeds, disruptions, report, as_json, sites, parts, scale, meshes, fast,
-                 settings)
+                 settings, events)

@@ -117,6 +117,7 @@ class World:
         self.sites = [network.sites[s] for s in ids]
         self.pools: dict[str, Pool] = {}
         self.machine_names: list[str] = []
+        self.machine_ids: list[str] = []              # the network's machine ids (telemetry `machine`)
         self.machine_site: list[str] = []
         self.machine_model: list[MachineModel] = []
         for site in self.sites:
@@ -126,6 +127,7 @@ class World:
                 pool = self.pools.setdefault(key, Pool(key, site, model, []))
                 pool.machines.append(len(self.machine_names))
                 self.machine_names.append(f"{site.id}/{m.id}")
+                self.machine_ids.append(m.id)
                 self.machine_site.append(site.id)
                 self.machine_model.append(model)
         self.windows = {s.id: self._windows(s) for s in self.sites}
@@ -354,13 +356,14 @@ class World:
         qty = sum(ln.qty for ln in lines)
         r.interrupted_builds += 1
         r.interrupted_units += qty
-        r.count_m.append(m)
-        r.count_t0.append(t0)
-        r.count_t1.append(self.env.now)
-        r.good.append(0)
-        r.scrap.append(qty)
-        r.planned_s.append(planned)
-        r.value_cny.append(0.0)
+        if share > 0:  # stopped in set-up (share 0): no part was begun, nothing to count as scrap
+            r.count_m.append(m)
+            r.count_t0.append(t0)
+            r.count_t1.append(self.env.now)
+            r.good.append(0)
+            r.scrap.append(qty)
+            r.planned_s.append(planned)
+            r.value_cny.append(0.0)
         self.state(m, S_OFFLINE)
         for ln in reversed(lines):
             if not self.lost[ln.order]:

@@ -8,7 +8,7 @@ Never imports store, services, api, web or cli.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,13 +65,21 @@ def run_policy(setup: Setup, policy: str, seed: int) -> tuple[World, dict[str, A
     return world, m
 
 
-def compare(setup: Setup, policies: Sequence[str], seed: int, n_seeds: int = 1) -> dict[str, Any]:
+RunHook = Callable[[str, int, World, dict[str, Any]], None]
+"""Called with (policy, seed, world, metrics) after each run of `compare` (e.g. to export its events)."""
+
+
+def compare(setup: Setup, policies: Sequence[str], seed: int, n_seeds: int = 1,
+            on_run: RunHook | None = None) -> dict[str, Any]:
     """Both (or one) policies over seeds seed..seed+n-1: per-seed metrics, means and 95 % t-intervals,
     and the paired relative change fabgrid vs traditional per seed."""
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
     for i in range(n_seeds):
         for p in policies:
-            runs[p].append(run_policy(setup, p, seed + i)[1])
+            world, m = run_policy(setup, p, seed + i)
+            if on_run is not None:
+                on_run(p, seed + i, world, m)
+            runs[p].append(m)
     doc: dict[str, Any] = {"days": setup.days, "seeds": list(range(seed, seed + n_seeds)), "policies": {},
                            "change": {}, "runs": runs}
     keys = [k for k, v in runs[policies[0]][0].items() if isinstance(v, int | float)]
@@ -86,34 +94,3 @@ def compare(setup: Setup, policies: Sequence[str], seed: int, n_seeds: int = 1) 
             ch = [relative_change(a[k], b[k]) for a, b in zip(runs["traditional"], runs["fabgrid"], strict=True)]
             doc["change"][k] = ch[0] if n_seeds == 1 else interval(ch)
     return doc
-
-
-def live_events(setup: Setup, policy: str, seed: int) -> Iterator[dict[str, Any]]:
-    """Run a policy and yield its machine-state and part-count events in time order, as the documented
-    telemetry JSON objects (``type`` state/count, ``ts`` ISO 8601 UTC), for the web platform's demo data."""
-    from datetime import timedelta
-
-    world, _ = run_policy(setup, policy, seed)
-    r = world.rec
-    evs: list[tuple[float, dict[str, Any]]] = []
-    for mi, t, c in zip(r.state_m, r.state_t, r.state_c, strict=True):
-        evs.append((t, {"type": "state", "machine": world.machine_names[mi], "site": world.machine_site[mi],
-                        "state": _STATE_NAMES[c]}))
-    for mi, t, g, sc, pl, v in zip(r.count_m, r.count_t1, r.good, r.scrap, r.planned_s, r.value_cny, strict=True):
-        pq = g + sc
-        evs.append((t, {"type": "count", "machine": world.machine_names[mi], "site": world.machine_site[mi],
-                        "good": g, "scrap": sc, "planned_unit_s": pl / pq if pq else 0.0, "value_cny": round(v, 2)}))
-    evs.sort(key=lambda e: e[0])
-    for t, ev in evs:
-        ev["ts"] = (world.start + timedelta(hours=t)).isoformat().replace("+00:00", "Z")
-        yield ev
-
-
-def _names() -> dict[int, str]:
-    from fabgrid.domain.telemetry import MachineState
-    from fabgrid.telemetry.state import STATE_CODE
-
-    return {code: s.value for s, code in STATE_CODE.items() if isinstance(s, MachineState)}
-
-
-_STATE_NAMES = _names()
