@@ -179,3 +179,38 @@ def test_broker_restart_mid_stream(private_broker: PrivateBroker, tmp_path: Path
           f"ingest connects {ingest.stats.connects}, duplicates dropped {ingest.stats.duplicates}")
     assert ingest.stats.connects >= 2 and at_stop < n
     assert len(ids) == n and final == set(ids)
+
+
+def test_paced_fleet_sends_each_message_while_it_waits() -> None:
+    """At a low rate nothing sits in the publisher's buffer until the next event: the fleet's pauses
+    send and take acknowledgements (Publisher.wait)."""
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    from mqtt5 import PublishPacket
+
+    from fabgrid.telemetry.mqtt_wire import Connection, Session
+
+    site = f"p{uuid.uuid4().hex[:8]}"
+    sub = Connection("127.0.0.1", 1883, Session(f"test-sub-{site}", clean_start=True, session_expiry_s=0))
+    sub.subscribe(f"fabgrid/{site}/+/+")
+    arrivals: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set() and len(arrivals) < 3:
+            arrivals.extend(time.monotonic() for p in sub.read(0.05) if isinstance(p, PublishPacket))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    # buffer thresholds no event reaches: only the pacing can send before close()
+    pub = Publisher(Broker.from_url("mqtt://127.0.0.1:1883"), f"test-pub-{site}", flush_bytes=1 << 20, flush_s=60.0)
+    events = ({"id": f"{site}-{i}", "ts": "2026-11-21T00:00:00Z", "site": site, "machine": "m1", "type": "state",
+               "state": "idle"} for i in range(3))
+    t0 = time.monotonic()
+    run_fleet(events, lambda e: pub.publish(site, "m1", e), rate_hz=2.0, count=3, wait=pub.wait)
+    assert pub.close(10)
+    listener.join(5)
+    done.set()
+    sub.close()
+    assert len(arrivals) == 3
+    # the events are due at 0, 0.5 and 1.0 s; the first two arrive before the next one is due
+    assert arrivals[0] - t0 < 0.45 and arrivals[1] - t0 < 0.95

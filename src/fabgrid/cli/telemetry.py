@@ -198,10 +198,10 @@ def fleet(
         try:  # publish() waits while the broker has not acknowledged `max_inflight` messages
             if fmt == "sparkplug":
                 stats, extra = _sparkplug_fleet(pub, group or site, machines, events, t0, rate_hz=rate_hz,
-                                                duration_s=duration_s, count=count)
+                                                duration_s=duration_s, count=count, wait=pub.wait)
             else:
                 stats = run_fleet(events, lambda e: pub.publish(e["site"], e["machine"], e), rate_hz=rate_hz,
-                                  duration_s=duration_s, count=count)
+                                  duration_s=duration_s, count=count, wait=pub.wait)
         finally:
             ok = pub.close()
         stats.unacked = 0 if ok else pub.backlog()

@@ -200,9 +200,12 @@ class FleetStats:
 
 def run_fleet(events: Iterator[Event], publish: Callable[[Event], None], *, rate_hz: float = 0.0,
               duration_s: float | None = None, count: int | None = None,
-              backlog: Callable[[], int] | None = None, max_backlog: int = 200) -> FleetStats:
+              backlog: Callable[[], int] | None = None, max_backlog: int = 200,
+              wait: Callable[[float], None] = time.sleep) -> FleetStats:
     """Publish `events` at `rate_hz` messages/s in total (0: as fast as possible) until `duration_s`
-    seconds or `count` messages; waits while the broker has not acknowledged `max_backlog` messages."""
+    seconds or `count` messages; waits while the broker has not acknowledged `max_backlog` messages.
+    `wait(seconds)` paces the stream (e.g. `Publisher.wait`, which sends and takes acknowledgements
+    meanwhile, so that no message sits in a buffer while the fleet sleeps)."""
     if rate_hz < 0:
         raise InputError("--rate must be >= 0 messages/s", code="telemetry.fleet")
     stats = FleetStats()
@@ -216,7 +219,7 @@ def run_fleet(events: Iterator[Event], publish: Callable[[Event], None], *, rate
         if rate_hz > 0:
             ahead = t0 + stats.published / rate_hz - now
             if ahead > 0.002:
-                time.sleep(ahead)
+                wait(ahead)
         while backlog is not None and backlog() >= max_backlog:
             time.sleep(0.0005)
         publish(ev)

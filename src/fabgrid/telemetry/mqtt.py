@@ -187,6 +187,12 @@ class Publisher:
         self._retry_at = time.monotonic() + self._delay
         self._delay = min(5.0, self._delay * 2)
 
+    def wait(self, seconds: float) -> None:
+        """Pause `seconds` while sending what is buffered and taking acknowledgements (and pings)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.poll(left)
+
     def backlog(self) -> int:
         """Messages published but not yet acknowledged by the broker."""
         self.poll(0.0)
