@@ -74,6 +74,9 @@ def test_conservation_of_orders(network: Network, params: SimParams, library: Li
     assert (world.units_left >= 0).all()
     assert not (world.lost & ~np.isnan(world.delivered_h) & (world.delivered_h <= world.end_h)).any()
     assert m["parts_good"] > 0 and 0 < m["oee"] <= 1 and 0 < m["utilisation"] <= 1
+    # ISO 22400: planned runtime per unit x produced quantity cannot exceed the production time (no
+    # speed gains in the model; set-up time is not production time)
+    assert 0.5 < m["effectiveness"] <= 1 + 1e-9
     assert m["cost_per_part_cny"] > 0 and m["energy_kwh_per_value_added_cny"] > 0
 
 
@@ -171,3 +174,25 @@ def test_fabgrid_reroutes_a_closed_factory(network: Network, params: SimParams, 
     assert not [b for b in world.rec.build_log if b[1] == closed and 24.0 <= b[0] < 72.0]
     assert (world.units_left >= 0).all()  # nothing made twice
     assert m["orders"] == m["orders_delivered"] + m["orders_in_progress"] + m["orders_lost"]
+
+
+def test_effectiveness_is_at_most_one_when_every_build_has_ended(network: Network, params: SimParams,
+                                                                 library: Library, sites: tuple[str, ...]) -> None:
+    """ISO 22400: planned runtime per unit x produced quantity over the production time. Set-up is not
+    production time, so it must not be in the planned unit time either: with every build ended (orders of
+    the first day only, a week to make them) the ratio is 1 at most (the model has no speed gains)."""
+    from dataclasses import fields, replace
+
+    from fabgrid.costing.rates import load_rates
+    from fabgrid.sim.demand import generate_orders
+    from fabgrid.sim.metrics import run_metrics
+
+    setup = _setup(network, params, library, sites, days=7)
+    orders = generate_orders(params, library, 1, 5, SCALE)
+    first = orders.placed_h < 8.0
+    orders = replace(orders, **{f.name: getattr(orders, f.name)[first] for f in fields(orders) if f.name != "cities"})
+    world = build_world(setup, "traditional", 5, orders=orders)
+    world.env.run(until=world.end_h)
+    m = run_metrics(world, load_rates())
+    assert m["parts_good"] > 0
+    assert 0.95 < m["effectiveness"] <= 1 + 1e-9

@@ -31,9 +31,9 @@ from fabgrid.errors import InputError
 class ModelFacts:
     """Machine-time facts of one part on one machine model (hours are per part unless named)."""
 
-    marginal_h: float      # machine time each extra copy adds to a build
+    marginal_h: float      # machine time each extra copy adds to a build (producing; the ISO 22400 PRU)
     fixed_h: float         # time a build of this part carries once (warm-up, cool-down, set-up)
-    ideal_unit_h: float    # planned unit time at a full build (ISO 22400 PRU)
+    ideal_unit_h: float    # machine hours per unit at a full build, set-up shares included (capacity)
     fraction: float        # share of one build one copy takes (0: one line per job, CNC)
     material_g: float      # material consumed per copy, incl. supports and non-recycled powder
 

@@ -352,7 +352,7 @@ class World:
             r.material_g += used_g
             r.material_cny += used_g / 1000.0 * mat.price_cny_per_kg
             r.material_co2_kg += used_g / 1000.0 * mat.embodied_co2_kg_per_kg
-            planned += share * ln.qty * f.ideal_unit_h * 3600.0
+            planned += share * ln.qty * f.marginal_h * 3600.0  # ISO 22400 PRU: producing time, set-up excluded
         qty = sum(ln.qty for ln in lines)
         r.interrupted_builds += 1
         r.interrupted_units += qty
@@ -392,7 +392,7 @@ class World:
             good = ln.qty - bad
             good_total += good
             scrap_total += bad
-            planned += ln.qty * f.ideal_unit_h * 3600.0
+            planned += ln.qty * f.marginal_h * 3600.0  # ISO 22400 PRU: producing time, set-up excluded
             pf = self.lib.parts[ln.part]
             value += good * pf.value_added_cny[pf.bucket(int(self.orders.quantity[ln.order]))]
             r.part_g_good += good * pf.part_g
