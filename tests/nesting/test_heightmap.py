@@ -8,16 +8,35 @@ import trimesh
 from fabgrid.nesting.heightmap import PackResult, Piece, pack, rotate_voxels, rotations24, rotations_about_z
 
 
+def _placed(pieces: list[Piece], res: PackResult) -> list[np.ndarray]:
+    """The container voxels (n, 3) of every placement, in placement order."""
+    out = []
+    for pl in res.placements:
+        o = pieces[pl.piece].orientations[pl.orientation]
+        out.append(np.argwhere(rotate_voxels(pieces[pl.piece].voxels, o.rot)) - np.asarray(o.crop)
+                   + np.asarray(pl.offset))
+    return out
+
+
 def _paint(pieces: list[Piece], res: PackResult, footprint: tuple[int, int]) -> np.ndarray:
     """Independent occupancy check: write every placed voxel into one grid, counting overlaps."""
     grid = np.zeros((*footprint, res.height + 1), dtype=np.int32)
-    for pl in res.placements:
-        o = pieces[pl.piece].orientations[pl.orientation]
-        vox = rotate_voxels(pieces[pl.piece].voxels, o.rot)
-        idx = np.argwhere(vox) - np.asarray(o.crop) + np.asarray(pl.offset)
+    for idx in _placed(pieces, res):
         assert (idx >= 0).all() and (idx[:, :2] < footprint).all()
         np.add.at(grid, tuple(idx.T), 1)
     return grid
+
+
+def _assert_apart(pieces: list[Piece], res: PackResult, grid: np.ndarray) -> None:
+    """The halo: no two pieces touch, not even diagonally."""
+    from scipy.ndimage import grey_dilation
+
+    labels = np.zeros_like(grid)
+    for k, idx in enumerate(_placed(pieces, res), start=1):
+        labels[tuple(idx.T)] = k
+    for k in range(1, len(res.placements) + 1):
+        grown = grey_dilation((labels == k).astype(np.int32), size=(3, 3, 3)) > 0
+        assert not np.any(grown & (labels > 0) & (labels != k))
 
 
 def test_rotations() -> None:
@@ -53,17 +72,7 @@ def test_no_voxel_shared_and_halo_kept() -> None:
     res = pack(pieces, (16, 14), time_limit_s=0.3, floor=1)
     grid = _paint(pieces, res, (16, 14))
     assert grid.max() == 1
-    # the halo: no two pieces touch, not even diagonally
-    labels = np.zeros_like(grid)
-    for k, pl in enumerate(res.placements, start=1):
-        o = pieces[pl.piece].orientations[pl.orientation]
-        idx = np.argwhere(rotate_voxels(pieces[pl.piece].voxels, o.rot)) - np.asarray(o.crop) + pl.offset
-        labels[tuple(idx.T)] = k
-    from scipy.ndimage import grey_dilation
-
-    for k in range(1, len(res.placements) + 1):
-        grown = grey_dilation((labels == k).astype(np.int32), size=(3, 3, 3)) > 0
-        assert not np.any(grown & (labels > 0) & (labels != k))
+    _assert_apart(pieces, res, grid)
 
 
 def test_height_cap_leaves_pieces_unplaced() -> None:
@@ -107,14 +116,5 @@ def test_cavities_with_halo_keep_the_gap() -> None:
     assert not res.unplaced
     grid = _paint(pieces, res, (20, 11))
     assert grid.max() == 1
-    labels = np.zeros_like(grid)
-    for k, pl in enumerate(res.placements, start=1):
-        o = pieces[pl.piece].orientations[pl.orientation]
-        idx = np.argwhere(rotate_voxels(pieces[pl.piece].voxels, o.rot)) - np.asarray(o.crop) + pl.offset
-        assert (idx[:, 2] >= 1).all()
-        labels[tuple(idx.T)] = k
-    from scipy.ndimage import grey_dilation
-
-    for k in range(1, len(res.placements) + 1):
-        grown = grey_dilation((labels == k).astype(np.int32), size=(3, 3, 3)) > 0
-        assert not np.any(grown & (labels > 0) & (labels != k))
+    assert all((idx[:, 2] >= 1).all() for idx in _placed(pieces, res))
+    _assert_apart(pieces, res, grid)
