@@ -61,16 +61,21 @@ def _check_pair(name: str, no: int, machine: int, duration: int, num_machines: i
         raise _bad(name, no, f"duration {duration} is negative", hint)
 
 
+def _job_lines(rows: list[tuple[int, list[int]]], n_jobs: int, name: str, hint: str) -> list[tuple[int, list[int]]]:
+    """The job lines after the header: exactly the `n_jobs` it announces."""
+    body = rows[1:]
+    if len(body) < n_jobs:
+        raise _bad(name, None, f"the header announces {n_jobs} jobs but {len(body)} job lines follow", hint)
+    if len(body) > n_jobs:
+        raise _bad(name, body[n_jobs][0], f"more lines than the {n_jobs} jobs announced", hint)
+    return body
+
+
 def parse_jsplib(text: str, name: str = "instance") -> Problem:
     """Parse a JSPLIB / OR-Library job-shop instance (``jobs machines`` then ``machine duration`` pairs)."""
     rows = _int_lines(text, name, _JSPLIB_HINT)
     n_jobs, n_machines = _header(rows, name, _JSPLIB_HINT)
-    body = rows[1:]
-    if len(body) < n_jobs:
-        raise _bad(name, None, f"the header announces {n_jobs} jobs but {len(body)} job lines follow",
-                   _JSPLIB_HINT)
-    if len(body) > n_jobs:
-        raise _bad(name, body[n_jobs][0], f"more lines than the {n_jobs} jobs announced", _JSPLIB_HINT)
+    body = _job_lines(rows, n_jobs, name, _JSPLIB_HINT)
     routes: list[list[tuple[int, int]]] = []
     for no, vals in body:
         if len(vals) != 2 * n_machines:
@@ -87,12 +92,9 @@ def parse_fjs(text: str, name: str = "instance") -> Problem:
     """Parse a Brandimarte .fjs flexible job-shop instance; machines are renumbered from 0."""
     rows = _int_lines(text, name, _FJS_HINT)
     n_jobs, n_machines = _header(rows, name, _FJS_HINT)
-    body = rows[1:]
-    if len(body) < n_jobs:
-        raise _bad(name, None, f"the header announces {n_jobs} jobs but {len(body)} job lines follow",
-                   _FJS_HINT)
+    body = _job_lines(rows, n_jobs, name, _FJS_HINT)
     routes: list[list[list[tuple[int, int]]]] = []
-    for no, vals in body[:n_jobs]:
+    for no, vals in body:
         pos, route = 1, []
         n_ops = vals[0]
         if n_ops <= 0:
@@ -114,8 +116,6 @@ def parse_fjs(text: str, name: str = "instance") -> Problem:
         if pos != len(vals):
             raise _bad(name, no, f"{len(vals) - pos} numbers left after the {n_ops} operations", _FJS_HINT)
         routes.append(route)
-    if len(body) > n_jobs:
-        raise _bad(name, body[n_jobs][0], f"more lines than the {n_jobs} jobs announced", _FJS_HINT)
     return flexible_jobshop(name, routes, n_machines)
 
 

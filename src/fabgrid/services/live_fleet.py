@@ -2,10 +2,10 @@
 
 With no MQTT broker configured, `fabgrid serve` simulates every machine of the shipped network in a
 background thread, so the pages show live machine states and KPIs. Two sources (FABGRID_DEMO_SOURCE,
-`fabgrid serve --demo-source`): ``simulation`` (the default of `fabgrid.config`), the SimPy network
-simulation under the fabgrid policy (fabgrid.sim: demand, allocation, shifts, failures, maintenance;
-states, power and part counts), or ``fleet``, the telemetry fleet (fabgrid.telemetry.fleet: each machine
-on its own, with jobs, layers, temperatures and power samples). Either first back-fills the last hours
+`fabgrid serve --demo-source`): ``fleet`` (the default of `fabgrid.config`), the telemetry fleet
+(fabgrid.telemetry.fleet: each machine on its own, with jobs, layers, temperatures and power samples), or
+``simulation``, the SimPy network simulation under the fabgrid policy (fabgrid.sim: demand, allocation,
+shifts, failures, maintenance; states, power and part counts). Either first back-fills the last hours
 (never overlapping what is stored), then follows the wall clock.
 
 Measured on the shipped network (557 machines, 12 h back-fill, fresh SQLite): the simulation is

@@ -31,6 +31,15 @@ POLICIES = ("traditional", "fabgrid")
 
 
 # ----- shared -------------------------------------------------------------------------------------
+def _arrivals(world: World, on_order: Callable[[World, int], None]) -> SimGen:
+    env, placed = world.env, world.orders.placed_h
+    for o in range(len(world.orders)):
+        if placed[o] > env.now:
+            yield env.timeout(float(placed[o]) - env.now)
+        on_order(world, o)
+
+
+# ----- traditional --------------------------------------------------------------------------------
 def _take(pool: Pool, world: World, idx: int, room: float) -> Line | None:
     """Take up to `room` build share of queue line `idx` (splitting it); None when not a unit fits."""
     ln = pool.queue[idx]
@@ -45,15 +54,6 @@ def _take(pool: Pool, world: World, idx: int, room: float) -> Line | None:
     return Line(ln.order, ln.part, fit, ln.due_h, ln.material, ln.remake)
 
 
-def _arrivals(world: World, on_order: Callable[[World, int], None]) -> SimGen:
-    env, placed = world.env, world.orders.placed_h
-    for o in range(len(world.orders)):
-        if placed[o] > env.now:
-            yield env.timeout(float(placed[o]) - env.now)
-        on_order(world, o)
-
-
-# ----- traditional --------------------------------------------------------------------------------
 def traditional_build(world: World, pool: Pool) -> list[Line]:
     """FIFO, one order per build (a large order fills several builds)."""
     for i, ln in enumerate(pool.queue):
