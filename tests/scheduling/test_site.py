@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from fabgrid.data import load_station_kinds
 from fabgrid.domain.catalog import (
     Calendar,
     Catalog,
@@ -32,6 +33,7 @@ from fabgrid.scheduling.site import site_problem
 from fabgrid.scheduling.workload import demo_workload, load_routes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+KINDS = load_station_kinds()
 START = datetime(2026, 11, 23, 0, 0, tzinfo=SHANGHAI).astimezone(UTC)  # a Monday, site time
 
 
@@ -85,7 +87,7 @@ def _workload() -> Workload:
 def test_site_schedule_respects_shifts_changeovers_and_maintenance() -> None:
     network = _network()
     site = network.sites["test-site"]
-    sp = site_problem(network, site, _workload(), horizon_days=7)
+    sp = site_problem(network, site, _workload(), horizon_days=7, station_kinds=KINDS)
     result = plan(sp.problem, time_limit_s=4)
     s = result.schedule
     assert result.check.ok, result.check.violations
@@ -134,7 +136,7 @@ def test_changeovers_are_grouped_when_due_dates_allow() -> None:
               for i, m in enumerate(["pa12", "pa11", "pa12", "pa11"])]
     work = Workload(site="test-site", start=START, jobs=tuple(
         WorkJob(id=f"J{i}", due=due, builds=(b,)) for i, b in enumerate(builds)))
-    sp = site_problem(network, site, work, horizon_days=7)
+    sp = site_problem(network, site, work, horizon_days=7, station_kinds=KINDS)
     result = plan(sp.problem, time_limit_s=4)
     assert result.check.ok
     prints = sorted((r for r in sp.rows(result.schedule.operations) if r["resource"] == "m2"),
@@ -153,7 +155,7 @@ def test_demo_workload_is_reproducible_and_labelled() -> None:
     assert a == b and a != c
     assert a.source == "generated" and a.site == "test-site"
     assert all(bd.material in ("pa12", "pa11") for j in a.jobs for bd in j.builds)
-    sp = site_problem(network, site, a, 3)
+    sp = site_problem(network, site, a, 3, station_kinds=KINDS)
     assert check_schedule(sp.problem, plan(sp.problem, time_limit_s=3).schedule.operations).ok
 
 
@@ -163,11 +165,18 @@ def test_bad_work_is_reported() -> None:
     wrong = Workload(site="test-site", start=START, jobs=(WorkJob(id="J", due=START, builds=(
         WorkBuild(id="B", process=ProcessFamily.SLS, material="pa6", print_h=3),)),))
     with pytest.raises(InputError, match="no machine of site test-site prints sls in 'pa6'"):
-        site_problem(network, site, wrong, 7)
+        site_problem(network, site, wrong, 7, station_kinds=KINDS)
     unknown = Workload(site="test-site", start=START, jobs=_workload().jobs,
                        maintenance=(Maintenance(resource="m9", start=START, end=START + timedelta(hours=1)),))
     with pytest.raises(InputError, match="'m9' is not a machine or station"):
-        site_problem(network, site, unknown, 7)
+        site_problem(network, site, unknown, 7, station_kinds=KINDS)
     with pytest.raises(ValueError, match="timezone"):
         WorkJob.model_validate({"id": "J", "due": "2026-11-23T08:00:00", "builds": [
             {"id": "B", "process": "sls", "material": "pa12", "print_h": 3}]})
+
+
+def test_planning_service_time_limit_matches_the_engine() -> None:
+    from fabgrid.scheduling.plan import MAX_TIME_LIMIT_S
+    from fabgrid.services import planning
+
+    assert planning.MAX_TIME_LIMIT_S == MAX_TIME_LIMIT_S

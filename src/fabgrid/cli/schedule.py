@@ -1,6 +1,6 @@
 """`fabgrid schedule`: solve a job-shop instance file, or schedule a site's builds and follow-up steps.
 
-Imports the scheduling engine inside the command so `fabgrid --help` stays fast.
+Calls services.planning (imported inside the command so `fabgrid --help` stays fast); never an engine.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 import typer
 
 from fabgrid.cli._common import console, emit_json, table
-from fabgrid.errors import InputError, LimitError, NotFoundError
+from fabgrid.errors import InputError, LimitError
 
 MAX_HORIZON_DAYS = 60.0
 
 
 def _check_limits(time_limit: float, horizon: float) -> None:
-    from fabgrid.scheduling.plan import MAX_TIME_LIMIT_S
+    from fabgrid.services.planning import MAX_TIME_LIMIT_S
 
     if not 0 < time_limit <= MAX_TIME_LIMIT_S:
         raise LimitError(f"--time-limit {time_limit:g} s is outside (0, {MAX_TIME_LIMIT_S:g}]",
@@ -32,43 +32,30 @@ def _check_limits(time_limit: float, horizon: float) -> None:
 
 def _instance(path: Path, fmt: str | None, time_limit: float, workers: int, gantt: Path | None,
               as_json: bool) -> None:
-    from fabgrid.scheduling.plan import plan
-    from fabgrid.scheduling.readers import READERS, read_instance
+    from fabgrid.services.planning import solve_instance
 
-    fmt = (fmt or ("fjs" if path.suffix.lower() == ".fjs" else "jsplib")).lower()
-    if fmt not in READERS:
-        raise InputError(f"--format {fmt!r} is not known", hint=f"use one of {sorted(READERS)}",
-                         code="schedule.format")
-    problem = read_instance(path, fmt)
-    result = plan(problem, time_limit_s=time_limit, workers=workers)
-    s = result.schedule
-    rule = result.baseline.solver.split(":")[-1]
-    picture = None
-    if gantt is not None:
-        from fabgrid.scheduling.gantt import gantt_png
-
-        picture = gantt_png(problem, s.operations, gantt, title=f"{path.name}: makespan {s.makespan}",
-                            label=lambda o: str(o.job))
+    p = solve_instance(path, fmt, time_limit_s=time_limit, workers=workers, gantt=gantt)
+    s = p.schedule
     doc = {
-        "instance": path.name, "format": fmt, "jobs": len(problem.jobs), "machines": len(problem.resources),
+        "instance": p.name, "format": p.format, "jobs": p.jobs, "machines": p.machines,
         "makespan": s.makespan, "lower_bound": s.lower_bound, "status": s.status.value,
         "time_s": round(s.time_s, 2),
-        "baseline": {"rule": rule, "makespan": result.baseline.makespan},
-        "check": {"ok": result.check.ok, "makespan": result.check.makespan},
-        "gantt": str(picture) if picture else None,
+        "baseline": {"rule": p.baseline_rule, "makespan": p.baseline.makespan},
+        "check": {"ok": p.check_ok, "makespan": p.check_makespan},
+        "gantt": str(p.gantt) if p.gantt else None,
         "operations": [o.model_dump() for o in s.operations],
     }
     if as_json:
         emit_json(doc)
         return
     gap = 100.0 * (s.makespan - s.lower_bound) / max(1, s.makespan)
-    table(f"{path.name}: {len(problem.jobs)} jobs x {len(problem.resources)} machines",
+    table(f"{p.name}: {p.jobs} jobs x {p.machines} machines",
           ["schedule", "makespan", "lower bound", "status", "time s"],
           [["CP-SAT", s.makespan, s.lower_bound, f"{s.status.value} (gap {gap:.1f} %)", f"{s.time_s:.1f}"],
-           [f"dispatch {rule}", result.baseline.makespan, "", "", ""]])
+           [f"dispatch {p.baseline_rule}", p.baseline.makespan, "", "", ""]])
     console.print("machines are numbered from 0; use --json for every operation")
-    if picture:
-        console.print(f"Gantt chart: {picture}")
+    if p.gantt:
+        console.print(f"Gantt chart: {p.gantt}")
 
 
 def _load_work(path: Path) -> Any:
@@ -96,17 +83,11 @@ def _load_work(path: Path) -> Any:
 
 def _site(site_id: str, work: Path | None, horizon: float, seed: int, time_limit: float, workers: int,
           gantt: Path | None, as_json: bool) -> None:
-    from fabgrid.data import load_network
-    from fabgrid.scheduling.gantt import gantt_png
-    from fabgrid.scheduling.plan import order_summary, plan
-    from fabgrid.scheduling.site import site_problem
-    from fabgrid.scheduling.workload import demo_workload
+    from fabgrid.services.catalog import shipped_network
+    from fabgrid.services.planning import demo_workload, plan_site, require_site
 
-    network = load_network()
-    if site_id not in network.sites:
-        raise NotFoundError(f"site {site_id!r} is not in the network", code="schedule.site",
-                            hint="list the sites with `fabgrid sites` (ids like cs-jingkai-01)")
-    site = network.sites[site_id]
+    network = shipped_network()
+    require_site(network, site_id)
     if work is not None:
         workload = _load_work(work)
         if workload.site is not None and workload.site != site_id:
@@ -116,42 +97,38 @@ def _site(site_id: str, work: Path | None, horizon: float, seed: int, time_limit
             now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
             workload = workload.model_copy(update={"start": now})
     else:
-        workload = demo_workload(network, site, horizon, seed=seed)
-    sp = site_problem(network, site, workload, horizon)
-    result = plan(sp.problem, time_limit_s=time_limit, workers=workers)
-    s = result.schedule
-    rule = result.baseline.solver.split(":")[-1]
-    orders = order_summary(sp, s)
+        workload = demo_workload(network, site_id, horizon, seed=seed)
+    p = plan_site(network, site_id, workload, horizon, time_limit_s=time_limit, workers=workers)
+    s = p.schedule
+    orders = p.orders
     picture = None
     if gantt is not None:
-        picture = gantt_png(sp.problem, s.operations, gantt, time_unit="h from start", scale=60.0,
-                            title=f"{site.id} from {sp.start:%Y-%m-%d %H:%M} UTC",
-                            label=lambda o: sp.problem.jobs[o.job].name)
+        picture = p.gantt(gantt, title=f"{site_id} from {p.start:%Y-%m-%d %H:%M} UTC")
     source = "generated demo workload (not real orders)" if workload.source == "generated" else str(work)
     doc = {
-        "site": site.id, "start": sp.start, "horizon_days": horizon,
+        "site": site_id, "start": p.start, "horizon_days": horizon,
         "workload": {"source": workload.source, "seed": seed if workload.source == "generated" else None,
-                     "file": str(work) if work else None, "jobs": len(workload.jobs), "builds": len(sp.builds)},
+                     "file": str(work) if work else None, "jobs": len(workload.jobs), "builds": p.builds},
         "status": s.status.value, "weighted_tardiness_min": s.weighted_tardiness,
         "makespan_min": s.makespan, "lower_bound_min": s.lower_bound, "time_s": round(s.time_s, 2),
-        "baseline": {"rule": rule,
-                     "weighted_tardiness_min": result.baseline.weighted_tardiness,
-                     "makespan_min": result.baseline.makespan},
-        "check": {"ok": result.check.ok},
+        "baseline": {"rule": p.baseline_rule,
+                     "weighted_tardiness_min": p.baseline.weighted_tardiness,
+                     "makespan_min": p.baseline.makespan},
+        "check": {"ok": p.check_ok},
         "late_jobs": sum(1 for o in orders if o.tardiness_min),
         "after_horizon": sum(1 for o in orders if o.after_horizon),
-        "orders": [asdict(o) for o in orders], "operations": sp.rows(s.operations),
+        "orders": [asdict(o) for o in orders], "operations": p.rows,
         "gantt": str(picture) if picture else None,
     }
     if as_json:
         emit_json(doc)
         return
-    console.print(f"site {site.id}: {source}, {len(workload.jobs)} jobs, {len(sp.builds)} builds, "
-                  f"start {sp.start:%Y-%m-%d %H:%M} UTC")
+    console.print(f"site {site_id}: {source}, {len(workload.jobs)} jobs, {p.builds} builds, "
+                  f"start {p.start:%Y-%m-%d %H:%M} UTC")
     table("schedule (minutes)", ["schedule", "weighted tardiness", "makespan", "status", "time s"],
           [["CP-SAT", s.weighted_tardiness, s.makespan, s.status.value, f"{s.time_s:.1f}"],
-           [f"dispatch {rule}", result.baseline.weighted_tardiness,
-            result.baseline.makespan, "", ""]])
+           [f"dispatch {p.baseline_rule}", p.baseline.weighted_tardiness,
+            p.baseline.makespan, "", ""]])
     late = [o for o in orders if o.tardiness_min]
     table(f"late jobs ({len(late)} of {len(orders)})", ["job", "weight", "due", "completion", "late h"],
           [[o.job, o.weight, f"{o.due:%m-%d %H:%M}", f"{o.completion:%m-%d %H:%M}",

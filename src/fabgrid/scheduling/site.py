@@ -3,12 +3,14 @@
 Each build becomes a job: print (start needs an operator; printers run through the night), cool-down,
 the process's follow-up steps at the stations that perform them, and inspection. Shifts become
 operator work windows, maintenance becomes down-time, material changes become setups.
-Depends on domain records, the packaged data and the problem model; never on store, services or cli.
+Depends on domain records and the problem model; the station kinds are handed in (services read them from
+fabgrid.data); never on store, services or cli.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -85,16 +87,17 @@ def _minutes(hours: float) -> int:
 
 
 class _Resources:
-    """Resource index of the site: machines, station units, and workbenches for steps without a station."""
+    """Resource index of the site: machines, station units, and workbenches for steps without a station.
 
-    def __init__(self, network: Network, site: Site) -> None:
-        from fabgrid.data import load_station_kinds
+    ``station_kinds``: the follow-up steps each station kind performs (finishes.yaml ``station_kinds``).
+    """
 
+    def __init__(self, site: Site, station_kinds: Mapping[str, tuple[str, ...]]) -> None:
         self.items: list[Resource] = []
         self.index: dict[str, list[int]] = {}
         for m in site.machines:
             self._add(m.id, Resource(m.id, kind="machine"))
-        self.kinds = load_station_kinds()
+        self.kinds = station_kinds
         self.by_step: dict[str, list[int]] = {}
         for st in site.stations:
             for u in range(st.count):
@@ -162,8 +165,12 @@ def _steps(network: Network, build: WorkBuild) -> list[WorkStep]:
     return out
 
 
-def site_problem(network: Network, site: Site, workload: Workload, horizon_days: float) -> SiteProblem:
-    """The scheduling problem of ``workload`` at ``site`` over ``horizon_days`` days from its start."""
+def site_problem(network: Network, site: Site, workload: Workload, horizon_days: float, *,
+                 station_kinds: Mapping[str, tuple[str, ...]]) -> SiteProblem:
+    """The scheduling problem of ``workload`` at ``site`` over ``horizon_days`` days from its start.
+
+    ``station_kinds`` maps a station kind to the follow-up steps it performs (`fabgrid.data.load_station_kinds`).
+    """
     routes = load_routes()
     if workload.start is None:
         raise InputError("work: `start` is missing", hint="give the schedule start as an ISO time with zone",
@@ -179,7 +186,7 @@ def site_problem(network: Network, site: Site, workload: Workload, horizon_days:
         raise InputError(f"site {site.id}: no shift in the {horizon_days:g}-day horizon",
                          hint="give a longer --horizon", code="schedule.horizon")
     longest = max(b - a for a, b in windows)
-    res = _Resources(network, site)
+    res = _Resources(site, station_kinds)
     jobs: list[Job] = []
     orders: list[Order] = []
     builds: list[WorkBuild] = []
