@@ -113,30 +113,22 @@ def site_schedule(settings: Settings, who: Principal, horizon_days: float = 14.0
 
 def plan_workload(site_id: str, workload: Any, horizon_days: float) -> SiteSchedule:
     """Schedule `workload` at `site_id` and draw its Gantt chart (run in a child process by `site_schedule`)."""
-    from fabgrid.data import load_network
-    from fabgrid.scheduling.gantt import gantt_png
-    from fabgrid.scheduling.plan import plan
-    from fabgrid.scheduling.site import site_problem
+    from fabgrid.services.catalog import shipped_network
+    from fabgrid.services.planning import plan_site
 
-    network = load_network()
-    site = network.site(site_id)
-    sp = site_problem(network, site, workload, horizon_days)
-    result = plan(sp.problem, time_limit_s=SCHEDULE_TIME_LIMIT_S, workers=1)
-    ops = result.schedule.operations
+    p = plan_site(shipped_network(), site_id, workload, horizon_days, time_limit_s=SCHEDULE_TIME_LIMIT_S, workers=1)
     with tempfile.TemporaryDirectory() as tmp:
-        path = gantt_png(sp.problem, ops, Path(tmp) / "gantt.png", title=f"{site.id}: {len(workload.jobs)} orders",
-                         time_unit="h", scale=60.0)
-        png = path.read_bytes()
+        png = p.gantt(Path(tmp) / "gantt.png", title=f"{site_id}: {len(workload.jobs)} orders", time_unit="h",
+                      label_builds=False).read_bytes()
     rows: list[dict[str, Any]] = []
-    for r in sp.rows(ops):
+    for r in p.rows:
         start, end = r["start"], r["end"]
         assert isinstance(start, datetime) and isinstance(end, datetime)
         rows.append({**r, "start": start.isoformat(), "end": end.isoformat()})
     builds = [{"id": b.id, "order": j.id, "process": b.process.value, "material": b.material,
                "print_h": b.print_h, "parts": b.parts} for j in workload.jobs for b in j.builds]
-    return SiteSchedule(rows=rows, png=png, status=str(result.schedule.status.value),
-                        makespan_h=result.schedule.makespan / 60.0,
-                        weighted_tardiness_min=result.schedule.weighted_tardiness, builds=builds)
+    return SiteSchedule(rows=rows, png=png, status=str(p.schedule.status.value), makespan_h=p.schedule.makespan / 60.0,
+                        weighted_tardiness_min=p.schedule.weighted_tardiness, builds=builds)
 
 
 def machine_status(settings: Settings, who: Principal, now: datetime | None = None) -> list[dict[str, Any]]:
