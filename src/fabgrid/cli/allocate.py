@@ -1,11 +1,10 @@
 """`fabgrid allocate`, `fabgrid disrupt`, `fabgrid scenario generate`: arrange production across the network.
 
-Imports the network engine inside the commands so `fabgrid --help` stays fast.
+Calls services.allocation (imported inside the commands so `fabgrid --help` stays fast); never an engine.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,71 +14,6 @@ from fabgrid.cli._common import console, emit_json, table
 from fabgrid.errors import InputError, LimitError
 
 MAX_TIME_LIMIT_S = 3600.0
-SCENARIO_HINT = ("see the schema with `fabgrid allocate --schema`; lines: [{id, quantity, candidates: "
-                 "[{site, unit_price_cny, hours_per_unit, lead_days} or [site, cost, capacity_use]]}], "
-                 "sites: [{id, capacity_h_per_day}]")
-
-
-def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file", hint=f"give the {what} JSON file", code="allocation.file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text", hint=f"give the {what} as a JSON file",
-                         code="allocation.json") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                         hint="check the file's syntax", code="allocation.json") from None
-
-
-def _where(raw: Any, loc: tuple[Any, ...]) -> str:
-    """`lines[3] (id L7).candidates[0].unit_price_cny` from a pydantic error location."""
-    out: list[str] = []
-    node = raw
-    for part in loc:
-        if isinstance(part, int):
-            out[-1:] = [f"{out[-1] if out else ''}[{part}]"]
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and "id" in node:
-                out[-1] += f" (id {node['id']})"
-        else:
-            out.append(str(part))
-            node = node.get(part) if isinstance(node, dict) else None
-    return ".".join(out) or "(top level)"
-
-
-def load_scenario(path: Path) -> Any:
-    """Read and validate a scenario file; InputError names the file, the line and the field."""
-    from pydantic import ValidationError
-
-    from fabgrid.domain.allocation import Scenario
-
-    raw = _read_json(path, "scenario")
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        where = f"{_where(raw, tuple(err['loc']))}: " if err["loc"] else ""
-        raise InputError(f"{path}: {where}{msg}{more}",
-                         hint=SCENARIO_HINT, code="allocation.scenario") from None
-
-
-def _load_plan(path: Path) -> Any:
-    from pydantic import ValidationError
-
-    from fabgrid.domain.allocation import Plan
-
-    raw = _read_json(path, "plan")
-    try:
-        return Plan.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(f"{path}: not a plan: {_where(raw, tuple(err['loc']))}: {err['msg']}",
-                         hint="give the JSON printed by `fabgrid allocate SCENARIO --json`",
-                         code="allocation.plan") from None
 
 
 def _check_time(time_limit: float) -> None:
@@ -109,10 +43,10 @@ def _show_plan(plan: Any, title: str) -> None:
 
 def _allocate(file: Path | None, time_limit: float, gap: float, solver: str, threads: int, out: Path | None,
               as_json: bool, schema: bool) -> None:
-    if schema:
-        from fabgrid.domain.allocation import Scenario
+    from fabgrid.services import allocation
 
-        emit_json(Scenario.model_json_schema())
+    if schema:
+        emit_json(allocation.scenario_schema())
         return
     if file is None:
         raise InputError("give a scenario FILE (or --schema)", hint="fabgrid allocate scenario.json --json",
@@ -121,10 +55,8 @@ def _allocate(file: Path | None, time_limit: float, gap: float, solver: str, thr
     if not 0 <= gap < 1:
         raise InputError(f"--gap {gap:g} must be in [0, 1)", hint="a relative gap, e.g. 0.001",
                          code="allocation.gap")
-    from fabgrid.network.solve import allocate
-
-    sc = load_scenario(file)
-    plan = allocate(sc, time_limit_s=time_limit, gap_target=gap, solver=solver, threads=threads)
+    sc = allocation.read_scenario(file)
+    plan = allocation.allocate(sc, time_limit_s=time_limit, gap_target=gap, solver=solver, threads=threads)
     if out is not None:
         out.write_text(plan.model_dump_json(indent=1), encoding="utf-8")
     if as_json:
@@ -216,12 +148,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-plan after a disruption: only affected lines move; report churn, late lines, alternatives."""
         _check_time(time_limit)
-        from fabgrid.network.disrupt import disrupt
+        from fabgrid.services import allocation
 
-        sc = load_scenario(scenario)
-        old = _load_plan(plan)
+        sc = allocation.read_scenario(scenario)
+        old = allocation.read_plan(plan)
         d = _disruption(site, machine, province, route, material, days, sc.horizon_days)
-        rep = disrupt(sc, old, d, time_limit_s=time_limit, churn_cny_per_unit=churn)
+        rep = allocation.disrupt(sc, old, d, time_limit_s=time_limit, churn_cny_per_unit=churn)
         if out is not None:
             out.write_text(rep.plan.model_dump_json(indent=1), encoding="utf-8")
         if as_json:
@@ -242,10 +174,9 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="write the scenario here (default: stdout)"),
     ) -> None:
         """Build a scenario from the shipped network (sites beyond it are synthetic clones)."""
-        from fabgrid.data import load_network
-        from fabgrid.network.generate import generate_scenario
+        from fabgrid.services.allocation import generate_scenario
 
-        sc = generate_scenario(load_network(), n_sites=sites, n_lines=lines, seed=seed, horizon_days=horizon,
+        sc = generate_scenario(n_sites=sites, n_lines=lines, seed=seed, horizon_days=horizon,
                                load=load, max_candidates=candidates)
         text = sc.model_dump_json(exclude_defaults=True)
         if out is None:

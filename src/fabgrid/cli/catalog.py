@@ -1,6 +1,6 @@
 """`fabgrid network` and `fabgrid catalog`: list the shipped factories, processes, materials, machines.
 
-Reads `fabgrid.data` only (imported inside the commands); must not import engines, store or services.
+Reads them through services.catalog (imported inside the commands); must not import engines, store or data.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import typer
 from fabgrid.cli._common import emit_json, table
 
 if TYPE_CHECKING:
-    from fabgrid.domain.catalog import Catalog, Network, Site
-
-KINDS = ("processes", "materials", "machines")
-
+    from fabgrid.domain.catalog import Network, Site
 
 def _site_doc(site: Site, network: Network) -> dict[str, Any]:
     """The JSON record of one site (contract keys: id, name, city, province, lat, lon, machines, ...)."""
@@ -43,32 +40,15 @@ def _site_doc(site: Site, network: Network) -> dict[str, Any]:
     }
 
 
-def _select_sites(network: Network, province: str | None) -> list[Site]:
-    from fabgrid.data import load_provinces
-    from fabgrid.errors import InputError
-
-    sites = list(network.sites.values())
-    if province is None:
-        return sites
-    wanted = province.strip().casefold()
-    names_zh = {p.id: p.name_zh for p in load_provinces().values()}
-    chosen = [s for s in sites if wanted in (s.province.casefold(), names_zh.get(s.province, "").casefold())]
-    if not chosen:
-        known = sorted({s.province for s in sites})
-        raise InputError(f"--province {province!r}: no site in that province",
-                         hint=f"known provinces: {', '.join(known)}", code="network.unknown_province")
-    return chosen
-
-
 def network_cmd(
     province: str | None = typer.Option(None, "--province", "-p", help="only the sites of this province"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """List the factories of the network with their machines, certifications and local rates."""
-    from fabgrid.data import load_network
+    from fabgrid.services.catalog import shipped_network, sites_in
 
-    network = load_network()
-    sites = _select_sites(network, province)
+    network = shipped_network()
+    sites = sites_in(network, province)
     if as_json:
         emit_json({"sites": [_site_doc(s, network) for s in sites]})
         return
@@ -83,16 +63,6 @@ def network_cmd(
              f"{len({s.province for s in sites})} provinces")
     table(title, ["site", "city", "machines", "processes", "certifications", "labour CNY/h", "CNY/kWh",
                   "kg CO2/kWh"], rows)
-
-
-def _catalog_doc(catalog: Catalog, kind: str, process: str | None) -> dict[str, Any]:
-    if kind == "processes":
-        items: list[Any] = [p for p in catalog.processes.values() if process in (None, p.id.value)]
-    elif kind == "materials":
-        items = [m for m in catalog.materials.values() if process in (None, m.process.value)]
-    else:
-        items = [m for m in catalog.machine_models.values() if process in (None, m.process.value)]
-    return {kind: [i.model_dump(mode="json") for i in items]}
 
 
 def _catalog_table(kind: str, docs: list[dict[str, Any]]) -> None:
@@ -119,18 +89,9 @@ def catalog_cmd(
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """List the catalog: processes with design rules, materials, or machine models."""
-    from fabgrid.data import load_catalog
-    from fabgrid.domain.catalog import ProcessFamily
-    from fabgrid.errors import InputError
+    from fabgrid.services.catalog import catalog_entries
 
-    if kind not in KINDS:
-        raise InputError(f"catalog kind {kind!r} is not known", hint=f"use one of: {', '.join(KINDS)}",
-                         code="catalog.unknown_kind")
-    families = [f.value for f in ProcessFamily]
-    if process is not None and process not in families:
-        raise InputError(f"--process {process!r} is not a process family",
-                         hint=f"use one of: {', '.join(families)}", code="catalog.unknown_process")
-    doc = _catalog_doc(load_catalog(), kind, process)
+    doc = {kind: [i.model_dump(mode="json") for i in catalog_entries(kind, process)]}
     if as_json:
         emit_json(doc)
     else:

@@ -1,6 +1,6 @@
 """`fabgrid nest PARTS... --machine MODEL`: pack parts into builds, write 3MF and PNG of each build.
 
-Calls `fabgrid.nesting` (imported inside the command so `fabgrid --help` stays fast).
+Calls services.nesting (imported inside the command so `fabgrid --help` stays fast); never an engine.
 """
 
 from __future__ import annotations
@@ -10,11 +10,6 @@ from pathlib import Path
 import typer
 
 from fabgrid.cli._common import console, emit_json, table
-
-
-def _numbered(path: Path, index: int, count: int) -> Path:
-    """`build.3mf` for a single build, else `build-1.3mf`, `build-2.3mf`, ..."""
-    return path if count == 1 else path.with_name(f"{path.stem}-{index}{path.suffix}")
 
 
 def nest_cmd(
@@ -42,33 +37,14 @@ def nest_cmd(
     where parts stand support_lift_mm above the plate (in z and height_mm); the 3MF holds each
     placement's supports as an object `PART#N support`.
     """
-    from fabgrid.data import load_catalog
-    from fabgrid.errors import InputError, NotFoundError
-    from fabgrid.nesting import nest
-    from fabgrid.nesting.export import write_3mf, write_png
-    from fabgrid.nesting.parts import load_parts, parse_copies, part_names
+    from fabgrid.errors import InputError
+    from fabgrid.services.nesting import nest_files
 
     if time_limit is not None and time_limit <= 0:
         raise InputError(f"--time-limit {time_limit} must be > 0 s", code="nest.time_limit")
-    models = load_catalog().machine_models
-    if machine not in models:
-        raise NotFoundError(f"unknown machine model {machine!r}", hint=f"known: {', '.join(sorted(models))}",
-                            code="nest.machine")
-    names = part_names(parts)
-    loaded = load_parts(parts, parse_copies(copies, names))
-    for target in (out, png):
-        if target is not None and not target.parent.is_dir():
-            raise InputError(f"folder {target.parent} of {target} does not exist", hint="create it first",
-                             code="nest.out_dir")
-    builds = nest(loaded, models[machine], spacing_mm=spacing, time_limit_s=time_limit, seed=seed)
-    files: list[dict[str, str]] = []
-    for i, b in enumerate(builds, start=1):
-        entry: dict[str, str] = {}
-        if out is not None:
-            entry["3mf"] = str(write_3mf(b, loaded, _numbered(out, i, len(builds))))
-        if png is not None:
-            entry["png"] = str(write_png(b, loaded, _numbered(png, i, len(builds))))
-        files.append(entry)
+    result = nest_files(parts, machine, copies=copies, spacing_mm=spacing, time_limit_s=time_limit, seed=seed,
+                        out=out, png=png)
+    builds, files = result.builds, result.files
     doc = {"machine": machine, "builds": [
         {**b.model_dump(mode="json", exclude={"placements"}),
          "placements": [p.model_dump(mode="json", exclude={"transform", "size_mm"}) |
