@@ -22,8 +22,10 @@ $(BENCH_STAMP): $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/fabgrid serve --host $(HOST) --port $(PORT)
 
+# ruff, then the layer contracts of docs/architecture.md (import-linter, configured in pyproject.toml)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports --no-logo
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
