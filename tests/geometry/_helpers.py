@@ -7,7 +7,7 @@ import numpy as np
 import trimesh
 
 from fabgrid.domain.catalog import MachineModel, PowerDraw, Process, ProcessFamily
-from fabgrid.geometry.load import LoadedMesh
+from fabgrid.domain.part import Part
 
 
 def make_process(fam: ProcessFamily, min_wall: float = 1.0, escape: bool = False,
@@ -25,12 +25,12 @@ def make_machine(mid: str, fam: ProcessFamily, volume: tuple[float, float, float
                         source="test")
 
 
-def loaded(mesh: trimesh.Trimesh, name: str = "part.stl", units_source: str = "assumed") -> LoadedMesh:
-    """A LoadedMesh from a trimesh mesh (already welded)."""
+def loaded(mesh: trimesh.Trimesh, name: str = "part.stl", units_source: str = "assumed") -> Part:
+    """A Part from a trimesh mesh (already welded)."""
     faces = np.asarray(mesh.faces, dtype=np.int64)
-    return LoadedMesh(name=name, fmt="stl", vertices=np.asarray(mesh.vertices, dtype=np.float64), faces=faces,
-                      group=np.zeros(len(faces), dtype=np.int64), group_names=["part"],
-                      units="mm", units_source=units_source)
+    return Part(name=name, fmt="stl", vertices=np.asarray(mesh.vertices, dtype=np.float64), faces=faces,
+                group=np.zeros(len(faces), dtype=np.int64), group_names=["part"],
+                units="mm", units_source=units_source)
 
 
 def hollow_box(outer: float = 20.0, wall: float = 2.0) -> trimesh.Trimesh:

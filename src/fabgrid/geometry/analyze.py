@@ -1,8 +1,8 @@
-"""Geometry facts of a welded triangle mesh: mass properties, topology (bodies, watertightness, winding,
-boundary loops, non-manifold edges, genus), degenerate and duplicate faces, convex hull.
+"""Geometry facts of a part: its mass properties and hull (computed once by `domain.Part`), topology
+(bodies, watertightness, winding, boundary loops, non-manifold edges, genus), degenerate and duplicate faces.
 
 Whole-array numpy (one sort of the edge keys does watertightness, winding and boundaries together).
-Depends on numpy and scipy only; never on store, services or web.
+Depends on numpy, scipy and `fabgrid.domain`; never on store, services or web.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from fabgrid.geometry import limits
+from fabgrid.domain.part import Part
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -127,26 +127,6 @@ def _components(n: int, a: IntArray, b: IntArray) -> tuple[int, IntArray]:
     return int(count), labels.astype(np.int64)
 
 
-def _convex_hull(points: FloatArray) -> tuple[float, bool, FloatArray]:
-    """Volume of the convex hull; above HULL_EXACT_MAX_VERTICES the hull of a bounded sample
-    (the axis-extreme points plus a strided subset), flagged inexact (a lower bound, typically
-    within 0.1 % on smooth parts)."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    exact = len(points) <= limits.HULL_EXACT_MAX_VERTICES
-    pts = points
-    if not exact:
-        # the axis extremes keep the hull's bounding box exact; the strided subset covers the rest
-        extreme = unique_ints(np.r_[np.argmin(points, axis=0), np.argmax(points, axis=0)])
-        step = max(1, len(points) // limits.HULL_EXACT_MAX_VERTICES)
-        pts = points[np.union1d(extreme, np.arange(0, len(points), step))]
-    try:
-        hull = ConvexHull(pts)
-    except (QhullError, ValueError):
-        return 0.0, exact, np.zeros((0, 3))  # flat or degenerate point set: no volume
-    return float(hull.volume), exact, pts[hull.vertices]
-
-
 def orientation_directions() -> FloatArray:
     """The 26 unit directions of a cube's 6 faces, 12 edges and 8 corners, (26, 3)."""
     g = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij")).reshape(3, -1).T
@@ -159,40 +139,16 @@ def orientation_directions() -> FloatArray:
 
 def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> MeshFacts:
     """All geometry facts of a welded mesh: vertices (n, 3) float mm, faces (m, 3) int."""
-    used = np.zeros(len(vertices), dtype=bool)
-    used[faces.reshape(-1)] = True
-    all_used = bool(used.all())  # a welded mesh uses every vertex: no copy then
-    live = vertices if all_used else vertices[used]
-    vmin = live.min(axis=0)
-    vmax = live.max(axis=0)
-    center = (vmin + vmax) / 2.0
-    # coordinate-major (3, m) arrays: every product below runs on contiguous rows
-    vt = np.ascontiguousarray((vertices - center).T)  # shifting to the box centre keeps the sums well conditioned
-    ft = np.ascontiguousarray(faces.T, dtype=np.int64)  # (3, m): one contiguous row per corner
-    a, b, c = (np.take(vt, ft[k], axis=1) for k in range(3))  # take: several times faster than vt[:, idx]
-    sum_abc = a + b
-    sum_abc += c
-    b -= a
-    c -= a
-    cross = np.empty_like(a)
-    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
-        np.multiply(b[j], c[k], out=cross[i])
-        cross[i] -= b[k] * c[j]
-    dbl = np.sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2])
-    areas = dbl / 2.0
-    tet6 = a[0] * cross[0] + a[1] * cross[1] + a[2] * cross[2]  # 6 x signed volume of (origin, a, b, c)
-    volume = float(tet6.sum() / 6.0)
-    del b, c
+    return part_facts(Part(name="mesh", vertices=vertices, faces=np.asarray(faces, dtype=np.int64)), hull=hull)
+
+
+def part_facts(part: Part, hull: bool = True) -> MeshFacts:
+    """All geometry facts of a part: its mass properties (`Part.surface`, shared with costing and
+    nesting) plus topology, degenerate and duplicate faces, bodies and (with `hull`) the convex hull."""
+    vertices, faces = part.vertices, part.faces
+    s = part.surface
+    vmin, vmax, ft, areas, tet6, used = s.bbox_min_mm, s.bbox_max_mm, s.faces_t, s.areas_mm2, s.tet6, s.used
     scale = float(np.max(vmax - vmin)) or 1.0
-    # the volume-weighted centre is noise when the volume is round-off (open or flat shells): centroid mean
-    com = center + (sum_abc @ tet6) / (4.0 * tet6.sum()) if abs(volume) > 1e-12 * scale ** 3 else \
-        sum_abc.mean(axis=1) / 3.0 + center
-    sum_abc /= 3.0
-    sum_abc += center[:, None]
-    centroids = sum_abc.T  # (m, 3) view of the coordinate-major array
-    np.divide(cross, dbl, out=cross, where=dbl > 0)
-    cross[:, dbl <= 0] = 0.0
-    normals = cross.T
     repeated = (ft[0] == ft[1]) | (ft[1] == ft[2]) | (ft[0] == ft[2])
     degenerate = np.flatnonzero(repeated | (areas <= 1e-12 * scale * scale))
 
@@ -223,9 +179,9 @@ def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> Mesh
         loops = len(unique_ints(lab[bl_edges[:, 0]]))
 
     facts = MeshFacts(
-        vertices=vertices, faces=faces, normals=normals, areas_mm2=areas, centroids=centroids, body=body,
-        bodies=len(present), bbox_min_mm=vmin, bbox_max_mm=vmax, volume_mm3=volume,
-        area_mm2=float(areas.sum()), center_mass_mm=np.asarray(com, dtype=np.float64),
+        vertices=vertices, faces=faces, normals=s.normals, areas_mm2=areas, centroids=s.centroids, body=body,
+        bodies=len(present), bbox_min_mm=vmin, bbox_max_mm=vmax, volume_mm3=s.volume_mm3,
+        area_mm2=part.area_mm2, center_mass_mm=s.center_mass_mm,
         watertight=watertight, winding_consistent=topo["inconsistent"] == 0, edges=len(counts),
         boundary_edges=len(boundary_keys), boundary_loops=loops, nonmanifold_edges=len(nonmanifold_keys),
         degenerate_faces=degenerate, duplicate_faces=duplicates,
@@ -238,7 +194,8 @@ def mesh_facts(vertices: FloatArray, faces: IntArray, hull: bool = True) -> Mesh
         if topo["inconsistent"]:
             facts.inconsistent_faces = _inconsistent_faces(topo["key2"])
     if hull:
-        facts.hull_volume_mm3, facts.hull_exact, facts.hull_points = _convex_hull(live)
+        h = part.hull
+        facts.hull_volume_mm3, facts.hull_exact, facts.hull_points = h.volume_mm3, h.exact, h.points
     return facts
 
 

@@ -10,13 +10,14 @@ Limits (each exceeded limit raises `fabgrid.errors.LimitError` naming the limit 
 - ``MAX_3MF_MEMBERS`` (10,000): entries in a 3MF archive.
 - ``ANALYSIS_TIME_S`` (120 s): wall time of one analysis, checked between stages.
 
-Depends only on `fabgrid.errors`.
+Depends only on `fabgrid.errors` (and the hull limit of `fabgrid.domain.part`).
 """
 
 from __future__ import annotations
 
 import time
 
+from fabgrid.domain.part import HULL_EXACT_MAX_VERTICES as _HULL_EXACT_MAX_VERTICES
 from fabgrid.errors import LimitError
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -28,7 +29,7 @@ MAX_3MF_MEMBERS = 10_000
 ANALYSIS_TIME_S = 120.0
 
 #: Exact convex hull up to this many vertices; above it the hull of a bounded sample (flagged).
-HULL_EXACT_MAX_VERTICES = 10_000
+HULL_EXACT_MAX_VERTICES = _HULL_EXACT_MAX_VERTICES  # the part computes its hull (domain.part)
 #: Self-intersection test: at most this many candidate triangle pairs are tested exactly.
 SELF_INTERSECTION_MAX_PAIRS = 4_000_000
 #: Meshes above this many triangles are not searched for self-intersections (reported as not checked).

@@ -1,7 +1,9 @@
-"""Read a part file (STL, 3MF, OBJ, PLY, STEP) into one welded triangle mesh in mm, with bodies/objects.
+"""Read a part file (the formats of `geometry.formats`) into one `domain.Part`: a welded triangle mesh
+in mm with its bodies/objects, units and source; its derived facts are computed once, on the part.
 
-Loaders are registered per format in `LOADERS`; every failure is an `InputError` with a stable code.
-Depends on numpy, lxml, trimesh (OBJ/PLY/STEP) and `fabgrid.errors`; never on store, services or web.
+A loader is registered per format of `formats.FORMATS` in `LOADERS`; every failure is an `InputError`
+with a stable code. Depends on numpy, lxml, trimesh (OBJ/PLY/STEP), `fabgrid.domain` and
+`fabgrid.errors`; never on store, services or web.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import io
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
-from fabgrid.geometry import limits
+from fabgrid.geometry import formats, limits
 from fabgrid.geometry.threemf import load_3mf
 from fabgrid.geometry.units import UNIT_TO_MM, normalise_unit
 
@@ -28,33 +30,6 @@ IntArray = NDArray[np.int64]
 
 #: (name, triangles (n, 3, 3) float) per object found in a file, plus the file's unit if it declares one.
 Soup = list[tuple[str, NDArray[np.floating[Any]]]]
-
-
-@dataclass
-class LoadedMesh:
-    """A welded triangle mesh in mm.
-
-    Attributes
-    ----------
-    vertices : (n, 3) float64, mm
-    faces : (m, 3) int64 indices into `vertices`
-    group : (m,) int64 index into `group_names` (the object / solid / build item each face came from)
-    """
-
-    name: str
-    fmt: str
-    vertices: FloatArray
-    faces: IntArray
-    group: IntArray
-    group_names: list[str]
-    units: str = "mm"
-    units_source: str = "assumed"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def triangles(self) -> int:
-        """Number of triangles."""
-        return len(self.faces)
 
 
 def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
@@ -216,14 +191,15 @@ def _threemf(data: bytes, name: str) -> tuple[Soup, str | None]:
     return load_3mf(data, name)
 
 
-LOADERS: dict[str, Callable[[bytes, str], tuple[Soup, str | None]]] = {
-    "stl": _stl,
-    "3mf": _threemf,
-    "obj": _obj,
-    "ply": _ply,
-    "step": _step,
-    "stp": _step,
-}
+Loader = Callable[[bytes, str], tuple[Soup, str | None]]
+
+#: The loader of each format of `formats.FORMATS`, by format id.
+_BY_FORMAT: dict[str, Loader] = {"stl": _stl, "3mf": _threemf, "obj": _obj, "ply": _ply, "step": _step}
+if set(_BY_FORMAT) != {f.id for f in formats.FORMATS}:  # the format list and the loaders must agree
+    raise ImportError(f"geometry.load: loaders {sorted(_BY_FORMAT)} do not match geometry.formats.FORMATS")
+
+#: Loader per file extension (without the dot), derived from the format list.
+LOADERS: dict[str, Loader] = {ext.lstrip("."): _BY_FORMAT[f.id] for f in formats.FORMATS for ext in f.extensions}
 
 
 def sniff_format(data: bytes, filename: str) -> str:
@@ -244,10 +220,10 @@ def sniff_format(data: bytes, filename: str) -> str:
     if re.search(rb"^\s*v\s", head, re.M):
         return "obj"
     raise InputError(f"{filename}: unknown part format '{ext or '(no extension)'}'",
-                     hint="upload STL, 3MF, OBJ, PLY or STEP (.stp/.step)", code="mesh.format")
+                     hint=f"upload {formats.describe()}", code="mesh.format")
 
 
-def load_bytes(data: bytes, filename: str, units: str | None = None) -> LoadedMesh:
+def load_bytes(data: bytes, filename: str, units: str | None = None) -> Part:
     """Load a part from its bytes; `units` (mm, inch, m, cm, um) overrides the file's unit."""
     limits.check_file_size(len(data), filename)
     if not data.strip():
@@ -278,12 +254,11 @@ def load_bytes(data: bytes, filename: str, units: str | None = None) -> LoadedMe
         points *= scale
     vertices, inverse = weld(points, overwrite=True)  # `points` is this function's own array
     group = np.repeat(np.arange(len(soup), dtype=np.int64), [len(t) for _, t in soup])
-    return LoadedMesh(name=Path(filename).name, fmt=fmt, vertices=vertices,
-                      faces=inverse.reshape(-1, 3), group=group, group_names=[g for g, _ in soup],
-                      units=unit, units_source=source)
+    return Part(name=Path(filename).name, fmt=fmt, vertices=vertices, faces=inverse.reshape(-1, 3), group=group,
+                group_names=[g for g, _ in soup], units=unit, units_source=source)
 
 
-def load_path(path: str | Path, units: str | None = None) -> LoadedMesh:
+def load_path(path: str | Path, units: str | None = None) -> Part:
     """Load a part file from disk (size checked before reading)."""
     p = Path(path)
     if p.is_dir():

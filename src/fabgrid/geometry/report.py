@@ -16,12 +16,11 @@ import numpy as np
 
 from fabgrid.domain.catalog import MachineModel, Process
 from fabgrid.domain.geometry import PartReport, ThinRegion
-from fabgrid.domain.part import DfmFinding, Orientation, PartGeometry, Severity, Vec3
+from fabgrid.domain.part import DfmFinding, Orientation, Part, PartGeometry, Severity, Vec3
 from fabgrid.geometry import dfm, limits, orient
-from fabgrid.geometry.analyze import MeshFacts, mesh_facts
+from fabgrid.geometry.analyze import MeshFacts, part_facts
 from fabgrid.geometry.dfm.registry import faces_list, points_list
 from fabgrid.geometry.intersect import self_intersections
-from fabgrid.geometry.load import LoadedMesh
 from fabgrid.geometry.thickness import Thickness, measure, thin_regions
 
 
@@ -69,23 +68,27 @@ def _orderable(findings: list[DfmFinding], processes: Sequence[Process],
     return orderable, machines_ok
 
 
-def analyze_loaded(mesh: LoadedMesh, processes: Sequence[Process], machines: Sequence[MachineModel],
+def analyze_loaded(mesh: Part, processes: Sequence[Process], machines: Sequence[MachineModel],
                    options: Options | None = None, budget: limits.Budget | None = None) -> PartReport:
-    """Run the whole intake pipeline on a loaded mesh; see `Options`."""
+    """Run the whole intake pipeline on a loaded part; see `Options`. The part's own facts (volume, area,
+    hull, ...) are the ones reported, so costing and nesting later read the same values from it."""
     opt = options or Options()
     budget = budget or limits.Budget(name=mesh.name)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    vertices, faces, repairs = mesh.vertices, mesh.faces, None
+    part, repairs = mesh, None
     if opt.repair:
         from fabgrid.geometry.repair import repair
 
-        fixed = repair(vertices, faces)
-        vertices, faces, repairs = fixed.vertices, fixed.faces, fixed.notes
+        fixed = repair(mesh.vertices, mesh.faces)
+        repairs = fixed.notes
+        part = Part(name=mesh.name, vertices=fixed.vertices, faces=fixed.faces, fmt=mesh.fmt,
+                    group_names=mesh.group_names, units=mesh.units, units_source=mesh.units_source)
         timings["repair"] = time.perf_counter() - t0
         budget.check("repair")
+    vertices, faces = part.vertices, part.faces
     t = time.perf_counter()
-    f = mesh_facts(vertices, faces)
+    f = part_facts(part)
     timings["facts"] = time.perf_counter() - t
     budget.check("facts")
 
@@ -170,7 +173,7 @@ def analyze_loaded(mesh: LoadedMesh, processes: Sequence[Process], machines: Seq
     return report
 
 
-def _per_body(mesh: LoadedMesh, vertices: np.ndarray, faces: np.ndarray, f: MeshFacts,  # type: ignore[type-arg]
+def _per_body(mesh: Part, vertices: np.ndarray, faces: np.ndarray, f: MeshFacts,  # type: ignore[type-arg]
               processes: Sequence[Process], machines: Sequence[MachineModel], opt: Options,
               budget: limits.Budget) -> list[PartReport]:
     sub_opt = Options(repair=False, per_body=False, thickness_samples=max(500, opt.thickness_samples // 4),
@@ -179,8 +182,8 @@ def _per_body(mesh: LoadedMesh, vertices: np.ndarray, faces: np.ndarray, f: Mesh
     for b in range(min(f.bodies, 100)):
         bf = faces[f.body == b]
         used, inv = np.unique(bf, return_inverse=True)
-        sub = LoadedMesh(name=f"{mesh.name}#body{b + 1}", fmt=mesh.fmt, vertices=vertices[used],
-                         faces=inv.reshape(-1, 3).astype(np.int64), group=np.zeros(len(bf), dtype=np.int64),
-                         group_names=[f"body {b + 1}"], units=mesh.units, units_source=mesh.units_source)
+        sub = Part(name=f"{mesh.name}#body{b + 1}", fmt=mesh.fmt, vertices=vertices[used],
+                   faces=inv.reshape(-1, 3).astype(np.int64), group=np.zeros(len(bf), dtype=np.int64),
+                   group_names=[f"body {b + 1}"], units=mesh.units, units_source=mesh.units_source)
         out.append(analyze_loaded(sub, processes, machines, sub_opt, budget))
     return out
