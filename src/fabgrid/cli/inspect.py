@@ -1,6 +1,6 @@
 """`fabgrid inspect`: train and run the surface defect detector, check a layer image, SPC of a feature.
 
-Engines (numpy, scipy, trimesh, scikit-image) are imported inside the commands.
+Calls services.inspection (imported inside the commands, with numpy, scipy, trimesh); never an engine.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from fabgrid.cli._common import emit_json, table
-from fabgrid.errors import InputError
 
 inspect_app = typer.Typer(help="Quality inspection: image anomaly detection, layer checks, SPC.",
                           no_args_is_help=True)
@@ -24,14 +23,11 @@ def train_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Learn a defect detector from defect-free images only."""
-    from fabgrid.quality.anomaly import train
-    from fabgrid.quality.anomaly_io import list_images, read_image, save_model
+    from fabgrid.services.inspection import train_detector
 
-    paths = list_images(images)
-    m = train([read_image(p) for p in paths], target_frr=target_frr)
-    save_model(m, model)
-    doc = {"model": str(model), "n_train": m.bank.n, "threshold": m.threshold, "target_frr": m.target_frr,
-           "loo_frr": float((m.loo_scores > m.threshold).mean())}
+    t = train_detector(images, model, target_frr=target_frr)
+    doc = {"model": str(t.model), "n_train": t.n_train, "threshold": t.threshold, "target_frr": t.target_frr,
+           "loo_frr": t.loo_frr}
     if json_out:
         emit_json(doc)
     else:
@@ -46,22 +42,16 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Score images: anomaly score, defect decision at the model's threshold, optional heat maps."""
-    from fabgrid.quality.anomaly_io import load_model, read_image, write_heatmaps
+    from fabgrid.services.inspection import score_images
 
-    m = load_model(model)
-    arrays = [read_image(p) for p in images]
-    scores, maps = m.score(arrays)
-    docs: list[dict[str, object]] = [{"image": str(p), "score": round(float(s), 4), "defect": bool(s > m.threshold)}
-                                     for p, s in zip(images, scores, strict=True)]
-    if heatmap_dir is not None:
-        written = write_heatmaps(images, maps, [(a.shape[1], a.shape[0]) for a in arrays], m.threshold,
-                                 heatmap_dir)
-        for d, w in zip(docs, written, strict=True):
-            d["heatmap"] = str(w)
+    scored = score_images(images, model, heatmap_dir=heatmap_dir)
+    docs: list[dict[str, object]] = [
+        {"image": r.image, "score": r.score, "defect": r.defect, **({"heatmap": r.heatmap} if r.heatmap else {})}
+        for r in scored.images]
     if json_out:
         emit_json(docs)
     else:
-        table(f"inspection (threshold {m.threshold:.3f})", ["image", "score", "result"],
+        table(f"inspection (threshold {scored.threshold:.3f})", ["image", "score", "result"],
               [(d["image"], f"{d['score']:.3f}", "DEFECT" if d["defect"] else "ok") for d in docs])
 
 
@@ -76,19 +66,9 @@ def layer_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Compare a layer image with the mesh's cross-section: shift, missing/excess material, warping."""
-    import trimesh
+    from fabgrid.services.inspection import check_layer_file
 
-    from fabgrid.quality.anomaly_io import read_image
-    from fabgrid.quality.layer import CameraFrame, check_layer
-
-    if not mesh.is_file():
-        raise InputError(f"mesh file {mesh} does not exist", hint="check the --mesh path", code="layer.mesh")
-    try:
-        tm = trimesh.load_mesh(mesh)
-    except Exception as exc:  # trimesh raises many types for unreadable files
-        raise InputError(f"{mesh} cannot be read as a mesh ({exc})", code="layer.mesh") from exc
-    img = read_image(image).astype(float) / 255.0
-    res = check_layer(img, tm, z_mm, CameraFrame(img.shape, px_mm, (origin_x_mm, origin_y_mm)))
+    res = check_layer_file(mesh, image, z_mm=z_mm, px_mm=px_mm, origin_mm=(origin_x_mm, origin_y_mm))
     if json_out:
         emit_json(res)
     else:
@@ -109,33 +89,9 @@ def spc_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Capability (Cp/Cpk, Pp/Ppk), control charts with Western Electric rules, and alarms."""
-    import csv
+    from fabgrid.services.inspection import spc_from_csv
 
-    from pydantic import ValidationError
-
-    from fabgrid.domain.quality import Tolerance
-    from fabgrid.quality.spc import spc_report
-
-    if not csv_file.is_file():
-        raise InputError(f"CSV file {csv_file} does not exist", hint="check the --csv path", code="spc.file")
-    with csv_file.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or feature not in rows[0]:
-        cols = ", ".join(rows[0]) if rows else "none"
-        raise InputError(f"{csv_file} has no column {feature!r} (columns: {cols})", code="spc.column")
-    try:
-        values = [float(r[feature]) for r in rows if (r[feature] or "").strip()]
-    except ValueError as exc:
-        raise InputError(f"{csv_file}, column {feature!r}: {exc}", hint="measurements must be numbers in mm",
-                         code="spc.values") from exc
-    nominal = nominal_mm if nominal_mm is not None else (
-        (lsl_mm + usl_mm) / 2 if lsl_mm is not None and usl_mm is not None else (lsl_mm or usl_mm or 0.0))
-    try:
-        tol = Tolerance(feature=feature, nominal_mm=nominal, lsl_mm=lsl_mm, usl_mm=usl_mm)
-    except ValidationError as exc:
-        raise InputError(f"tolerance of {feature!r}: {exc.errors()[0]['msg']}", hint="give --lsl and/or --usl",
-                         code="spc.tolerance") from exc
-    rep = spc_report(values, tol, subgroup_size=subgroup)
+    rep = spc_from_csv(csv_file, feature, lsl_mm=lsl_mm, usl_mm=usl_mm, nominal_mm=nominal_mm, subgroup=subgroup)
     if json_out:
         emit_json(rep)
         return

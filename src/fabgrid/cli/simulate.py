@@ -1,38 +1,18 @@
 """`fabgrid simulate`: the network simulator comparing the traditional and the fabgrid policy.
 
-Imports the simulator (SimPy, trimesh, HiGHS, matplotlib) inside the command so `fabgrid --help` stays fast.
+Calls services.simulation (imported inside the command with SimPy, trimesh, HiGHS, matplotlib, so that
+`fabgrid --help` stays fast); never an engine.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from fabgrid.cli._common import emit_json, err_console, table
-from fabgrid.errors import InputError
-
-if TYPE_CHECKING:
-    from fabgrid.sim.model import World
-    from fabgrid.sim.run import RunHook
-
-
-def _select_sites(spec: str | None, known: list[str]) -> tuple[str, ...] | None:
-    if not spec:
-        return None
-    if spec.isdigit():
-        n = int(spec)
-        if n < 1:
-            raise InputError("--sites must be >= 1 or a list of site ids", code="sim.sites")
-        return tuple(sorted(known)[:n])
-    ids = tuple(s.strip() for s in spec.split(",") if s.strip())
-    bad = [s for s in ids if s not in known]
-    if bad:
-        raise InputError(f"--sites: unknown site(s) {', '.join(bad)}",
-                         hint=f"use site ids such as {', '.join(sorted(known)[:3])}, or a count", code="sim.sites")
-    return ids
 
 
 def _clean(v: Any) -> Any:
@@ -72,82 +52,23 @@ def simulate(days: int, seed: int, policy: str, seeds: int, disruptions: str | N
              as_json: bool, sites: str | None, parts: int | None, scale: float, meshes: Path | None,
              fast: bool, settings: list[str] | None = None, events: Path | None = None) -> None:
     """Run the simulation and print the comparison; `events`: write the telemetry events of one run."""
-    from fabgrid.data import load_network
-    from fabgrid.sim.config import load_params, override, parse_disruptions
-    from fabgrid.sim.library import build_library
-    from fabgrid.sim.run import HEADLINE, Setup, compare
+    from fabgrid.services.simulation import SimulationOptions
+    from fabgrid.services.simulation import simulate as run
 
-    if policy not in ("traditional", "fabgrid", "both"):
-        raise InputError(f"unknown policy {policy!r}", hint="use traditional, fabgrid or both", code="sim.policy")
-    if not 1 <= days <= 366:
-        raise InputError(f"--days must be 1..366, got {days}", code="sim.days")
-    if not 1 <= seeds <= 100:
-        raise InputError(f"--seeds must be 1..100, got {seeds}", code="sim.seeds")
-    if scale <= 0:
-        raise InputError(f"--scale must be > 0, got {scale}", code="sim.scale")
-    network = load_network()
-    params = override(load_params(), settings or [])
-    chosen = _select_sites(sites, list(network.sites))
-    dis = parse_disruptions(disruptions, network, days)
-    for flag, path in (("--report", report), ("--events", events)):
-        if path is not None and not path.parent.exists():
-            raise InputError(f"{flag}: folder {path.parent} does not exist", hint="create it first",
-                             code="sim.report")
-    if not as_json:
-        err_console.print("building the part library (costing facts once per part)...")
-    lib = build_library(network, params, n_parts=parts, mesh_dir=meshes, measure_packing=not fast)
-    setup = Setup(network, params, lib, days, dis, sites=chosen, rate_scale=scale)
-    pols = ["traditional", "fabgrid"] if policy == "both" else [policy]
-    exported: dict[str, Any] = {}
-    doc = compare(setup, pols, seed, seeds,
-                  on_run=None if events is None else _exporter(events, pols[-1], seed, exported))
-    if exported:
-        doc["events"] = exported
-        if not as_json:
-            err_console.print(f"wrote {exported['events']} events of the {exported['policy']} run (seed {seed}) "
-                              f"to {events}; KPIs: fabgrid kpi {events} --from {exported['from']} "
-                              f"--to {exported['to']}")
-    doc["library"] = {"parts": len(lib.parts), "density_volume": lib.density_volume,
-                      "density_plate": lib.density_plate, "density_source": lib.density_source}
-    doc["disruptions"] = [d.model_dump(mode="json") for d in dis]
-    doc["sites"] = len(chosen) if chosen else len(network.sites)
-    doc["overrides"] = list(settings or [])
-    if report is not None:
-        from fabgrid.sim.report import write_report
-
-        pngs = write_report(doc, params, report)
-        doc["report"] = {"html": str(report), "png": [str(p) for p in pngs]}
-    runs = doc.pop("runs")
-    doc["per_seed"] = {p: [{k: v for k, v in r.items() if k != "daily"} for r in rs] for p, rs in runs.items()}
-    doc = _clean(doc)
+    options = SimulationOptions(days=days, seed=seed, policy=policy, seeds=seeds, disruptions=disruptions,
+                                sites=sites, parts=parts, scale=scale, meshes=meshes, fast=fast,
+                                overrides=tuple(settings or []), report=report, events=events)
+    result = run(options, note=None if as_json else err_console.print)
+    doc = _clean(result.doc)
     if as_json:
         emit_json(doc)
         return
-    keys = list(HEADLINE) + [k for k in doc["policies"][pols[0]] if k not in HEADLINE]
+    pols = result.policies
+    keys = list(result.headline) + [k for k in doc["policies"][pols[0]] if k not in result.headline]
     rows = [[k, *(_fmt(doc["policies"][p][k]) for p in pols),
              *([_pct(doc["change"][k])] if doc["change"] else [])] for k in keys]
     cols = ["metric", *pols, *(["change fabgrid vs traditional"] if doc["change"] else [])]
     table(f"fabgrid simulate: {days} days, {seeds} seed(s) from {seed}", cols, rows)
-
-
-def _exporter(path: Path, policy: str, seed: int, out: dict[str, Any]) -> RunHook:
-    """A `compare` hook writing the events of run (`policy`, `seed`) to `path`; fills `out`."""
-    import time
-    from datetime import timedelta
-
-    from fabgrid.sim.export import write_jsonl
-
-    def hook(p: str, s: int, world: World, _metrics: dict[str, Any]) -> None:
-        if p != policy or s != seed:
-            return
-        t0 = time.perf_counter()
-        n = write_jsonl(world, path, run_id=f"sim-{p}-{s}")
-        end = world.start + timedelta(hours=world.end_h)
-        out.update({"file": str(path), "policy": p, "seed": s, "events": n,
-                    "from": world.start.isoformat().replace("+00:00", "Z"),
-                    "to": end.isoformat().replace("+00:00", "Z"), "wall_s": time.perf_counter() - t0})
-
-    return hook
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,111 @@
+"""Use cases of quality inspection from files: train the surface defect detector, score images (with heat
+maps), check a layer image against the mesh's cross-section, SPC of a measured feature from a CSV.
+Thin glue over the quality engine (`fabgrid.quality`); never imports api, web or cli.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fabgrid.domain.quality import ImageResult, LayerCheckResult, SpcReport
+from fabgrid.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainedDetector:
+    """A detector written to `model`: images learnt, the decision threshold and its leave-one-out false rejects."""
+
+    model: Path
+    n_train: int
+    threshold: float
+    target_frr: float
+    loo_frr: float
+
+
+@dataclass(frozen=True)
+class ImageScores:
+    """Scores of images at the model's threshold (score rounded to 4 digits; heat map path when written)."""
+
+    threshold: float
+    images: list[ImageResult]
+
+
+def train_detector(images: Path, model: Path, *, target_frr: float) -> TrainedDetector:
+    """Learn a defect detector from the defect-free images of a folder (or listed in a text file); save it."""
+    from fabgrid.quality.anomaly import train
+    from fabgrid.quality.anomaly_io import list_images, read_image, save_model
+
+    paths = list_images(images)
+    m = train([read_image(p) for p in paths], target_frr=target_frr)
+    save_model(m, model)
+    return TrainedDetector(model=model, n_train=m.bank.n, threshold=m.threshold, target_frr=m.target_frr,
+                           loo_frr=float((m.loo_scores > m.threshold).mean()))
+
+
+def score_images(images: Sequence[Path], model: Path, *, heatmap_dir: Path | None = None) -> ImageScores:
+    """Score `images` with the detector in `model`; write ``<stem>.heatmap.png`` per image to `heatmap_dir`."""
+    from fabgrid.quality.anomaly_io import load_model, read_image, write_heatmaps
+
+    m = load_model(model)
+    arrays = [read_image(p) for p in images]
+    scores, maps = m.score(arrays)
+    written: list[Path | None] = [None] * len(images)
+    if heatmap_dir is not None:
+        written = list(write_heatmaps(list(images), maps, [(a.shape[1], a.shape[0]) for a in arrays], m.threshold,
+                                      heatmap_dir))
+    return ImageScores(threshold=m.threshold, images=[
+        ImageResult(image=str(p), score=round(float(s), 4), defect=bool(s > m.threshold), threshold=m.threshold,
+                    heatmap=None if w is None else str(w))
+        for p, s, w in zip(images, scores, written, strict=True)])
+
+
+def check_layer_file(mesh: Path, image: Path, *, z_mm: float, px_mm: float,
+                     origin_mm: tuple[float, float] = (0.0, 0.0)) -> LayerCheckResult:
+    """Compare a top camera image of a layer with the mesh's cross-section at `z_mm`."""
+    import trimesh
+
+    from fabgrid.quality.anomaly_io import read_image
+    from fabgrid.quality.layer import CameraFrame, check_layer
+
+    if not mesh.is_file():
+        raise InputError(f"mesh file {mesh} does not exist", hint="check the --mesh path", code="layer.mesh")
+    try:
+        tm = trimesh.load_mesh(mesh)
+    except Exception as exc:  # trimesh raises many types for unreadable files
+        raise InputError(f"{mesh} cannot be read as a mesh ({exc})", code="layer.mesh") from exc
+    img = read_image(image).astype(float) / 255.0
+    return check_layer(img, tm, z_mm, CameraFrame(img.shape, px_mm, origin_mm))
+
+
+def spc_from_csv(csv_file: Path, feature: str, *, lsl_mm: float | None, usl_mm: float | None,
+                 nominal_mm: float | None, subgroup: int) -> SpcReport:
+    """Capability and control charts of column `feature` of a CSV of measurements in production order."""
+    import csv
+
+    from pydantic import ValidationError
+
+    from fabgrid.domain.quality import Tolerance
+    from fabgrid.quality.spc import spc_report
+
+    if not csv_file.is_file():
+        raise InputError(f"CSV file {csv_file} does not exist", hint="check the --csv path", code="spc.file")
+    with csv_file.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or feature not in rows[0]:
+        cols = ", ".join(rows[0]) if rows else "none"
+        raise InputError(f"{csv_file} has no column {feature!r} (columns: {cols})", code="spc.column")
+    try:
+        values = [float(r[feature]) for r in rows if (r[feature] or "").strip()]
+    except ValueError as exc:
+        raise InputError(f"{csv_file}, column {feature!r}: {exc}", hint="measurements must be numbers in mm",
+                         code="spc.values") from exc
+    nominal = nominal_mm if nominal_mm is not None else (
+        (lsl_mm + usl_mm) / 2 if lsl_mm is not None and usl_mm is not None else (lsl_mm or usl_mm or 0.0))
+    try:
+        tol = Tolerance(feature=feature, nominal_mm=nominal, lsl_mm=lsl_mm, usl_mm=usl_mm)
+    except ValidationError as exc:
+        raise InputError(f"tolerance of {feature!r}: {exc.errors()[0]['msg']}", hint="give --lsl and/or --usl",
+                         code="spc.tolerance") from exc
+    return spc_report(values, tol, subgroup_size=subgroup)
