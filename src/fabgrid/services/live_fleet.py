@@ -23,14 +23,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from fabgrid.data import load_network
 from fabgrid.domain.catalog import Network
 from fabgrid.errors import InputError
 from fabgrid.services.telemetry import SqlEventSink
-from fabgrid.store.db import get_engine
-from fabgrid.store.telemetry_tables import machine_events
 from fabgrid.telemetry.fleet import SimMachine, fleet_events, run_live
 
 log = logging.getLogger("fabgrid.fleet")
@@ -42,16 +38,6 @@ BATCH = 5000
 Event = dict[str, Any]
 Source = Callable[[Network, float, int], Iterator[Event]]
 """Events of every machine of a network from epoch second `start` on, in time order: (network, start, seed)."""
-
-
-def _last_event_s(url: str) -> float | None:
-    with get_engine(url).connect() as conn:
-        last = conn.scalar(select(func.max(machine_events.c.ts)))
-    if last is None:
-        return None
-    if isinstance(last, str):
-        last = datetime.fromisoformat(last)
-    return float(last.timestamp())
 
 
 def fleet_source(network: Network, start: float, seed: int) -> Iterator[Event]:
@@ -84,9 +70,10 @@ def run_embedded_fleet(url: str, stop: threading.Event, *, backfill_s: float = B
         raise InputError(f"unknown demo source {source!r}", hint=f"use one of {', '.join(SOURCES)}",
                          code="config.demo_source")
     network = load_network()
-    sink = SqlEventSink(get_engine(url))
+    sink = SqlEventSink(url)
     now = time.time()
-    last = _last_event_s(url)
+    last_at = sink.last_event_at()
+    last = last_at.timestamp() if last_at is not None else None
     start = max(now - backfill_s, (last + 1.0) if last else 0.0)
     events = SOURCES[source](network, start, seed)
     handed = 0

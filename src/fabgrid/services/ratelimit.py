@@ -4,7 +4,7 @@ Default limits (capacity = burst, refilled evenly over the window):
   upload  20 per 60 s   (POST /api/v1/parts)
   quote   60 per 60 s   (POST /api/v1/quotes)
 Override with FABGRID_RATE_LIMITS, e.g. ``upload=20/60,quote=60/60`` (N per S seconds). An empty bucket
-answers 429 with Retry-After. Depends on the store only.
+answers 429 with Retry-After. Depends on the store (`uow.rate_buckets`) only.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ import random
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
 from fabgrid.services._util import now, utc
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import RateBucketRow
 from fabgrid.store.uow import UnitOfWork
 
 DEFAULT_LIMITS = "upload=20/60,quote=60/60"
@@ -85,26 +81,20 @@ def take(settings: Settings, who: Principal, action: str, cost: float = 1.0) -> 
             time.sleep(random.uniform(0.0, 0.002 * min(attempt, 10)))
         t = now()
         with UnitOfWork(settings.database_url) as uow:
-            row = uow.session.get(RateBucketRow, key)
-            if row is None:
+            bucket = uow.rate_buckets.get(key)
+            if bucket is None:
                 if cost > lim.capacity:
                     raise RateLimitError(action, lim, math.ceil(lim.window_s))
-                uow.session.add(RateBucketRow(key=key, tokens=lim.capacity - cost, updated_at=t))
-                try:
-                    uow.commit()
-                except IntegrityError:
+                if not uow.rate_buckets.create(key, lim.capacity - cost, t):
                     continue  # another process created it first: read it again
+                uow.commit()
                 return lim.capacity - cost
-            before = row.updated_at
-            elapsed = max(0.0, (t - utc(before)).total_seconds())
-            tokens = min(lim.capacity, row.tokens + elapsed * lim.refill_per_s)
+            elapsed = max(0.0, (t - utc(bucket.updated_at)).total_seconds())
+            tokens = min(lim.capacity, bucket.tokens + elapsed * lim.refill_per_s)
             if tokens < cost:
                 wait = math.ceil((cost - tokens) / lim.refill_per_s)
                 raise RateLimitError(action, lim, max(1, wait))
-            res = uow.session.execute(update(RateBucketRow)
-                                      .where(RateBucketRow.key == key, RateBucketRow.updated_at == before)
-                                      .values(tokens=tokens - cost, updated_at=t))
-            if getattr(res, "rowcount", 0) == 1:
+            if uow.rate_buckets.compare_and_set(bucket, tokens - cost, t):
                 uow.commit()
                 return tokens - cost
     raise RateLimitError(action, lim, 1)

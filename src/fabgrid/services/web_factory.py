@@ -17,8 +17,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
 from fabgrid.services.accounts import Principal
@@ -134,26 +132,18 @@ def plan_workload(site_id: str, workload: Any, horizon_days: float) -> SiteSched
 def machine_status(settings: Settings, who: Principal, now: datetime | None = None) -> list[dict[str, Any]]:
     """The site's machines with their model, process and the latest telemetry state (None when the
     machine has sent no state in the last two days). One indexed query over the site's state events."""
-    from sqlalchemy import func, select
-
     from fabgrid.data import load_network
-    from fabgrid.store.db import get_engine
-    from fabgrid.store.telemetry_tables import machine_events as t
+    from fabgrid.store.db import StoreError
+    from fabgrid.store.telemetry import MachineEventStore
 
     site_id = _factory(who)
     network = load_network()
     site = network.site(site_id)
     now = now or datetime.now(UTC)
     latest: dict[str, tuple[datetime, Any]] = {}
-    last = (select(t.c.machine, func.max(t.c.ts).label("ts"))
-            .where(t.c.site == site_id, t.c.kind == "state", t.c.ts >= now - STATUS_LOOKBACK)
-            .group_by(t.c.machine).subquery())
-    q = select(t.c.machine, t.c.ts, t.c.payload).join(last, (t.c.machine == last.c.machine) & (t.c.ts == last.c.ts))
     try:
-        with get_engine(settings.database_url).connect() as conn:
-            for machine, ts, payload in conn.execute(q.where(t.c.kind == "state")):
-                latest[str(machine)] = (ts if ts.tzinfo else ts.replace(tzinfo=UTC), payload)
-    except SQLAlchemyError:
+        latest = MachineEventStore(settings.database_url, create=False).latest_states(site_id, now - STATUS_LOOKBACK)
+    except StoreError:
         latest = {}  # a database without the telemetry table: no states to show
     out = []
     for m in site.machines:

@@ -14,8 +14,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
 from fabgrid.services._util import utc
@@ -115,11 +113,11 @@ def _refresh(settings: Settings, now: datetime) -> None:
 
 def _compute_telemetry_kpis(settings: Settings, now: datetime) -> dict[str, float | None] | None:
     from fabgrid.services.telemetry import kpis_from_store
-    from fabgrid.store.db import get_engine
+    from fabgrid.store.db import StoreError
 
     try:
-        table = kpis_from_store(get_engine(settings.database_url), now - KPI_WINDOW, now)
-    except (SQLAlchemyError, InputError):
+        table = kpis_from_store(settings.database_url, now - KPI_WINDOW, now)
+    except (StoreError, InputError):
         return None
     if not table.machines:
         return None

@@ -13,12 +13,16 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fabgrid.errors import InputError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: What a failing database raises, for the callers of the store (which do not import SQLAlchemy themselves).
+StoreError = SQLAlchemyError
+#: A database failure that may pass when retried (connection lost, server restarting, database locked).
+TransientStoreError = OperationalError
 
 
 def _normalise_url(url: str) -> str:
@@ -84,7 +88,6 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     """Migrate the database at `url` to `revision`; returns the revision it is at afterwards."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy.exc import OperationalError
 
     try:
         engine = get_engine(url)

@@ -10,6 +10,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from fabgrid.store.db import session_factory
+from fabgrid.store.ratelimit import RateBucketRepository
 from fabgrid.store.repositories import (
     AuditRepository,
     CatalogRepository,
@@ -40,6 +41,7 @@ class UnitOfWork:
     audit: AuditRepository
     webhooks: WebhookRepository
     disruptions: DisruptionRepository
+    rate_buckets: RateBucketRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -57,6 +59,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.disruptions = DisruptionRepository(self.session)
+        self.rate_buckets = RateBucketRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
