@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     from fabgrid.costing.fdm import fdm_profile, simulate, slicer_ini
-    from fabgrid.costing.part import CostingPart
+    from fabgrid.costing.part import from_mesh
     from fabgrid.costing.rates import load_rates
     from fabgrid.data import load_catalog
 
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
         stl = work / (path.stem + ".stl")
         mesh.export(stl)  # type: ignore[attr-defined]
         t0 = time.perf_counter()
-        res = simulate(CostingPart.from_mesh(mesh, name=path.name), prof)  # type: ignore[arg-type]
+        res = simulate(from_mesh(mesh, name=path.name), prof)  # type: ignore[arg-type]
         ours_ms = (time.perf_counter() - t0) * 1000
         ref = _reference(slicer, ini, stl, work / (path.stem + ".gcode"))
         row = Row(path.name, len(mesh.faces), res.print_time_s, None,  # type: ignore[attr-defined]

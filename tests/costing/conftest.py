@@ -7,7 +7,7 @@ from datetime import time
 import pytest
 import trimesh
 
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.rates import Rates, load_rates
 from fabgrid.domain.catalog import (
     Calendar,
@@ -102,5 +102,5 @@ def network() -> Network:
 
 
 @pytest.fixture(scope="session")
-def box_part() -> CostingPart:
-    return CostingPart.from_mesh(trimesh.creation.box((40.0, 30.0, 20.0)), name="box")
+def box_part() -> Part:
+    return from_mesh(trimesh.creation.box((40.0, 30.0, 20.0)), name="box")

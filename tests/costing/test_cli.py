@@ -67,12 +67,12 @@ def test_bad_input_is_an_error_not_a_traceback(part_file: Path) -> None:
 def test_every_shipped_machine_model_can_be_estimated() -> None:
     """The params each process model needs are present for every machine model of the catalog."""
     from fabgrid.costing.base import estimate
-    from fabgrid.costing.part import CostingPart
+    from fabgrid.costing.part import from_mesh
     from fabgrid.costing.rates import load_rates
     from fabgrid.data import load_catalog
 
     cat = load_catalog()
-    part = CostingPart.from_mesh(trimesh.creation.box((20.0, 20.0, 10.0)))
+    part = from_mesh(trimesh.creation.box((20.0, 20.0, 10.0)))
     for model in cat.machine_models.values():
         for mat_id in model.materials:
             mat = cat.materials[mat_id]

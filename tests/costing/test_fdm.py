@@ -6,7 +6,7 @@ import pytest
 import trimesh
 
 from fabgrid.costing.fdm import fdm_profile, simulate, slicer_ini
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import from_mesh
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import Network
 from fabgrid.errors import InputError
@@ -18,7 +18,7 @@ def test_solid_cube_mass_matches_hand_figure(network: Network, rates: Rates) -> 
 
     prof = dataclasses.replace(fdm_profile(network.catalog.machine_models["printer"],
                                            network.catalog.materials["pla"], rates), infill_density=1.0)
-    part = CostingPart.from_mesh(trimesh.creation.box((20.0, 20.0, 10.0)))
+    part = from_mesh(trimesh.creation.box((20.0, 20.0, 10.0)))
     res = simulate(part, prof)
     assert res.volume_mm3 == pytest.approx(4000.0, rel=0.05)
     assert res.mass_g(1.24) == pytest.approx(res.volume_mm3 * 1.24 / 1000)
@@ -28,7 +28,7 @@ def test_sparse_cube_hand_figure(network: Network, rates: Rates) -> None:
     """Walls + top/bottom skins + sparse infill of a plain box, computed from the profile by hand."""
     prof = fdm_profile(network.catalog.machine_models["printer"], network.catalog.materials["pla"], rates)
     a, h, s = 30.0, prof.layer_height_mm, prof.spacing_mm
-    part = CostingPart.from_mesh(trimesh.creation.box((a, a, 10.0)))
+    part = from_mesh(trimesh.creation.box((a, a, 10.0)))
     res = simulate(part, prof)
     n = round(10.0 / h)
     offsets = [prof.width_mm / 2 + s * k for k in range(prof.perimeters)]
@@ -48,7 +48,7 @@ def test_time_and_mass_grow_with_size(network: Network, rates: Rates) -> None:
     prof = fdm_profile(network.catalog.machine_models["printer"], network.catalog.materials["pla"], rates)
     last_t = last_v = 0.0
     for scale in (10.0, 20.0, 40.0, 60.0):
-        res = simulate(CostingPart.from_mesh(trimesh.creation.box((scale, scale, scale / 2))), prof)
+        res = simulate(from_mesh(trimesh.creation.box((scale, scale, scale / 2))), prof)
         assert res.print_time_s > last_t and res.volume_mm3 > last_v
         last_t, last_v = res.print_time_s, res.volume_mm3
 

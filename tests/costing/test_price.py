@@ -8,7 +8,7 @@ import pytest
 import trimesh
 
 from fabgrid.costing.base import estimate
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.postprocess import post_process
 from fabgrid.costing.price import machine_rate_cny_per_h, price_estimate
 from fabgrid.costing.quote import QuoteRequest, quote_network
@@ -18,7 +18,7 @@ from fabgrid.domain.catalog import Network, ProcessFamily
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday morning in China
 
 
-def test_cnc_box_priced_by_hand(network: Network, rates: Rates, box_part: CostingPart) -> None:
+def test_cnc_box_priced_by_hand(network: Network, rates: Rates, box_part: Part) -> None:
     cat, site = network.catalog, network.sites["b"]
     model, mat = cat.machine_models["mill"], cat.materials["al"]
     cnc = rates.section("cnc")
@@ -48,7 +48,7 @@ def test_cnc_box_priced_by_hand(network: Network, rates: Rates, box_part: Costin
     assert pr.unit_cny == pytest.approx(max(unit, p.minimum_order_cny[ProcessFamily.CNC]), rel=1e-9)
 
 
-def test_sls_box_priced_by_hand(network: Network, rates: Rates, box_part: CostingPart) -> None:
+def test_sls_box_priced_by_hand(network: Network, rates: Rates, box_part: Part) -> None:
     cat, site = network.catalog, network.sites["a"]
     model, mat = cat.machine_models["sls"], cat.materials["pa12"]
     pb = rates.section("powder_bed")
@@ -72,7 +72,7 @@ def test_sls_box_priced_by_hand(network: Network, rates: Rates, box_part: Costin
 def test_more_volume_is_never_cheaper(network: Network, rates: Rates, material: str) -> None:
     prices = []
     for s in (1.0, 1.3, 1.7, 2.2):
-        part = CostingPart.from_mesh(trimesh.creation.box((20 * s, 15 * s, 10 * s)))
+        part = from_mesh(trimesh.creation.box((20 * s, 15 * s, 10 * s)))
         offers, _ = quote_network(part, network, QuoteRequest(material=material, quantity=20), rates, NOW)
         prices.append({o.site: o.unit_price_cny for o in offers})
     for site in prices[0]:
@@ -81,7 +81,7 @@ def test_more_volume_is_never_cheaper(network: Network, rates: Rates, material: 
 
 
 @pytest.mark.parametrize("material", ["pla", "pa12", "al"])
-def test_more_copies_never_raise_the_unit_price(network: Network, rates: Rates, box_part: CostingPart,
+def test_more_copies_never_raise_the_unit_price(network: Network, rates: Rates, box_part: Part,
                                                 material: str) -> None:
     series: dict[str, list[float]] = {}
     for qty in (1, 2, 3, 7, 10, 11, 49, 50, 51, 200, 1000):

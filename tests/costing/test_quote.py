@@ -8,7 +8,7 @@ import pytest
 import trimesh
 
 from fabgrid.costing import leadtime
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.quote import QuoteRequest, quote_network
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import Calendar, Network, ProcessFamily, Shift
@@ -22,7 +22,7 @@ def _codes(rejected: list) -> dict[str, str]:
     return {r.site: r.code for r in rejected}
 
 
-def test_every_rejection_reason(network: Network, rates: Rates, box_part: CostingPart) -> None:
+def test_every_rejection_reason(network: Network, rates: Rates, box_part: Part) -> None:
     offers, rejected = quote_network(box_part, network, QuoteRequest(material="pla"), rates, NOW)
     assert {o.site for o in offers} == {"a", "e"}
     codes = _codes(rejected)
@@ -33,8 +33,8 @@ def test_every_rejection_reason(network: Network, rates: Rates, box_part: Costin
                                 rates, NOW)
     assert _codes(rejected)["a"] == "certification"
 
-    blocked = CostingPart.from_mesh(box_part.mesh, dfm_errors={"fdm": ["wall 0.3 mm is below 0.8 mm"]})
-    offers, rejected = quote_network(blocked, network, QuoteRequest(material="pla"), rates, NOW)
+    offers, rejected = quote_network(box_part, network, QuoteRequest(material="pla"), rates, NOW,
+                                     dfm_errors={"fdm": ["wall 0.3 mm is below 0.8 mm"]})
     assert not offers
     assert _codes(rejected)["a"] == "dfm" and "0.3 mm" in next(r.reason for r in rejected if r.site == "a")
 
@@ -49,7 +49,7 @@ def test_every_rejection_reason(network: Network, rates: Rates, box_part: Costin
 
 
 def test_finish_not_offered_for_process_rejects_request(network: Network, rates: Rates,
-                                                        box_part: CostingPart) -> None:
+                                                        box_part: Part) -> None:
     offers, _ = quote_network(box_part, network, QuoteRequest(material="pa12", finish="dyeing"), rates, NOW)
     assert [o.site for o in offers] == ["a"]
     assert offers[0].lead_time_days >= 1
@@ -57,20 +57,20 @@ def test_finish_not_offered_for_process_rejects_request(network: Network, rates:
 
 def test_same_input_same_price_and_hash(network: Network, rates: Rates) -> None:
     mesh = trimesh.creation.icosphere(subdivisions=3, radius=12.0)
-    q1 = quote_prepared(PreparedPart(CostingPart.from_mesh(mesh), "ball"), "pla", 4, network=network,
-                        rates=rates, now=NOW, to_city="Changsha")
-    q2 = quote_prepared(PreparedPart(CostingPart.from_mesh(mesh.copy()), "ball"), "pla", 4, network=network,
-                        rates=rates, now=datetime(2026, 3, 5, 6, 0, tzinfo=UTC), to_city="Changsha")
+    q1 = quote_prepared(PreparedPart(from_mesh(mesh), "ball"), "pla", 4, network=network,
+                        rates=rates, now=NOW, destination="Changsha")
+    q2 = quote_prepared(PreparedPart(from_mesh(mesh.copy()), "ball"), "pla", 4, network=network,
+                        rates=rates, now=datetime(2026, 3, 5, 6, 0, tzinfo=UTC), destination="Changsha")
     assert q1.input_hash == q2.input_hash
     assert [(o.site, o.unit_price_cny) for o in q1.offers] == [(o.site, o.unit_price_cny) for o in q2.offers]
     assert q1.expires_at == NOW + (q1.expires_at - q1.created_at) and q1.expires_at > q1.created_at
-    q3 = quote_prepared(PreparedPart(CostingPart.from_mesh(mesh), "ball"), "pla", 5, network=network,
-                        rates=rates, now=NOW, to_city="Changsha")
+    q3 = quote_prepared(PreparedPart(from_mesh(mesh), "ball"), "pla", 5, network=network,
+                        rates=rates, now=NOW, destination="Changsha")
     assert q3.input_hash != q1.input_hash
 
 
-def test_tiers_and_queue(network: Network, rates: Rates, box_part: CostingPart) -> None:
-    req = QuoteRequest(material="pla", quantity=10, to_city="Guangzhou", need_by=date(2026, 3, 4))
+def test_tiers_and_queue(network: Network, rates: Rates, box_part: Part) -> None:
+    req = QuoteRequest(material="pla", quantity=10, destination="Guangzhou", need_by=date(2026, 3, 4))
     offers, _ = quote_network(box_part, network, req, rates, NOW)
     o = next(x for x in offers if x.site == "a")
     tiers = {t.tier: t for t in o.tiers}
@@ -99,18 +99,22 @@ def test_calendar_skips_holidays() -> None:
 
 
 def test_service_reads_dfm_errors_from_a_stored_report(network: Network, rates: Rates) -> None:
+    from fabgrid.domain.part import DfmFinding, Severity
+    from fabgrid.services.analysis import analyze_file
     from fabgrid.services.quotes import prepare_part
 
     data = trimesh.creation.box((20.0, 20.0, 10.0)).export(file_type="stl")
-    report = {"convex_hull_volume_mm3": 4000.0, "findings": [
-        {"code": "wall.too_thin", "severity": "error", "process": "fdm", "machine_model": None,
-         "message": "wall 0.4 mm < 0.8 mm"},
-        {"code": "build_volume", "severity": "error", "process": "fdm", "machine_model": "printer",
-         "message": "too big for printer"},
-        {"code": "mesh.self_intersection", "severity": "warning", "process": None, "message": "x"}]}
+    findings = [
+        DfmFinding(code="wall.too_thin", severity=Severity.ERROR, process=ProcessFamily.FDM,
+                   message="wall 0.4 mm < 0.8 mm", fix="thicken"),
+        DfmFinding(code="build_volume", severity=Severity.ERROR, process=ProcessFamily.FDM, machine_model="printer",
+                   message="too big for printer", fix="smaller"),
+        DfmFinding(code="mesh.self_intersection", severity=Severity.WARNING, message="x", fix="y")]
+    # the report as the store keeps it (JSON), validated again by the service
+    report = analyze_file(data, "plate.stl").model_copy(update={"findings": findings}).model_dump(mode="json")
     prepared = prepare_part(data, "plate.stl", report=report)
-    assert prepared.part.dfm_errors == {"fdm": ["wall 0.4 mm < 0.8 mm"]}
-    assert prepared.part.convex_hull_volume_mm3 == 4000.0
+    assert prepared.dfm_errors == {"fdm": ["wall 0.4 mm < 0.8 mm"]}
+    assert prepared.part.hull_volume_mm3 == pytest.approx(4000.0, rel=1e-9)
     q = quote_prepared(prepared, "pla", network=network, rates=rates, now=NOW)
     assert not q.offers and {r.code for r in q.rejected if r.site in ("a", "e")} == {"dfm"}
     q = quote_prepared(prepared, "pa12", network=network, rates=rates, now=NOW)

@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, ProcessFamily
 from fabgrid.domain.quote import Estimate
@@ -23,7 +23,7 @@ class ProcessModel(Protocol):
 
     families: tuple[ProcessFamily, ...]
 
-    def estimate(self, part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+    def estimate(self, part: Part, machine: MachineModel, material: Material, quantity: int,
                  rates: Rates) -> Estimate:
         """The estimate for `quantity` copies of `part`."""
         ...
@@ -49,7 +49,7 @@ def model_for(family: ProcessFamily) -> ProcessModel:
                          code="costing.no_model") from None
 
 
-def estimate(part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+def estimate(part: Part, machine: MachineModel, material: Material, quantity: int,
              rates: Rates) -> Estimate:
     """Estimate `quantity` copies of `part` on `machine` in `material` with the registered model."""
     if quantity < 1:

@@ -8,7 +8,7 @@ costing only.
 from __future__ import annotations
 
 from fabgrid.costing.base import register, setup_energy_kwh
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, ProcessFamily
 from fabgrid.domain.quote import Estimate
@@ -16,9 +16,9 @@ from fabgrid.domain.quote import Estimate
 _S = "cnc"
 
 
-def sides_to_machine(part: CostingPart) -> int:
+def sides_to_machine(part: Part) -> int:
     """Sides to reach: 2 for near-convex parts, up to 6 for pocketed / undercut shapes."""
-    solidity = part.volume_mm3 / max(part.convex_hull_volume_mm3, 1e-9)
+    solidity = part.solid_volume_mm3 / max(part.hull_volume_mm3, 1e-9)
     if solidity > 0.7:
         return 2
     if solidity > 0.4:
@@ -31,14 +31,14 @@ class CncModel:
 
     families: tuple[ProcessFamily, ...] = (ProcessFamily.CNC,)
 
-    def estimate(self, part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+    def estimate(self, part: Part, machine: MachineModel, material: Material, quantity: int,
                  rates: Rates) -> Estimate:
         """Machine time, stock and energy of `quantity` copies."""
         num = rates.number
         allowance = num(_S, "stock_allowance_mm")
         x, y, z = (d + 2 * allowance for d in part.bbox_mm)
         stock_mm3 = x * y * z
-        removal_mm3 = max(stock_mm3 - part.volume_mm3, 0.0)
+        removal_mm3 = max(stock_mm3 - part.solid_volume_mm3, 0.0)
         energy_j_mm3 = material.properties.get("specific_cutting_energy_j_mm3",
                                                num(_S, "default_specific_cutting_energy_j_mm3"))
         e_j = float(energy_j_mm3) if isinstance(energy_j_mm3, int | float) else 2.0
@@ -56,7 +56,7 @@ class CncModel:
         return Estimate(
             process=ProcessFamily.CNC, machine_model=machine.id, material=material.id, quantity=quantity,
             time_s=time_s, job_time_s=quantity * cycle_s + setup_s, builds=1, material_g=stock_mm3 * rho,
-            part_g=part.volume_mm3 * rho, support_g=0.0, energy_kwh=energy, operator_s=0.0,
+            part_g=part.solid_volume_mm3 * rho, support_g=0.0, energy_kwh=energy, operator_s=0.0,
             setup_s=setup_s / quantity,
             details={"stock_mm3": stock_mm3, "removal_mm3": removal_mm3, "roughing_s": rough_s,
                      "finishing_s": finish_s, "tool_change_s": tool_s, "setups": float(setups)},

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fabgrid.costing.base import register, setup_energy_kwh, trapezoid_time_s
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, part_layers
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, ProcessFamily
 from fabgrid.domain.quote import Estimate
@@ -161,9 +161,9 @@ class FdmResult:
         return self.volume_mm3 * density_g_cm3 / 1000.0
 
 
-def simulate(part: CostingPart, prof: FdmProfile) -> FdmResult:
+def simulate(part: Part, prof: FdmProfile) -> FdmResult:
     """Print time and filament volume of one copy of `part` with profile `prof`."""
-    st = part.layers(prof.slice_settings())
+    st = part_layers(part, prof.slice_settings())
     h, s, fa = prof.layer_height_mm, prof.spacing_mm, prof.flow_area_mm2
     n = st.n_layers
     area, perim = st.area_mm2, st.perimeter_mm
@@ -284,7 +284,7 @@ class FdmModel:
 
     families: tuple[ProcessFamily, ...] = (ProcessFamily.FDM,)
 
-    def estimate(self, part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+    def estimate(self, part: Part, machine: MachineModel, material: Material, quantity: int,
                  rates: Rates) -> Estimate:
         """Time, filament and energy of `quantity` copies on `machine`."""
         prof = fdm_profile(machine, material, rates)
@@ -311,7 +311,7 @@ class FdmModel:
         )
 
 
-def _copies_per_plate(part: CostingPart, prof: FdmProfile) -> int:
+def _copies_per_plate(part: Part, prof: FdmProfile) -> int:
     """Copies that fit side by side on the plate (bounding boxes with a 5 mm gap)."""
     x, y, _ = part.bbox_mm
     gap = 5.0

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from fabgrid.costing.base import register, setup_energy_kwh
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, part_layers
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, ProcessFamily
 from fabgrid.domain.quote import Estimate
@@ -21,7 +21,7 @@ from fabgrid.geometry.slice import SliceSettings
 _S = "metal_pbf"
 
 
-def copies_per_plate(part: CostingPart, machine: MachineModel, fill: float) -> int:
+def copies_per_plate(part: Part, machine: MachineModel, fill: float) -> int:
     """Copies that fit on the plate: usable plate area over the part's footprint."""
     x, y, _ = part.bbox_mm
     bx, by, _ = machine.build_volume_mm
@@ -33,7 +33,7 @@ class MetalPbfModel:
 
     families: tuple[ProcessFamily, ...] = (ProcessFamily.METAL_PBF,)
 
-    def estimate(self, part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+    def estimate(self, part: Part, machine: MachineModel, material: Material, quantity: int,
                  rates: Rates) -> Estimate:
         """Time, powder and energy of `quantity` copies on `machine`."""
         num = rates.number
@@ -44,12 +44,12 @@ class MetalPbfModel:
         recoat = rates.machine_param(_S, machine, "recoat_s")
         contour_speed = rates.machine_param(_S, machine, "contour_speed_mm_s")
         purge = float(machine.params.get("inert_gas_s", 0.0))
-        shadow = part.layers(SliceSettings(layer_height_mm=num(_S, "support_slice_mm"),
+        shadow = part_layers(part, SliceSettings(layer_height_mm=num(_S, "support_slice_mm"),
                                            overhang_angle_deg=num(_S, "overhang_angle_deg"), contours=False))
         support_mm3 = shadow.support_volume_mm3 * num(_S, "support_factor")
-        melt_mm3 = part.volume_mm3 + support_mm3 * num(_S, "support_density")
-        normals = np.asarray(part.mesh.face_normals)
-        lateral = float((np.asarray(part.mesh.area_faces) * np.linalg.norm(normals[:, :2], axis=1)).sum())
+        melt_mm3 = part.solid_volume_mm3 + support_mm3 * num(_S, "support_density")
+        surface = part.surface
+        lateral = float((surface.areas_mm2 * np.linalg.norm(surface.normals[:, :2], axis=1)).sum())
         scan_s = melt_mm3 / (hatch * layer_mm * speed * lasers) + lateral / layer_mm / contour_speed / lasers
         layers = math.ceil(part.bbox_mm[2] / layer_mm)
         cap = copies_per_plate(part, machine, num(_S, "plate_fill"))
@@ -67,8 +67,8 @@ class MetalPbfModel:
         return Estimate(
             process=ProcessFamily.METAL_PBF, machine_model=machine.id, material=material.id,
             quantity=quantity, time_s=time_s, job_time_s=job_s, builds=plates,
-            material_g=melt_g * (1.0 + num(_S, "powder_loss_factor")), part_g=part.volume_mm3 * rho,
-            support_g=melt_g - part.volume_mm3 * rho, energy_kwh=energy, operator_s=removal_s,
+            material_g=melt_g * (1.0 + num(_S, "powder_loss_factor")), part_g=part.solid_volume_mm3 * rho,
+            support_g=melt_g - part.solid_volume_mm3 * rho, energy_kwh=energy, operator_s=removal_s,
             setup_s=num(_S, "plate_prep_s") / share,
             details={"scan_s": scan_s, "plate_s": plate_s, "layers": float(layers), "support_mm3": support_mm3,
                      "copies_per_plate": float(cap), "removal_s": removal_s,

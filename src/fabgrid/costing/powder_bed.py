@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from fabgrid.costing.base import register
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, ProcessFamily
 from fabgrid.domain.quote import Estimate
@@ -23,7 +23,7 @@ class PowderBedModel:
 
     families: tuple[ProcessFamily, ...] = (ProcessFamily.SLS, ProcessFamily.MJF)
 
-    def estimate(self, part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+    def estimate(self, part: Part, machine: MachineModel, material: Material, quantity: int,
                  rates: Rates) -> Estimate:
         """Time, powder and energy of `quantity` copies packed in shared builds."""
         layer_mm = machine.default_layer_height_mm or rates.number(_S, "layer_height_mm")
@@ -37,19 +37,19 @@ class PowderBedModel:
             speed = rates.machine_param(_S, machine, "scan_speed_mm_s")
             hatch = rates.machine_param(_S, machine, "hatch_mm")
             lasers = max(rates.machine_param(_S, machine, "laser_count"), 1.0)
-            scan_s = part.volume_mm3 / (hatch * layer_mm * speed * lasers)
+            scan_s = part.solid_volume_mm3 / (hatch * layer_mm * speed * lasers)
         warmup = rates.machine_param(_S, machine, "warmup_s")
         cool_per_mm = float(machine.params.get("cooldown_s_per_mm", 0.0))
         # height of build the part takes when packed at the typical density
-        height_share_mm = part.volume_mm3 / (density * bx * by)
+        height_share_mm = part.solid_volume_mm3 / (density * bx * by)
         layers_s = height_share_mm / layer_mm * layer_s
         cooldown_s = cool_per_mm * height_share_mm
-        build_frac = part.volume_mm3 / (density * bx * by * bz)
+        build_frac = part.solid_volume_mm3 / (density * bx * by * bz)
         time_s = layers_s + scan_s + warmup * build_frac
         builds = max(math.ceil(quantity * build_frac), 1)
         job_s = quantity * (layers_s + scan_s) + builds * warmup
         rho = material.density_g_cm3 / 1000.0
-        part_g = part.volume_mm3 * rho
+        part_g = part.solid_volume_mm3 * rho
         refresh = material.refresh_ratio if material.refresh_ratio is not None else 0.5
         powder_g = part_g * (1.0 + rates.number(_S, "cake_factor") * refresh)
         energy = ((layers_s + scan_s) * machine.power.producing_w + cooldown_s * machine.power.idle_w

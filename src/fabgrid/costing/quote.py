@@ -8,14 +8,17 @@ network.geo (shipping); never on store, services, api or cli.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from fabgrid.costing import leadtime
 from fabgrid.costing.base import estimate
 from fabgrid.costing.energy import carbon
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part
 from fabgrid.costing.postprocess import PostProcess, finish_offered, post_process
 from fabgrid.costing.price import Price, price_estimate
 from fabgrid.costing.rates import Rates
@@ -26,24 +29,59 @@ from fabgrid.errors import InputError, NotFoundError
 
 @dataclass(frozen=True)
 class QuoteRequest:
-    """What the buyer asks for."""
+    """What a buyer asks a price for: the one request type of the API, the CLI, the store and this engine.
+
+    `process` may be given as its id (the API's string); `part_id` names a stored part (services) and
+    is not part of the input hash, which takes the part by content.
+    """
 
     material: str
     quantity: int = 1
-    process: ProcessFamily | None = None
+    process: ProcessFamily | str | None = None  # a string is turned into its ProcessFamily (see `family`)
     finish: str | None = None
     need_by: date | None = None
-    to_city: str | None = None
+    destination: str | None = None
     certifications: tuple[str, ...] = ()
+    part_id: str | None = None
+
+    def __post_init__(self) -> None:
+        proc: object = self.process
+        if isinstance(proc, str) and not isinstance(proc, ProcessFamily):
+            try:
+                object.__setattr__(self, "process", ProcessFamily(proc.strip().lower()) if proc.strip() else None)
+            except ValueError:
+                known = ", ".join(p.value for p in ProcessFamily)
+                raise InputError(f"unknown process {proc!r}", hint=f"use one of: {known}",
+                                 code="quote.process") from None
+
+    @property
+    def family(self) -> ProcessFamily | None:
+        """The requested process family (None: any process of the material)."""
+        return self.process if isinstance(self.process, ProcessFamily) else None
+
+    def canonical(self, part_sha256: str) -> dict[str, Any]:
+        """The request as it enters the input hash and the stored quote (the part by content, not by id)."""
+        doc: dict[str, Any] = {
+            "part_sha256": part_sha256, "material": self.material, "quantity": self.quantity,
+            "process": self.family.value if self.family is not None else None, "finish": self.finish,
+            "need_by": self.need_by.isoformat() if self.need_by else None, "destination": self.destination}
+        if self.certifications:
+            doc["certifications"] = sorted(self.certifications)
+        return doc
 
 
-def _estimate(part: CostingPart, model: MachineModel, material: Material, qty: int, rates: Rates) -> Estimate:
+def input_hash(req: QuoteRequest, part_sha256: str, data: str = "") -> str:
+    """SHA-256 of the canonical request with the part's content key and (when given) the fingerprint of
+    the catalog, network and rates priced with: equal inputs, equal hash (one stored quote)."""
+    doc = req.canonical(part_sha256) | ({"data": data} if data else {})
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _estimate(part: Part, model: MachineModel, material: Material, qty: int, rates: Rates) -> Estimate:
     """The estimate of `part` on `model`, kept on the part so that repeated quotes reuse it."""
-    key = (model.id, material.id, qty, id(rates))
-    est = part.estimates.get(key)
-    if not isinstance(est, Estimate):
-        est = estimate(part, model, material, qty, rates)
-        part.estimates[key] = est
+    est = part.memo(("costing.estimate", model.id, material.id, qty, id(rates)),
+                    lambda: estimate(part, model, material, qty, rates))
+    assert isinstance(est, Estimate)
     return est
 
 
@@ -54,9 +92,10 @@ def validate_request(network: Network, req: QuoteRequest) -> Material:
         known = ", ".join(sorted(network.catalog.materials))
         raise NotFoundError(f"unknown material {req.material!r}", hint=f"use one of: {known}",
                             code="quote.material")
-    if req.process is not None and mat.process is not req.process:
-        raise InputError(f"material {mat.id!r} is a {mat.process.value} material, not {req.process.value}",
-                         hint=f"drop --process or pick a {req.process.value} material", code="quote.process")
+    fam = req.family
+    if fam is not None and mat.process is not fam:
+        raise InputError(f"material {mat.id!r} is a {mat.process.value} material, not {fam.value}",
+                         hint=f"drop --process or pick a {fam.value} material", code="quote.process")
     if req.quantity < 1 or req.quantity > 100_000:
         raise InputError(f"quantity must be 1..100000, got {req.quantity}", code="quote.quantity")
     if req.finish is not None:
@@ -64,8 +103,8 @@ def validate_request(network: Network, req: QuoteRequest) -> Material:
     return mat
 
 
-def _site_rejection(site: Site, part: CostingPart, network: Network, mat: Material, req: QuoteRequest,
-                    models: Sequence[MachineModel]) -> Rejection | None:
+def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req: QuoteRequest,
+                    models: Sequence[MachineModel], dfm_errors: Mapping[str, Sequence[str]]) -> Rejection | None:
     proc = mat.process
     cat = network.catalog
     if not any(network.machine_model(m).process is proc for m in site.machines):
@@ -81,7 +120,7 @@ def _site_rejection(site: Site, part: CostingPart, network: Network, mat: Materi
     if missing:
         return Rejection(site=site.id, process=proc, code="certification",
                          reason=f"{site.name} lacks certification {', '.join(missing)}")
-    dfm = part.dfm_errors.get(proc.value, []) + part.dfm_errors.get("*", [])
+    dfm = [*dfm_errors.get(proc.value, ()), *dfm_errors.get("*", ())]
     if dfm:
         return Rejection(site=site.id, process=proc, code="dfm",
                          reason=f"DFM error for {proc.value}: {dfm[0]}")
@@ -96,13 +135,13 @@ def _site_rejection(site: Site, part: CostingPart, network: Network, mat: Materi
     return None
 
 
-def _shipping(site: Site, to_city: str | None, unit_kg: float) -> tuple[float, int, float]:
-    if to_city is None:
+def _shipping(site: Site, destination: str | None, unit_kg: float) -> tuple[float, int, float]:
+    if destination is None:
         return 0.0, 0, 0.0
     from fabgrid.network import geo
 
     lg = geo.load_logistics()
-    city = lg.city(to_city)
+    city = lg.city(destination)
     cost, days, co2 = geo.shipping_between(site.lat, site.lon, city.lat, city.lon, unit_kg, lg)
     return float(cost), int(days), float(co2)
 
@@ -111,7 +150,7 @@ def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: 
            mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float) -> Offer:
     ship_cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
-    ship_cny, transit, ship_co2 = _shipping(site, req.to_city, unit_kg)
+    ship_cny, transit, ship_co2 = _shipping(site, req.destination, unit_kg)
     co2 = carbon(est, mat, site, ship_co2)
     machine_h = est.job_time_s / 3600.0 / max(n_machines, 1)
     operator_h = req.quantity * (post.operator_s + rates.price.handling_min_per_part[est.process] * 60) / 3600
@@ -144,12 +183,14 @@ def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: 
     )
 
 
-def quote_network(part: CostingPart, network: Network, req: QuoteRequest, rates: Rates, now: datetime,
+def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates, now: datetime,
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  dfm_errors: Mapping[str, Sequence[str]] | None = None,
                   ) -> tuple[list[Offer], list[Rejection]]:
     """Offers of every capable site (cheapest machine model each) and the rejections of the others.
 
-    `queued_h` gives the hours of work already queued per (site id, process). Offers are sorted by
+    `queued_h` gives the hours of work already queued per (site id, process); `dfm_errors` the blocking
+    DFM messages per process id ("*": every process) of the part's analysis. Offers are sorted by
     unit price, then lead time, then site id; rejections by site id.
     """
     mat = validate_request(network, req)
@@ -164,7 +205,7 @@ def quote_network(part: CostingPart, network: Network, req: QuoteRequest, rates:
             if model.process is mat.process and mat.id in model.materials:
                 counts[model.id] = counts.get(model.id, 0) + 1
         models = [network.catalog.machine_models[k] for k in sorted(counts)]
-        why = _site_rejection(site, part, network, mat, req, models)
+        why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {})
         if why is not None:
             rejected.append(why)
             continue

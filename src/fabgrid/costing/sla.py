@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from fabgrid.costing.base import register, setup_energy_kwh
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, part_layers
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, ProcessFamily
 from fabgrid.domain.quote import Estimate
@@ -18,7 +18,7 @@ from fabgrid.geometry.slice import SliceSettings
 _S = "sla"
 
 
-def copies_per_plate(part: CostingPart, machine: MachineModel, gap_mm: float = 5.0) -> int:
+def copies_per_plate(part: Part, machine: MachineModel, gap_mm: float = 5.0) -> int:
     """Copies side by side on the build platform (bounding boxes with a gap)."""
     x, y, _ = part.bbox_mm
     bx, by, _ = machine.build_volume_mm
@@ -30,7 +30,7 @@ class SlaModel:
 
     families: tuple[ProcessFamily, ...] = (ProcessFamily.SLA,)
 
-    def estimate(self, part: CostingPart, machine: MachineModel, material: Material, quantity: int,
+    def estimate(self, part: Part, machine: MachineModel, material: Material, quantity: int,
                  rates: Rates) -> Estimate:
         """Time, resin and energy of `quantity` copies on `machine`."""
         layer_mm = machine.default_layer_height_mm or rates.number(_S, "layer_height_mm")
@@ -40,7 +40,7 @@ class SlaModel:
         heatup = float(machine.params.get("heatup_s", rates.machine_param(_S, machine, "warmup_s")))
         base = rates.number(_S, "base_layers")
         support_f = rates.number(_S, "support_resin_factor")
-        stack = part.layers(SliceSettings(layer_height_mm=layer_mm, contours=False, supports=False))
+        stack = part_layers(part, SliceSettings(layer_height_mm=layer_mm, contours=False, supports=False))
         layers = stack.n_layers + base
         # laser machines scan each copy's area; a masked LCD exposes a layer in fixed time
         scan_s = per_cm2 * float(stack.area_mm2.sum()) / 100.0 * (1.0 + support_f)
@@ -50,14 +50,14 @@ class SlaModel:
         time_s = plate_layers_s / share + scan_s + heatup / share
         plates = math.ceil(quantity / cap)
         job_s = plates * (plate_layers_s + heatup) + quantity * scan_s
-        resin_mm3 = part.volume_mm3 * (1.0 + support_f) * (1.0 + rates.number(_S, "waste_factor"))
+        resin_mm3 = part.solid_volume_mm3 * (1.0 + support_f) * (1.0 + rates.number(_S, "waste_factor"))
         rho = material.density_g_cm3 / 1000.0
         energy = (time_s - heatup / share) * machine.power.producing_w / 3.6e6 \
             + setup_energy_kwh(machine, heatup) / share
         return Estimate(
             process=ProcessFamily.SLA, machine_model=machine.id, material=material.id, quantity=quantity,
             time_s=time_s, job_time_s=job_s, builds=plates, material_g=resin_mm3 * rho,
-            part_g=part.volume_mm3 * rho, support_g=part.volume_mm3 * support_f * rho, energy_kwh=energy,
+            part_g=part.solid_volume_mm3 * rho, support_g=part.solid_volume_mm3 * support_f * rho, energy_kwh=energy,
             operator_s=0.0, setup_s=0.0,
             details={"layers": float(layers), "layer_mm": layer_mm, "plate_layers_s": plate_layers_s,
                      "scan_s": scan_s, "heatup_s": heatup, "copies_per_plate": float(cap)},

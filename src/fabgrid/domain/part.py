@@ -188,6 +188,11 @@ class Part:
         return self.surface.volume_mm3
 
     @property
+    def solid_volume_mm3(self) -> float:
+        """Enclosed volume whatever the winding (what material and machine time are computed from)."""
+        return abs(self.surface.volume_mm3)
+
+    @property
     def area_mm2(self) -> float:
         """Surface area."""
         return float(self.surface.areas_mm2.sum())

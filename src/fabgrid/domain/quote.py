@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from fabgrid.domain.catalog import ProcessFamily
 
@@ -92,7 +92,8 @@ class Quote(_Frozen):
     process: ProcessFamily | None = None
     finish: str | None = None
     need_by: date | None = None
-    to_city: str | None = None
+    #: the destination city (stored quotes written before the rename carry it as ``to_city``)
+    destination: str | None = Field(default=None, validation_alias=AliasChoices("destination", "to_city"))
     created_at: datetime
     expires_at: datetime
     offers: list[Offer]

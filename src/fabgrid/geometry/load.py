@@ -258,8 +258,8 @@ def load_bytes(data: bytes, filename: str, units: str | None = None) -> Part:
                 group_names=[g for g, _ in soup], units=unit, units_source=source)
 
 
-def load_path(path: str | Path, units: str | None = None) -> Part:
-    """Load a part file from disk (size checked before reading)."""
+def read_part_file(path: str | Path) -> bytes:
+    """The bytes of a part file on disk (checked to be a file within the size limit before reading)."""
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{p}: is a folder, not a part file", hint="analyse the part files inside it one by one",
@@ -267,4 +267,9 @@ def load_path(path: str | Path, units: str | None = None) -> Part:
     if not p.is_file():
         raise InputError(f"{p}: no such file", hint="check the path", code="mesh.not_found")
     limits.check_file_size(p.stat().st_size, str(p))
-    return load_bytes(p.read_bytes(), p.name, units=units)
+    return p.read_bytes()
+
+
+def load_path(path: str | Path, units: str | None = None) -> Part:
+    """Load a part file from disk (size checked before reading)."""
+    return load_bytes(read_part_file(path), Path(path).name, units=units)

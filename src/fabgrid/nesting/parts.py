@@ -1,7 +1,8 @@
-"""Part files for nesting: load and validate meshes (mm), expand the copies to place.
+"""Parts for nesting: a `domain.Part` (loaded by the one part loader, `geometry.load`) validated for
+nesting, with the copies to place.
 
-Uses trimesh only; raises `fabgrid.errors.InputError` naming the file for anything unusable.
-Must not depend on store, services, api, web or cli.
+Raises `fabgrid.errors.InputError` naming the file for anything unusable. Reads files only through
+`fabgrid.geometry.load`; must not depend on store, services, api, web or cli.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from fabgrid.domain.part import Part
 from fabgrid.errors import InputError, NotFoundError
 
 MAX_PARTS = 2000
@@ -20,51 +22,61 @@ MAX_PARTS = 2000
 
 @dataclass(frozen=True)
 class NestPart:
-    """A part to nest: a name, its mesh in mm (file coordinates) and how many copies to place."""
+    """A part to nest: a name, the part (mm, file coordinates) and how many copies to place."""
 
     name: str
-    mesh: trimesh.Trimesh
+    part: Part
     copies: int = 1
+
+    @property
+    def mesh(self) -> trimesh.Trimesh:
+        """The part's mesh (built once, on the part)."""
+        mesh: trimesh.Trimesh = self.part.trimesh
+        return mesh
 
     @property
     def volume_mm3(self) -> float:
         """Enclosed volume when watertight, else the convex hull's (an upper bound)."""
-        m = self.mesh if self.mesh.is_watertight else self.mesh.convex_hull
-        return float(abs(m.volume))
+        if self.mesh.is_watertight:
+            return self.part.solid_volume_mm3
+        return float(abs(self.mesh.convex_hull.volume))
 
 
 def load_part(path: str | Path, copies: int = 1, name: str | None = None) -> NestPart:
-    """Read a mesh file (STL, OBJ, PLY, 3MF, ...) as one mesh in mm; a scene is concatenated."""
+    """Read a part file (any format of `geometry.formats`) as one part in mm; all its objects together."""
+    from fabgrid.geometry.load import load_path
+
     p = Path(path)
     if not p.is_file():
         raise NotFoundError(f"part file {p} does not exist", hint="give the path of a mesh file",
                             code="nest.part_missing")
-    try:
-        loaded = trimesh.load(p, force="mesh", process=True)
-    except Exception as exc:  # trimesh raises many types for broken files
-        raise InputError(f"cannot read part file {p}: {exc}", hint="export it again as STL or 3MF",
-                         code="nest.part_unreadable") from exc
-    if not isinstance(loaded, trimesh.Trimesh):
-        raise InputError(f"part file {p} holds no triangle mesh", hint="export it again as STL or 3MF",
-                         code="nest.part_unreadable")
-    return part_from_mesh(loaded, name or p.stem, copies, source=str(p))
+    return nest_part(load_path(p), name or p.stem, copies, source=str(p))
 
 
 def part_from_mesh(mesh: trimesh.Trimesh, name: str, copies: int = 1, source: str | None = None) -> NestPart:
-    """Validate a mesh for nesting: non-empty, finite, with a volume; `copies` >= 1."""
-    where = source or name
+    """A part to nest from a `trimesh.Trimesh` (kept as the part's mesh); see `nest_part`."""
     if len(mesh.faces) == 0 or len(mesh.vertices) == 0:
+        raise InputError(f"part {source or name} has no triangles", hint="check the export of the file",
+                         code="nest.part_empty")
+    return nest_part(Part.from_trimesh(mesh, name), name, copies, source)
+
+
+def nest_part(part: Part, name: str | None = None, copies: int = 1, source: str | None = None) -> NestPart:
+    """Validate a part for nesting: non-empty, finite, with a thickness in X, Y and Z; `copies` >= 1."""
+    name = name or part.name
+    where = source or name
+    if len(part.faces) == 0 or len(part.vertices) == 0:
         raise InputError(f"part {where} has no triangles", hint="check the export of the file",
                          code="nest.part_empty")
-    if not np.isfinite(mesh.vertices).all():
+    if not np.isfinite(part.vertices).all():
         raise InputError(f"part {where} has non-finite vertex coordinates", hint="repair the mesh",
                          code="nest.part_invalid")
-    if float(np.min(mesh.extents)) <= 0:
-        raise InputError(f"part {where} is flat (extents {mesh.extents.round(3).tolist()} mm)",
+    if float(np.min(part.extents_mm)) <= 0:
+        raise InputError(f"part {where} is flat (extents {part.extents_mm.round(3).tolist()} mm)",
                          hint="a printable part needs a thickness in X, Y and Z", code="nest.part_flat")
     if copies < 1:
         raise InputError(f"copies of part {where} must be >= 1 (got {copies})", code="nest.copies")
-    return NestPart(name=name, mesh=mesh, copies=copies)
+    return NestPart(name=name, part=part, copies=copies)
 
 
 def parse_copies(specs: Sequence[str], names: Sequence[str]) -> dict[str, int]:

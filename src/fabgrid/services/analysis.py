@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fabgrid.domain.catalog import Catalog, ProcessFamily
 from fabgrid.domain.geometry import PartReport
+from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
 from fabgrid.geometry import limits
 from fabgrid.geometry.load import load_bytes, load_path
@@ -37,6 +38,16 @@ def analyze_file(path_or_bytes: str | Path | bytes, filename: str | None = None,
     (mm, inch, m, cm, um) overrides the file's unit; `repair` fixes simple defects first and reports
     them; `per_body` adds one report per body. Raises InputError / LimitError on bad input.
     """
+    return analyze_with_part(path_or_bytes, filename, process, units, repair, per_body, catalog, time_budget_s,
+                             thickness_samples)[0]
+
+
+def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = None, process: str | None = None,
+                      units: str | None = None, repair: bool = False, per_body: bool = False,
+                      catalog: Catalog | None = None, time_budget_s: float = limits.ANALYSIS_TIME_S,
+                      thickness_samples: int = limits.THICKNESS_SAMPLES) -> tuple[PartReport, Part]:
+    """`analyze_file` that also returns the loaded part (with the facts the analysis computed on it), for
+    a caller that goes on to quote it without loading the file again."""
     if catalog is None:
         from fabgrid.data import load_catalog
 
@@ -61,4 +72,4 @@ def analyze_file(path_or_bytes: str | Path | bytes, filename: str | None = None,
     opts = Options(repair=repair, per_body=per_body, thickness_samples=thickness_samples)
     report = analyze_loaded(mesh, procs, machines, opts, budget)
     return report.model_copy(update={"timings_s": {"load": load_s, **report.timings_s,
-                                                   "total": budget.elapsed_s()}})
+                                                   "total": budget.elapsed_s()}}), mesh

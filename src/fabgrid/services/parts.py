@@ -8,13 +8,14 @@ Every read is scoped to the caller's organisation. Depends on the geometry engin
 from __future__ import annotations
 
 import io
-import os
 from pathlib import PurePath
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.domain.geometry import PartReport
+from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
-from fabgrid.geometry import limits
+from fabgrid.geometry import formats, limits
 from fabgrid.services import designs, jobs
 from fabgrid.services._util import iso, new_id
 from fabgrid.services.accounts import Principal
@@ -27,16 +28,16 @@ from fabgrid.store.uow import UnitOfWork
 INLINE_ANALYSIS_MAX_BYTES = 2 * 1024 * 1024
 
 
-def inline_max_bytes() -> int:
-    """The inline-analysis threshold in force (FABGRID_INLINE_ANALYSIS_MAX_BYTES or the default)."""
-    env = os.environ.get("FABGRID_INLINE_ANALYSIS_MAX_BYTES", "").strip()
-    if not env:
-        return INLINE_ANALYSIS_MAX_BYTES
-    if not env.isdigit():
-        raise InputError(f"FABGRID_INLINE_ANALYSIS_MAX_BYTES={env!r} is not a number of bytes",
-                         code="config.inline_analysis", status=500)
-    return int(env)
-EXTENSIONS = (".stl", ".3mf", ".obj", ".ply", ".step", ".stp")
+def inline_max_bytes(settings: Settings) -> int:
+    """The inline-analysis threshold in force (FABGRID_INLINE_ANALYSIS_MAX_BYTES in `settings`, or the default)."""
+    given = settings.inline_analysis_max_bytes
+    return INLINE_ANALYSIS_MAX_BYTES if given is None else given
+#: Accepted upload extensions: derived from the one list of formats (`geometry.formats`).
+EXTENSIONS = formats.extensions()
+#: The formats in words, for API and page texts ("STL, 3MF, OBJ, PLY or STEP (.step/.stp)").
+FORMATS_TEXT = formats.describe()
+#: The `accept` attribute of a file input for part uploads.
+ACCEPT = formats.accept()
 UNITS = ("mm", "cm", "m", "inch", "in", "um")
 MESH_FORMATS = {"glb": "model/gltf-binary", "stl": "model/stl"}
 _FACT_KEYS = ("format", "units", "units_source", "triangles", "bodies", "objects", "bbox_mm", "bbox_min_mm",
@@ -78,7 +79,7 @@ class Upload:
         self.units = check_units(units)
         self.part_id = new_id("prt")
         self.writer = designs.EncryptedWriter(settings, self.part_id)
-        self._inline_max = inline_max_bytes()
+        self._inline_max = inline_max_bytes(settings)
         self._plain: io.BytesIO | None = io.BytesIO()  # kept only while small enough to analyse inline
 
     def write(self, chunk: bytes) -> None:
@@ -139,8 +140,9 @@ def upload_bytes(settings: Settings, who: Principal, filename: str, data: bytes,
 
 
 def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = None) -> dict[str, Any]:
-    """Run part intake on a stored design and keep the report (or the problem) on the part."""
-    from fabgrid.services.analysis import analyze_file
+    """Run part intake on a stored design and keep the report (or the problem) on the part; the loaded
+    part goes to the quote cache (`quotes_store.keep_prepared`), so the first quote does not load it again."""
+    from fabgrid.services.analysis import analyze_with_part
 
     with UnitOfWork(settings.database_url) as uow:
         part = uow.parts.get(part_id, None)
@@ -149,11 +151,12 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
         part.status = "running"
         uow.commit()
         data = plaintext if plaintext is not None else designs.read_design(settings, part)
-        filename, units = part.filename, part.units
+        filename, units, sha256 = part.filename, part.units, part.sha256
     report: dict[str, Any] | None = None
     problem: dict[str, Any] | None = None
     try:
-        report = analyze_file(data, filename=filename, units=units).model_dump(mode="json")
+        analysed, loaded = analyze_with_part(data, filename=filename, units=units)
+        report = analysed.model_dump(mode="json")
     except InputError as exc:
         problem = {"type": f"urn:fabgrid:problem:{exc.code}", "title": exc.code, "status": exc.status,
                    "detail": exc.message, "hint": exc.hint}
@@ -163,9 +166,23 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
         part.report, part.problem = report, problem
         part.status = "ready" if report is not None else "failed"
         uow.commit()
+    if report is not None:
+        _keep_for_quotes(part_id, sha256, units, loaded, analysed)
     if problem is not None:
         return {"part_id": part_id, "status": "failed", "problem": problem}
     return {"part_id": part_id, "status": "ready", "links": {"part": f"/api/v1/parts/{part_id}"}}
+
+
+def _keep_for_quotes(part_id: str, sha256: str, units: str | None, loaded: Part, report: PartReport) -> None:
+    """Hand the analysed part to the quote cache; a part costing cannot use (no volume) is left out, its
+    quote reports the problem then."""
+    from fabgrid.services import quotes, quotes_store
+
+    try:
+        prepared = quotes.prepare_loaded(loaded, report, quotes.content_key(sha256, units))
+    except InputError:
+        return
+    quotes_store.keep_prepared(part_id, sha256, prepared)
 
 
 @jobs.register("analyze_part")
@@ -211,14 +228,15 @@ def list_parts(settings: Settings, who: Principal, limit: int = 100, offset: int
 def part_mesh(settings: Settings, who: Principal, part_id: str, fmt: str = "glb") -> tuple[bytes, str]:
     """The part as a viewer mesh (binary glTF or binary STL, in mm, faces in the order the findings
     index), for the owner's organisation only; logged in the audit. Returns (bytes, media type)."""
-    import trimesh
-
     from fabgrid.geometry.load import load_bytes
 
     if fmt not in MESH_FORMATS:
         raise InputError(f"mesh format {fmt!r} is not offered", hint="use glb or stl", code="mesh.format")
     part = designs.record_owner_access(settings, who, part_id, "owner_mesh")
-    loaded = load_bytes(designs.read_design(settings, part), part.filename, units=part.units)
-    mesh = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
-    data = mesh.export(file_type=fmt)
+    from fabgrid.services.quotes_store import cached_part
+
+    loaded = cached_part(part.id, part.sha256)  # the part the upload's analysis loaded, if still cached
+    if loaded is None:
+        loaded = load_bytes(designs.read_design(settings, part), part.filename, units=part.units)
+    data = loaded.trimesh.export(file_type=fmt)
     return (data if isinstance(data, bytes) else str(data).encode()), MESH_FORMATS[fmt]

@@ -10,63 +10,83 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fabgrid.costing.part import CostingPart
+from pydantic import ValidationError
+
+from fabgrid.costing.part import checked
+from fabgrid.costing.quote import QuoteRequest, input_hash, quote_network
 from fabgrid.costing.rates import Rates, load_rates
 from fabgrid.domain.catalog import Network, ProcessFamily
-from fabgrid.domain.part import Severity
+from fabgrid.domain.geometry import PartReport
+from fabgrid.domain.part import Part, Severity
 from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError, NotFoundError
+
+__all__ = ["PreparedPart", "QuoteRequest", "content_key", "data_fingerprint", "dfm_errors", "estimate_file",
+           "input_hash", "prepare_loaded", "prepare_part", "prepare_path", "quote_file", "quote_prepared",
+           "quote_request", "slicer_config", "stored_report"]
 
 
 @dataclass
 class PreparedPart:
-    """A loaded part ready for quoting, with its blocking DFM errors; reuse it for repeated quotes."""
+    """A loaded part ready for quoting, with the blocking DFM errors of its analysis and its content key
+    (the file's SHA-256, or the mesh digest); reuse it for repeated quotes."""
 
-    part: CostingPart
+    part: Part
     name: str
+    dfm_errors: dict[str, list[str]] = field(default_factory=dict)
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = self.part.digest
 
 
-def _mesh(vertices: Any, faces: Any) -> Any:
-    import trimesh
+def content_key(sha256: str, units: str | None = None) -> str:
+    """The part's key in the input hash: its file's SHA-256, combined with a unit override when there is one."""
+    return sha256 if not units else hashlib.sha256(f"{sha256}:{units}".encode()).hexdigest()
 
-    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+
+def stored_report(report: PartReport | Mapping[str, Any] | None) -> PartReport | None:
+    """An analysis report as the typed record (a stored report is validated again, not read as a dict)."""
+    if report is None or isinstance(report, PartReport):
+        return report
+    try:
+        return PartReport.model_validate(report)
+    except ValidationError as exc:
+        raise InputError(f"the part's stored analysis report is not readable ({exc.error_count()} errors)",
+                         hint="upload the part again to analyse it anew", code="quote.report_invalid",
+                         status=409) from None
 
 
-def _dfm_errors(report: Any) -> dict[str, list[str]]:
+def dfm_errors(report: PartReport | Mapping[str, Any] | None) -> dict[str, list[str]]:
     """Blocking DFM errors per process id ("*" = every process) from an analysis report."""
-    if report is None:
-        return {}
-    findings = report.get("findings", []) if isinstance(report, dict) else getattr(report, "findings", [])
+    rep = stored_report(report)
     out: dict[str, list[str]] = {}
-    for f in findings:
-        get = f.get if isinstance(f, dict) else (lambda k, f=f: getattr(f, k, None))
-        if str(get("severity")) != Severity.ERROR.value or get("machine_model"):
+    for f in rep.findings if rep is not None else ():
+        if f.severity is not Severity.ERROR or f.machine_model:
             continue  # machine-level findings (build volume) are handled per machine by the quote
-        proc = get("process")
-        key = "*" if proc is None else str(getattr(proc, "value", proc))
-        out.setdefault(key, []).append(str(get("message")))
+        out.setdefault("*" if f.process is None else f.process.value, []).append(f.message)
     return out
 
 
-def _prepared(loaded: Any, name: str, report: Any) -> PreparedPart:
-    mesh = _mesh(loaded.vertices, loaded.faces)
-    hull = report.get("convex_hull_volume_mm3") if isinstance(report, dict) else \
-        getattr(report, "convex_hull_volume_mm3", None)
-    part = CostingPart.from_mesh(mesh, name=name, dfm_errors=_dfm_errors(report),
-                                 hull_volume_mm3=float(hull) if isinstance(hull, int | float) else None)
-    return PreparedPart(part, name)
+def prepare_loaded(part: Part, report: PartReport | Mapping[str, Any] | None = None, key: str = "",
+                   name: str | None = None) -> PreparedPart:
+    """A loaded part (e.g. the one an analysis just read) ready for quoting; `report` supplies DFM errors."""
+    return PreparedPart(checked(part), name or part.name, dfm_errors(report), key)
 
 
-def prepare_part(data: bytes, filename: str, units: str | None = None, report: Any = None) -> PreparedPart:
+def prepare_part(data: bytes, filename: str, units: str | None = None,
+                 report: PartReport | Mapping[str, Any] | None = None) -> PreparedPart:
     """Load a part from its bytes (any supported format); `report` (analysis) supplies DFM errors."""
     from fabgrid.geometry.load import load_bytes
 
-    return _prepared(load_bytes(data, filename, units=units), filename, report)
+    return prepare_loaded(load_bytes(data, filename, units=units), report,
+                          content_key(hashlib.sha256(data).hexdigest(), units), filename)
 
 
 def prepare_path(path: str | Path, units: str | None = None, analyse: bool = True,
@@ -75,10 +95,12 @@ def prepare_path(path: str | Path, units: str | None = None, analyse: bool = Tru
     process) so that blocking errors reject sites. The self-intersection search (a warning only,
     never blocking) is left out: it is the slowest stage and does not change a quote."""
     from fabgrid.geometry import limits
-    from fabgrid.geometry.load import load_path
+    from fabgrid.geometry.load import load_bytes, read_part_file
 
     p = Path(path)
-    loaded = load_path(p, units=units)
+    data = read_part_file(p)
+    loaded = load_bytes(data, p.name, units=units)
+    key = content_key(hashlib.sha256(data).hexdigest(), units)
     report = None
     if analyse:
         from fabgrid.data import load_catalog
@@ -90,7 +112,7 @@ def prepare_path(path: str | Path, units: str | None = None, analyse: bool = Tru
         machines = [m for m in catalog.machine_models.values() if fam is None or m.process is fam]
         report = analyze_loaded(loaded, procs, machines, Options(self_intersections=False),
                                 limits.Budget(limits.ANALYSIS_TIME_S, p.name))
-    return _prepared(loaded, p.name, report)
+    return prepare_loaded(loaded, report, key, p.name)
 
 
 _FINGERPRINTS: dict[tuple[int, int], tuple[Network, Rates, str]] = {}
@@ -107,13 +129,13 @@ def _fingerprint(network: Network, rates: Rates) -> str:
     return hit[2]
 
 
-def input_hash(part: CostingPart, material: str, quantity: int, process: str | None, finish: str | None,
-               need_by: date | None, to_city: str | None, network: Network, rates: Rates) -> str:
-    """SHA-256 of everything the price depends on: the mesh, the request, the catalog and the rates."""
-    doc = {"part": part.digest, "material": material, "quantity": quantity, "process": process,
-           "finish": finish, "need_by": need_by.isoformat() if need_by else None, "to_city": to_city,
-           "data": _fingerprint(network, rates)}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+def data_fingerprint(network: Network | None = None, rates: Rates | None = None) -> str:
+    """The fingerprint of the catalog, network and rates a quote is priced with (the shipped ones by default)."""
+    if network is None:
+        from fabgrid.data import load_network
+
+        network = load_network()
+    return _fingerprint(network, rates or load_rates())
 
 
 def _process(process: str | ProcessFamily | None) -> ProcessFamily | None:
@@ -127,14 +149,22 @@ def _process(process: str | ProcessFamily | None) -> ProcessFamily | None:
 
 
 def quote_prepared(prepared: PreparedPart, material: str, quantity: int = 1, process: str | None = None,
-                   finish: str | None = None, need_by: date | None = None, to_city: str | None = None,
+                   finish: str | None = None, need_by: date | None = None, destination: str | None = None,
                    now: datetime | None = None,
                    queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                    network: Network | None = None, rates: Rates | None = None,
                    certifications: tuple[str, ...] = ()) -> Quote:
     """Offers for a prepared part over the network; `queued_h` = hours queued per (site, process)."""
-    from fabgrid.costing.quote import QuoteRequest, quote_network
+    req = QuoteRequest(material=material, quantity=quantity, process=_process(process), finish=finish,
+                       need_by=need_by, destination=destination, certifications=certifications)
+    return quote_request(prepared, req, now=now, queued_h=queued_h, network=network, rates=rates)
 
+
+def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | None = None,
+                  queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  network: Network | None = None, rates: Rates | None = None) -> Quote:
+    """Offers for a prepared part and a request; its `input_hash` is `costing.quote.input_hash` of the
+    request, the part's content key and the data fingerprint (what the store keys its quotes by)."""
     if network is None:
         from fabgrid.data import load_network
 
@@ -143,26 +173,24 @@ def quote_prepared(prepared: PreparedPart, material: str, quantity: int = 1, pro
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise InputError("now must be timezone-aware", code="quote.now")
-    req = QuoteRequest(material=material, quantity=quantity, process=_process(process), finish=finish,
-                       need_by=need_by, to_city=to_city, certifications=certifications)
-    offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h)
+    offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors)
     return Quote(
-        input_hash=input_hash(prepared.part, material, quantity, process, finish, need_by, to_city, network, rates),
-        part_name=prepared.name, material=material, quantity=quantity, process=req.process, finish=finish,
-        need_by=need_by, to_city=to_city, created_at=now, expires_at=now + timedelta(days=rates.validity_days),
-        offers=offers, rejected=rejected,
+        input_hash=input_hash(req, prepared.key, _fingerprint(network, rates)),
+        part_name=prepared.name, material=req.material, quantity=req.quantity, process=req.family,
+        finish=req.finish, need_by=req.need_by, destination=req.destination, created_at=now,
+        expires_at=now + timedelta(days=rates.validity_days), offers=offers, rejected=rejected,
     )
 
 
 def quote_file(path: str | Path, material: str, quantity: int = 1, process: str | None = None,
-               finish: str | None = None, need_by: date | None = None, to_city: str | None = None,
+               finish: str | None = None, need_by: date | None = None, destination: str | None = None,
                units: str | None = None, analyse: bool = True, now: datetime | None = None) -> Quote:
     """Load, analyse and quote a part file (the CLI's `fabgrid quote`)."""
     from fabgrid.data import load_catalog
 
     mat = load_catalog().material(material, process)
     prepared = prepare_path(path, units=units, analyse=analyse, process=mat.process)
-    return quote_prepared(prepared, mat.id, quantity, process, finish, need_by, to_city, now=now)
+    return quote_prepared(prepared, mat.id, quantity, process, finish, need_by, destination, now=now)
 
 
 def estimate_file(path: str | Path, machine: str, material: str | None = None, quantity: int = 1,
@@ -188,7 +216,7 @@ def estimate_file(path: str | Path, machine: str, material: str | None = None, q
                          f"{model.build_volume_mm}", hint="pick a larger machine", code="estimate.too_big")
     est = estimate(part, model, mat, quantity, load_rates())
     doc = est.model_dump(mode="json")
-    doc.update(part=prepared.name, volume_mm3=part.volume_mm3, bbox_mm=list(part.bbox_mm))
+    doc.update(part=prepared.name, volume_mm3=part.solid_volume_mm3, bbox_mm=list(part.bbox_mm))
     return doc
 
 

@@ -8,16 +8,12 @@ the queue of open orders per site, rate limiting and scoping. Depends on the sto
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.costing.quote import QuoteRequest, input_hash
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, ratelimit
 from fabgrid.services._util import iso, new_id, now, utc
@@ -25,33 +21,11 @@ from fabgrid.services.accounts import Principal
 from fabgrid.store.tables import PartRow, QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
-#: Prepared parts kept per process for repeated quotes (decrypt + load + prepare once per part).
+#: Prepared parts kept per process for repeated quotes (decrypt + load + prepare once per part; an inline
+#: analysis hands its loaded part in, so the first quote of a fresh upload loads nothing).
 PREPARED_CACHE_SIZE = 16
 
-
-@dataclass(frozen=True)
-class QuoteRequest:
-    """What a buyer asks a price for."""
-
-    part_id: str
-    material: str
-    quantity: int
-    process: str | None = None
-    finish: str | None = None
-    need_by: date | None = None
-    destination: str | None = None
-
-    def canonical(self, part_sha256: str) -> dict[str, Any]:
-        """The request as it enters the input hash (the part by content, not by id)."""
-        return {"part_sha256": part_sha256, "material": self.material, "quantity": self.quantity,
-                "process": self.process, "finish": self.finish,
-                "need_by": self.need_by.isoformat() if self.need_by else None, "destination": self.destination}
-
-
-def input_hash(req: QuoteRequest, part_sha256: str) -> str:
-    """SHA-256 of the canonical request: the key under which equal requests share one stored quote."""
-    doc = json.dumps(req.canonical(part_sha256), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(doc.encode()).hexdigest()
+__all__ = ["QuoteRequest", "create_quote", "get_quote", "input_hash", "keep_prepared", "list_quotes", "quote_json"]
 
 
 class _Prepared:
@@ -62,6 +36,14 @@ class _Prepared:
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._making: dict[str, threading.Lock] = {}
+
+    def put(self, key: str, value: Any) -> None:
+        """Keep `value` under `key` (the most recently used)."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > PREPARED_CACHE_SIZE:
+                self._items.popitem(last=False)
 
     def get_or_make(self, key: str, make: Any) -> Any:
         """The cached value for `key`, else `make()` (called by one thread per key at a time)."""
@@ -86,7 +68,28 @@ class _Prepared:
 _prepared = _Prepared()
 
 
-def _check(req: QuoteRequest) -> None:
+def _cache_key(part_id: str, sha256: str) -> str:
+    return f"{part_id}:{sha256}"
+
+
+def cached_part(part_id: str, sha256: str) -> Any:
+    """The loaded `domain.Part` of a stored part when it is in the quote cache (None otherwise)."""
+    with _prepared._lock:
+        hit = _prepared._items.get(_cache_key(part_id, sha256))
+    return getattr(hit, "part", None)
+
+
+def keep_prepared(part_id: str, sha256: str, prepared: Any) -> None:
+    """Keep a part prepared for quoting (`services.quotes.PreparedPart`, e.g. the part an inline analysis
+    just loaded) so that its first quote neither decrypts nor parses the design again."""
+    _prepared.put(_cache_key(part_id, sha256), prepared)
+
+
+def _check(req: QuoteRequest) -> str:
+    """The stored part the request names; InputError for a request the store cannot quote."""
+    if not req.part_id:
+        raise InputError("part_id is required", hint="upload the part first: POST /api/v1/parts",
+                         code="quote.part_id")
     if not 1 <= req.quantity <= 100_000:
         raise InputError(f"quantity must be 1 to 100000, not {req.quantity}", code="quote.quantity")
     if not req.material.strip():
@@ -95,6 +98,7 @@ def _check(req: QuoteRequest) -> None:
     if req.need_by is not None and req.need_by < now().date():
         raise InputError(f"need_by {req.need_by} is in the past", hint="give a future date",
                          code="quote.need_by")
+    return req.part_id
 
 
 def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
@@ -115,12 +119,12 @@ def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
 def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float]
              ) -> dict[str, Any]:
     """Price the part with the costing engine (`services.quotes`); returns the `Quote` record as JSON."""
-    engine: Any = importlib.import_module("fabgrid.services.quotes")
-    prepared = _prepared.get_or_make(f"{part.id}:{part.sha256}", lambda: engine.prepare_part(
-        designs.read_design(settings, part), part.filename, units=part.units, report=part.report))
-    quote = engine.quote_prepared(prepared, material=req.material, quantity=req.quantity, process=req.process,
-                                  finish=req.finish, need_by=req.need_by, to_city=req.destination,
-                                  queued_h=queued_h)
+    from fabgrid.services import quotes as engine
+
+    prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256), lambda: engine.prepare_part(
+        designs.read_design(settings, part), part.filename, units=part.units,
+        report=engine.stored_report(part.report)))
+    quote = engine.quote_request(prepared, req, queued_h=queued_h)
     doc: dict[str, Any] = quote.model_dump(mode="json")
     return doc
 
@@ -141,16 +145,18 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
 
     An equal request whose stored quote is still valid returns that quote (created=False).
     """
-    _check(req)
+    part_id = _check(req)
     ratelimit.take(settings, who, "quote")
     with UnitOfWork(settings.database_url) as uow:
-        part = designs.owner_part(uow, who, req.part_id)
+        part = designs.owner_part(uow, who, part_id)
         if part.status != "ready":
             raise InputError(f"part {part.id} is {part.status}, not analysed: it cannot be quoted yet",
                              hint="poll GET /api/v1/parts/{id} until its status is ready"
                              if part.status in ("queued", "running") else "upload a corrected file",
                              code="quote.part_not_ready", status=409)
-        digest = input_hash(req, part.sha256)
+        from fabgrid.services.quotes import content_key, data_fingerprint
+
+        digest = input_hash(req, content_key(part.sha256, part.units), data_fingerprint())
         existing = uow.quotes.by_hash(who.organisation_id, digest, now())
         if existing is not None:
             return quote_json(existing), False

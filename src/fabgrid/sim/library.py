@@ -18,7 +18,7 @@ import numpy as np
 import trimesh
 
 from fabgrid.costing.base import estimate
-from fabgrid.costing.part import CostingPart
+from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.postprocess import post_process
 from fabgrid.costing.quote import QuoteRequest, quote_network
 from fabgrid.costing.rates import Rates, load_rates
@@ -109,14 +109,17 @@ def _meshes(params: SimParams, n_parts: int, mesh_dir: Path | None, seed: int) -
     out = [(f"gen-{i:03d}", _generated_mesh(rng, params.library.size_mm.min, params.library.size_mm.max))
            for i in range(n_parts)]
     if mesh_dir is not None and mesh_dir.is_dir():
+        from fabgrid.geometry.formats import by_extension
+        from fabgrid.geometry.load import load_path
+
         for f in sorted(mesh_dir.iterdir()):
-            if f.suffix.lower() not in (".stl", ".obj", ".ply", ".off"):
+            if by_extension(f.suffix) is None:
                 continue
             try:
-                m = trimesh.load(f, force="mesh", skip_materials=True)
-            except Exception:
+                m = load_path(f).trimesh  # the one part loader; its mesh is this library's to move
+            except InputError:
                 continue
-            if not isinstance(m, trimesh.Trimesh) or not m.is_watertight or m.volume <= 0:
+            if not m.is_watertight or m.volume <= 0:
                 continue
             ext = np.asarray(m.extents)
             if ext.min() < 2.0 or ext.max() > 250.0:
@@ -139,7 +142,7 @@ def _assign_materials(params: SimParams, network: Network, n: int, seed: int) ->
     return first + rest
 
 
-def _model_facts(part: CostingPart, model: MachineModel, network: Network, material: str, rates: Rates,
+def _model_facts(part: Part, model: MachineModel, network: Network, material: str, rates: Rates,
                  q_ref: int, density_volume: float, density_plate: float) -> ModelFacts:
     mat = network.catalog.materials[material]
     e1 = estimate(part, model, mat, 1, rates)
@@ -150,7 +153,7 @@ def _model_facts(part: CostingPart, model: MachineModel, network: Network, mater
     fixed = max(t1 - marginal, 0.0)
     bx, by, bz = model.build_volume_mm
     if model.process.is_powder_bed and model.process is not ProcessFamily.METAL_PBF:
-        fraction = part.volume_mm3 / (density_volume * bx * by * bz)
+        fraction = part.solid_volume_mm3 / (density_volume * bx * by * bz)
     elif model.process is ProcessFamily.CNC:
         fraction = 0.0
     else:
@@ -208,7 +211,7 @@ def build_library(network: Network, params: SimParams, *, n_parts: int | None = 
     handling = params.operators.handling_s_per_part
     parts: list[PartFacts] = []
     for (name, mesh), material in zip(meshes, mats, strict=True):
-        cp = CostingPart.from_mesh(mesh, name)
+        cp = from_mesh(mesh, name)
         mat = network.catalog.materials[material]
         offers: dict[int, dict[str, Offer]] = {}
         va: dict[int, float] = {}
@@ -224,8 +227,8 @@ def build_library(network: Network, params: SimParams, *, n_parts: int | None = 
         used = {o.model for per in offers.values() for o in per.values()}
         facts = {m: _model_facts(cp, network.catalog.machine_models[m], network, material, rates,
                                  params.library.reference_quantity, dv, dp) for m in sorted(used)}
-        parts.append(PartFacts(name=name, material=material, process=mat.process, volume_mm3=cp.volume_mm3,
-                               part_g=cp.volume_mm3 * mat.density_g_cm3 / 1000.0,
+        parts.append(PartFacts(name=name, material=material, process=mat.process, volume_mm3=cp.solid_volume_mm3,
+                               part_g=cp.solid_volume_mm3 * mat.density_g_cm3 / 1000.0,
                                finishing_h=(post.operator_s + handling) / 3600.0, offers=offers,
                                value_added_cny=va, models=facts))
     if not parts:
