@@ -10,12 +10,11 @@ answers 429 with Retry-After. Depends on the store (`uow.rate_buckets`) only.
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from dataclasses import dataclass
 
-from fabgrid.config import Settings
+from fabgrid.config import Settings, parse_rate_limits
 from fabgrid.errors import InputError
 from fabgrid.services._util import now, utc
 from fabgrid.services.accounts import Principal
@@ -47,23 +46,10 @@ class RateLimitError(InputError):
         self.retry_after_s = retry_after_s
 
 
-def limits() -> dict[str, Limit]:
-    """The limits in force (FABGRID_RATE_LIMITS or the defaults)."""
-    spec = os.environ.get("FABGRID_RATE_LIMITS") or DEFAULT_LIMITS
-    out: dict[str, Limit] = {}
-    for item in spec.split(","):
-        try:
-            action, rate = item.strip().split("=")
-            n, window = rate.split("/")
-            lim = Limit(float(n), float(window))
-        except ValueError:
-            raise InputError(f"FABGRID_RATE_LIMITS item {item!r} is not ACTION=N/SECONDS",
-                             hint="e.g. upload=20/60,quote=60/60", code="config.rate_limits", status=500) from None
-        if lim.capacity <= 0 or lim.window_s <= 0:
-            raise InputError(f"FABGRID_RATE_LIMITS item {item!r} needs N > 0 and SECONDS > 0",
-                             code="config.rate_limits", status=500)
-        out[action.strip()] = lim
-    return out
+def limits(settings: Settings) -> dict[str, Limit]:
+    """The limits in force: FABGRID_RATE_LIMITS (parsed and checked by `config.load_settings`) or the defaults."""
+    given = settings.rate_limits if settings.rate_limits is not None else parse_rate_limits(DEFAULT_LIMITS)
+    return {action: Limit(n, window_s) for action, n, window_s in given}
 
 
 def take(settings: Settings, who: Principal, action: str, cost: float = 1.0) -> float:
@@ -72,7 +58,7 @@ def take(settings: Settings, who: Principal, action: str, cost: float = 1.0) -> 
     Raises RateLimitError (429) when the bucket holds fewer. Concurrent callers in several processes
     are serialised by a compare-and-set on the bucket's timestamp.
     """
-    lim = limits().get(action)
+    lim = limits(settings).get(action)
     if lim is None:
         return math.inf
     key = f"{action}:user:{who.user_id}"

@@ -30,7 +30,7 @@ MAX_FIELD_BYTES = 256
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "STL, 3MF, OBJ, PLY or STEP file"},
+        "file": {"type": "string", "format": "binary", "description": f"{parts.FORMATS_TEXT} file"},
         "units": {"type": "string", "enum": list(parts.UNITS), "description": "override the file's unit"}}}}}}}
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
