@@ -9,9 +9,10 @@ import fabgrid.store.telemetry_tables  # noqa: F401  (machine_events on Base.met
 from fabgrid.store.db import get_engine, upgrade
 from fabgrid.store.tables import Base
 
-PLATFORM_TABLES = {"parts", "jobs", "quotes", "orders", "order_events", "design_access", "rate_buckets", "webhooks",
-                   "webhook_deliveries", "disruptions", "machine_events", "processes", "materials", "machine_models",
-                   "sites", "machines", "organisations", "users", "access_tokens"}
+PLATFORM_TABLES = {"parts", "jobs", "quotes", "orders", "order_lines", "order_events", "datasets", "revisions",
+                   "design_access", "rate_buckets", "webhooks", "webhook_deliveries", "disruptions", "machine_events",
+                   "processes", "materials", "machine_models", "sites", "machines", "organisations", "users",
+                   "access_tokens"}
 
 
 def _table(diff: tuple[object, ...]) -> str | None:

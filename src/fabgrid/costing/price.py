@@ -56,7 +56,9 @@ def price_estimate(est: Estimate, machine: MachineModel, material: Material, sit
     """The price per part and for the line of `est.quantity` copies at `site`."""
     p = rates.price
     qty = est.quantity
-    machine_cny = est.time_s / 3600.0 * machine_rate_cny_per_h(machine, rates)
+    # a site's own machine-hour rate for the model (set by the factory) replaces the catalog-derived one
+    rate_h = site.machine_rates_cny_per_h.get(machine.id) or machine_rate_cny_per_h(machine, rates)
+    machine_cny = est.time_s / 3600.0 * rate_h
     energy_cny = est.energy_kwh * site.electricity_cny_per_kwh
     material_cny = est.material_g / 1000.0 * material.price_cny_per_kg
     handling_s = p.handling_min_per_part[est.process] * 60.0

@@ -317,3 +317,9 @@ def _station_kinds_from(root: Traversable | Path) -> dict[str, tuple[str, ...]]:
             raise _fail(file, f"station_kinds.{kind}", "must be a list of finish ids")
         out[str(kind)] = tuple(steps)
     return out
+
+
+def load_document(file: str) -> dict[str, Any]:
+    """The top-level mapping of one packaged data file (e.g. ``costing.yaml``, ``logistics.yaml``), unvalidated:
+    the engine that takes it validates it (services seed these into the database)."""
+    return _read(_packaged(), file)

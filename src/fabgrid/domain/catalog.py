@@ -215,6 +215,9 @@ class Site(Record):
     certifications: tuple[str, ...] = ()
     calendar: Calendar
     quality: QualityRecord
+    #: The site's own machine-hour rate per machine model id (CNY/h); a model without one is priced at the
+    #: catalog-derived rate (depreciation + maintenance, `costing.price.machine_rate_cny_per_h`).
+    machine_rates_cny_per_h: dict[str, float] = Field(default_factory=dict)
 
 
 class Catalog(Record):

@@ -56,7 +56,8 @@ class Logistics:
         return c
 
 
-def _parse(doc: dict[str, Any]) -> Logistics:
+def parse_logistics(doc: dict[str, Any]) -> Logistics:
+    """Logistics figures from the mapping of a logistics.yaml document."""
     bands = doc["tariff"]["bands"]
     max_km = np.array([float(b["max_road_km"]) for b in bands])
     if np.any(np.diff(max_km) <= 0):
@@ -78,7 +79,7 @@ def _parse(doc: dict[str, Any]) -> Logistics:
 def load_logistics() -> Logistics:
     """The shipped logistics figures (cached)."""
     text = resources.files("fabgrid.data").joinpath("logistics.yaml").read_text(encoding="utf-8")
-    return _parse(yaml.safe_load(text))
+    return parse_logistics(yaml.safe_load(text))
 
 
 def great_circle_km(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike,

@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from fabgrid.config import Settings
+from fabgrid.domain.order import Order, OrderLine, OrderStatus
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services._util import iso
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import DesignAccessRow, OrderRow, PartRow
+from fabgrid.store.tables import DesignAccessRow, PartRow
 from fabgrid.store.uow import UnitOfWork
 
 MAGIC = b"FGD1"
@@ -35,7 +36,7 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 CHUNK_BYTES = 1 << 20
 #: Order statuses during which the allocated site holds work on the part (may read the design).
-WORK_HELD = ("allocated", "in_production", "built")
+WORK_HELD = frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION, OrderStatus.BUILT})
 
 
 def _master_key_error(msg: str) -> InputError:
@@ -45,8 +46,9 @@ def _master_key_error(msg: str) -> InputError:
 
 
 def master_key(settings: Settings) -> bytes:
-    """The 32-byte master key: FABGRID_MASTER_KEY, else ``data_dir/master.key`` (created once, 0600)."""
-    env = os.environ.get("FABGRID_MASTER_KEY")
+    """The 32-byte master key: FABGRID_MASTER_KEY (`settings.master_key`), else ``data_dir/master.key``
+    (created once, 0600)."""
+    env = settings.master_key
     if env:
         try:
             key = base64.b64decode(env, validate=True)
@@ -238,16 +240,18 @@ def factory_download(settings: Settings, who: Principal, part_id: str) -> Design
         part = uow.parts.get(part_id, None)
         if part is None:
             raise NotFoundError(f"part {part_id!r} not found", code="part.not_found")
-        orders: list[OrderRow] = (uow.orders.find(site_id=who.site_id, part_id=part_id)
-                                  if who.role == "factory" and who.site_id else [])
-        holding = [o for o in orders if o.status in WORK_HELD]
-        granted = [o for o in holding if o.consent_design_sharing]
+        found: list[Order] = (uow.orders.find(site_id=who.site_id, part_id=part_id)
+                              if who.role == "factory" and who.site_id else [])
+        held: list[tuple[Order, OrderLine]] = [(o, ln) for o in found for ln in o.lines
+                                               if ln.site_id == who.site_id and ln.part_id == part_id]
+        holding = [(o, ln) for o, ln in held if ln.status in WORK_HELD]
+        granted = [(o, ln) for o, ln in holding if o.consent_design_sharing]
         if granted:
+            o, ln = granted[0]
             _audit(uow, part, who, "factory_download", True,
-                   f"site {who.site_id} holds order {granted[0].id} ({granted[0].status}); owner consented",
-                   granted[0].id)
+                   f"site {who.site_id} holds order {o.id} ({ln.status.value}); owner consented", o.id)
         else:
-            if not orders:
+            if not held:
                 reason = f"site {who.site_id} has no order of this part"
                 denied = NotFoundError(f"part {part_id!r} not found", code="part.not_found")
             elif not holding:
@@ -259,7 +263,7 @@ def factory_download(settings: Settings, who: Principal, part_id: str) -> Design
                 denied = InputError(f"the owner of part {part_id} did not consent to sharing the design",
                                     hint="ask the buyer to consent on the order", code="design.no_consent",
                                     status=403)
-            _audit(uow, part, who, "factory_download", False, reason, holding[0].id if holding else None)
+            _audit(uow, part, who, "factory_download", False, reason, holding[0][0].id if holding else None)
         uow.commit()
     if denied is not None:
         raise denied

@@ -1,118 +1,168 @@
-"""Use cases of orders: place an order at a quoted price (within validity), follow its timeline, factory
-status updates and inspection results, the operator's view, and disruptions that reroute open orders.
+"""Use cases of orders: place an order of one or several lines (each a quote at its quoted price, within
+validity), follow it, factory status updates and inspection results per line, and disruptions that reroute
+the open lines of a site.
 
-Placing without a chosen site and rerouting use the network allocation engine (`fabgrid.network.solve`)
-on a scenario built from the quotes' offers and the sites' free capacity. Status changes notify the
-owner's webhooks. Depends on the store, the network engine and `services.jobs`/`services.webhooks`.
+Placing lines without a chosen site and rerouting use the network allocation engine (`fabgrid.network.solve`)
+on a scenario built from the quotes' offers and the sites' free capacity (`services.network.open_machine_hours`).
+Returns `fabgrid.domain.order` records; status changes notify the owner's webhooks. Depends on the store,
+the network engine, services.network and services.jobs/webhooks; never on api, web or cli.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.domain.allocation import Candidate, Disruption, DisruptionKind, Line, Scenario, ScenarioSite
+from fabgrid.domain.catalog import Site
+from fabgrid.domain.order import (
+    FACTORY_OPEN,
+    FACTORY_STATUSES,
+    REROUTABLE,
+    Inspection,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+from fabgrid.domain.quote import Offer, Quote, TierOffer
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, webhooks
+from fabgrid.services import jobs, network, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import DisruptionRow, OrderRow, QuoteRow
+from fabgrid.store.tables import DisruptionRow, QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
-STATUSES = ("placed", "allocated", "in_production", "built", "inspected", "shipped", "delivered")
-#: Statuses a factory may set by POST /factory/orders/{id}/status (each only from the one before it);
-#: "inspected" is set by entering an inspection result.
-FACTORY_STATUSES = ("in_production", "built", "shipped", "delivered")
-OPEN = ("placed", "allocated", "in_production")
+#: The way of an order line, in order (the page's progress steps).
+STATUSES = tuple(s.value for s in OrderStatus)
 #: Days of free capacity the allocation sees ahead.
 HORIZON_DAYS = 30
 ALLOCATION_TIME_S = 5.0
+#: Lines of one order (a cart of parts).
+MAX_LINES = 50
 
 
-def _find_offer(quote: dict[str, Any], site: str | None, tier: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    offers = quote.get("offers", [])
-    match = [o for o in offers if o["site"] == site]
+@dataclass(frozen=True)
+class LineRequest:
+    """One line to order: a quote of the caller's organisation, the offer's site (None: the allocation engine
+    chooses among the quote's offers) and the lead-time tier (None: standard)."""
+
+    quote_id: str
+    site: str | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceData:
+    """What an invoice shows: the order, the buyer organisation, the parts' file names, the sites."""
+
+    order: Order
+    buyer: str
+    parts: dict[str, str]
+    sites: dict[str, Site]
+
+
+@dataclass(frozen=True)
+class _Quoted:
+    """A quote being ordered: its stored row, the typed quote, and the request it answered."""
+
+    row: QuoteRow
+    quote: Quote
+    request: dict[str, Any]
+
+
+def _typed(row: QuoteRow) -> _Quoted:
+    return _Quoted(row, Quote.model_validate(row.quote), dict(row.request or {}))
+
+
+def _find_offer(quote: Quote, site: str, tier: str | None) -> tuple[Offer, TierOffer]:
+    match = [o for o in quote.offers if o.site == site]
     if not match:
         raise InputError(f"the quote has no offer from site {site!r}",
-                         hint=f"choose one of: {', '.join(o['site'] for o in offers) or '(no offers)'}",
+                         hint=f"choose one of: {', '.join(o.site for o in quote.offers) or '(no offers)'}",
                          code="order.offer")
     offer = match[0]
     name = tier or "standard"
-    tiers = {t["tier"]: t for t in offer.get("tiers", [])}
+    tiers = {t.tier: t for t in offer.tiers}
     if tiers and name not in tiers:
         raise InputError(f"offer of {site} has no tier {name!r}", hint=f"one of {', '.join(tiers)}",
                          code="order.tier")
-    chosen = tiers.get(name) or {"tier": name, **{k: offer[k] for k in (
-        "unit_price_cny", "total_price_cny", "lead_time_days", "delivery_date")}}
+    chosen = tiers.get(name) or TierOffer(tier=name, unit_price_cny=offer.unit_price_cny,
+                                          total_price_cny=offer.total_price_cny, lead_time_days=offer.lead_time_days,
+                                          ship_date=offer.ship_date, delivery_date=offer.delivery_date)
     return offer, chosen
 
 
-def _notify(uow: UnitOfWork, order: OrderRow, note: str = "") -> list[str]:
-    data = {"order_id": order.id, "status": order.status, "site_id": order.site_id, "note": note,
-            "links": {"order": f"/api/v1/orders/{order.id}"}}
+def _notify(uow: UnitOfWork, order: Order, line: OrderLine | None, status: OrderStatus, note: str = "") -> list[str]:
+    data = {"order_id": order.id, "status": status.value, "site_id": line.site_id if line else None,
+            "line_id": line.id if line else None, "note": note, "links": {"order": f"/api/v1/orders/{order.id}"}}
     return webhooks.emit(uow, order.organisation_id, "order.status", data)
 
 
-def _set_status(uow: UnitOfWork, order: OrderRow, status: str, who: Principal | None, note: str = "") -> list[str]:
-    order.status = status
-    uow.orders.event(order, status, note, who.user_id if who else None)
-    return _notify(uow, order, note)
+def _set_status(uow: UnitOfWork, order: Order, line: OrderLine, status: OrderStatus, who: Principal | None,
+                note: str = "", site_id: str | None = None) -> list[str]:
+    """Move a line to `status` (and `site_id`), append the timeline event, notify the owner's webhooks."""
+    if not line.status.can_become(status):
+        raise InputError(f"order line {line.id} is {line.status.value}; it cannot become {status.value}",
+                         code="order.transition", status=409)
+    moved = uow.orders.update_line(line.id, status=status, site_id=site_id)
+    uow.orders.event(order.id, status, note, who.user_id if who else None, line=moved)
+    return _notify(uow, order, moved, status, note)
 
 
 # ---------------------------------------------------------------- allocation scenario
 
 
-Wanted = tuple[str, dict[str, Any], dict[str, Any], int, date | None]
+@dataclass(frozen=True)
+class _Wanted:
+    """A line to place: its id, the typed quote, the request, the quantity and the due date."""
+
+    line_id: str
+    quote: Quote
+    request: dict[str, Any]
+    quantity: int
+    due: date | None
 
 
-def _scenario(uow: UnitOfWork, lines: list[Wanted], exclude_orders: set[str], disruption: Any = None) -> Any:
-    """A Scenario for `lines` ((line id, quote json, quote request, quantity, due date)) over every site's
-    free capacity (machine hours per workday minus the open work already allocated there)."""
-    from fabgrid.domain.allocation import Candidate, Line, Scenario, ScenarioSite
-
-    process_of = {m.id: m.process.value for m in uow.catalog.machine_models()}
-    busy: dict[tuple[str, str], float] = {}
-    for o in uow.orders.find(statuses=("allocated", "in_production"), limit=100_000):
-        if o.id in exclude_orders or o.site_id is None:
-            continue
-        q = uow.session.get(QuoteRow, o.quote_id)
-        offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.offer_site_id), None)
-        hours = (offer or {}).get("estimate", {}).get("time_s", 0.0) / 3600.0 * o.quantity
-        busy[(o.site_id, o.process)] = busy.get((o.site_id, o.process), 0.0) + hours
+def _scenario(uow: UnitOfWork, lines: Sequence[_Wanted], exclude_orders: set[str],
+              disruption: Disruption | None = None) -> Scenario:
+    """A Scenario for `lines` over every site's free capacity (machine hours per workday minus the open work
+    already allocated there, spread over the horizon)."""
+    data = network.current(uow)
+    busy = network.open_machine_hours(uow, exclude_orders=exclude_orders)
+    models = data.network.catalog.machine_models
     sites = []
-    for s in uow.catalog.sites():
+    for s in data.network.sites.values():
         per_day = s.calendar.hours_per_workday()
         cap: dict[str, float] = {}
         for m in s.machines:
-            proc = process_of.get(m.model)
-            if proc:
-                cap[proc] = cap.get(proc, 0.0) + per_day
+            mm = models.get(m.model)
+            if mm is not None:
+                cap[mm.process.value] = cap.get(mm.process.value, 0.0) + per_day
         for (sid, proc), h in busy.items():
-            if sid == s.id and proc in cap:
-                cap[proc] = max(0.0, cap[proc] - h / HORIZON_DAYS)
+            if sid == s.id and proc.value in cap:
+                cap[proc.value] = max(0.0, cap[proc.value] - h / HORIZON_DAYS)
         sites.append(ScenarioSite(id=s.id, city=s.city, province=s.province, lat=s.lat, lon=s.lon,
                                   certifications=s.certifications, capacity_h_per_day=cap))
     known = {s.id for s in sites}
     out_lines = []
-    for line_id, quote, request, qty, due in lines:
-        cands = []
-        for o in quote.get("offers", []):
-            if o["site"] not in known:
-                continue
-            per_unit_h = o.get("estimate", {}).get("time_s", 0.0) / 3600.0
-            cands.append(Candidate(site=o["site"], unit_price_cny=o["unit_price_cny"],
-                                   hours_per_unit={o["process"]: per_unit_h}, lead_days=o["lead_time_days"],
-                                   shipping_cny_per_unit=0.0, shipping_days=0,
-                                   production_co2_kg_per_unit=o.get("co2_kg", 0.0) / max(1, o["quantity"])))
-        out_lines.append(Line(id=line_id, part=request.get("part_id", ""), material=request.get("material", ""),
-                              quantity=qty, due_date=due,
-                              destination=request.get("destination"), split=False, candidates=tuple(cands)))
+    for w in lines:
+        cands = [Candidate(site=o.site, unit_price_cny=o.unit_price_cny,
+                           hours_per_unit={o.process.value: o.estimate.time_s / 3600.0}, lead_days=o.lead_time_days,
+                           shipping_cny_per_unit=0.0, shipping_days=0,
+                           production_co2_kg_per_unit=o.co2_kg / max(1, o.quantity))
+                 for o in w.quote.offers if o.site in known]
+        out_lines.append(Line(id=w.line_id, part=str(w.request.get("part_id", "")),
+                              material=str(w.request.get("material", "")), quantity=w.quantity, due_date=w.due,
+                              destination=w.request.get("destination"), split=False, candidates=tuple(cands)))
     return Scenario(name="orders", start_date=now().date(), horizon_days=HORIZON_DAYS, sites=tuple(sites),
                     lines=tuple(out_lines), disruptions=(disruption,) if disruption is not None else (),
                     allow_partial=True)
 
 
-def _allocate(scenario: Any) -> dict[str, str]:
+def _allocate(scenario: Scenario) -> dict[str, str]:
     """line id -> site of the allocation engine's plan (lines it could not place are absent)."""
     from fabgrid.network.solve import allocate
 
@@ -120,88 +170,124 @@ def _allocate(scenario: Any) -> dict[str, str]:
     return {a.line: a.site for a in plan.assignments}
 
 
+def _need_by(request: dict[str, Any]) -> date | None:
+    v = request.get("need_by")
+    return date.fromisoformat(v) if isinstance(v, str) and v else None
+
+
 # ---------------------------------------------------------------- buyers
 
 
-def order_json(uow: UnitOfWork, o: OrderRow) -> dict[str, Any]:
-    """The order resource with its timeline (UTC timestamps)."""
-    return {
-        "id": o.id, "status": o.status, "quote_id": o.quote_id, "part_id": o.part_id, "site_id": o.site_id,
-        "offer_site_id": o.offer_site_id, "process": o.process, "material": o.material, "quantity": o.quantity,
-        "tier": o.tier, "unit_price_cny": o.unit_price_cny, "total_price_cny": o.total_price_cny,
-        "currency": "CNY", "lead_time_days": o.lead_time_days, "delivery_date": o.delivery_date,
-        "destination": o.destination, "consent_design_sharing": o.consent_design_sharing,
-        "inspection": o.inspection, "created_at": iso(o.created_at),
-        "timeline": [{"status": e.status, "at": iso(e.at), "site_id": e.site_id, "note": e.note}
-                     for e in uow.orders.events(o.id)],
-        "links": {"self": f"/api/v1/orders/{o.id}", "invoice": f"/api/v1/orders/{o.id}/invoice",
-                  "quote": f"/api/v1/quotes/{o.quote_id}", "part": f"/api/v1/parts/{o.part_id}"},
-    }
+def _check_lines(lines: Sequence[LineRequest]) -> None:
+    if not lines:
+        raise InputError("an order needs at least one line", hint="give lines: [{quote_id, site?, tier?}]",
+                         code="order.no_lines")
+    if len(lines) > MAX_LINES:
+        raise InputError(f"an order has at most {MAX_LINES} lines, not {len(lines)}",
+                         hint="split the parts over several orders", code="order.too_many_lines")
+    seen: set[str] = set()
+    for i, ln in enumerate(lines):
+        if ln.quote_id in seen:
+            raise InputError(f"lines[{i}]: quote {ln.quote_id} is in the order twice",
+                             hint="order a quote once; ask a quote of a larger quantity instead",
+                             code="order.duplicate_line")
+        seen.add(ln.quote_id)
 
 
-def place_order(settings: Settings, who: Principal, quote_id: str, site: str | None = None,
-                tier: str | None = None, consent_design_sharing: bool = False) -> dict[str, Any]:
-    """Order at the quoted price of the chosen offer (site) and tier, while the quote is valid.
+def _quoted(uow: UnitOfWork, who: Principal, i: int, ln: LineRequest) -> _Quoted:
+    row = uow.quotes.get(ln.quote_id, who.organisation_id)
+    if row is None:
+        raise NotFoundError(f"quote {ln.quote_id!r} not found", code="quote.not_found")
+    where = f"lines[{i}]: " if i else ""
+    if utc(row.expires_at) <= now():
+        raise InputError(f"{where}quote {ln.quote_id} expired at {iso(row.expires_at)}", hint="ask for a new quote",
+                         code="order.quote_expired", status=409)
+    if uow.orders.quote_ordered(ln.quote_id):
+        raise InputError(f"{where}quote {ln.quote_id} was ordered already",
+                         hint="GET /api/v1/orders lists your orders", code="order.duplicate", status=409)
+    q = _typed(row)
+    if not q.quote.offers:
+        raise InputError(f"{where}quote {ln.quote_id} has no offers to order", code="order.no_offers", status=409)
+    return q
 
-    Without `site` the allocation engine picks among the quote's offers by price and free capacity.
-    409 when the quote expired or was ordered already; 422 when the offer or tier is not in the quote.
-    """
+
+def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest],
+                consent_design_sharing: bool = False) -> Order:
+    """Order one or several quotes, each at the quoted price of the chosen offer (site) and tier, while the quotes
+    are valid. Lines without a site are placed together by the allocation engine among their quotes' offers, by
+    price and free capacity. 409 when a quote expired or was ordered already; 422 when an offer or tier is not in
+    the quote or the quotes ship to different destinations."""
+    _check_lines(lines)
     with UnitOfWork(settings.database_url) as uow:
-        q = uow.quotes.get(quote_id, who.organisation_id)
-        if q is None:
-            raise NotFoundError(f"quote {quote_id!r} not found", code="quote.not_found")
-        if utc(q.expires_at) <= now():
-            raise InputError(f"quote {quote_id} expired at {iso(q.expires_at)}", hint="ask for a new quote",
-                             code="order.quote_expired", status=409)
-        if any(o.quote_id == quote_id for o in uow.orders.find(organisation_id=who.organisation_id,
-                                                               part_id=q.part_id)):
-            raise InputError(f"quote {quote_id} was ordered already", hint="GET /api/v1/orders lists your orders",
-                             code="order.duplicate", status=409)
-        if not q.quote.get("offers"):
-            raise InputError(f"quote {quote_id} has no offers to order", code="order.no_offers", status=409)
+        quoted = [_quoted(uow, who, i, ln) for i, ln in enumerate(lines)]
+        destinations = {q.request.get("destination") for q in quoted}
+        if len(destinations) > 1:
+            raise InputError("the quotes of one order must ship to one destination, not "
+                             f"{', '.join(sorted(str(d) for d in destinations))}",
+                             hint="quote every part for the same destination", code="order.destinations")
         oid = new_id("ord")
-        how = "chosen by the buyer"
-        if site is None:
-            need_by = q.request.get("need_by")
-            want = (oid, q.quote, q.request, int(q.quote.get("quantity", 1)),
-                    date.fromisoformat(need_by) if need_by else None)
-            placed = _allocate(_scenario(uow, [want], set()))
-            if oid not in placed:
-                raise InputError("no site has free capacity for this order now", code="order.no_capacity",
-                                 status=409)
-            site, how = placed[oid], "chosen by the allocation engine"
-        offer, chosen = _find_offer(q.quote, site, tier)
-        o = OrderRow(id=oid, organisation_id=who.organisation_id, user_id=who.user_id, quote_id=q.id,
-                     part_id=q.part_id, site_id=None, offer_site_id=offer["site"], process=offer["process"],
-                     material=offer["material"], quantity=offer["quantity"], tier=chosen["tier"],
-                     unit_price_cny=chosen["unit_price_cny"], total_price_cny=chosen["total_price_cny"],
-                     lead_time_days=chosen["lead_time_days"], delivery_date=str(chosen["delivery_date"]),
-                     destination=q.request.get("destination"), status="placed",
-                     consent_design_sharing=bool(consent_design_sharing))
-        uow.session.add(o)
-        uow.session.flush()
-        job_ids = _set_status(uow, o, "placed", who, f"at the quoted price {o.total_price_cny:.2f} CNY ({o.tier}); "
-                              f"design sharing {'consented' if o.consent_design_sharing else 'not consented'}")
-        o.site_id = offer["site"]
-        job_ids += _set_status(uow, o, "allocated", who, f"to site {o.site_id} ({how})")
+        line_ids = [new_id("oln") for _ in lines]
+        sites: dict[str, tuple[str, str]] = {}
+        unplaced = [_Wanted(lid, q.quote, q.request, q.quote.quantity, _need_by(q.request))
+                    for lid, q, ln in zip(line_ids, quoted, lines, strict=True) if ln.site is None]
+        if unplaced:
+            placed = _allocate(_scenario(uow, unplaced, set()))
+            missing = [w.line_id for w in unplaced if w.line_id not in placed]
+            if missing:
+                raise InputError("no site has free capacity for this order now" if len(lines) == 1 else
+                                 f"no site has free capacity now for line(s) "
+                                 f"{', '.join(str(line_ids.index(m) + 1) for m in missing)} of this order",
+                                 code="order.no_capacity", status=409)
+            sites.update({lid: (site, "chosen by the allocation engine") for lid, site in placed.items()})
+        made: list[OrderLine] = []
+        for pos, (lid, q, ln) in enumerate(zip(line_ids, quoted, lines, strict=True), start=1):
+            site, how = sites.get(lid) or (str(ln.site), "chosen by the buyer")
+            offer, chosen = _find_offer(q.quote, site, ln.tier)
+            made.append(OrderLine(
+                id=lid, order_id=oid, position=pos, quote_id=q.row.id, part_id=q.row.part_id, site_id=None,
+                offer_site_id=offer.site, process=offer.process, material=offer.material,
+                finish=q.quote.finish, quantity=offer.quantity, tier=chosen.tier,
+                unit_price_cny=chosen.unit_price_cny, total_price_cny=chosen.total_price_cny,
+                lead_time_days=chosen.lead_time_days, delivery_date=chosen.delivery_date,
+                machine_h=offer.estimate.job_time_s / 3600.0, status=OrderStatus.PLACED))
+            sites[lid] = (offer.site, how)
+        order = Order(id=oid, organisation_id=who.organisation_id, user_id=who.user_id, status=OrderStatus.PLACED,
+                      destination=destinations.pop(), consent_design_sharing=bool(consent_design_sharing),
+                      created_at=now(), lines=tuple(made))
+        uow.orders.add(order)
+        total = order.total_price_cny
+        note = (f"at the quoted price {total:.2f} CNY"
+                + (f" ({made[0].tier})" if len(made) == 1 else f", {len(made)} lines")
+                + f"; design sharing {'consented' if order.consent_design_sharing else 'not consented'}")
+        uow.orders.event(oid, OrderStatus.PLACED, note, who.user_id)
+        job_ids = _notify(uow, order, None, OrderStatus.PLACED, note)
+        for line in made:
+            site, how = sites[line.id]
+            job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who, f"to site {site} ({how})"
+                                   + ("" if len(made) == 1 else f", line {line.position}"), site_id=site)
         uow.commit()
-        doc = order_json(uow, o)
+        placed_order = uow.orders.get(oid)
     for j in job_ids:
         jobs.submit(settings, j)
-    return doc
+    assert placed_order is not None
+    return placed_order
 
 
-def get_order(settings: Settings, who: Principal, order_id: str) -> dict[str, Any]:
-    """One order: the buyer's organisation, the factory it is allocated to, or an operator."""
-    with UnitOfWork(settings.database_url) as uow:
-        return order_json(uow, _visible(uow, who, order_id))
+def _for_site(order: Order, site_id: str) -> Order:
+    """The part of an order a factory sees: its site's lines and the events of those lines or of the order."""
+    mine = order.lines_at(site_id)
+    ids = {ln.id for ln in mine}
+    events = tuple(e for e in order.events if e.line_id is None or e.line_id in ids)
+    return order.model_copy(update={"lines": mine, "events": events})
 
 
-def _visible(uow: UnitOfWork, who: Principal, order_id: str) -> OrderRow:
+def _visible(uow: UnitOfWork, who: Principal, order_id: str) -> Order:
+    o: Order | None
     if who.role in ("operator", "admin"):
-        o = uow.orders.get(order_id, None)
+        o = uow.orders.get(order_id)
     elif who.role == "factory":
         o = uow.orders.for_site(who.site_id, order_id) if who.site_id else None
+        o = _for_site(o, str(who.site_id)) if o is not None else None
     else:
         o = uow.orders.get(order_id, who.organisation_id)
     if o is None:
@@ -209,93 +295,140 @@ def _visible(uow: UnitOfWork, who: Principal, order_id: str) -> OrderRow:
     return o
 
 
-def list_orders(settings: Settings, who: Principal, status: str | None = None,
-                limit: int = 200) -> list[dict[str, Any]]:
-    """Orders the caller may see: its organisation's (buyers), its site's (factories), all (operators)."""
-    statuses = (status,) if status else ()
+def get_order(settings: Settings, who: Principal, order_id: str) -> Order:
+    """One order: the buyer's organisation, the factory holding a line of it (its lines only), or an operator."""
+    with UnitOfWork(settings.database_url) as uow:
+        return _visible(uow, who, order_id)
+
+
+def list_orders(settings: Settings, who: Principal, status: str | None = None, limit: int = 200) -> list[Order]:
+    """Orders the caller may see: its organisation's (buyers), its site's (factories: their lines), all
+    (operators). `status` filters by a line's status."""
+    statuses = (_status(status),) if status else ()
     with UnitOfWork(settings.database_url) as uow:
         if who.role in ("operator", "admin"):
-            rows = uow.orders.find(statuses=statuses, limit=limit)
-        elif who.role == "factory":
-            rows = uow.orders.find(site_id=who.site_id or "-", statuses=statuses, limit=limit)
-        else:
-            rows = uow.orders.find(organisation_id=who.organisation_id, statuses=statuses, limit=limit)
-        return [order_json(uow, o) for o in rows]
+            return uow.orders.find(statuses=statuses, limit=limit)
+        if who.role == "factory":
+            site = who.site_id or "-"
+            return [_for_site(o, site) for o in uow.orders.find(site_id=site, statuses=statuses, limit=limit)]
+        return uow.orders.find(organisation_id=who.organisation_id, statuses=statuses, limit=limit)
 
 
-def invoice_data(settings: Settings, who: Principal, order_id: str) -> dict[str, Any]:
-    """What the invoice shows: the order, its buyer organisation, part and site (buyer or operator only)."""
+def _status(value: str) -> OrderStatus:
+    try:
+        return OrderStatus(value)
+    except ValueError:
+        raise InputError(f"status {value!r} is not an order status", hint=f"one of {', '.join(STATUSES)}",
+                         code="order.bad_status") from None
+
+
+def invoice_data(settings: Settings, who: Principal, order_id: str) -> InvoiceData:
+    """What the invoice shows: the order, its buyer organisation, parts and sites (buyer or operator only)."""
     if who.role == "factory":
         raise NotFoundError(f"order {order_id!r} not found", code="order.not_found")
     with UnitOfWork(settings.database_url) as uow:
         o = _visible(uow, who, order_id)
         org = uow.organisations.get(o.organisation_id)
-        part = uow.parts.get(o.part_id, None)
-        site = uow.catalog.site(o.site_id) if o.site_id else None
-        return {"order": order_json(uow, o), "buyer": org.name if org else "", "part": part.filename if part else "",
-                "site": {"id": site.id, "name": site.name, "city": site.city, "province": site.province}
-                if site else None}
+        parts = {}
+        for ln in o.lines:
+            part = uow.parts.get(ln.part_id, None)
+            parts[ln.part_id] = part.filename if part else ""
+        net = network.current(uow).network
+        sites = {ln.site_id: net.sites[ln.site_id] for ln in o.lines if ln.site_id and ln.site_id in net.sites}
+        return InvoiceData(order=o, buyer=org.name if org else "", parts=parts, sites=sites)
 
 
 # ---------------------------------------------------------------- factories
 
 
-def factory_work(settings: Settings, who: Principal, include_done: bool = False) -> list[dict[str, Any]]:
-    """Orders allocated to the caller's site (open ones unless `include_done`)."""
+def _factory_site(who: Principal, what: str) -> str:
     if who.role != "factory" or not who.site_id:
-        raise InputError("this is the work list of a factory account", code="factory.not_factory", status=403)
+        raise InputError(f"only a factory account {what}", code="factory.not_factory", status=403)
+    return who.site_id
+
+
+def factory_work(settings: Settings, who: Principal, include_done: bool = False) -> list[Order]:
+    """Orders with lines allocated to the caller's site (open ones unless `include_done`), each with the site's
+    lines only."""
+    site = _factory_site(who, "has a work list")
     with UnitOfWork(settings.database_url) as uow:
-        statuses = () if include_done else ("allocated", "in_production", "built", "inspected")
-        return [order_json(uow, o) for o in uow.orders.find(site_id=who.site_id, statuses=statuses)]
+        statuses = () if include_done else FACTORY_OPEN
+        out = []
+        for o in uow.orders.find(site_id=site, statuses=statuses):
+            mine = _for_site(o, site)
+            if not include_done:
+                mine = mine.model_copy(update={"lines": tuple(ln for ln in mine.lines if ln.status in FACTORY_OPEN)})
+            out.append(mine)
+        return out
 
 
-def _factory_order(uow: UnitOfWork, who: Principal, order_id: str) -> OrderRow:
-    if who.role != "factory" or not who.site_id:
-        raise InputError("only a factory account updates production status", code="factory.not_factory",
-                         status=403)
-    o = uow.orders.for_site(who.site_id, order_id)
+def _site_lines(uow: UnitOfWork, who: Principal, order_id: str, line_id: str | None,
+                what: str) -> tuple[Order, tuple[OrderLine, ...]]:
+    site = _factory_site(who, what)
+    o = uow.orders.for_site(site, order_id)
     if o is None:
         raise NotFoundError(f"order {order_id!r} not found at your site", code="order.not_found")
-    return o
+    lines = o.lines_at(site)
+    if line_id is not None:
+        lines = tuple(ln for ln in lines if ln.id == line_id)
+        if not lines:
+            raise NotFoundError(f"order {order_id} has no line {line_id!r} at your site", code="order.line_not_found")
+    return o, lines
 
 
-def factory_status(settings: Settings, who: Principal, order_id: str, status: str, note: str = "") -> dict[str, Any]:
-    """Advance an order of the caller's site to the next production status."""
-    if status not in FACTORY_STATUSES:
-        raise InputError(f"status {status!r} cannot be set here", hint=f"one of {', '.join(FACTORY_STATUSES)}; "
+def factory_status(settings: Settings, who: Principal, order_id: str, status: str, note: str = "",
+                   line_id: str | None = None) -> Order:
+    """Advance the caller's site's lines of an order (or the one line `line_id`) to the next production status."""
+    new = _status(status) if status in STATUSES else None
+    if new is None or new not in FACTORY_STATUSES:
+        raise InputError(f"status {status!r} cannot be set here",
+                         hint=f"one of {', '.join(s.value for s in FACTORY_STATUSES)}; "
                          "'inspected' comes from POST .../inspection", code="order.bad_status")
+    need = OrderStatus(STATUSES[new.rank - 1])
     with UnitOfWork(settings.database_url) as uow:
-        o = _factory_order(uow, who, order_id)
-        need = STATUSES[STATUSES.index(status) - 1]
-        if o.status != need:
-            raise InputError(f"order {order_id} is {o.status}; {status} follows {need}", code="order.transition",
-                             status=409)
-        job_ids = _set_status(uow, o, status, who, note)
+        o, lines = _site_lines(uow, who, order_id, line_id, "updates production status")
+        wrong = [ln for ln in lines if ln.status is not need]
+        if wrong:
+            what = f"order {order_id}" if len(lines) == 1 and line_id is None else f"line {wrong[0].id}"
+            raise InputError(f"{what} is {wrong[0].status.value}; {new.value} follows {need.value}",
+                             code="order.transition", status=409)
+        job_ids: list[str] = []
+        for ln in lines:
+            job_ids += _set_status(uow, o, ln, new, who, note)
         uow.commit()
-        doc = order_json(uow, o)
+        doc = _for_site(uow.orders.get(order_id) or o, str(who.site_id))
     for j in job_ids:
         jobs.submit(settings, j)
     return doc
 
 
 def factory_inspection(settings: Settings, who: Principal, order_id: str, passed: bool, inspected_qty: int,
-                       defects: list[str], measurements: dict[str, float], note: str = "") -> dict[str, Any]:
-    """Record the inspection of a built order; passed -> inspected, failed -> back in production (rework)."""
+                       defects: list[str], measurements: dict[str, float], note: str = "",
+                       line_id: str | None = None) -> Order:
+    """Record the inspection of a built line; passed -> inspected, failed -> back in production (rework).
+    Without `line_id` the site must hold exactly one built line of the order."""
     with UnitOfWork(settings.database_url) as uow:
-        o = _factory_order(uow, who, order_id)
-        if o.status != "built":
-            raise InputError(f"order {order_id} is {o.status}; it is inspected once built", code="order.transition",
-                             status=409)
-        if not 1 <= inspected_qty <= o.quantity:
-            raise InputError(f"inspected_qty must be 1..{o.quantity}", code="order.inspection")
-        o.inspection = {"passed": passed, "inspected_qty": inspected_qty, "defects": defects[:100],
-                        "measurements": measurements, "note": note[:500], "by": who.email, "at": iso(now())}
+        o, lines = _site_lines(uow, who, order_id, line_id, "enters inspections")
+        built = [ln for ln in lines if ln.status is OrderStatus.BUILT]
+        if not built:
+            raise InputError(f"order {order_id} is {lines[0].status.value}; it is inspected once built",
+                             code="order.transition", status=409)
+        if len(built) > 1:
+            raise InputError(f"order {order_id} has {len(built)} built lines at your site",
+                             hint="name the line: line_id", code="order.line_required")
+        ln = built[0]
+        if not 1 <= inspected_qty <= ln.quantity:
+            raise InputError(f"inspected_qty must be 1..{ln.quantity}", code="order.inspection")
+        result = Inspection(passed=passed, inspected_qty=inspected_qty, defects=tuple(defects[:100]),
+                            measurements=measurements, note=note[:500], by=who.email, at=now())
+        ln = uow.orders.update_line(ln.id, inspection=result)
         if passed:
-            job_ids = _set_status(uow, o, "inspected", who, note or f"passed ({inspected_qty} inspected)")
+            job_ids = _set_status(uow, o, ln, OrderStatus.INSPECTED, who, note or f"passed ({inspected_qty} inspected)")
         else:
-            job_ids = _set_status(uow, o, "in_production", who, "inspection failed, rework: " + "; ".join(defects))
+            job_ids = _set_status(uow, o, ln, OrderStatus.IN_PRODUCTION, who,
+                                  "inspection failed, rework: " + "; ".join(defects))
         uow.commit()
-        doc = order_json(uow, o)
+        doc = _for_site(uow.orders.get(order_id) or o, str(who.site_id))
     for j in job_ids:
         jobs.submit(settings, j)
     return doc
@@ -309,71 +442,85 @@ def _operator(who: Principal) -> None:
         raise InputError("this needs an operator account", code="operator.only", status=403)
 
 
-def declare_disruption(settings: Settings, who: Principal, site_id: str, days: int) -> dict[str, Any]:
-    """Declare a site closed for `days`; a background job reroutes its open orders. Returns the disruption."""
+@dataclass(frozen=True)
+class DisruptionInfo:
+    """A declared disruption: the closed site and days, the reroute report once its job ran, the job."""
+
+    id: str
+    site_id: str
+    days: int
+    created_at: datetime
+    until: date
+    report: dict[str, Any] | None
+    job_id: str | None
+    job: dict[str, Any] | None = None
+
+
+def _disruption(d: DisruptionRow, job: dict[str, Any] | None = None) -> DisruptionInfo:
+    return DisruptionInfo(id=d.id, site_id=d.site_id, days=d.days, created_at=utc(d.created_at),
+                          until=(utc(d.created_at) + timedelta(days=d.days)).date(), report=d.report,
+                          job_id=d.job_id, job=job)
+
+
+def declare_disruption(settings: Settings, who: Principal, site_id: str, days: int) -> DisruptionInfo:
+    """Declare a site closed for `days`; a background job reroutes its open lines. Returns the disruption."""
     _operator(who)
     if not 1 <= days <= 365:
         raise InputError(f"days must be 1..365, not {days}", code="disruption.days")
     with UnitOfWork(settings.database_url) as uow:
-        if uow.catalog.site(site_id) is None:
-            raise NotFoundError(f"site {site_id!r} not found", hint="GET /api/v1/catalog/sites",
-                                code="site.not_found")
+        network.site(uow, site_id)
         d = DisruptionRow(id=new_id("dis"), site_id=site_id, days=days, declared_by=who.user_id)
         uow.session.add(d)
         job = jobs.enqueue(uow, "reroute", {"disruption_id": d.id}, organisation_id=who.organisation_id,
                            user_id=who.user_id)
         d.job_id = job.id
         uow.commit()
-        doc = disruption_json(d) | {"job": jobs.job_json(job)}
+        info = _disruption(d, jobs.job_json(job))
     jobs.submit(settings, job.id)
-    return doc
+    return info
 
 
-def disruption_json(d: DisruptionRow) -> dict[str, Any]:
-    """The disruption resource."""
-    return {"id": d.id, "site_id": d.site_id, "days": d.days, "created_at": iso(d.created_at),
-            "until": (utc(d.created_at) + timedelta(days=d.days)).date().isoformat(), "report": d.report,
-            "job_id": d.job_id}
-
-
-def list_disruptions(settings: Settings, who: Principal) -> list[dict[str, Any]]:
+def list_disruptions(settings: Settings, who: Principal) -> list[DisruptionInfo]:
     """Disruptions, newest first (operators)."""
     _operator(who)
     with UnitOfWork(settings.database_url) as uow:
-        return [disruption_json(d) for d in uow.disruptions.find()]
+        return [_disruption(d) for d in uow.disruptions.find()]
 
 
 @jobs.register("reroute")
 def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    from fabgrid.domain.allocation import Disruption, DisruptionKind
-
     with UnitOfWork(settings.database_url) as uow:
         d = uow.disruptions.get(str(params["disruption_id"]))
         if d is None:
             raise NotFoundError("disruption vanished", code="disruption.not_found")
-        affected = uow.orders.find(site_id=d.site_id, statuses=OPEN, limit=100_000)
-        lines: list[Wanted] = []
-        for o in affected:
-            q = uow.session.get(QuoteRow, o.quote_id)
-            if q is not None:
-                # the promised delivery date is the due date: a closed site makes its orders late
-                lines.append((o.id, q.quote, q.request, o.quantity, date.fromisoformat(o.delivery_date)))
+        affected = uow.orders.lines(site_id=d.site_id, statuses=REROUTABLE)
+        wanted: list[_Wanted] = []
+        for ln in affected:
+            row = uow.session.get(QuoteRow, ln.quote_id)
+            if row is not None:
+                q = _typed(row)
+                # the promised delivery date is the due date: a closed site makes its lines late
+                wanted.append(_Wanted(ln.id, q.quote, q.request, ln.quantity, ln.delivery_date))
         closed = Disruption(kind=DisruptionKind.SITE, site=d.site_id, days=d.days)
-        placed = _allocate(_scenario(uow, lines, {o.id for o in affected}, closed)) if lines else {}
+        orders_hit = {ln.order_id for ln in affected}
+        placed = _allocate(_scenario(uow, wanted, orders_hit, closed)) if wanted else {}
         moved, kept, unplaced, job_ids = [], [], [], []
-        for o in affected:
-            new = placed.get(o.id)
+        for ln in affected:
+            new = placed.get(ln.id)
             if new is None:
-                unplaced.append(o.id)
-            elif new == o.site_id:
-                kept.append(o.id)
+                unplaced.append(ln.order_id)
+            elif new == ln.site_id:
+                kept.append(ln.order_id)
             else:
-                note = f"rerouted from {o.site_id} to {new}: site {d.site_id} closed {d.days} days"
-                moved.append({"order_id": o.id, "from_site": o.site_id, "to_site": new})
-                o.site_id = new
-                o.offer_site_id = new
-                job_ids += _set_status(uow, o, "allocated", None, note)
-        d.report = {"affected": [o.id for o in affected], "moved": moved, "kept": kept, "unplaced": unplaced}
+                order = uow.orders.get(ln.order_id)
+                assert order is not None
+                note = f"rerouted from {ln.site_id} to {new}: site {d.site_id} closed {d.days} days"
+                moved.append({"order_id": ln.order_id, "line_id": ln.id, "from_site": ln.site_id, "to_site": new})
+                current = uow.orders.update_line(ln.id, status=OrderStatus.ALLOCATED, site_id=new)
+                uow.orders.event(order.id, OrderStatus.ALLOCATED, note, None, line=current)
+                job_ids += _notify(uow, order, current, OrderStatus.ALLOCATED, note)
+        d.report = {"affected": sorted({ln.order_id for ln in affected}), "moved": moved, "kept": kept,
+                    "unplaced": unplaced}
         uow.commit()
         report = d.report
     for j in job_ids:

@@ -1,30 +1,43 @@
-"""Use cases of the platform itself: prepare the database and load the shipped network into it.
+"""Use cases of the platform itself: prepare the database (migrate, and seed the shipped network into an
+empty one) and seed it on demand (`fabgrid db seed`).
 
-The only layer that uses both the data/engines and the store; one transaction per use case.
+Depends on the store and services.network; one transaction per use case.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fabgrid.data import load_network
+from fabgrid.services import network
 from fabgrid.store.db import upgrade
 from fabgrid.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
 class DatabaseState:
-    """What `prepare_database` left: the schema revision and the row counts of the network."""
+    """What `prepare_database` left: the schema revision, the row counts of the network, and whether the
+    shipped network was loaded now."""
 
     revision: str | None
     counts: dict[str, int]
+    seeded: bool = False
 
 
 def prepare_database(url: str) -> DatabaseState:
-    """Create or migrate the database at `url` and load the shipped network into it."""
+    """Create or migrate the database at `url`; an empty one gets the shipped network (first start)."""
+    return seed_database(url)
+
+
+def seed_database(url: str, replace: bool = False) -> DatabaseState:
+    """Migrate the database at `url` and load the shipped network into it when it holds none (or, with
+    `replace`, overwrite the stored network with the shipped one)."""
     revision = upgrade(url)
-    network = load_network()
     with UnitOfWork(url) as uow:
-        counts = uow.catalog.sync(network)
+        result = network.seed(uow, replace=replace)
         uow.commit()
-    return DatabaseState(revision=revision, counts=counts)
+    return DatabaseState(revision=revision, counts=result.counts, seeded=result.seeded)
+
+
+def migrate_database(url: str, revision: str = "head") -> str | None:
+    """Migrate the database at `url` to `revision` (no seeding); returns the revision reached."""
+    return upgrade(url, revision)

@@ -102,18 +102,10 @@ def _check(req: QuoteRequest) -> str:
 
 
 def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
-    """Machine hours of the open orders per (site, process): the quote engine's queue ahead of a new job."""
-    from fabgrid.domain.catalog import ProcessFamily
+    """Machine hours of the open order lines per (site, process): the quote engine's queue ahead of a new job."""
+    from fabgrid.services.network import open_machine_hours
 
-    out: dict[tuple[str, Any], float] = {}
-    for o in uow.orders.find(statuses=("allocated", "in_production"), limit=100_000):
-        q = uow.session.get(QuoteRow, o.quote_id)
-        offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.site_id), None)
-        if o.site_id is None or offer is None:
-            continue
-        key = (o.site_id, ProcessFamily(o.process))
-        out[key] = out.get(key, 0.0) + offer.get("estimate", {}).get("time_s", 0.0) * o.quantity / 3600.0
-    return out
+    return dict(open_machine_hours(uow))
 
 
 def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float]

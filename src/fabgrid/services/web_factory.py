@@ -11,20 +11,19 @@ import hashlib
 import math
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.domain.order import QUEUED_AT_SITE
+from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
-#: Open statuses whose work is still to be scheduled at the site.
-TO_SCHEDULE = ("allocated", "in_production")
 SCHEDULE_TIME_LIMIT_S = 3.0
 MAX_BUILD_H = 24.0 * 14
 #: Plans kept per server process (keyed by their exact input, so a changed workload is planned again).
@@ -54,8 +53,9 @@ def _factory(who: Principal) -> str:
 
 
 def site_workload(settings: Settings, who: Principal, start: datetime | None = None) -> Any:
-    """The open orders of the caller's site as a `Workload`: each order one job, its builds from the quoted
-    estimate (machine time of all copies split over the estimated number of builds), due at delivery."""
+    """The open order lines of the caller's site as a `Workload`: each line one job (named after its order, with
+    the line's position when the order has several lines here), its builds from the quoted estimate (machine time of
+    all copies split over the estimated number of builds), due at the line's delivery date."""
     from fabgrid.domain.schedule import WorkBuild, WorkJob, Workload
     from fabgrid.scheduling.workload import default_start
 
@@ -63,19 +63,20 @@ def site_workload(settings: Settings, who: Principal, start: datetime | None = N
     t0 = start or default_start()
     jobs = []
     with UnitOfWork(settings.database_url) as uow:
-        for o in uow.orders.find(site_id=site_id, statuses=TO_SCHEDULE, limit=500):
-            q = uow.session.get(QuoteRow, o.quote_id)
-            offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.offer_site_id), None)
-            est = (offer or {}).get("estimate") or {}
-            n_builds = max(1, int(est.get("builds", 1)))
-            job_h = float(est.get("job_time_s", 0.0)) / 3600.0
-            print_h = min(MAX_BUILD_H, max(0.1, math.ceil(job_h / n_builds * 10) / 10))
-            per_build = max(1, math.ceil(o.quantity / n_builds))
-            builds = tuple(WorkBuild(id=f"{o.id}-b{i + 1}", process=o.process, material=o.material,
+        lines = uow.orders.lines(site_id=site_id, statuses=QUEUED_AT_SITE, limit=500)
+        per_order = Counter(ln.order_id for ln in lines)
+        for ln in lines:
+            q = uow.quotes.by_id(ln.quote_id)
+            offer = next((x for x in (Quote.model_validate(q.quote).offers if q else []) if x.site == ln.offer_site_id),
+                         None)
+            n_builds = max(1, offer.estimate.builds if offer else 1)
+            print_h = min(MAX_BUILD_H, max(0.1, math.ceil(ln.machine_h / n_builds * 10) / 10))
+            per_build = max(1, math.ceil(ln.quantity / n_builds))
+            job_id = ln.order_id if per_order[ln.order_id] == 1 else f"{ln.order_id}/{ln.position}"
+            builds = tuple(WorkBuild(id=f"{job_id}-b{i + 1}", process=ln.process, material=ln.material,
                                      print_h=print_h, parts=per_build) for i in range(n_builds))
-            due_day = date.fromisoformat(o.delivery_date)
-            due = max(datetime.combine(due_day, time(18, 0), tzinfo=UTC), t0 + timedelta(hours=1))
-            jobs.append(WorkJob(id=o.id, due=due, builds=builds))
+            due = max(datetime.combine(ln.delivery_date, time(18, 0), tzinfo=UTC), t0 + timedelta(hours=1))
+            jobs.append(WorkJob(id=job_id, due=due, builds=builds))
     if not jobs:
         return None
     return Workload(site=site_id, start=t0, source="orders", jobs=tuple(jobs))

@@ -11,17 +11,17 @@ import math
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.domain.order import QUEUED_AT_SITE, OrderStatus
 from fabgrid.errors import InputError
+from fabgrid.services import network
 from fabgrid.services._util import utc
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
-OPEN = ("allocated", "in_production")
 #: The telemetry KPIs cover the last 8 hours and are recomputed at most once a minute per database: reading
 #: the events back is the slow part (about 20,000 events per second on the development machine).
 KPI_WINDOW = timedelta(hours=8)
@@ -37,22 +37,21 @@ def _operator(who: Principal) -> None:
 
 
 def site_loads(settings: Settings, who: Principal, now: datetime | None = None) -> dict[str, dict[str, Any]]:
-    """Per site: open orders, queued machine hours, machine hours per workday, load in workdays, closure."""
+    """Per site: open order lines, queued machine hours (`services.network.open_machine_hours`), machine hours per
+    workday, load in workdays, closure."""
     _operator(who)
     now = now or datetime.now(UTC)
     with UnitOfWork(settings.database_url) as uow:
-        sites = uow.catalog.sites()
+        sites = network.current(uow).network.sites.values()
         out: dict[str, dict[str, Any]] = {
             s.id: {"open_orders": 0, "queued_h": 0.0, "capacity_h_per_day": s.calendar.hours_per_workday()
                    * len(s.machines), "closed_until": None} for s in sites}
-        for o in uow.orders.find(statuses=OPEN, limit=100_000):
-            if o.site_id not in out:
-                continue
-            q = uow.session.get(QuoteRow, o.quote_id)
-            offer = next((x for x in (q.quote.get("offers", []) if q else []) if x["site"] == o.offer_site_id), None)
-            est = (offer or {}).get("estimate") or {}
-            out[o.site_id]["open_orders"] += 1
-            out[o.site_id]["queued_h"] += float(est.get("job_time_s", 0.0)) / 3600.0
+        for (site_id, _process), hours in network.open_machine_hours(uow).items():
+            if site_id in out:
+                out[site_id]["queued_h"] += hours
+        for ln in uow.orders.lines(statuses=QUEUED_AT_SITE):
+            if ln.site_id in out:
+                out[ln.site_id]["open_orders"] += 1
         for d in uow.disruptions.find(limit=1000):
             until = utc(d.created_at) + timedelta(days=d.days)
             if until > now and d.site_id in out:
@@ -65,7 +64,7 @@ def site_loads(settings: Settings, who: Principal, now: datetime | None = None) 
 
 
 def network_kpis(settings: Settings, who: Principal, now: datetime | None = None) -> dict[str, Any]:
-    """Orders by status, open and total value (CNY), on-time delivery rate of delivered orders, and the
+    """Orders by status, open and total value (CNY), on-time delivery rate of delivered lines, and the
     network's ISO 22400 KPIs over the last 8 hours of stored telemetry (None without telemetry, "computing" while
     the first figures are being computed in the background)."""
     _operator(who)
@@ -74,14 +73,15 @@ def network_kpis(settings: Settings, who: Principal, now: datetime | None = None
     value_cny = 0.0
     delivered = on_time = 0
     with UnitOfWork(settings.database_url) as uow:
-        for o in uow.orders.find(limit=100_000):
-            by_status[o.status] += 1
+        for o in uow.orders.find(limit=100_000, with_events=False):
+            by_status[o.status.value] += 1
             value_cny += o.total_price_cny
-            if o.status == "delivered":
-                at = next((e.at for e in uow.orders.events(o.id) if e.status == "delivered"), None)
-                if at is not None:
-                    delivered += 1
-                    on_time += utc(at).date() <= date.fromisoformat(o.delivery_date)
+            for ln in o.lines:
+                if ln.status is OrderStatus.DELIVERED:
+                    at = uow.orders.delivered_at(ln.id)
+                    if at is not None:
+                        delivered += 1
+                        on_time += at.date() <= ln.delivery_date
     doc: dict[str, Any] = {"orders": sum(by_status.values()), "by_status": dict(by_status), "value_cny": value_cny,
                            "delivered": delivered, "on_time_rate": on_time / delivered if delivered else None,
                            "telemetry": _telemetry_kpis(settings, now)}

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import secrets
 import socket
 import time
@@ -54,13 +53,13 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = TOLERANCE_S
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def check_url(url: str) -> str:
-    """An http(s) URL with a host that resolves to public addresses (unless private ones are allowed)."""
+def check_url(settings: Settings, url: str) -> str:
+    """An http(s) URL with a host that resolves to public addresses (unless `settings` allow private ones)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"webhook url {url!r} is not an http(s) URL", hint="e.g. https://erp.example.com/hooks",
                          code="webhook.url")
-    if os.environ.get("FABGRID_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes"):
+    if settings.webhook_allow_private:
         return url.strip()
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
@@ -82,7 +81,7 @@ def _json(row: WebhookRow) -> dict[str, Any]:
 def register(settings: Settings, who: Principal, url: str, secret: str | None = None,
              events: tuple[str, ...] = EVENTS) -> dict[str, Any]:
     """Register an endpoint for the organisation; the secret (given or generated) is shown once."""
-    url = check_url(url)
+    url = check_url(settings, url)
     bad = [e for e in events if e not in EVENTS]
     if bad or not events:
         raise InputError(f"unknown webhook events {bad}", hint=f"one of {', '.join(EVENTS)}", code="webhook.events")
@@ -168,7 +167,7 @@ def _deliver(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     code: int | None = None
     error: str | None = None
     try:
-        check_url(url)  # again at delivery time: the name may resolve elsewhere now
+        check_url(settings, url)  # again at delivery time: the name may resolve elsewhere now
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, int(time.time()), body),
                    "User-Agent": "fabgrid-webhooks/1", "X-Fabgrid-Delivery": did, "X-Fabgrid-Event": event}
         resp = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_S, follow_redirects=False)

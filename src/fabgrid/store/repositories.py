@@ -1,4 +1,6 @@
-"""Repositories: the store's interface in domain terms (catalog, network, organisations, users).
+"""Repositories: the store's interface in domain terms (organisations, users, tokens, parts, jobs, quotes, ...).
+
+The network lives in `store.network`, orders in `store.orders`.
 
 Each repository works on a session handed in by the unit of work and never commits.
 Depends on the ORM tables and the domain records.
@@ -12,119 +14,18 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from fabgrid.domain.catalog import MachineModel, Material, Network, Process, Site
 from fabgrid.store.tables import (
     AccessTokenRow,
     DesignAccessRow,
     DisruptionRow,
     JobRow,
-    MachineModelRow,
-    MachineRow,
-    MaterialRow,
-    OrderEventRow,
-    OrderRow,
     OrganisationRow,
     PartRow,
-    ProcessRow,
     QuoteRow,
-    SiteRow,
     UserRow,
     WebhookDeliveryRow,
     WebhookRow,
 )
-
-
-def _spec(record: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = record.model_dump(mode="json")
-    return spec
-
-
-class CatalogRepository:
-    """Processes, materials, machine models, sites and machines of the network."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def sync(self, network: Network) -> dict[str, int]:
-        """Make the tables hold exactly `network` (insert, update; remove what is gone).
-
-        Returns the number of rows per table after the sync. Idempotent.
-        """
-        s = self.session
-        cat = network.catalog
-        for p in cat.processes.values():
-            s.merge(ProcessRow(id=p.id.value, name=p.name, spec=_spec(p)))
-        s.flush()
-        for m in cat.materials.values():
-            s.merge(MaterialRow(id=m.id, name=m.name, process=m.process.value,
-                                price_cny_per_kg=m.price_cny_per_kg, spec=_spec(m)))
-        for mm in cat.machine_models.values():
-            s.merge(MachineModelRow(id=mm.id, vendor=mm.vendor, model=mm.model,
-                                    process=mm.process.value, spec=_spec(mm)))
-        s.flush()
-        for site in network.sites.values():
-            s.merge(SiteRow(id=site.id, name=site.name, city=site.city, province=site.province,
-                            lat=site.lat, lon=site.lon, spec=_spec(site)))
-        s.flush()
-        existing = {(r.site_id, r.machine_id): r for r in s.scalars(select(MachineRow))}
-        wanted = {(site.id, m.id): m.model for site in network.sites.values() for m in site.machines}
-        for key, row in existing.items():
-            if key not in wanted:
-                s.delete(row)
-            elif row.model_id != wanted[key]:
-                row.model_id = wanted[key]
-        for key, model in wanted.items():
-            if key not in existing:
-                s.add(MachineRow(site_id=key[0], machine_id=key[1], model_id=model, status="idle"))
-        s.flush()
-        gone_sites = set(s.scalars(select(SiteRow.id))) - set(network.sites)
-        for sid in gone_sites:
-            s.delete(s.get_one(SiteRow, sid))
-        s.flush()
-        return self.counts()
-
-    def counts(self) -> dict[str, int]:
-        """Rows per catalog table."""
-        from sqlalchemy import func
-
-        out: dict[str, int] = {}
-        tables: tuple[tuple[str, type[Any]], ...] = (
-            ("processes", ProcessRow), ("materials", MaterialRow), ("machine_models", MachineModelRow),
-            ("sites", SiteRow), ("machines", MachineRow))
-        for name, table in tables:
-            out[name] = int(self.session.scalar(select(func.count()).select_from(table)) or 0)
-        return out
-
-    def sites(self, province: str | None = None) -> list[Site]:
-        """Sites, optionally of one province, ordered by id."""
-        q = select(SiteRow).order_by(SiteRow.id)
-        if province:
-            q = q.where(SiteRow.province == province)
-        return [Site.model_validate(r.spec) for r in self.session.scalars(q)]
-
-    def site(self, site_id: str) -> Site | None:
-        """One site, or None."""
-        row = self.session.get(SiteRow, site_id)
-        return Site.model_validate(row.spec) if row else None
-
-    def processes(self) -> list[Process]:
-        """All processes."""
-        rows = self.session.scalars(select(ProcessRow).order_by(ProcessRow.id))
-        return [Process.model_validate(r.spec) for r in rows]
-
-    def materials(self, process: str | None = None) -> list[Material]:
-        """Materials, optionally of one process."""
-        q = select(MaterialRow).order_by(MaterialRow.id)
-        if process:
-            q = q.where(MaterialRow.process == process)
-        return [Material.model_validate(r.spec) for r in self.session.scalars(q)]
-
-    def machine_models(self, process: str | None = None) -> list[MachineModel]:
-        """Machine models, optionally of one process."""
-        q = select(MachineModelRow).order_by(MachineModelRow.id)
-        if process:
-            q = q.where(MachineModelRow.process == process)
-        return [MachineModel.model_validate(r.spec) for r in self.session.scalars(q)]
 
 
 class OrganisationRepository:
@@ -266,6 +167,10 @@ class QuoteRepository(_Scoped):
         row = self.session.get(QuoteRow, quote_id)
         return row if row is not None and row.organisation_id == organisation_id else None
 
+    def by_id(self, quote_id: str) -> QuoteRow | None:
+        """The quote of any organisation (for the factory holding its order, and for workers)."""
+        return self.session.get(QuoteRow, quote_id)
+
     def by_hash(self, organisation_id: int, input_hash: str, valid_at: datetime) -> QuoteRow | None:
         """The newest quote of the organisation with that input hash still valid at `valid_at`."""
         q = (select(QuoteRow).where(QuoteRow.organisation_id == organisation_id,
@@ -277,52 +182,6 @@ class QuoteRepository(_Scoped):
         """An organisation's quotes, newest first."""
         q = (select(QuoteRow).where(QuoteRow.organisation_id == organisation_id)
              .order_by(QuoteRow.created_at.desc()).limit(limit))
-        return list(self.session.scalars(q))
-
-
-class OrderRepository(_Scoped):
-    """Orders and their timelines."""
-
-    def get(self, order_id: str, organisation_id: int | None) -> OrderRow | None:
-        """The order if it belongs to `organisation_id` (None: any, for operators and workers)."""
-        row = self.session.get(OrderRow, order_id)
-        if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
-            return None
-        return row
-
-    def for_site(self, site_id: str, order_id: str) -> OrderRow | None:
-        """The order if it is allocated to `site_id`."""
-        row = self.session.get(OrderRow, order_id)
-        return row if row is not None and row.site_id == site_id else None
-
-    def find(self, *, organisation_id: int | None = None, site_id: str | None = None,
-             statuses: tuple[str, ...] = (), part_id: str | None = None, limit: int = 200) -> list[OrderRow]:
-        """Orders filtered by organisation, site, statuses and part; newest first."""
-        q = select(OrderRow)
-        if organisation_id is not None:
-            q = q.where(OrderRow.organisation_id == organisation_id)
-        if site_id is not None:
-            q = q.where(OrderRow.site_id == site_id)
-        if statuses:
-            q = q.where(OrderRow.status.in_(statuses))
-        if part_id is not None:
-            q = q.where(OrderRow.part_id == part_id)
-        return list(self.session.scalars(q.order_by(OrderRow.created_at.desc(), OrderRow.id).limit(limit)))
-
-    def event(self, order: OrderRow, status: str, note: str = "", actor_user_id: int | None = None,
-              at: datetime | None = None) -> OrderEventRow:
-        """Append a timeline event (the caller sets `order.status` when the status changes)."""
-        ev = OrderEventRow(order_id=order.id, status=status, site_id=order.site_id, note=note[:500],
-                           actor_user_id=actor_user_id)
-        if at is not None:
-            ev.at = at
-        self.session.add(ev)
-        self.session.flush()
-        return ev
-
-    def events(self, order_id: str) -> list[OrderEventRow]:
-        """The order's timeline, oldest first."""
-        q = select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
         return list(self.session.scalars(q))
 
 

@@ -180,44 +180,84 @@ class QuoteRow(Base):
 
 
 class OrderRow(Base):
-    """An order at a quoted price, allocated to one site, with the owner's design-sharing consent."""
+    """An order of a buyer organisation: the header of its lines (destination, design-sharing consent) and the
+    status of its least advanced line, kept here so that orders can be filtered by status."""
 
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), index=True)
+    destination: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    consent_design_sharing: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderLineRow(Base):
+    """One line of an order: a quote's offer (site, tier) at the quoted price, allocated to one site.
+
+    A quote is ordered once (unique), so concurrent orders of one quote cannot both be stored."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("quote_id", name="uq_order_lines_quote"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"))
     part_id: Mapped[str] = mapped_column(ForeignKey("parts.id", ondelete="CASCADE"), index=True)
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"), nullable=True, index=True)
     offer_site_id: Mapped[str] = mapped_column(String(64))
     process: Mapped[str] = mapped_column(String(32))
     material: Mapped[str] = mapped_column(String(64))
+    finish: Mapped[str | None] = mapped_column(String(64), nullable=True)
     quantity: Mapped[int] = mapped_column(Integer)
     tier: Mapped[str] = mapped_column(String(32))
     unit_price_cny: Mapped[float] = mapped_column(Float)
     total_price_cny: Mapped[float] = mapped_column(Float)
     lead_time_days: Mapped[int] = mapped_column(Integer)
     delivery_date: Mapped[str] = mapped_column(String(10))  # ISO date
-    destination: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    machine_h: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    consent_design_sharing: Mapped[bool] = mapped_column(Boolean, default=False)
     inspection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OrderEventRow(Base):
-    """One step of an order's timeline (placed, allocated, ..., delivered; rerouted; inspection)."""
+    """One step of an order's timeline (placed, allocated, ..., delivered; rerouted; inspection), of one line
+    (`line_id`) or of the whole order (None)."""
 
     __tablename__ = "order_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
     site_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str] = mapped_column(String(500), default="")
     actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetRow(Base):
+    """A shipped data set the engines are handed (costing rates, finishes, logistics), seeded from
+    `fabgrid.data` and read from here afterwards, as the network tables are."""
+
+    __tablename__ = "datasets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevisionRow(Base):
+    """A counter bumped by every change of the network (sites, machines, rates): readers cache by it."""
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DesignAccessRow(Base):

@@ -10,13 +10,13 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from fabgrid.store.db import session_factory
+from fabgrid.store.network import CatalogRepository
+from fabgrid.store.orders import OrderRepository
 from fabgrid.store.ratelimit import RateBucketRepository
 from fabgrid.store.repositories import (
     AuditRepository,
-    CatalogRepository,
     DisruptionRepository,
     JobRepository,
-    OrderRepository,
     OrganisationRepository,
     PartRepository,
     QuoteRepository,

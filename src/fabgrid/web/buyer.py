@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from fabgrid.domain.order import Order, OrderLine
 from fabgrid.errors import InputError
-from fabgrid.services import orders, parts, quotes_store, web_photos
-from fabgrid.web import i18n
+from fabgrid.services import network, orders, parts, quotes_store, web_photos
+from fabgrid.web import cart, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -33,10 +34,8 @@ def parts_page(request: Request) -> HTMLResponse:
     return render(request, "parts.html", {"parts": rows, "accept": ",".join(parts.EXTENSIONS)}, who=who)
 
 
-def _catalog_choices() -> dict[str, Any]:
-    from fabgrid.data import load_catalog
-
-    cat = load_catalog()
+def _catalog_choices(request: Request) -> dict[str, Any]:
+    cat = network.network_of(settings_of(request)).catalog
     return {
         "processes": [p for p in cat.processes.values()],
         "materials": sorted(cat.materials.values(), key=lambda m: (m.process.value, m.name)),
@@ -60,7 +59,7 @@ def part_page(request: Request, part_id: str) -> HTMLResponse:
     findings = sorted(findings, key=lambda f: order.get(str(f.get("severity")), 3))
     ctx = {"part": part, "findings": findings, "viewer_findings": _viewer_findings(findings),
            "pending": part["status"] in ("queued", "running"), "today": date.today().isoformat(),
-           **_catalog_choices()}
+           **_catalog_choices(request)}
     return render(request, "part.html", ctx, who=who)
 
 
@@ -85,10 +84,8 @@ async def ask_quote(request: Request, part_id: str) -> Response:
     return RedirectResponse(f"/quotes/{doc['id']}", status_code=303)
 
 
-def _site_names() -> dict[str, str]:
-    from fabgrid.data import load_network
-
-    return {s.id: s.name for s in load_network().sites.values()}
+def _site_names(request: Request) -> dict[str, str]:
+    return network.site_names(settings_of(request))
 
 
 @router.get("/quotes/{quote_id}", response_class=HTMLResponse)
@@ -103,21 +100,74 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
         "co2": min((o["co2_kg"] for o in offers), default=None),
     }
     part = parts.get_part(settings_of(request), who, q["part_id"])
-    return render(request, "quote.html", {"quote": q, "offers": offers, "best": best, "sites": _site_names(),
+    return render(request, "quote.html", {"quote": q, "offers": offers, "best": best, "sites": _site_names(request),
                                           "part": part}, who=who)
 
 
 @router.post("/quotes/{quote_id}/order")
 async def place_order(request: Request, quote_id: str) -> Response:
-    """Order the chosen offer and tier at the quoted price (consent to design sharing is explicit)."""
+    """Order the chosen offer and tier at the quoted price (consent to design sharing is explicit), or put it in
+    the cart (`action=cart`) to order several parts at once."""
     who = require(request, *BUYER)
     form = await checked_form(request)
     site = field(form, "site") or None
     # one form for all offers: each offer has its own speed (tier) select, named after its site
     tier = field(form, f"tier_{site}") or field(form, "tier") or None
-    doc = orders.place_order(settings_of(request), who, quote_id, site=site, tier=tier,
-                             consent_design_sharing=form.get("consent") == "yes")
-    return RedirectResponse(f"/orders/{doc['id']}", status_code=303)
+    if field(form, "action") == "cart":
+        quotes_store.get_quote(settings_of(request), who, quote_id)  # 404 for another organisation's quote
+        items = [c for c in cart.read(request) if c.quote_id != quote_id]
+        items.append(orders.LineRequest(quote_id, site, tier))
+        resp = RedirectResponse("/cart", status_code=303)
+        cart.write(request, resp, items)
+        return resp
+    o = orders.place_order(settings_of(request), who, [orders.LineRequest(quote_id, site, tier)],
+                           consent_design_sharing=form.get("consent") == "yes")
+    return RedirectResponse(f"/orders/{o.id}", status_code=303)
+
+
+@router.get("/cart", response_class=HTMLResponse)
+def cart_page(request: Request) -> HTMLResponse:
+    """The parts chosen for one order (each its quote, offer and tier), with the design-sharing consent."""
+    who = require(request, *BUYER)
+    settings = settings_of(request)
+    rows = []
+    for item in cart.read(request):
+        try:
+            q = quotes_store.get_quote(settings, who, item.quote_id)
+        except InputError:
+            continue  # gone or not the caller's: not shown, dropped when the cart is next written
+        offer = next((o for o in q["offers"] if o["site"] == item.site), None)
+        tiers = {t["tier"]: t for t in (offer or {}).get("tiers", [])}
+        chosen = tiers.get(item.tier or "standard") or offer or {}
+        part = parts.get_part(settings, who, q["part_id"])
+        rows.append({"item": item, "quote": q, "offer": offer, "price": chosen, "part": part})
+    total = sum(float(chosen_price.get("total_price_cny", 0.0)) for chosen_price in (r["price"] for r in rows)
+                if isinstance(chosen_price, dict))
+    return render(request, "cart.html", {"rows": rows, "total": total, "sites": _site_names(request)}, who=who)
+
+
+@router.post("/cart/remove")
+async def cart_remove(request: Request) -> Response:
+    """Take one quote out of the cart."""
+    require(request, *BUYER)
+    form = await checked_form(request)
+    resp = RedirectResponse("/cart", status_code=303)
+    cart.write(request, resp, [c for c in cart.read(request) if c.quote_id != field(form, "quote_id")])
+    return resp
+
+
+@router.post("/cart/order")
+async def cart_order(request: Request) -> Response:
+    """Order every part in the cart as one order with one line each; the cart is emptied."""
+    who = require(request, *BUYER)
+    form = await checked_form(request)
+    items = cart.read(request)
+    if not items:
+        raise InputError("the cart is empty", hint="add offers to the cart from a quote page", code="cart.empty")
+    o = orders.place_order(settings_of(request), who, items, consent_design_sharing=form.get("consent") == "yes")
+    resp = RedirectResponse(f"/orders/{o.id}", status_code=303)
+    cart.write(request, resp, [])
+    return resp
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -125,19 +175,22 @@ def orders_page(request: Request) -> HTMLResponse:
     """The organisation's orders."""
     who = require(request, *BUYER)
     return render(request, "orders.html", {"orders": orders.list_orders(settings_of(request), who),
-                                           "sites": _site_names()}, who=who)
+                                           "sites": _site_names(request)}, who=who)
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(request: Request, order_id: str) -> HTMLResponse:
-    """An order through production: status steps, timeline (Asia/Shanghai), inspection, documents."""
+    """An order through production: its lines with their sites and statuses, the progress of the order (its
+    least advanced line), timeline (Asia/Shanghai), inspections, documents."""
     who = require(request, *BUYER)
-    o = orders.get_order(settings_of(request), who, order_id)
-    reached = {e["status"] for e in o["timeline"]}
-    steps = [{"status": s, "done": s in reached, "current": s == o["status"]} for s in orders.STATUSES]
-    photos = web_photos.list_photos(settings_of(request), who, order_id)
-    return render(request, "order.html", {"order": o, "steps": steps, "sites": _site_names(), "photos": photos,
-                                          "refresh": o["status"] not in ("delivered",)}, who=who)
+    settings = settings_of(request)
+    o = orders.get_order(settings, who, order_id)
+    reached = {e.status for e in o.events}
+    steps = [{"status": s, "done": s in reached, "current": s == o.status} for s in orders.STATUSES]
+    photos = web_photos.list_photos(settings, who, order_id)
+    files = {ln.part_id: parts.get_part(settings, who, ln.part_id)["filename"] for ln in o.lines}
+    return render(request, "order.html", {"order": o, "steps": steps, "sites": _site_names(request), "photos": photos,
+                                          "files": files, "refresh": o.status != "delivered"}, who=who)
 
 
 @router.get("/orders/{order_id}/photos/{name}")
@@ -154,7 +207,7 @@ def inspection_report(request: Request, order_id: str) -> Response:
     """The inspection report of an order as a self-contained HTML download (404 before the inspection)."""
     who = require(request, *BUYER)
     o = orders.get_order(settings_of(request), who, order_id)
-    if not o.get("inspection"):
+    if not any(ln.inspection for ln in o.lines):
         raise InputError(f"order {order_id} has no inspection result yet", code="order.no_inspection", status=404)
     html = inspection_html(o, language(request))
     return Response(html, media_type="text/html; charset=utf-8", headers={
@@ -162,27 +215,36 @@ def inspection_report(request: Request, order_id: str) -> Response:
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"})
 
 
-def inspection_html(order: dict[str, Any], lang: str) -> str:
-    """A printable inspection report: the result, quantities, defects and measurements, in `lang`."""
+def _inspection_section(ln: OrderLine, t: Any) -> str:
+    ins = ln.inspection
+    if ins is None:
+        return ""
+    meas = "".join(f"<tr><td>{escape(str(k))}</td><td class=num>{float(v):.3f}</td></tr>"
+                   for k, v in sorted(ins.measurements.items()))
+    defects = "".join(f"<li>{escape(str(d))}</li>" for d in ins.defects) or f"<li>{t('insp.none')}</li>"
+    verdict = t("insp.passed") if ins.passed else t("insp.failed")
+    return f"""<section><h2>#{ln.position} · {escape(ln.part_id)}</h2>
+<p><strong>{verdict}</strong> · {t('insp.qty')}: {ins.inspected_qty} / {ln.quantity}</p>
+<p>{t('field.site')}: {escape(str(ln.site_id or ''))} · {t('field.process')}: {escape(ln.process.value)} ·
+{t('field.material')}: {escape(ln.material)}</p>
+<p>{t('insp.by')}: {escape(ins.by)} · {escape(i18n.local_time(ins.at))} (Asia/Shanghai)</p>
+<h3>{t('insp.defects')}</h3><ul>{defects}</ul>
+<h3>{t('insp.measurements')}</h3><table><tr><th>{t('insp.feature')}</th><th>{t('insp.value')}</th></tr>{meas}</table>
+<p>{escape(ins.note)}</p></section>"""
+
+
+def inspection_html(order: Order, lang: str) -> str:
+    """A printable inspection report: per inspected line the result, quantities, defects and measurements, in
+    `lang`."""
     def t(key: str, **kw: object) -> str:
         return escape(i18n.translate(lang, key, **kw))
 
-    ins = order["inspection"]
-    meas = "".join(f"<tr><td>{escape(str(k))}</td><td class=num>{float(v):.3f}</td></tr>"
-                   for k, v in sorted((ins.get("measurements") or {}).items()))
-    defects = "".join(f"<li>{escape(str(d))}</li>" for d in ins.get("defects") or []) or f"<li>{t('insp.none')}</li>"
-    verdict = t("insp.passed") if ins.get("passed") else t("insp.failed")
+    sections = "".join(_inspection_section(ln, t) for ln in order.lines)
     return f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
-<title>{t('insp.report')} {escape(order['id'])}</title>
+<title>{t('insp.report')} {escape(order.id)}</title>
 <style>body{{font-family:sans-serif;max-width:46em;margin:2em auto}}
 table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ccc;padding:.3em .8em;text-align:left}}
 .num{{text-align:right}}</style></head><body>
-<h1>{t('insp.report')} · {escape(order['id'])}</h1>
-<p><strong>{verdict}</strong> · {t('insp.qty')}: {int(ins.get('inspected_qty', 0))} / {int(order['quantity'])}</p>
-<p>{t('field.site')}: {escape(str(order.get('site_id') or ''))} · {t('field.process')}: {escape(order['process'])} ·
-{t('field.material')}: {escape(order['material'])}</p>
-<p>{t('insp.by')}: {escape(str(ins.get('by', '')))} · {escape(i18n.local_time(ins.get('at')))} (Asia/Shanghai)</p>
-<h2>{t('insp.defects')}</h2><ul>{defects}</ul>
-<h2>{t('insp.measurements')}</h2><table><tr><th>{t('insp.feature')}</th><th>{t('insp.value')}</th></tr>{meas}</table>
-<p>{escape(str(ins.get('note') or ''))}</p></body></html>
+<h1>{t('insp.report')} · {escape(order.id)}</h1>
+{sections}</body></html>
 """

@@ -7,11 +7,13 @@ Calls services.orders and services.web_factory; never the store directly.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from fabgrid.domain import order as domain_order
 from fabgrid.errors import InputError
 from fabgrid.services import orders, web_factory, web_photos
 from fabgrid.web import i18n
@@ -19,6 +21,9 @@ from fabgrid.web.session import PageRoute, checked_form, field, language, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 FACTORY = ("factory",)
+FACTORY_STATUSES = {s.value for s in domain_order.FACTORY_STATUSES}
+#: Lines counted as the site's open work on the page (ready to ship and beyond are done for the factory).
+OPEN_HERE = ("allocated", "in_production", "built")
 _MEASURE = re.compile(r"^\s*([A-Za-z0-9_.\-]{1,40})\s*[=:]\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -27,7 +32,17 @@ def next_status(status: str) -> str | None:
     if status not in orders.STATUSES or status == orders.STATUSES[-1]:
         return None
     nxt = orders.STATUSES[orders.STATUSES.index(status) + 1]
-    return nxt if nxt in orders.FACTORY_STATUSES else None
+    return nxt if nxt in FACTORY_STATUSES else None
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    """One line of the site's work list."""
+
+    order: domain_order.Order
+    line: domain_order.OrderLine
+    lines_here: int
+    next_status: str | None
 
 
 @router.get("/factory", response_class=HTMLResponse)
@@ -35,11 +50,10 @@ def factory_page(request: Request) -> HTMLResponse:
     """The site's work, machines and the link to its schedule."""
     who = require(request, *FACTORY)
     settings = settings_of(request)
-    work = orders.factory_work(settings, who, include_done=True)
-    for o in work:
-        o["next_status"] = next_status(o["status"])
+    work = [WorkRow(o, ln, len(o.lines), next_status(ln.status))
+            for o in orders.factory_work(settings, who, include_done=True) for ln in o.lines]
     return render(request, "factory.html", {
-        "work": work, "open": [o for o in work if o["status"] in ("allocated", "in_production", "built")],
+        "work": work, "open": [r for r in work if r.line.status in OPEN_HERE],
         "machines": web_factory.machine_status(settings, who), "site_id": who.site_id,
         "flash": i18n.translate(language(request), "flash.saved") if request.query_params.get("done") else None},
         who=who)
@@ -68,7 +82,8 @@ async def advance(request: Request, order_id: str) -> Response:
     """Move an order of the site to its next production status."""
     who = require(request, *FACTORY)
     form = await checked_form(request)
-    orders.factory_status(settings_of(request), who, order_id, field(form, "status"), field(form, "note")[:500])
+    orders.factory_status(settings_of(request), who, order_id, field(form, "status"), field(form, "note")[:500],
+                          line_id=field(form, "line_id") or None)
     return RedirectResponse("/factory?done=1", status_code=303)
 
 
@@ -99,7 +114,7 @@ async def inspect(request: Request, order_id: str) -> Response:
     orders.factory_inspection(settings_of(request), who, order_id, passed=field(form, "passed") == "yes",
                               inspected_qty=qty, defects=defects,
                               measurements=parse_measurements(field(form, "measurements")),
-                              note=field(form, "note")[:500])
+                              note=field(form, "note")[:500], line_id=field(form, "line_id") or None)
     return RedirectResponse("/factory?done=1", status_code=303)
 
 

@@ -6,6 +6,7 @@ Calls services.orders and services.web_operator; the map comes from web.mapsvg.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,9 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fabgrid.config import Settings
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, orders, web_operator
+from fabgrid.services import catalog_read, jobs, orders, web_operator
 from fabgrid.services.accounts import Principal
-from fabgrid.store.uow import UnitOfWork
 from fabgrid.web import i18n, mapsvg
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -31,8 +31,7 @@ def operator_page(request: Request) -> HTMLResponse:
     who = require(request, *OPERATOR)
     settings = settings_of(request)
     loads = web_operator.site_loads(settings, who)
-    with UnitOfWork(settings.database_url) as uow:
-        sites = uow.catalog.sites()
+    sites = catalog_read.network_view(settings).sites
     proj = mapsvg.projection()
     points = []
     for s in sites:
@@ -41,9 +40,11 @@ def operator_page(request: Request) -> HTMLResponse:
         share = min(1.0, load["load_days"] / FULL_LOAD_DAYS)
         points.append({"site": s, "x": x, "y": y, "r": 3 + len(s.machines) ** 0.5, "load": load,
                        "level": min(4, int(share * 5)), "closed": load["closed_until"] is not None})
-    disruptions = orders.list_disruptions(settings, who)
-    for d in disruptions:
+    disruptions = []
+    for info in orders.list_disruptions(settings, who):
+        d = dataclasses.asdict(info)
         d["job_status"], d["job_problem"] = _job_state(settings, who, d)
+        disruptions.append(d)
     names = {s.id: s.name for s in sites}
     by_load = sorted(sites, key=lambda s: (-loads[s.id]["load_days"], -loads[s.id]["open_orders"], s.id))
     lang = language(request)
@@ -80,5 +81,5 @@ async def declare(request: Request) -> Response:
         days = int(field(form, "days", "0"))
     except ValueError:
         raise InputError("days must be a whole number", code="disruption.days") from None
-    doc = orders.declare_disruption(settings_of(request), who, field(form, "site_id"), days)
-    return RedirectResponse(f"/operator?declared={doc['id']}", status_code=303)
+    info = orders.declare_disruption(settings_of(request), who, field(form, "site_id"), days)
+    return RedirectResponse(f"/operator?declared={info.id}", status_code=303)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
+from fabgrid.api.resources import order_doc
 from fabgrid.config import Settings
 from fabgrid.services import designs, orders
 
@@ -22,6 +23,8 @@ class StatusBody(BaseModel):
 
     status: str = Field(description="in_production, built, shipped or delivered (in that order)")
     note: str = Field(default="", max_length=500)
+    line_id: str | None = Field(default=None, max_length=40,
+                                description="one line of the order; omitted: all of the order's lines at your site")
 
 
 class InspectionBody(BaseModel):
@@ -32,24 +35,26 @@ class InspectionBody(BaseModel):
     defects: list[str] = Field(default_factory=list, max_length=100)
     measurements: dict[str, float] = Field(default_factory=dict, description="e.g. {'length_mm': 40.02}")
     note: str = Field(default="", max_length=500)
+    line_id: str | None = Field(default=None, max_length=40,
+                                description="the inspected line; needed when your site holds several built lines")
 
 
-@router.get("/work", summary="Orders allocated to the caller's site")
+@router.get("/work", summary="Orders with lines allocated to the caller's site (those lines only)")
 def work(principal: CurrentPrincipal, settings: SettingsDep,
          include_done: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    return orders.factory_work(settings, principal, include_done)
+    return [order_doc(o) for o in orders.factory_work(settings, principal, include_done)]
 
 
 @router.post("/orders/{order_id}/status", summary="Advance an order of your site to its next status")
 def set_status(order_id: str, body: StatusBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    return orders.factory_status(settings, principal, order_id, body.status, body.note)
+    return order_doc(orders.factory_status(settings, principal, order_id, body.status, body.note, body.line_id))
 
 
 @router.post("/orders/{order_id}/inspection", summary="Enter the inspection result of a built order")
 def inspection(order_id: str, body: InspectionBody, principal: CurrentPrincipal,
                settings: SettingsDep) -> dict[str, Any]:
-    return orders.factory_inspection(settings, principal, order_id, body.passed, body.inspected_qty, body.defects,
-                                     body.measurements, body.note)
+    return order_doc(orders.factory_inspection(settings, principal, order_id, body.passed, body.inspected_qty,
+                                               body.defects, body.measurements, body.note, body.line_id))
 
 
 @router.get("/designs/{part_id}", response_class=Response,

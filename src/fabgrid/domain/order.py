@@ -1,0 +1,150 @@
+"""Typed records of orders: an `Order` of several `OrderLine`s (each its own quote, site and status), the
+`OrderStatus` with its allowed transitions (the one place that says which status may follow which), the
+timeline events and the inspection result.
+
+Pydantic v2, frozen; no I/O, no database, no web.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fabgrid.domain.catalog import ProcessFamily
+
+
+class OrderStatus(StrEnum):
+    """Where an order line is on its way from the order to the buyer, in that order."""
+
+    PLACED = "placed"
+    ALLOCATED = "allocated"
+    IN_PRODUCTION = "in_production"
+    BUILT = "built"
+    INSPECTED = "inspected"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
+    @property
+    def rank(self) -> int:
+        """Position on the way (placed 0 .. delivered 6)."""
+        return _ORDERED.index(self)
+
+    def can_become(self, new: OrderStatus) -> bool:
+        """True when `new` may follow this status (see `TRANSITIONS`)."""
+        return new in TRANSITIONS[self]
+
+
+_ORDERED = tuple(OrderStatus)
+
+#: Allowed transitions. `allocated -> allocated` is a reroute to another site; `built -> in_production` is
+#: rework after a failed inspection; `inspected` is set by entering a passed inspection.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PLACED: frozenset({OrderStatus.ALLOCATED}),
+    OrderStatus.ALLOCATED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION}),
+    OrderStatus.IN_PRODUCTION: frozenset({OrderStatus.ALLOCATED, OrderStatus.BUILT}),
+    OrderStatus.BUILT: frozenset({OrderStatus.INSPECTED, OrderStatus.IN_PRODUCTION}),
+    OrderStatus.INSPECTED: frozenset({OrderStatus.SHIPPED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
+    OrderStatus.DELIVERED: frozenset(),
+}
+
+#: Statuses a factory sets itself, each only from the one before it on the way.
+FACTORY_STATUSES = (OrderStatus.IN_PRODUCTION, OrderStatus.BUILT, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+#: Work still ahead of the site's machines: its machine hours count in the site's queue.
+QUEUED_AT_SITE = frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION})
+#: Lines a disruption of their site moves to another site.
+REROUTABLE = frozenset({OrderStatus.PLACED, OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION})
+#: Lines on a factory's work list (allocated up to ready to ship).
+FACTORY_OPEN = frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION, OrderStatus.BUILT,
+                          OrderStatus.INSPECTED})
+#: Not yet delivered.
+OPEN = frozenset(s for s in OrderStatus if s is not OrderStatus.DELIVERED)
+
+
+def order_status(lines: tuple[OrderLine, ...] | list[OrderLine]) -> OrderStatus:
+    """The status of an order: that of its least advanced line."""
+    return min((ln.status for ln in lines), key=lambda s: s.rank, default=OrderStatus.PLACED)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Inspection(_Frozen):
+    """The result of inspecting a built line."""
+
+    passed: bool
+    inspected_qty: int = Field(ge=1)
+    defects: tuple[str, ...] = ()
+    measurements: dict[str, float] = Field(default_factory=dict)
+    note: str = ""
+    by: str = ""
+    at: datetime | None = None
+
+
+class OrderLine(_Frozen):
+    """One part of an order: its quote and chosen offer (site, tier) at the quoted price, and its own status."""
+
+    id: str
+    order_id: str
+    position: int = Field(ge=1)
+    quote_id: str
+    part_id: str
+    site_id: str | None
+    offer_site_id: str
+    process: ProcessFamily
+    material: str
+    finish: str | None = None
+    quantity: int = Field(ge=1)
+    tier: str
+    unit_price_cny: float
+    total_price_cny: float
+    lead_time_days: int
+    delivery_date: date
+    machine_h: float = Field(ge=0, description="machine hours of all copies (the offer's estimate)")
+    status: OrderStatus
+    inspection: Inspection | None = None
+
+
+class OrderEvent(_Frozen):
+    """One step of an order's timeline; `line_id` names the line it concerns (None: the whole order)."""
+
+    status: OrderStatus
+    at: datetime
+    site_id: str | None = None
+    line_id: str | None = None
+    note: str = ""
+
+
+class Order(_Frozen):
+    """A buyer's order: several lines, the destination and the design-sharing consent, and the timeline."""
+
+    id: str
+    organisation_id: int
+    user_id: int
+    status: OrderStatus
+    destination: str | None = None
+    consent_design_sharing: bool = False
+    created_at: datetime
+    lines: tuple[OrderLine, ...]
+    events: tuple[OrderEvent, ...] = ()
+
+    @property
+    def total_price_cny(self) -> float:
+        """Sum of the lines' totals."""
+        return round(sum(ln.total_price_cny for ln in self.lines), 2)
+
+    @property
+    def delivery_date(self) -> date | None:
+        """The latest line's delivery date."""
+        return max((ln.delivery_date for ln in self.lines), default=None)
+
+    def line(self, line_id: str) -> OrderLine | None:
+        """The line with that id, or None."""
+        return next((ln for ln in self.lines if ln.id == line_id), None)
+
+    def lines_at(self, site_id: str) -> tuple[OrderLine, ...]:
+        """The lines allocated to `site_id`."""
+        return tuple(ln for ln in self.lines if ln.site_id == site_id)
