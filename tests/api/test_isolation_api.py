@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from web_kit import Platform
+from web_kit import Platform, allow_private_webhooks
 
 from fabgrid.services import parts
 from fabgrid.store.uow import UnitOfWork
@@ -89,7 +89,7 @@ def test_role_routes(platform: Platform, victim: dict[str, Any]) -> None:
 
 def test_webhooks_are_per_organisation(platform: Platform, victim: dict[str, Any],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FABGRID_WEBHOOK_ALLOW_PRIVATE", "1")
+    allow_private_webhooks(platform, monkeypatch)
     hook = platform.client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/none",
                                                           "secret": "0123456789abcdef0123"},
                                 headers=victim["h"]).json()

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from web_kit import Platform
+from web_kit import Platform, allow_private_webhooks
 
 from fabgrid.services import webhooks
 
@@ -51,8 +51,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    monkeypatch.setenv("FABGRID_WEBHOOK_ALLOW_PRIVATE", "1")
+def receiver(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    allow_private_webhooks(platform, monkeypatch)
     monkeypatch.setattr(webhooks, "BACKOFF_S", (0.2, 0.2, 0.2))
     r = Receiver(fail_first=1)
     yield r
@@ -99,8 +99,8 @@ def test_verify_rejects_stale_and_malformed() -> None:
     assert not webhooks.verify(SECRET, "v1=abc", body) and not webhooks.verify(SECRET, "garbage", body)
 
 
-def test_registration_checks(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FABGRID_WEBHOOK_ALLOW_PRIVATE", raising=False)
+def test_registration_checks(platform: Platform) -> None:
+    assert not platform.settings.webhook_allow_private  # the default: private endpoints refused
     h = platform.buyer()
     r = platform.client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:8080/x"}, headers=h)
     assert r.status_code == 422 and r.json()["title"] == "webhook.private_address"
@@ -115,7 +115,7 @@ def test_registration_checks(platform: Platform, monkeypatch: pytest.MonkeyPatch
 
 
 def test_failing_endpoint_gives_up_after_the_backoff(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FABGRID_WEBHOOK_ALLOW_PRIVATE", "1")
+    allow_private_webhooks(platform, monkeypatch)
     monkeypatch.setattr(webhooks, "BACKOFF_S", (0.1, 0.1))
     rec = Receiver(fail_first=100)
     try:

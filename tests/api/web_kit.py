@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trimesh
 from fastapi.testclient import TestClient
 
@@ -75,3 +76,11 @@ class Platform:
 def make_settings(tmp: Path) -> Settings:
     """Settings on a fresh SQLite database and data directory under `tmp`."""
     return Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'fabgrid.db'}", broker_url=None, mqtt_url=None)
+
+
+def allow_private_webhooks(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FABGRID_WEBHOOK_ALLOW_PRIVATE=1 for one test: endpoints on 127.0.0.1 (the app's and the kit's settings)."""
+    allowed = replace(platform.settings, webhook_allow_private=True)
+    # starlette's State keeps its attributes in `_state` (monkeypatch.setattr would delete it on undo)
+    monkeypatch.setitem(platform.client.app.state._state, "settings", allowed)
+    monkeypatch.setattr(platform, "settings", allowed)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import os
 import stat
+from dataclasses import replace
 
 import pytest
 import trimesh
 
-from fabgrid.config import Settings
+from fabgrid.config import Settings, load_settings
 from fabgrid.errors import InputError
 from fabgrid.services import accounts, designs, parts
 from fabgrid.store.uow import UnitOfWork
@@ -45,16 +46,19 @@ def test_wrong_master_key_and_tampering_are_clear_errors(settings: Settings, buy
     monkeypatch.setattr("fabgrid.services.jobs.submit", lambda *a, **k: None)
     part, _ = parts.upload_bytes(settings, buyer, "box.stl", trimesh.creation.box().export(file_type="stl"))
     raw, row = _stored(settings, part["id"])
-    monkeypatch.setenv("FABGRID_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    other_key = replace(settings, master_key=base64.b64encode(os.urandom(32)).decode())
     with pytest.raises(InputError) as err:
-        designs.read_design(settings, row)  # type: ignore[arg-type]
+        designs.read_design(other_key, row)  # type: ignore[arg-type]
     assert err.value.code == "design.master_key" and "FABGRID_MASTER_KEY" in err.value.message
-    monkeypatch.setenv("FABGRID_MASTER_KEY", "not base64!")
     with pytest.raises(InputError, match="not valid base64"):
-        designs.master_key(settings)
-    monkeypatch.setenv("FABGRID_MASTER_KEY", base64.b64encode(b"short").decode())
+        designs.master_key(replace(settings, master_key="not base64!"))
     with pytest.raises(InputError, match="not 32"):
-        designs.master_key(settings)
+        designs.master_key(replace(settings, master_key=base64.b64encode(b"short").decode()))
+    for bad, why in (("not base64!", "not valid base64"), (base64.b64encode(b"short").decode(), "not 32")):
+        monkeypatch.setenv("FABGRID_MASTER_KEY", bad)  # refused when the settings are read, naming the variable
+        with pytest.raises(InputError, match=why) as err:
+            load_settings()
+        assert err.value.code == "config.master_key" and "FABGRID_MASTER_KEY" in err.value.message
     monkeypatch.delenv("FABGRID_MASTER_KEY")
     path = settings.data_dir / row.storage_path  # type: ignore[attr-defined]
     flipped = bytearray(raw)
@@ -68,6 +72,7 @@ def test_wrong_master_key_and_tampering_are_clear_errors(settings: Settings, buy
 def test_env_master_key_is_used(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     key = os.urandom(32)
     monkeypatch.setenv("FABGRID_MASTER_KEY", base64.b64encode(key).decode())
+    settings = replace(settings, master_key=load_settings().master_key)
     assert designs.master_key(settings) == key
     assert not (settings.data_dir / "master.key").exists()
     sealed = designs.seal(key, b"webhook secret", b"whk_1")

@@ -55,13 +55,15 @@ def test_upload_and_first_quote_parse_the_design_once(settings: Settings, buyer:
     import trimesh
 
     from fabgrid.geometry import load
-    from fabgrid.services import designs, parts
+    from fabgrid.services import analysis, designs, parts
 
     _seed_network(settings)
     parses: list[str] = []
     reads: list[str] = []
     real_load, real_read = load.load_bytes, designs.read_design
-    monkeypatch.setattr(load, "load_bytes", lambda *a, **k: parses.append(a[1]) or real_load(*a, **k))
+    counted = lambda *a, **k: parses.append(a[1]) or real_load(*a, **k)  # noqa: E731
+    monkeypatch.setattr(load, "load_bytes", counted)
+    monkeypatch.setattr(analysis, "load_bytes", counted)  # imported by name there
     monkeypatch.setattr(designs, "read_design", lambda *a, **k: reads.append("read") or real_read(*a, **k))
     data = trimesh.creation.box((20.0, 20.0, 10.0)).export(file_type="stl")
     part, job = parts.upload_bytes(settings, buyer, "bracket.stl", data)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from fabgrid.api.app import create_app
-from fabgrid.config import Settings
+from fabgrid.app import create_app
+from fabgrid.config import Settings, load_settings, parse_rate_limits
 from fabgrid.errors import InputError
 from fabgrid.services import accounts, ratelimit
 from fabgrid.store.tables import RateBucketRow
@@ -18,6 +19,7 @@ from fabgrid.store.uow import UnitOfWork
 def test_bucket_burst_then_refill(settings: Settings, buyer: accounts.Principal,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FABGRID_RATE_LIMITS", "upload=3/3600,quote=5/10")
+    settings = replace(settings, rate_limits=load_settings().rate_limits)  # read once, like a process start
     left = [ratelimit.take(settings, buyer, "upload") for _ in range(3)]
     assert left == pytest.approx([2, 1, 0], abs=0.01)
     with pytest.raises(ratelimit.RateLimitError) as err:
@@ -35,19 +37,23 @@ def test_bucket_burst_then_refill(settings: Settings, buyer: accounts.Principal,
     assert ratelimit.take(settings, buyer, "upload") == pytest.approx(1, abs=0.05)
 
 
-def test_bad_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_configuration(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FABGRID_RATE_LIMITS", "upload=lots")
-    with pytest.raises(InputError, match="ACTION=N/SECONDS"):
-        ratelimit.limits()
+    with pytest.raises(InputError, match="ACTION=N/SECONDS") as err:
+        load_settings()
+    assert "FABGRID_RATE_LIMITS" in err.value.message
     monkeypatch.setenv("FABGRID_RATE_LIMITS", "upload=0/60")
     with pytest.raises(InputError):
-        ratelimit.limits()
+        load_settings()
     monkeypatch.delenv("FABGRID_RATE_LIMITS")
-    assert ratelimit.limits()["upload"] == ratelimit.Limit(20, 60)
+    assert load_settings().rate_limits is None
+    assert ratelimit.limits(settings)["upload"] == ratelimit.Limit(20, 60)
+    assert ratelimit.limits(replace(settings, rate_limits=parse_rate_limits("upload=3/600")))["upload"] == \
+        ratelimit.Limit(3, 600)
 
 
-def test_api_answers_429_with_retry_after(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FABGRID_RATE_LIMITS", "upload=1/3600,quote=1/3600")
+def test_api_answers_429_with_retry_after(settings: Settings) -> None:
+    settings = replace(settings, rate_limits=parse_rate_limits("upload=1/3600,quote=1/3600"))
     with TestClient(create_app(settings)) as c:
         c.post("/api/v1/auth/signup", json={"email": "cy@erp.example.com", "password": "correct horse battery",
                                             "name": "Cy", "organisation": "Lugu ERP"})
@@ -65,12 +71,11 @@ def test_api_answers_429_with_retry_after(settings: Settings, monkeypatch: pytes
         assert c.post("/api/v1/quotes", json=body, headers=h).status_code == 429
 
 
-def test_concurrent_requests_within_the_limit_are_never_refused(settings: Settings, buyer: accounts.Principal,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrent_requests_within_the_limit_are_never_refused(settings: Settings, buyer: accounts.Principal) -> None:
     """Ten clients of one user racing for a large bucket: contention is not a rate limit."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setenv("FABGRID_RATE_LIMITS", "quote=100000/60")
+    settings = replace(settings, rate_limits=parse_rate_limits("quote=100000/60"))
     who = buyer
 
     def burst(_: int) -> int:

@@ -4,6 +4,7 @@ pool runs submitted jobs, and the Celery dispatcher sends job ids to the broker.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,19 @@ def test_retries_through_the_in_process_pool(settings: Settings) -> None:
 def test_celery_dispatcher_sends_the_job_id(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from fabgrid import workers
 
-    sent: list[tuple[str, Any, Any]] = []
-    app = workers.celery_app("memory://")
-    monkeypatch.setattr(app, "send_task", lambda name, args, countdown, queue: sent.append((name, args, countdown)))
-    workers.install_dispatcher("memory://")
+    sent: list[tuple[str, Any, Any, Any]] = []
+    celery = replace(settings, broker_url="memory://", worker_queue="fabgrid-test")
+    app = workers.celery_app(celery)
+    monkeypatch.setattr(app, "send_task", lambda name, args, countdown, queue: sent.append((name, args, countdown,
+                                                                                          queue)))
+    workers.install_dispatcher(celery)
     try:
         jobs.submit(settings, "job_abc", 2.5)
         jobs.submit(settings, "job_def")
     finally:
         jobs.set_dispatcher(None)
-    assert sent == [(workers.TASK_NAME, ["job_abc"], 2.5), (workers.TASK_NAME, ["job_def"], None)]
+    assert sent == [(workers.TASK_NAME, ["job_abc"], 2.5, "fabgrid-test"),
+                    (workers.TASK_NAME, ["job_def"], None, "fabgrid-test")]
     assert workers.TASK_NAME in app.tasks
 
 

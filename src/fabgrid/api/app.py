@@ -6,7 +6,6 @@ loaded at start-up.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -37,7 +36,7 @@ def _install_platform(app: FastAPI, settings: Settings) -> None:
     if settings.broker_url:
         from fabgrid.workers import install_dispatcher
 
-        install_dispatcher(settings.broker_url)
+        install_dispatcher(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         app.state.database = prepare_database(settings.database_url)
         fleet = None
-        if os.environ.get("FABGRID_EMBEDDED_FLEET") == "1" and not settings.mqtt_url:
+        if settings.embedded_fleet and not settings.mqtt_url:
             from fabgrid.services.live_fleet import start_embedded_fleet
 
             fleet = start_embedded_fleet(settings.database_url)

@@ -8,47 +8,49 @@ number of API processes and workers can share one PostgreSQL. Celery is imported
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
 
 TASK_NAME = "fabgrid.run_job"
-#: Broker queue of the jobs; FABGRID_WORKER_QUEUE separates deployments (or test runs) sharing one broker.
-QUEUE = os.environ.get("FABGRID_WORKER_QUEUE") or "fabgrid"
 
 
 @functools.cache
-def celery_app(broker_url: str) -> Any:
-    """The Celery application for `broker_url` (one per process), with the job task registered."""
+def celery_app(settings: Settings) -> Any:
+    """The Celery application of `settings` (its broker and queue; one per process), with the job task
+    registered: a job runs with these settings. FABGRID_WORKER_QUEUE (`settings.worker_queue`) separates
+    deployments (or test runs) sharing one broker."""
+    if not settings.broker_url:
+        raise InputError("no broker: Celery needs FABGRID_BROKER_URL", code="workers.no_broker")
     try:
         from celery import Celery
     except ImportError:
         raise InputError("FABGRID_BROKER_URL is set but Celery is not installed",
                          hint="pip install 'fabgrid[workers]'", code="workers.celery") from None
-    app = Celery("fabgrid", broker=broker_url, set_as_current=False)
+    app = Celery("fabgrid", broker=settings.broker_url, set_as_current=False)
     app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-                    task_ignore_result=True, task_default_queue=QUEUE, broker_connection_retry_on_startup=True,
-                    worker_hijack_root_logger=False, broker_transport_options={"visibility_timeout": 3600})
+                    task_ignore_result=True, task_default_queue=settings.worker_queue,
+                    broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+                    broker_transport_options={"visibility_timeout": 3600})
 
     @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
     def run(job_id: str) -> str:
-        from fabgrid.config import load_settings
         from fabgrid.services.jobs import run_job
 
-        return run_job(load_settings(), job_id)
+        return run_job(settings, job_id)
 
     return app
 
 
-def install_dispatcher(broker_url: str) -> None:
-    """Send jobs of this process to the Celery broker at `broker_url`."""
+def install_dispatcher(settings: Settings) -> None:
+    """Send jobs of this process to the Celery broker and queue of `settings`."""
     from fabgrid.services import jobs
 
-    app = celery_app(broker_url)
+    app = celery_app(settings)
+    queue = settings.worker_queue
 
     def dispatch(_settings: Settings, job_id: str, delay_s: float) -> None:
-        app.send_task(TASK_NAME, args=[job_id], countdown=delay_s if delay_s > 0 else None, queue=QUEUE)
+        app.send_task(TASK_NAME, args=[job_id], countdown=delay_s if delay_s > 0 else None, queue=queue)
 
     jobs.set_dispatcher(dispatch)
