@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     port = _port()
     url = f"http://127.0.0.1:{port}"
     log = open(tmp / "server.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "fabgrid.api.app:create_app", "--factory",
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "fabgrid.app:create_app", "--factory",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning"],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     worker = None

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_kit import Platform, make_settings
 
-from fabgrid.api.app import create_app
+from fabgrid.app import create_app
 
 
 @pytest.fixture(scope="session")

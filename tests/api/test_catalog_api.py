@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from fabgrid.api.app import create_app
+from fabgrid.app import create_app
 from fabgrid.config import load_settings
 from fabgrid.data import load_network
 

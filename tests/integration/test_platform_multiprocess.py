@@ -52,7 +52,7 @@ def cluster(pg_url: str, tmp_path: Path) -> Iterator[dict[str, object]]:
                         "FABGRID_INLINE_ANALYSIS_MAX_BYTES": "65536"}
     ports = [_free_port(), _free_port()]
     logs = [open(tmp_path / f"proc{i}.log", "wb") for i in range(3)]  # noqa: SIM115
-    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "fabgrid.api.app:create_app", "--factory",
+    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "fabgrid.app:create_app", "--factory",
                                "--host", "127.0.0.1", "--port", str(p), "--log-level", "warning"],
                               env=env, cwd=ROOT, stdout=logs[i], stderr=subprocess.STDOUT)
              for i, p in enumerate(ports)]

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pages_kit import Site
 
-from fabgrid.api.app import create_app
+from fabgrid.app import create_app
 from fabgrid.config import Settings
 
 

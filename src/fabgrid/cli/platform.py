@@ -45,7 +45,7 @@ def serve(
     if os.environ.get("FABGRID_EMBEDDED_FLEET") == "1" and not settings.mqtt_url:
         err_console.print(f"fabgrid: live machine data simulated in-process ({settings.demo_source})")
     err_console.print(f"fabgrid: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("fabgrid.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("fabgrid.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info")
 
 

@@ -69,6 +69,17 @@ def get_engine(url: str) -> Engine:
                      hint="use SQLite (default) or PostgreSQL", code="db.url")
 
 
+def ping(url: str) -> str:
+    """Run ``SELECT 1`` on the database at `url` (raises StoreError when it does not answer); returns the
+    backend's name (sqlite, postgresql)."""
+    from sqlalchemy import text
+
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return engine.dialect.name
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     """A session factory bound to the engine for `url`."""
     return sessionmaker(get_engine(url), expire_on_commit=False)

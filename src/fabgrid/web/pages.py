@@ -1,23 +1,25 @@
 """Server-rendered pages (Jinja2): the home page with the network map, sign-up, log-in, log-out and the
 language switch; it includes the buyer, factory and operator page routers.
 
-Depends on services (accounts) and web helpers; never on the store's tables or the engines' internals.
+Depends on services (accounts, access, catalog_read) and web helpers; never on api, the store or the engines.
+`install(app)` mounts the pages and their static files on the app (the composition root, fabgrid.app, calls it).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from importlib import resources
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from fabgrid.errors import InputError
-from fabgrid.services import accounts
-from fabgrid.store.uow import UnitOfWork
+from fabgrid.services import access, accounts, catalog_read
+from fabgrid.services.access import SESSION_COOKIE
 from fabgrid.web import buyer, factory, i18n, mapsvg, operator
 from fabgrid.web.session import (
     LANG_COOKIE,
-    SESSION_COOKIE,
     PageRoute,
     checked_form,
     field,
@@ -40,10 +42,8 @@ def home_for(role: str) -> str:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     """The network on a map and the catalog."""
-    with UnitOfWork(settings_of(request).database_url) as uow:
-        models = {m.id: m for m in uow.catalog.machine_models()}
-        sites = uow.catalog.sites()
-        processes, materials = uow.catalog.processes(), uow.catalog.materials()
+    view = catalog_read.network_view(settings_of(request))
+    models, sites, processes, materials = view.machine_models, view.sites, view.processes, view.materials
     proj = mapsvg.projection()
     points = []
     for s in sites:
@@ -81,9 +81,7 @@ def _signed_in(request: Request, token: str, target: str) -> Response:
     resp.set_cookie(SESSION_COOKIE, token, max_age=int(accounts.SESSION_TTL.total_seconds()), httponly=True,
                     samesite="lax", path="/", secure=request.url.scheme == "https")
     # a fresh CSRF token for the new session (a token planted before log-in is not carried over)
-    import secrets
-
-    set_csrf_cookie(request, resp, secrets.token_urlsafe(32))
+    set_csrf_cookie(request, resp, access.new_csrf_token())
     return resp
 
 
@@ -147,3 +145,9 @@ async def logout(request: Request) -> Response:
 
 for _module in (buyer, factory, operator):
     router.include_router(_module.router)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages (after the API's routers) and the static files (/static) on `app`."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(resources.files("fabgrid.web") / "static")), name="static")

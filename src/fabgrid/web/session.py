@@ -2,13 +2,12 @@
 browser (double-submit: the `fabgrid_csrf` cookie equals the form's hidden `csrf_token` or the
 X-CSRF-Token header), the language, and rendering a template with the security headers.
 
-Depends on services.accounts, web.i18n and FastAPI/Jinja2; never on store or engines directly.
+The cookie, CSRF and role rules are services.access's (the API uses the same module). Depends on services
+(accounts, access), web.i18n and FastAPI/Jinja2; never on api, store or engines.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable, Coroutine
 from importlib import resources
 from typing import Any
@@ -20,15 +19,14 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from fabgrid.api.auth import CSRF_COOKIE, CSRF_HEADER
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
+from fabgrid.services import access
+from fabgrid.services.access import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from fabgrid.services.accounts import Principal, authenticate
 from fabgrid.web import i18n
 
-SESSION_COOKIE = "fabgrid_session"
 LANG_COOKIE = "lang"
-CSRF_FIELD = "csrf_token"
 #: Pages allow scripts and styles from fabgrid itself only (the viewer is served, never from a CDN).
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -67,7 +65,7 @@ def require(request: Request, *roles: str) -> Principal:
     who = principal(request)
     if who is None:
         raise LoginRequired(request.url.path)
-    if roles and who.role not in roles and who.role != "admin":
+    if not access.allows(who, roles):
         raise HTTPException(403, f"this page is for {' / '.join(roles)} accounts")
     return who
 
@@ -81,7 +79,7 @@ def csrf_token(request: Request) -> str:
     """The browser's CSRF token (a new one when it has none; `render` sets the cookie)."""
     token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
     if not token:
-        token = secrets.token_urlsafe(32)
+        token = access.new_csrf_token()
         request.state.new_csrf = token
     return str(token)
 
@@ -98,8 +96,7 @@ async def checked_form(request: Request) -> FormData:
     """The posted form, after checking its CSRF token against the cookie (403 otherwise)."""
     form = await request.form()
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
+    if not access.csrf_matches(request.cookies.get(CSRF_COOKIE), sent):
         raise HTTPException(403, "the form's CSRF token is missing or does not match: reload the page and retry")
     return form
 
