@@ -8,6 +8,8 @@ import typer
 
 from fabgrid.cli._common import emit_json, err_console
 
+#: The app factory `fabgrid serve` runs (uvicorn import string).
+APP_FACTORY = "fabgrid.app:create_app"
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL; default: "
@@ -24,29 +26,37 @@ def serve(
         "simulation, fabgrid policy) or fleet (telemetry fleet); default FABGRID_DEMO_SOURCE or fleet")] = None,
 ) -> None:
     """Start the fabgrid web platform (pages, API at /api/v1, OpenAPI at /docs)."""
-    import os
+    from dataclasses import replace
 
     import uvicorn
 
-    from fabgrid.config import load_settings
+    from fabgrid.config import check_demo_source, export_settings, load_settings
     from fabgrid.services.platform import prepare_database
 
-    if demo_source is not None:
-        os.environ["FABGRID_DEMO_SOURCE"] = demo_source  # read again by the app's settings
     settings = load_settings(database_url)
-    if database_url:
-        os.environ["FABGRID_DATABASE_URL"] = database_url
+    if demo_source is not None:
+        settings = replace(settings, demo_source=check_demo_source(demo_source, "--demo-source"))
     # Without a broker, one serving process simulates the network's machines (the demo's live data).
-    if not settings.mqtt_url and workers == 1 and os.environ.get("FABGRID_EMBEDDED_FLEET") != "0":
-        os.environ["FABGRID_EMBEDDED_FLEET"] = "1"
+    if not settings.mqtt_url and workers == 1 and settings.embedded_fleet is not False:
+        settings = replace(settings, embedded_fleet=True)
     state = prepare_database(settings.database_url)
     err_console.print(f"fabgrid: database at revision {state.revision} ({settings.database_url}); "
                       f"{state.counts['sites']} sites, {state.counts['machines']} machines")
-    if os.environ.get("FABGRID_EMBEDDED_FLEET") == "1" and not settings.mqtt_url:
+    if settings.embedded_fleet and not settings.mqtt_url:
         err_console.print(f"fabgrid: live machine data simulated in-process ({settings.demo_source})")
     err_console.print(f"fabgrid: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("fabgrid.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    if workers == 1:
+        # The app is named by its import string, as uvicorn does (the CLI never imports api or web), and
+        # gets the settings object itself.
+        from uvicorn.importer import import_from_string
+
+        app = import_from_string(APP_FACTORY)(settings)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    # Several worker processes: uvicorn starts each from the import string, where no object can be handed
+    # over, so the settings travel as the environment that `load_settings()` reads there (the one case).
+    export_settings(settings)
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @db_app.command("upgrade")
@@ -57,15 +67,14 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the database and load the shipped network into it."""
     from fabgrid.config import load_settings
-    from fabgrid.services.platform import prepare_database
-    from fabgrid.store.db import upgrade
+    from fabgrid.services.platform import migrate_database, prepare_database
 
     settings = load_settings(database_url)
     if revision == "head":
         state = prepare_database(settings.database_url)
         rev, counts = state.revision, state.counts
     else:
-        rev, counts = upgrade(settings.database_url, revision), {}
+        rev, counts = migrate_database(settings.database_url, revision), {}
     if json_:
         emit_json({"revision": rev, "database_url": settings.database_url, "counts": counts})
     else:

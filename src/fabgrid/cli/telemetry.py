@@ -82,7 +82,7 @@ def _pct(v: float | None) -> str:
 
 def fleet(
     site: str = typer.Option(..., "--site", help="site id of the network whose machines publish"),
-    mqtt_url: str | None = typer.Option(None, "--mqtt", envvar="FABGRID_MQTT_URL", help="broker, mqtt://host:port"),
+    mqtt_url: str | None = typer.Option(None, "--mqtt", help="broker, mqtt://host:port; default: FABGRID_MQTT_URL"),
     out: Path | None = typer.Option(None, "--out", help="write the events to this JSON-lines file instead"),
     duration_s: float | None = typer.Option(None, "--duration", help="stop after this many seconds"),
     rate_hz: float = typer.Option(50.0, "--rate", help="messages/s in total (0: no pacing)"),
@@ -97,8 +97,10 @@ def fleet(
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Simulate every machine of a site: states, jobs with counts, layers, temperatures, power."""
+    from fabgrid.config import load_settings
     from fabgrid.services.machine_data import run_site_fleet
 
+    mqtt_url = mqtt_url or load_settings().mqtt_url
     run = run_site_fleet(site, mqtt_url=mqtt_url, out=out, duration_s=duration_s, rate_hz=rate_hz, count=count,
                          seed=seed, sample_s=sample_s, start=start, fmt=fmt, group=group)
     doc = {"site": run.site, "machines": run.machines, "published": run.published, "to": run.to,
@@ -111,7 +113,7 @@ def fleet(
 
 
 def ingest(
-    mqtt_url: str | None = typer.Option(None, "--mqtt", envvar="FABGRID_MQTT_URL", help="broker, mqtt://host:port"),
+    mqtt_url: str | None = typer.Option(None, "--mqtt", help="broker, mqtt://host:port; default: FABGRID_MQTT_URL"),
     opcua_url: str | None = typer.Option(None, "--opcua", help="OPC UA server opc.tcp://host:port"),
     site: str | None = typer.Option(None, "--site", help="site whose machines the OPC UA server serves"),
     database_url: str | None = typer.Option(None, "--database-url", help="default: FABGRID_DATABASE_URL"),
@@ -134,10 +136,12 @@ def ingest(
     from fabgrid.config import load_settings
     from fabgrid.services.telemetry import IngestTarget, run_ingest
 
+    settings = load_settings()
+    mqtt_url = mqtt_url or settings.mqtt_url
     if (mqtt_url is None) == (opcua_url is None):
         raise InputError("give exactly one source: --mqtt URL or --opcua URL",
                          hint="e.g. fabgrid ingest --mqtt mqtt://127.0.0.1:1883", code="telemetry.source")
-    db = database_url or (None if out is not None else load_settings().database_url)
+    db = database_url or (None if out is not None else settings.database_url)
     target = IngestTarget(database_url=db, out=out)
     if mqtt_url is not None:
         err_console.print(f"ingesting {mqtt_url} -> {db or out} (Ctrl-C to stop)")

@@ -55,18 +55,12 @@ def add(
     from fabgrid.config import load_settings
     from fabgrid.errors import InputError
     from fabgrid.services.platform import prepare_database
-    from fabgrid.store.db import upgrade
-    from fabgrid.store.uow import UnitOfWork
 
     if role == "factory" and not site:
         raise InputError("a factory account needs --site", hint="`fabgrid network` lists the sites",
                          code="users.site")
     url = load_settings(database_url).database_url
-    upgrade(url)
-    with UnitOfWork(url) as uow:
-        loaded = bool(uow.catalog.counts()["sites"])
-    if not loaded:
-        prepare_database(url)  # a fresh database: load the shipped network (factories name a site)
+    prepare_database(url)  # migrated; a fresh database gets the shipped network (factories name a site)
     org = organisation or (f"Factory {site}" if role == "factory" else f"{role.title()} {email.split('@')[-1]}")
     row = _ensure(url, email, password or _password(), name or email.split("@")[0], org, role, site)
     if json_:
@@ -85,13 +79,13 @@ def seed(
 ) -> None:
     """Create a demo buyer, factory accounts for the first Hunan sites and an operator; print credentials."""
     from fabgrid.config import load_settings
+    from fabgrid.services.network import network_of
     from fabgrid.services.platform import prepare_database
-    from fabgrid.store.uow import UnitOfWork
 
-    url = load_settings(database_url).database_url
+    settings = load_settings(database_url)
+    url = settings.database_url
     prepare_database(url)
-    with UnitOfWork(url) as uow:
-        all_sites = uow.catalog.sites()
+    all_sites = sorted(network_of(settings).sites.values(), key=lambda s: s.id)
     chosen = ([s for s in all_sites if s.province == "Hunan"] + [s for s in all_sites if s.province != "Hunan"])
     rows = [_ensure(url, "buyer@demo.fabgrid.example", password or _password(), "Demo Buyer", "Demo Buyer Co",
                     "buyer", None)]

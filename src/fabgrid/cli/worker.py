@@ -1,7 +1,8 @@
 """`fabgrid worker`: run background jobs (part analysis, webhooks, reroutes) from the Celery broker.
 
-Needs FABGRID_BROKER_URL (redis://... or amqp://...) and the same FABGRID_DATABASE_URL, FABGRID_DATA_DIR
-and FABGRID_MASTER_KEY as the API processes. Celery is imported inside the command.
+Needs FABGRID_BROKER_URL (redis://... or amqp://...) and the same FABGRID_DATABASE_URL, FABGRID_DATA_DIR,
+FABGRID_MASTER_KEY and FABGRID_WORKER_QUEUE as the API processes. Calls services.jobs and starts the Celery
+worker of fabgrid.workers (imported inside the command); never the store.
 """
 
 from __future__ import annotations
@@ -22,37 +23,29 @@ def worker(
     sweep_after_s: Annotated[float, typer.Option(help="at start, resend jobs queued longer than this")] = 60.0,
 ) -> None:
     """Run a Celery worker for fabgrid's background jobs (job state lives in the database)."""
-    import os
-    from datetime import timedelta
+    from dataclasses import replace
 
     from fabgrid.config import load_settings
     from fabgrid.errors import InputError
     from fabgrid.services import jobs
-    from fabgrid.services._util import now
-    from fabgrid.store.uow import UnitOfWork
-    from fabgrid.workers import QUEUE, celery_app, install_dispatcher
+    from fabgrid.workers import celery_app, install_dispatcher
 
-    if database_url:
-        os.environ["FABGRID_DATABASE_URL"] = database_url
-    if broker_url:
-        os.environ["FABGRID_BROKER_URL"] = broker_url
     settings = load_settings(database_url)
+    if broker_url:
+        settings = replace(settings, broker_url=broker_url)
     if not settings.broker_url:
         raise InputError("no broker: the worker needs FABGRID_BROKER_URL or --broker-url",
                          hint="e.g. redis://127.0.0.1:6379/0; without a broker the API runs jobs in-process",
                          code="workers.no_broker")
     if pool not in ("prefork", "threads", "solo"):
         raise InputError(f"--pool {pool!r} is not prefork, threads or solo", code="workers.pool")
-    install_dispatcher(settings.broker_url)
-    with UnitOfWork(settings.database_url) as uow:
-        stale = uow.jobs.queued(now() - timedelta(seconds=sweep_after_s))
-    for job_id in stale:
-        jobs.submit(settings, job_id)
+    install_dispatcher(settings)  # the jobs run with these settings (the Celery app holds them)
+    resent = jobs.resubmit_stale(settings, sweep_after_s)
     err_console.print(f"fabgrid worker: broker {settings.broker_url}, database {settings.database_url}, "
-                      f"{concurrency} {pool}; resent {len(stale)} stale jobs")
-    celery_app(settings.broker_url).worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}",
-                                                 f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip",
-                                                 "--without-mingle", "--without-heartbeat"])
+                      f"{concurrency} {pool}; resent {resent} stale jobs")
+    celery_app(settings).worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}",
+                                      f"--loglevel={loglevel}", "-Q", settings.worker_queue, "--without-gossip",
+                                      "--without-mingle", "--without-heartbeat"])
 
 
 def register(app: typer.Typer) -> None:

@@ -100,6 +100,16 @@ def submit(settings: Settings, job_id: str, delay_s: float = 0.0) -> None:
     (_dispatcher or _in_process)(settings, job_id, delay_s)
 
 
+def resubmit_stale(settings: Settings, older_than_s: float) -> int:
+    """Submit again the jobs still queued after `older_than_s` seconds (their dispatch was lost, e.g. a
+    broker restart); returns how many (at most 100 per call)."""
+    with UnitOfWork(settings.database_url) as uow:
+        stale = uow.jobs.queued(now() - timedelta(seconds=older_than_s))
+    for job_id in stale:
+        submit(settings, job_id)
+    return len(stale)
+
+
 def _problem(exc: InputError) -> dict[str, Any]:
     return {"type": f"urn:fabgrid:problem:{exc.code}", "title": exc.code, "status": exc.status,
             "detail": exc.message, "hint": exc.hint}
