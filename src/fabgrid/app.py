@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.embedded_fleet and not settings.mqtt_url:
             from fabgrid.services.live_fleet import start_embedded_fleet
 
-            fleet = start_embedded_fleet(settings.database_url)
+            fleet = start_embedded_fleet(settings.database_url, settings.demo_source)
         yield
         if fleet is not None:
             fleet[1].set()
