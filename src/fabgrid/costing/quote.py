@@ -25,6 +25,8 @@ from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import MachineModel, Material, Network, ProcessFamily, Site
 from fabgrid.domain.quote import Estimate, Offer, Rejection, TierOffer
 from fabgrid.errors import InputError, NotFoundError
+from fabgrid.network import geo
+from fabgrid.network.geo import Logistics
 
 
 @dataclass(frozen=True)
@@ -135,22 +137,22 @@ def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req
     return None
 
 
-def _shipping(site: Site, destination: str | None, unit_kg: float) -> tuple[float, int, float]:
+def _shipping(site: Site, destination: str | None, unit_kg: float,
+              logistics: Logistics | None) -> tuple[float, int, float]:
     if destination is None:
         return 0.0, 0, 0.0
-    from fabgrid.network import geo
-
-    lg = geo.load_logistics()
+    lg = logistics or geo.load_logistics()
     city = lg.city(destination)
     cost, days, co2 = geo.shipping_between(site.lat, site.lon, city.lat, city.lon, unit_kg, lg)
     return float(cost), int(days), float(co2)
 
 
 def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: Price, post: PostProcess,
-           mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float) -> Offer:
+           mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
+           logistics: Logistics | None = None) -> Offer:
     ship_cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
-    ship_cny, transit, ship_co2 = _shipping(site, req.destination, unit_kg)
+    ship_cny, transit, ship_co2 = _shipping(site, req.destination, unit_kg, logistics)
     co2 = carbon(est, mat, site, ship_co2)
     machine_h = est.job_time_s / 3600.0 / max(n_machines, 1)
     operator_h = req.quantity * (post.operator_s + rates.price.handling_min_per_part[est.process] * 60) / 3600
@@ -186,11 +188,13 @@ def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: 
 def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates, now: datetime,
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   dfm_errors: Mapping[str, Sequence[str]] | None = None,
+                  logistics: Logistics | None = None,
                   ) -> tuple[list[Offer], list[Rejection]]:
     """Offers of every capable site (cheapest machine model each) and the rejections of the others.
 
     `queued_h` gives the hours of work already queued per (site id, process); `dfm_errors` the blocking
-    DFM messages per process id ("*": every process) of the part's analysis. Offers are sorted by
+    DFM messages per process id ("*": every process) of the part's analysis; `logistics` the freight figures
+    (the shipped ones when None). Offers are sorted by
     unit price, then lead time, then site id; rejections by site id.
     """
     mat = validate_request(network, req)
@@ -216,7 +220,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             est = _estimate(part, model, mat, req.quantity, rates)
             pr = price_estimate(est, model, mat, site, post, rates)
             q = (queued_h or {}).get((site.id, mat.process), 0.0) / max(counts[model.id], 1)
-            offer = _offer(site, model, counts[model.id], est, pr, post, mat, req, rates, now, q)
+            offer = _offer(site, model, counts[model.id], est, pr, post, mat, req, rates, now, q, logistics)
             rank = (offer.unit_price_cny, offer.lead_time_days)
             if best is None or rank < (best.unit_price_cny, best.lead_time_days):
                 best = offer

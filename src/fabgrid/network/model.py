@@ -147,9 +147,10 @@ def _check_hard(line: Line, site: ScenarioSite, cap: dict[str, float], hours: di
     return None
 
 
-def compile_scenario(sc: Scenario) -> Compiled:
-    """Arrays of the scenario's feasible candidates, capacities and costs (disruptions applied)."""
-    lg = geo.load_logistics()
+def compile_scenario(sc: Scenario, logistics: geo.Logistics | None = None) -> Compiled:
+    """Arrays of the scenario's feasible candidates, capacities and costs (disruptions applied); `logistics`
+    gives the freight figures (the shipped ones when None)."""
+    lg = logistics or geo.load_logistics()
     sites = {s.id: s for s in sc.sites}
     site_ids = [s.id for s in sc.sites]
     site_idx = {s: i for i, s in enumerate(site_ids)}

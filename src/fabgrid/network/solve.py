@@ -18,6 +18,7 @@ from scipy.sparse import csgraph
 
 from fabgrid.domain.allocation import Plan, Scenario, Status
 from fabgrid.errors import InputError
+from fabgrid.network import geo
 from fabgrid.network.greedy import greedy_allocate, greedy_baseline
 from fabgrid.network.model import (
     BoolArray,
@@ -400,16 +401,17 @@ def greedy_plan(cm: Compiled) -> Plan:
 
 
 def allocate(scenario: Scenario, *, time_limit_s: float = 10.0, gap_target: float = OPTIMAL_GAP,
-             solver: str = "highs", threads: int = 2) -> Plan:
+             solver: str = "highs", threads: int = 2, logistics: geo.Logistics | None = None) -> Plan:
     """Allocate the scenario's lines to sites, minimising cost + shipping + lateness (+ CO2 weight).
 
     Hard: capacities per site and resource over the horizon, provinces, certifications, allowed
-    sites, max lateness, minimum lots. `solver` is "highs" (MILP, proved bound) or "greedy".
+    sites, max lateness, minimum lots. `solver` is "highs" (MILP, proved bound) or "greedy". `logistics`:
+    the freight figures (the shipped ones when None).
     """
     if time_limit_s <= 0:
         raise InputError(f"time limit must be > 0 s, got {time_limit_s}", code="allocation.time_limit")
     t0 = time.perf_counter()
-    cm = compile_scenario(scenario)
+    cm = compile_scenario(scenario, logistics)
     if solver == "greedy":
         return greedy_plan(cm)
     if solver != "highs":

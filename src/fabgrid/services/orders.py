@@ -162,11 +162,11 @@ def _scenario(uow: UnitOfWork, lines: Sequence[_Wanted], exclude_orders: set[str
                     allow_partial=True)
 
 
-def _allocate(scenario: Scenario) -> dict[str, str]:
+def _allocate(uow: UnitOfWork, scenario: Scenario) -> dict[str, str]:
     """line id -> site of the allocation engine's plan (lines it could not place are absent)."""
     from fabgrid.network.solve import allocate
 
-    plan = allocate(scenario, time_limit_s=ALLOCATION_TIME_S)
+    plan = allocate(scenario, time_limit_s=ALLOCATION_TIME_S, logistics=network.current(uow).logistics)
     return {a.line: a.site for a in plan.assignments}
 
 
@@ -231,7 +231,7 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
         unplaced = [_Wanted(lid, q.quote, q.request, q.quote.quantity, _need_by(q.request))
                     for lid, q, ln in zip(line_ids, quoted, lines, strict=True) if ln.site is None]
         if unplaced:
-            placed = _allocate(_scenario(uow, unplaced, set()))
+            placed = _allocate(uow, _scenario(uow, unplaced, set()))
             missing = [w.line_id for w in unplaced if w.line_id not in placed]
             if missing:
                 raise InputError("no site has free capacity for this order now" if len(lines) == 1 else
@@ -503,7 +503,7 @@ def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
                 wanted.append(_Wanted(ln.id, q.quote, q.request, ln.quantity, ln.delivery_date))
         closed = Disruption(kind=DisruptionKind.SITE, site=d.site_id, days=d.days)
         orders_hit = {ln.order_id for ln in affected}
-        placed = _allocate(_scenario(uow, wanted, orders_hit, closed)) if wanted else {}
+        placed = _allocate(uow, _scenario(uow, wanted, orders_hit, closed)) if wanted else {}
         moved, kept, unplaced, job_ids = [], [], [], []
         for ln in affected:
             new = placed.get(ln.id)

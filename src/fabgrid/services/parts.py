@@ -16,7 +16,7 @@ from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
 from fabgrid.geometry import formats, limits
-from fabgrid.services import designs, jobs
+from fabgrid.services import designs, jobs, network
 from fabgrid.services._util import iso, new_id
 from fabgrid.services.accounts import Principal
 from fabgrid.store.tables import PartRow
@@ -152,10 +152,11 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
         uow.commit()
         data = plaintext if plaintext is not None else designs.read_design(settings, part)
         filename, units, sha256 = part.filename, part.units, part.sha256
+        catalog = network.current(uow).network.catalog  # the rules and machines of the stored network
     report: dict[str, Any] | None = None
     problem: dict[str, Any] | None = None
     try:
-        analysed, loaded = analyze_with_part(data, filename=filename, units=units)
+        analysed, loaded = analyze_with_part(data, filename=filename, units=units, catalog=catalog)
         report = analysed.model_dump(mode="json")
     except InputError as exc:
         problem = {"type": f"urn:fabgrid:problem:{exc.code}", "title": exc.code, "status": exc.status,

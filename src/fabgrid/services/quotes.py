@@ -25,6 +25,7 @@ from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part, Severity
 from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError, NotFoundError
+from fabgrid.network.geo import Logistics
 
 __all__ = ["PreparedPart", "QuoteRequest", "content_key", "data_fingerprint", "dfm_errors", "estimate_file",
            "input_hash", "prepare_loaded", "prepare_part", "prepare_path", "quote_file", "quote_prepared",
@@ -162,7 +163,8 @@ def quote_prepared(prepared: PreparedPart, material: str, quantity: int = 1, pro
 
 def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | None = None,
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
-                  network: Network | None = None, rates: Rates | None = None) -> Quote:
+                  network: Network | None = None, rates: Rates | None = None,
+                  logistics: Logistics | None = None) -> Quote:
     """Offers for a prepared part and a request; its `input_hash` is `costing.quote.input_hash` of the
     request, the part's content key and the data fingerprint (what the store keys its quotes by)."""
     if network is None:
@@ -173,7 +175,8 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise InputError("now must be timezone-aware", code="quote.now")
-    offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors)
+    offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors,
+                                     logistics)
     return Quote(
         input_hash=input_hash(req, prepared.key, _fingerprint(network, rates)),
         part_name=prepared.name, material=req.material, quantity=req.quantity, process=req.family,

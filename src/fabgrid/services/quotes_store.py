@@ -15,9 +15,10 @@ from typing import Any
 from fabgrid.config import Settings
 from fabgrid.costing.quote import QuoteRequest, input_hash
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, ratelimit
+from fabgrid.services import designs, network, ratelimit
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
+from fabgrid.services.network import NetworkData
 from fabgrid.store.tables import PartRow, QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
@@ -103,20 +104,19 @@ def _check(req: QuoteRequest) -> str:
 
 def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
     """Machine hours of the open order lines per (site, process): the quote engine's queue ahead of a new job."""
-    from fabgrid.services.network import open_machine_hours
-
-    return dict(open_machine_hours(uow))
+    return dict(network.open_machine_hours(uow))
 
 
-def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float]
-             ) -> dict[str, Any]:
+def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
+             data: NetworkData) -> dict[str, Any]:
     """Price the part with the costing engine (`services.quotes`); returns the `Quote` record as JSON."""
     from fabgrid.services import quotes as engine
 
     prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256), lambda: engine.prepare_part(
         designs.read_design(settings, part), part.filename, units=part.units,
         report=engine.stored_report(part.report)))
-    quote = engine.quote_request(prepared, req, queued_h=queued_h)
+    quote = engine.quote_request(prepared, req, queued_h=queued_h, network=data.network, rates=data.rates,
+                                 logistics=data.logistics)
     doc: dict[str, Any] = quote.model_dump(mode="json")
     return doc
 
@@ -148,13 +148,14 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
                              code="quote.part_not_ready", status=409)
         from fabgrid.services.quotes import content_key, data_fingerprint
 
-        digest = input_hash(req, content_key(part.sha256, part.units), data_fingerprint())
+        data = network.current(uow)
+        digest = input_hash(req, content_key(part.sha256, part.units), data_fingerprint(data.network, data.rates))
         existing = uow.quotes.by_hash(who.organisation_id, digest, now())
         if existing is not None:
             return quote_json(existing), False
         queued = _queued_hours(uow)
         uow.session.expunge(part)  # used after the session closes (rollback would expire it)
-    doc = _compute(settings, part, req, queued)
+    doc = _compute(settings, part, req, queued, data)
     expires = doc.get("expires_at")
     if not expires:
         raise InputError("the quote engine gave no expiry", code="quote.engine", status=500)
