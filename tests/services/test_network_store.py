@@ -119,3 +119,16 @@ def test_the_yaml_is_not_read_after_seeding(tmp_path: Path) -> None:
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.startswith("ok ")
+
+
+def test_db_seed_command(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fabgrid.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    first = runner.invoke(app, ["db", "seed", "--database-url", url])
+    assert first.exit_code == 0 and "loaded the shipped network" in first.output
+    again = runner.invoke(app, ["db", "seed", "--database-url", url])
+    assert again.exit_code == 0 and "holds a network already (79 sites); nothing changed" in again.output

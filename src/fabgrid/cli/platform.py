@@ -65,7 +65,7 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="target revision")] = "head",
     json_: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
-    """Create or migrate the database and load the shipped network into it."""
+    """Create or migrate the database; an empty one gets the shipped network."""
     from fabgrid.config import load_settings
     from fabgrid.services.platform import migrate_database, prepare_database
 
@@ -81,6 +81,32 @@ def db_upgrade(
         typer.echo(f"database {settings.database_url} at revision {rev}")
         for k, v in counts.items():
             typer.echo(f"  {k}: {v}")
+
+
+@db_app.command("seed")
+def db_seed(
+    database_url: DatabaseUrl = None,
+    replace: Annotated[bool, typer.Option("--replace", help="overwrite the stored network with the shipped one "
+                                          "(factories' changes to sites, machines and rates are lost)")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Load the shipped network (sites, machines, catalog, rates) into an empty database."""
+    from fabgrid.config import load_settings
+    from fabgrid.services.platform import seed_database
+
+    settings = load_settings(database_url)
+    state = seed_database(settings.database_url, replace=replace)
+    if json_:
+        emit_json({"seeded": state.seeded, "revision": state.revision, "database_url": settings.database_url,
+                   "counts": state.counts})
+        return
+    if state.seeded:
+        typer.echo(f"loaded the shipped network into {settings.database_url}")
+    else:
+        typer.echo(f"{settings.database_url} holds a network already ({state.counts.get('sites', 0)} sites); "
+                   "nothing changed (--replace overwrites it with the shipped one)")
+    for k, v in state.counts.items():
+        typer.echo(f"  {k}: {v}")
 
 
 def register(app: typer.Typer) -> None:
