@@ -131,6 +131,7 @@ def cart_page(request: Request) -> HTMLResponse:
     who = require(request, *BUYER)
     settings = settings_of(request)
     rows = []
+    total = 0.0
     for item in cart.read(request):
         try:
             q = quotes_store.get_quote(settings, who, item.quote_id)
@@ -141,8 +142,7 @@ def cart_page(request: Request) -> HTMLResponse:
         chosen = tiers.get(item.tier or "standard") or offer or {}
         part = parts.get_part(settings, who, q["part_id"])
         rows.append({"item": item, "quote": q, "offer": offer, "price": chosen, "part": part})
-    total = sum(float(chosen_price.get("total_price_cny", 0.0)) for chosen_price in (r["price"] for r in rows)
-                if isinstance(chosen_price, dict))
+        total += float(chosen.get("total_price_cny", 0.0))
     return render(request, "cart.html", {"rows": rows, "total": total, "sites": _site_names(request)}, who=who)
 
 
