@@ -161,6 +161,8 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: the claim's lease, renewed while the job runs: a `running` job past it lost its worker
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class QuoteRow(Base):
@@ -331,3 +333,40 @@ class DisruptionRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKeyRow(Base):
+    """An `Idempotency-Key` of an organisation and the order its first request made (with the body's hash)."""
+
+    __tablename__ = "idempotency_keys"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginThrottleRow(Base):
+    """Failed log-ins of one account (``acct:<email>``) or one client address (``addr:<ip>``) in a window."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column()
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuthEventRow(Base):
+    """Audit log of authentication: failed log-ins, lock-outs and refused attempts while locked."""
+
+    __tablename__ = "auth_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(32))  # login_failed | locked | refused_locked
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(300))

@@ -1,4 +1,5 @@
-"""The `machine_events` table: every telemetry message stored once, keyed by its message id.
+"""The `machine_events` table: every telemetry message stored once, keyed by its message id; and
+`telemetry_dead_letters`, the messages that could not be stored.
 
 SQLAlchemy Core on the shared `Base.metadata` (so Alembic sees it); the unique `message_id` is what
 makes MQTT's at-least-once delivery exactly-once in the database. Depends on SQLAlchemy only.
@@ -6,7 +7,18 @@ makes MQTT's at-least-once delivery exactly-once in the database. Depends on SQL
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from fabgrid.store.tables import Base
 
@@ -25,3 +37,17 @@ machine_events = Table(
     Index("ix_machine_events_machine_ts", "machine", "ts"),
     Index("ix_machine_events_site_ts", "site", "ts"),
 )
+
+telemetry_dead_letters = Table(
+    "telemetry_dead_letters",
+    Base.metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("topic", String(300), nullable=False),
+    Column("message_id", String(200), nullable=True),
+    Column("reason", String(500), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_telemetry_dead_letters_received_at", "received_at"),
+)
+"""Messages the ingest could not store (malformed, or refused by the database), with the reason and the raw
+payload; the ingest acknowledges them, so one bad message never blocks the ones behind it."""
