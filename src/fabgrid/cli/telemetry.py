@@ -164,6 +164,10 @@ def ingest(
         rows += [(f"{name}.{k}", v) for name, fam in doc.get("families", {}).items() for k, v in fam.items()
                  if not isinstance(v, list)]
         table("ingest", ("key", "value"), rows)
+    if doc.get("parked"):
+        where = "telemetry_dead_letters" if db else f"{out}.dead-letters.jsonl"
+        err_console.print(f"parked {doc['parked']} message(s) that could not be stored in {where}; first reasons:\n  "
+                          + "\n  ".join(doc.get("parked_reasons", [])[:5]))
     sys.stdout.flush()
 
 

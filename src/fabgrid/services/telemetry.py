@@ -2,11 +2,14 @@
 
 The database sink writes one batch per transaction through the store (`fabgrid.store.telemetry`: COPY on
 PostgreSQL, ``INSERT ... ON CONFLICT (message_id) DO NOTHING``), so redelivered MQTT messages are counted
-once. Uses the telemetry engine and the store; nothing here is imported by an engine.
+once. A message that cannot be stored is parked with the reason in a dead-letter store (`telemetry_dead_letters`
+in the database, or a ``.dead-letters.jsonl`` file beside ``--out``) and acknowledged, so the ingest keeps
+going. Uses the telemetry engine and the store; nothing here is imported by an engine.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -17,10 +20,20 @@ from typing import Any
 
 from fabgrid.errors import InputError
 from fabgrid.store.db import TransientStoreError
-from fabgrid.store.telemetry import Database, MachineEventStore
+from fabgrid.store.telemetry import Database, DeadLetterStore, EventsRefused, MachineEventStore, refusal
 from fabgrid.telemetry.events import columns_from_events
 from fabgrid.telemetry.kpi import KpiTable, compute
-from fabgrid.telemetry.mqtt import Broker, IngestConfig, IngestStats, MqttIngest, Sink, TopicFamily
+from fabgrid.telemetry.mqtt import (
+    Broker,
+    DeadLetters,
+    IngestConfig,
+    IngestStats,
+    MqttIngest,
+    Parked,
+    Refusal,
+    Sink,
+    TopicFamily,
+)
 from fabgrid.telemetry.state import fixed_periods
 
 
@@ -33,6 +46,10 @@ class SqlEventSink:
 
     def __call__(self, events: list[dict[str, Any]]) -> int:
         return self.events.add(events)
+
+    def refusal(self, event: dict[str, Any]) -> str | None:
+        """Why `event` cannot be stored (None: it can)."""
+        return refusal(event)
 
     def count(self) -> int:
         """Rows in `machine_events`."""
@@ -88,6 +105,47 @@ class MultiSink:
         counts = [s(events) for s in self.sinks]
         return counts[0]
 
+    def refusal(self, event: dict[str, Any]) -> str | None:
+        """The first refusal of a sink that checks its events."""
+        checks = (getattr(s, "refusal", None) for s in self.sinks)
+        return next((why for c in checks if c is not None and (why := c(event)) is not None), None)
+
+
+class SqlDeadLetters:
+    """Keeps dead letters in the database's `telemetry_dead_letters` (created unless `create` is False)."""
+
+    def __init__(self, db: Database, *, create: bool = True) -> None:
+        self.store = DeadLetterStore(db, create=create)
+
+    def __call__(self, parked: list[Parked]) -> int:
+        return self.store.add([(p.topic, p.message_id, p.reason, p.payload) for p in parked])
+
+    def count(self) -> int:
+        """Dead letters kept."""
+        return self.store.count()
+
+
+class JsonlDeadLetters:
+    """Appends dead letters to a JSON-lines file (topic, message_id, reason, payload_b64), durably."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, parked: list[Parked]) -> int:
+        lines = [json.dumps({"topic": p.topic, "message_id": p.message_id, "reason": p.reason,
+                             "payload_b64": base64.b64encode(p.payload).decode("ascii")}) for p in parked]
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return len(lines)
+
+
+def dead_letters_path(out: Path) -> Path:
+    """Where the dead letters of an ingest into the JSON-lines file `out` go: ``<out>.dead-letters.jsonl``."""
+    return out.with_name(out.name + ".dead-letters.jsonl")
+
 
 @dataclass(frozen=True)
 class IngestTarget:
@@ -110,11 +168,23 @@ def make_sink(target: IngestTarget, engine: Database | None = None) -> Sink:
     return sinks[0] if len(sinks) == 1 else MultiSink(sinks)
 
 
+def make_dead_letters(target: IngestTarget, engine: Database | None = None) -> DeadLetters:
+    """Where the ingest for `target` parks what it cannot store: the database when there is one, else a file
+    beside ``--out``."""
+    if engine is not None or target.database_url:
+        return SqlDeadLetters(engine if engine is not None else str(target.database_url))
+    if target.out is not None:
+        return JsonlDeadLetters(dead_letters_path(target.out))
+    raise InputError("ingest needs somewhere to write", hint="give --database-url or --out",
+                     code="telemetry.ingest")
+
+
 def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid-ingest",
                duration_s: float | None = None, idle_exit_s: float | None = None, batch_size: int = 5000,
                expect: int | None = None, engine: Database | None = None, sparkplug: bool = True,
                sparkplug_mapping: Path | None = None) -> IngestStats:
-    """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored.
+    """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored; what
+    cannot be stored is parked (`make_dead_letters`) and counted in `IngestStats.parked`.
 
     With `sparkplug` the ingest also subscribes to ``spBv1.0/#`` and maps Sparkplug B metrics to
     events with `sparkplug_mapping` (default: the shipped mapping)."""
@@ -124,9 +194,11 @@ def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid
 
         families = (SparkplugHost(load_mapping(sparkplug_mapping)),)
     sink = make_sink(target, engine)
+    check: Refusal | None = getattr(sink, "refusal", None)
     ingest = MqttIngest(IngestConfig(broker=Broker.from_url(mqtt_url), client_id=client_id,
                                      batch_size=batch_size, receive_maximum=min(65535, max(20000, 2 * batch_size)),
-                                     retry_errors=(TransientStoreError, OSError)), sink, families=families)
+                                     retry_errors=(TransientStoreError, OSError), refused_errors=(EventsRefused,)),
+                        sink, families=families, dead_letters=make_dead_letters(target, engine), refusal=check)
     until = None if expect is None else (lambda s: s.stored >= expect)
     try:
         return ingest.run(duration_s=duration_s, idle_exit_s=idle_exit_s, until=until)

@@ -1,23 +1,27 @@
 """Machine events in the database: batch writes (COPY on PostgreSQL), counts and reads of `machine_events`.
 
 Every event is stored once, keyed by its message id (``INSERT ... ON CONFLICT (message_id) DO NOTHING``),
-so redelivered MQTT messages are counted once. Events are the JSON-lines event dicts of fabgrid.telemetry;
-this module knows their identity fields only. Depends on the store's tables and SQLAlchemy only.
+so redelivered MQTT messages are counted once. `MachineEventStore.refusal` says, before a write, why an event
+cannot be stored (column widths, control characters, time, payload), and a batch the database still refuses
+raises `EventsRefused`; `DeadLetterStore` keeps such messages. Events are the JSON-lines event dicts of
+fabgrid.telemetry; this module knows their identity fields only. Depends on the store's tables and SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, column, func, select, table
+from sqlalchemy import Engine, column, func, insert, select, table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
 
 from fabgrid.errors import InputError
 from fabgrid.store.db import get_engine
-from fabgrid.store.telemetry_tables import machine_events
+from fabgrid.store.telemetry_tables import machine_events, telemetry_dead_letters
 
 Database = Engine | str
 """Where the events are: an engine, or a database URL (its pooled engine is used)."""
@@ -29,16 +33,57 @@ _STAGE_DDL = ("CREATE TEMPORARY TABLE IF NOT EXISTS machine_events_stage (messag
               "kind varchar(16), payload json) ON COMMIT DELETE ROWS")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WIDTHS = {"id": ("message_id", 200), "site": ("site", 64), "machine": ("machine", 64), "type": ("kind", 16)}
+
+
+class EventsRefused(Exception):
+    """The database refused a batch for its data (a value too long, a NUL byte, a bad time ...): one of its
+    events cannot be stored. Nothing of the batch was written."""
+
+
+def refusal(ev: dict[str, Any]) -> str | None:
+    """Why `ev` cannot be stored in `machine_events` (None: it can): the same answer on SQLite and
+    PostgreSQL, so one bad event never fails a batch."""
+    for key, (col, width) in _WIDTHS.items():
+        value = ev.get(key)
+        if value is None and key == "site":
+            continue
+        if not isinstance(value, str) or not value:
+            return f"{key!r} is missing or not a string"
+        if len(value) > width:
+            return f"{key!r} has {len(value)} characters; the {col} column holds {width}"
+        if _CONTROL.search(value):
+            return f"{key!r} contains control characters (such as NUL)"
+    ts = ev.get("ts")
+    if not isinstance(ts, str):
+        return "'ts' is missing or not a string"
+    try:
+        datetime.fromisoformat(ts)
+    except ValueError:
+        return f"ts {ts[:40]!r} is not an ISO 8601 time"
+    try:
+        orjson.dumps({k: v for k, v in ev.items() if k not in _IDENTITY})
+    except TypeError as exc:  # e.g. an integer beyond 64 bits handed in by a caller
+        return f"the payload cannot be stored as JSON ({exc})"
+    return None
+
+
+def _ts(value: str) -> datetime:
+    t = datetime.fromisoformat(value)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)  # a naive time is UTC
+
+
 def _row(ev: dict[str, Any], now: datetime) -> dict[str, Any]:
     payload = {k: v for k, v in ev.items() if k not in _IDENTITY}
-    return {"message_id": ev["id"], "ts": datetime.fromisoformat(ev["ts"]), "received_at": now,
+    return {"message_id": ev["id"], "ts": _ts(ev["ts"]), "received_at": now,
             "site": ev.get("site"), "machine": ev["machine"], "kind": ev["type"], "payload": payload}
 
 
 def _copy_row(ev: dict[str, Any], now: datetime) -> tuple[Any, ...]:
     """The COPY row of an event (payload as JSON text), same columns as `_row`."""
     payload = {k: v for k, v in ev.items() if k not in _IDENTITY}
-    return (ev["id"], datetime.fromisoformat(ev["ts"]), now, ev.get("site"), ev["machine"], ev["type"],
+    return (ev["id"], _ts(ev["ts"]), now, ev.get("site"), ev["machine"], ev["type"],
             orjson.dumps(payload).decode())
 
 
@@ -72,9 +117,25 @@ class MachineEventStore:
                             .returning(machine_events.c.message_id))  # rowcount is -1 for INSERT ... SELECT
 
     def add(self, events: list[dict[str, Any]]) -> int:
-        """Store a batch in one transaction; returns how many events were new."""
+        """Store a batch in one transaction; returns how many events were new. `EventsRefused` when the
+        database refuses the data of an event (nothing of the batch is written then)."""
         if not events:
             return 0
+        try:
+            return self._add(events)
+        except (DataError, IntegrityError, ValueError, TypeError, KeyError) as exc:
+            raise EventsRefused(str(getattr(exc, "orig", None) or exc)) from exc
+        except Exception as exc:
+            if self.dialect == "postgresql":  # COPY goes through the raw driver: its errors are not wrapped
+                import psycopg
+
+                if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+                    raise EventsRefused(str(exc)) from exc
+            raise
+
+    refusal = staticmethod(refusal)
+
+    def _add(self, events: list[dict[str, Any]]) -> int:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             if self.dialect == "sqlite":
@@ -124,3 +185,46 @@ class MachineEventStore:
              .where(t.kind == "state"))
         with self.engine.connect() as conn:
             return {str(machine): (_aware(ts), payload) for machine, ts, payload in conn.execute(q)}
+
+
+class DeadLetterStore:
+    """`telemetry_dead_letters` of one database (created on first use unless `create` is False): the
+    messages the ingest could not store, with the reason and the raw payload."""
+
+    def __init__(self, db: Database, *, create: bool = True) -> None:
+        self.engine = get_engine(db) if isinstance(db, str) else db
+        if create:
+            telemetry_dead_letters.create(self.engine, checkfirst=True)
+
+    def add(self, letters: Sequence[tuple[str, str | None, str, bytes]]) -> int:
+        """Keep ``(topic, message_id, reason, payload)`` dead letters in one transaction; returns how many.
+        Text is cut to the columns' widths and control characters are escaped (the message id of a dead
+        letter may be the very value the database refused)."""
+        if not letters:
+            return 0
+        now = datetime.now(UTC)
+        rows = [{"received_at": now, "topic": _printable(topic, 300),
+                 "message_id": None if mid is None else _printable(mid, 200),
+                 "reason": _printable(reason, 500), "payload": bytes(payload)}
+                for topic, mid, reason, payload in letters]
+        with self.engine.begin() as conn:
+            conn.execute(insert(telemetry_dead_letters), rows)
+        return len(rows)
+
+    def count(self) -> int:
+        """Rows in `telemetry_dead_letters`."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(telemetry_dead_letters)).scalar_one())
+
+    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest dead letters (topic, message id, reason, payload bytes, received_at), newest first."""
+        t = telemetry_dead_letters.c
+        q = (select(t.id, t.received_at, t.topic, t.message_id, t.reason, t.payload)
+             .order_by(t.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [{"id": i, "received_at": _aware(at), "topic": topic, "message_id": mid, "reason": reason,
+                     "payload": bytes(payload)} for i, at, topic, mid, reason, payload in conn.execute(q)]
+
+
+def _printable(text: str, width: int) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)[:width]

@@ -12,10 +12,12 @@ store, services or cli (the sink is passed in).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -33,6 +35,22 @@ SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/+"
 
 #: A sink stores a batch of events and returns how many were new (not already stored).
 Sink = Callable[[list[dict[str, Any]]], int]
+#: Why a sink cannot store one event (None: it can); asked before the batch is written.
+Refusal = Callable[[dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A message (or one event of it) the ingest could not store: a dead letter, with the reason."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    message_id: str | None = None
+
+
+#: Keeps dead letters durably (they are acknowledged afterwards); returns how many it kept.
+DeadLetters = Callable[[list[Parked]], int]
 
 
 def topic_for(site: str, machine: str, kind: str) -> str:
@@ -52,19 +70,49 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
     return parts[1], parts[2], parts[3]
 
 
-def decode(topic: str, payload: bytes) -> dict[str, Any] | None:
-    """The event of one message (site, machine, type from the topic), or None when malformed."""
+#: Longest message id the ingest accepts (the database keys events by it).
+MAX_ID_CHARS = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check(topic: str, payload: bytes) -> dict[str, Any] | str:
+    """The event of one fabgrid message (site, machine, type from the topic), or why it is not one.
+
+    A naive ``ts`` is taken as UTC and written with its offset; everything else is left as sent."""
     where = parse_topic(topic)
     if where is None:
-        return None
+        return f"topic {topic[:120]!r} is not fabgrid/<site>/<machine>/<kind> with a known kind"
     try:
         ev = orjson.loads(payload)
-    except orjson.JSONDecodeError:  # also raised for invalid UTF-8
-        return None
-    if not isinstance(ev, dict) or not isinstance(ev.get("id"), str) or not isinstance(ev.get("ts"), str):
-        return None
+    except orjson.JSONDecodeError as exc:  # also raised for invalid UTF-8
+        return f"the payload is not JSON ({str(exc)[:120]})"
+    if not isinstance(ev, dict):
+        return "the payload is not a JSON object"
+    mid = ev.get("id")
+    if not isinstance(mid, str) or not mid:
+        return 'the event has no message id ("id": a non-empty string)'
+    if len(mid) > MAX_ID_CHARS:
+        return f"the message id has {len(mid)} characters; at most {MAX_ID_CHARS} are accepted"
+    if _CONTROL.search(mid):
+        return "the message id contains control characters (such as NUL)"
+    ts = ev.get("ts")
+    if not isinstance(ts, str):
+        return 'the event has no time ("ts": an ISO 8601 string)'
+    try:
+        t = datetime.fromisoformat(ts)
+    except ValueError:
+        return f"ts {ts[:40]!r} is not an ISO 8601 time"
+    if t.tzinfo is None:
+        ev["ts"] = t.replace(tzinfo=UTC).isoformat()
     ev["site"], ev["machine"], ev["type"] = where
     return ev
+
+
+def decode(topic: str, payload: bytes) -> dict[str, Any] | None:
+    """The event of one message (site, machine, type from the topic), or None when malformed (`check` says
+    why)."""
+    ev = check(topic, payload)
+    return ev if isinstance(ev, dict) else None
 
 
 @dataclass(frozen=True)
@@ -220,12 +268,17 @@ class IngestStats:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    #: messages that are not events (malformed JSON, no id, bad time, unknown topic): parked
     rejected: int = 0
+    #: messages and events kept as dead letters: the rejected ones and those the sink refused
+    parked: int = 0
     batches: int = 0
     connects: int = 0
     max_queue: int = 0
     elapsed_s: float = 0.0
     rejected_topics: list[str] = field(default_factory=list)
+    #: the first 20 reasons of parked messages, ``topic: reason``
+    parked_reasons: list[str] = field(default_factory=list)
     #: what each further topic family (e.g. ``sparkplug``) counted, by family name
     families: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -264,6 +317,9 @@ class IngestConfig:
     keepalive_s: int = 30
     #: errors of the sink that mean "storage unavailable, try again" (e.g. the database restarting)
     retry_errors: tuple[type[Exception], ...] = (OSError,)
+    #: errors of the sink that mean "the storage refuses an event of this batch": the batch is halved until
+    #: the refused events are found; they are parked, the others stored
+    refused_errors: tuple[type[Exception], ...] = ()
     retry_max_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -283,16 +339,21 @@ class MqttIngest:
     """Subscribe, batch, store, then acknowledge: at-least-once delivery made exactly-once by the sink.
 
     One thread reads the socket, stores a batch when `batch_size` messages are held or `batch_wait_s`
-    has passed since its first message, then sends all the batch's PUBACKs at once. Backpressure:
+    has passed since its first message, then sends all the batch's PUBACKs at once. A message that is not an
+    event, or that the sink refuses (`refusal`, or a `refused_errors` error of the batch), is handed to
+    `dead_letters` with the reason and acknowledged: one bad message never stops the ones behind it. Backpressure:
     the broker sends at most `receive_maximum` unacknowledged messages, and nothing is read while a
     batch is being stored. A lost connection is re-established every 1-5 s; what the broker
     redelivers after it is dropped by the sink's unique message id.
     """
 
-    def __init__(self, config: IngestConfig, sink: Sink, *, families: tuple[TopicFamily, ...] = ()) -> None:
+    def __init__(self, config: IngestConfig, sink: Sink, *, families: tuple[TopicFamily, ...] = (),
+                 dead_letters: DeadLetters | None = None, refusal: Refusal | None = None) -> None:
         self.config = config
         self.sink = sink
         self.families = families
+        self.dead_letters = dead_letters
+        self.refusal = refusal
         self.stats = IngestStats()
         self._generation = 0
         self._conn: Connection | None = None
@@ -371,40 +432,87 @@ class MqttIngest:
             self.stats.elapsed_s = time.monotonic() - t0
         return self.stats
 
-    def _sink_with_retry(self, events: list[dict[str, Any]]) -> int:
-        """Store a batch, retrying while storage is unavailable (the broker keeps the unacknowledged
+    def _with_retry(self, what: str, fn: Callable[[], int]) -> int:
+        """Run a storage call, retrying while storage is unavailable (the broker keeps the unacknowledged
         messages meanwhile); after `stop()` the error propagates and nothing is acknowledged."""
         delay = min(0.5, self.config.retry_max_s)
         while True:
             try:
-                return self.sink(events)
+                return fn()
             except self.config.retry_errors as exc:
                 if self._stop.is_set():
                     raise
-                log.warning("storing %d events failed (%s); retrying in %.1f s", len(events), exc, delay)
+                log.warning("storing %s failed (%s); retrying in %.1f s", what, exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.config.retry_max_s)
+
+    def _sink_with_retry(self, events: list[dict[str, Any]]) -> int:
+        return self._with_retry(f"{len(events)} events", lambda: self.sink(events))
+
+    def _write(self, events: list[dict[str, Any]], origins: list[tuple[str, bytes]]) -> tuple[int, list[Parked]]:
+        """Store events; when the sink refuses the batch, halve it until the refused events are found
+        (a bad event among n costs about 2 log2(n) writes) and return them as dead letters."""
+        try:
+            return self._sink_with_retry(events), []
+        except self.config.refused_errors as exc:
+            if isinstance(exc, self.config.retry_errors):
+                raise
+            if len(events) == 1:
+                topic, payload = origins[0]
+                reason = f"refused by the storage: {' '.join(str(exc).split())[:300]}"
+                return 0, [Parked(topic, payload, reason, _event_id(events[0]))]
+            half = len(events) // 2
+            n1, p1 = self._write(events[:half], origins[:half])
+            n2, p2 = self._write(events[half:], origins[half:])
+            return n1 + n2, p1 + p2
+
+    def _park(self, parked: list[Parked]) -> None:
+        if not parked:
+            return
+        self.stats.parked += len(parked)
+        for p in parked:
+            if len(self.stats.parked_reasons) < 20:
+                self.stats.parked_reasons.append(f"{p.topic[:120]}: {p.reason}")
+        if self.dead_letters is None:
+            log.warning("MQTT ingest: %d messages dropped (no dead-letter store), first: %s", len(parked),
+                        parked[0].reason)
+            return
+        dead_letters = self.dead_letters
+        self._with_retry(f"{len(parked)} dead letters", lambda: dead_letters(parked))
 
     def _store(self, items: list[_Item]) -> None:
         if not items:
             return
-        events = []
+        events: list[dict[str, Any]] = []
+        origins: list[tuple[str, bytes]] = []
+        parked: list[Parked] = []
         for _g, _mid, _qos, topic, payload in items:
-            ev = decode(topic, payload)
-            if ev is not None:
-                events.append(ev)
-                continue
-            more = self._family_events(topic, payload)
-            if more is None:
-                self.stats.rejected += 1
-                if len(self.stats.rejected_topics) < 20:
-                    self.stats.rejected_topics.append(topic)
+            ev = check(topic, payload)
+            if isinstance(ev, dict):
+                found = [ev]
             else:
-                events.extend(more)
-        new = self._sink_with_retry(events) if events else 0
+                family = self._family(topic)
+                more = family.handle(topic, payload) if family is not None else None
+                if more is None:
+                    self.stats.rejected += 1
+                    if len(self.stats.rejected_topics) < 20:
+                        self.stats.rejected_topics.append(topic)
+                    bad = ev if family is None else f"not a valid {family.name} message"
+                    parked.append(Parked(topic, payload, bad, _mid_of(payload)))
+                    continue
+                found = more
+            for e in found:
+                refused_why = self.refusal(e) if self.refusal is not None else None
+                if refused_why is None:
+                    events.append(e)
+                    origins.append((topic, payload))
+                else:
+                    parked.append(Parked(topic, payload, refused_why, _event_id(e)))
+        new, refused = self._write(events, origins) if events else (0, [])
+        self._park(parked + refused)
         self.stats.received += len(items)
         self.stats.stored += new
-        self.stats.duplicates += len(events) - new
+        self.stats.duplicates += len(events) - len(refused) - new
         self.stats.batches += 1
         self.stats.max_queue = max(self.stats.max_queue, len(items))
         # a packet id belongs to one connection: after a reconnect the broker redelivers the message
@@ -418,14 +526,25 @@ class MqttIngest:
                 self._conn.close(clean=False)
                 self._conn = None
 
-    def _family_events(self, topic: str, payload: bytes) -> list[dict[str, Any]] | None:
-        for family in self.families:
-            if topic.startswith(family.prefix):
-                return family.handle(topic, payload)
-        return None
+    def _family(self, topic: str) -> TopicFamily | None:
+        return next((f for f in self.families if topic.startswith(f.prefix)), None)
 
     def _ack(self, packet_id: int) -> bytes:
         ack = self._acks.get(packet_id)
         if ack is None:
             ack = self._acks[packet_id] = PubAckPacket(packet_id).write()
         return ack
+
+
+def _event_id(ev: Mapping[str, Any]) -> str | None:
+    mid = ev.get("id")
+    return mid if isinstance(mid, str) else None
+
+
+def _mid_of(payload: bytes) -> str | None:
+    """The message id of a payload that is a JSON object with a string id, else None."""
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return _event_id(doc) if isinstance(doc, dict) else None
