@@ -370,3 +370,66 @@ class AuthEventRow(Base):
     email: Mapped[str] = mapped_column(String(254), index=True)
     address: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(String(300))
+
+
+# ------------------------------------------------------------------ factories (migration 0006)
+
+
+class FactoryApplicationRow(Base):
+    """A company's application to join the network as a factory; the operator approves (creating the site) or
+    rejects it with a reason."""
+
+    __tablename__ = "factory_applications"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    address: Mapped[str] = mapped_column(String(300))
+    city: Mapped[str] = mapped_column(String(80))
+    province: Mapped[str] = mapped_column(String(80))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    certificates: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"items": [...]}
+    status: Mapped[str] = mapped_column(String(16), index=True)  # domain.factory.ApplicationStatus
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    site_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StorefrontRow(Base):
+    """What a factory declares beyond the network's site record (stock lots, markup, minimum order, calendar
+    entries, capacity, certificates), its standing (probation, verified) and the versions of its changes."""
+
+    __tablename__ = "storefronts"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                        nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # domain.factory.FactoryStatus
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    rate_version: Mapped[int] = mapped_column(Integer, default=0)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FactoryEventRow(Base):
+    """Audit log of factories: applications, the operator's decisions with their reasons, and every storefront
+    change with the version it made."""
+
+    __tablename__ = "factory_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    site_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    doc: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
