@@ -18,7 +18,7 @@ from fabgrid.sim.config import parse_disruptions
 from fabgrid.sim.export import EventExport, live_events, write_jsonl
 from fabgrid.sim.library import Library
 from fabgrid.sim.model import World
-from fabgrid.sim.run import Setup, run_policy
+from fabgrid.sim.run import Setup, run_policy, spawn_seeds
 from fabgrid.telemetry.events import read_jsonl
 
 DAYS = 3
@@ -103,9 +103,11 @@ def test_simulate_cli_writes_events(tmp_path: Path, sites: tuple[str, ...]) -> N
                                    "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["events"]["policy"] == "fabgrid" and doc["events"]["seed"] == 0
+    first = spawn_seeds(0, 1)[0]  # the first seed spawned from --seed 0
+    assert doc["events"]["policy"] == "fabgrid" and doc["events"]["seed"] == doc["seeds"][0] == first
     assert doc["events"]["events"] == len(out.read_text(encoding="utf-8").splitlines()) > 0
-    assert {e.split(":")[0] for e in (json.loads(x)["id"] for x in out.read_text().splitlines())} == {"sim-fabgrid-0"}
+    ids = {e.split(":")[0] for e in (json.loads(x)["id"] for x in out.read_text().splitlines())}
+    assert ids == {f"sim-fabgrid-{first}"}
     bad = CliRunner().invoke(app, ["simulate", "--days", "1", "--events", str(tmp_path / "no" / "e.jsonl")])
     assert isinstance(bad.exception, InputError) and "does not exist" in str(bad.exception)
 

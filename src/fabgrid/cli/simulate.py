@@ -1,18 +1,22 @@
 """`fabgrid simulate`: the network simulator comparing the traditional and the fabgrid policy.
 
 Calls services.simulation (imported inside the command with SimPy, trimesh, HiGHS, matplotlib, so that
-`fabgrid --help` stays fast); never an engine.
+`fabgrid --help` stays fast); never an engine. With `--workers celery` it routes this process's jobs to the
+Celery queue `sim` (fabgrid.workers).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fabgrid.cli._common import emit_json, err_console, table
+
+if TYPE_CHECKING:
+    from fabgrid.config import Settings
 
 
 def _clean(v: Any) -> Any:
@@ -48,27 +52,54 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _sim_dispatcher(settings: Settings) -> None:
+    """Send this process's jobs (the sweep's runs) to the Celery queue of the simulation workers."""
+    from dataclasses import replace
+
+    from fabgrid.services.simulation import SIM_QUEUE
+    from fabgrid.workers import install_dispatcher
+
+    install_dispatcher(replace(settings, worker_queue=SIM_QUEUE))
+
+
+def _print_table(title: str, doc: dict[str, Any], pols: list[str], headline: tuple[str, ...]) -> None:
+    keys = list(headline) + [k for k in doc["policies"][pols[0]] if k not in headline]
+    rows = [[k, *(_fmt(doc["policies"][p][k]) for p in pols),
+             *([_pct(doc["change"][k])] if doc["change"] else [])] for k in keys]
+    cols = ["metric", *pols, *(["change fabgrid vs traditional"] if doc["change"] else [])]
+    table(title, cols, rows)
+
+
 def simulate(days: int, seed: int, policy: str, seeds: int, disruptions: str | None, report: Path | None,
              as_json: bool, sites: str | None, parts: int | None, scale: float, meshes: Path | None,
-             fast: bool, settings: list[str] | None = None, events: Path | None = None) -> None:
-    """Run the simulation and print the comparison; `events`: write the telemetry events of one run."""
-    from fabgrid.services.simulation import SimulationOptions
+             fast: bool, settings: list[str] | None = None, events: Path | None = None, workers: str = "1",
+             sweeps: list[str] | None = None) -> None:
+    """Run the simulation and print the comparison; `events`: write the telemetry events of one run;
+    `workers`: local processes or celery; `sweeps`: KEY=V1,V2,... scenarios."""
+    from fabgrid.config import load_settings
+    from fabgrid.services.simulation import CELERY, SimulationOptions, parse_workers
     from fabgrid.services.simulation import simulate as run
 
     options = SimulationOptions(days=days, seed=seed, policy=policy, seeds=seeds, disruptions=disruptions,
                                 sites=sites, parts=parts, scale=scale, meshes=meshes, fast=fast,
-                                overrides=tuple(settings or []), report=report, events=events)
-    result = run(options, note=None if as_json else err_console.print)
+                                overrides=tuple(settings or []), report=report, events=events,
+                                workers=parse_workers(workers), sweeps=tuple(sweeps or []))
+    config = None
+    if options.workers == CELERY:
+        config = load_settings()
+        if config.broker_url:
+            _sim_dispatcher(config)
+    result = run(options, note=None if as_json else err_console.print, settings=config)
     doc = _clean(result.doc)
     if as_json:
         emit_json(doc)
         return
     pols = result.policies
-    keys = list(result.headline) + [k for k in doc["policies"][pols[0]] if k not in result.headline]
-    rows = [[k, *(_fmt(doc["policies"][p][k]) for p in pols),
-             *([_pct(doc["change"][k])] if doc["change"] else [])] for k in keys]
-    cols = ["metric", *pols, *(["change fabgrid vs traditional"] if doc["change"] else [])]
-    table(f"fabgrid simulate: {days} days, {seeds} seed(s) from {seed}", cols, rows)
+    title = f"fabgrid simulate: {days} days, {seeds} seed(s) from {seed}"
+    for sc in doc.get("scenarios", [doc]):
+        label = f" | {', '.join(sc['set'])}" if "set" in sc else ""
+        _print_table(title + label, sc, pols, result.headline)
+    err_console.print(f"{doc['runs']} runs in {doc['wall_s']:.1f} s")
 
 
 def register(app: typer.Typer) -> None:
@@ -96,7 +127,14 @@ def register(app: typer.Typer) -> None:
         events: Path | None = typer.Option(
             None, "--events", help="write the machines' telemetry events (states, power, part counts) of one "
             "run as JSON lines for `fabgrid kpi`: the --policy given (fabgrid with both), the first seed"),
+        workers: str = typer.Option(
+            "1", "--workers", help="run the seeds and policies on this many local processes (1..64), or "
+            "'celery': on the Celery workers of queue sim (FABGRID_BROKER_URL; `fabgrid worker --queues sim`); "
+            "the result is the same for any number"),
+        sweeps: list[str] = typer.Option(
+            [], "--sweep", help="scenarios: KEY=V1,V2,... (keys of data/sim.yaml, e.g. fabgrid.batch_h=2,4,8; "
+            "repeatable: every combination), each run for every seed and policy"),
     ) -> None:
         """Simulate the network under the traditional and the fabgrid policy (SimPy) and compare them."""
         simulate(days, seed, policy, seeds, disruptions, report, as_json, sites, parts, scale, meshes, fast,
-                 settings, events)
+                 settings, events, workers, sweeps)

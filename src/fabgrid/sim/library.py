@@ -8,6 +8,7 @@ engine (`nesting.volume.pack_parts`, `nesting.plate.arrange`) run once. Never im
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -195,14 +196,29 @@ def measure_density(network: Network, meshes: list[tuple[str, trimesh.Trimesh]],
     return dv, dp, "; ".join(notes) or "defaults of sim.yaml (nesting not run)"
 
 
+def library_inputs(params: SimParams) -> str:
+    """The assumptions `build_library` reads, as one string: two parameter sets with the same string
+    (e.g. scenarios of a sweep that differ in policy settings only) share one library."""
+    doc = {"library": params.library.model_dump(mode="json"), "start_date": params.start_date.isoformat(),
+           "material_weights": params.demand.material_weights,
+           "handling_s_per_part": params.operators.handling_s_per_part,
+           "default_density": params.fabgrid.default_density.model_dump(mode="json"),
+           "packing_time_limit_s": params.fabgrid.packing_time_limit_s}
+    return json.dumps(doc, sort_keys=True)
+
+
 def build_library(network: Network, params: SimParams, *, n_parts: int | None = None, mesh_dir: Path | None = None,
-                  measure_packing: bool = True, seed: int = 0, rates: Rates | None = None) -> Library:
-    """Generate the part library and compute every costing fact once (seconds, not per order)."""
+                  measure_packing: bool = True, seed: int = 0, rates: Rates | None = None,
+                  densities: tuple[float, float, str] | None = None) -> Library:
+    """Generate the part library and compute every costing fact once (seconds, not per order).
+    `densities` (volume, plate, source), e.g. those another process measured, replace the nesting run."""
     rates = rates or load_rates()
     n = params.library.generated_parts if n_parts is None else n_parts
     meshes = _meshes(params, n, mesh_dir, seed)
     d = params.fabgrid.default_density
-    if measure_packing:
+    if densities is not None:
+        dv, dp, src = densities
+    elif measure_packing:
         dv, dp, src = measure_density(network, meshes, params.fabgrid.packing_time_limit_s, (d.volume, d.plate))
     else:
         dv, dp, src = d.volume, d.plate, "defaults of sim.yaml (nesting not run)"

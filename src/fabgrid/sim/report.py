@@ -216,7 +216,7 @@ def write_report(doc: dict[str, Any], params: SimParams, path: Path) -> list[Pat
 <style>{_CSS}</style></head><body>
 <h1>What does the platform change? Network simulation</h1>
 <p class=lead>{doc['days']} simulated days of {doc.get('sites', '?')} sites,
-seeds {doc['seeds'][0]}..{doc['seeds'][-1]}.
+{n} seed(s) spawned from seed {doc.get('seed', doc['seeds'][0])}.
 Disruptions: {html.escape(dis)}. The <b>traditional</b> policy: each customer orders from the nearest capable
 supplier, first-in first-out, one order per build, no rerouting. The <b>fabgrid</b> policy: quotes over the whole
 network, allocation every {params.fabgrid.batch_h:g} h with the platform's optimiser, builds filled to the packing

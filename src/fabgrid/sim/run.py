@@ -1,4 +1,5 @@
-"""Run the simulation: one policy on one seed, or both policies over several seeds with intervals.
+"""Run the simulation: one policy on one seed, or both policies over several seeds with intervals; the
+seeds of a sweep are spawned from one base seed (numpy SeedSequence).
 
 Common random numbers: demand, failures and quality draws come from RNG streams seeded from the
 seed and a purpose (and a machine index), so both policies see the same orders and machines.
@@ -11,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from fabgrid.costing.rates import Rates, load_rates
 from fabgrid.domain.catalog import Network
@@ -68,20 +71,26 @@ def run_policy(setup: Setup, policy: str, seed: int) -> tuple[World, dict[str, A
 RunHook = Callable[[str, int, World, dict[str, Any]], None]
 """Called with (policy, seed, world, metrics) after each run of `compare` (e.g. to export its events)."""
 
+#: Metrics that are wall-clock times: the only ones that differ between two runs of one (policy, seed).
+TIMED = ("wall_s", "allocation_s", "sequencing_s")
 
-def compare(setup: Setup, policies: Sequence[str], seed: int, n_seeds: int = 1,
-            on_run: RunHook | None = None) -> dict[str, Any]:
-    """Both (or one) policies over seeds seed..seed+n-1: per-seed metrics, means and 95 % t-intervals,
-    and the paired relative change fabgrid vs traditional per seed."""
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
-    for i in range(n_seeds):
-        for p in policies:
-            world, m = run_policy(setup, p, seed + i)
-            if on_run is not None:
-                on_run(p, seed + i, world, m)
-            runs[p].append(m)
-    doc: dict[str, Any] = {"days": setup.days, "seeds": list(range(seed, seed + n_seeds)), "policies": {},
-                           "change": {}, "runs": runs}
+
+def spawn_seeds(base: int, n: int) -> list[int]:
+    """The seeds of runs 0..n-1 from `base`: ``numpy.random.SeedSequence(base).spawn(n)``, each child as a
+    32-bit integer (its first state word). Run i's seed depends on (base, i) only, so a sweep gives the same
+    result whatever its order or the number of processes that run it."""
+    if base < 0:
+        raise InputError(f"--seed must be >= 0, got {base}", code="sim.seed")
+    return [int(c.generate_state(1, np.uint32)[0]) for c in np.random.SeedSequence(base).spawn(n)]
+
+
+def summarize(days: int, base: int, seeds: Sequence[int], runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The comparison document of per-seed metrics `runs` (policy -> one dict per seed, in seed order):
+    means and 95 % t-intervals, and the paired relative change fabgrid vs traditional per seed."""
+    policies = list(runs)
+    n_seeds = len(seeds)
+    doc: dict[str, Any] = {"days": days, "seed": base, "seeds": list(seeds), "policies": {}, "change": {},
+                           "runs": runs}
     keys = [k for k, v in runs[policies[0]][0].items() if isinstance(v, int | float)]
     for p in policies:
         rs = runs[p]
@@ -94,3 +103,18 @@ def compare(setup: Setup, policies: Sequence[str], seed: int, n_seeds: int = 1,
             ch = [relative_change(a[k], b[k]) for a, b in zip(runs["traditional"], runs["fabgrid"], strict=True)]
             doc["change"][k] = ch[0] if n_seeds == 1 else interval(ch)
     return doc
+
+
+def compare(setup: Setup, policies: Sequence[str], seed: int, n_seeds: int = 1,
+            on_run: RunHook | None = None) -> dict[str, Any]:
+    """Both (or one) policies over the `n_seeds` seeds spawned from `seed` (`spawn_seeds`), one after the
+    other in this process: the document of `summarize` (`sim.sweep` runs the same on several processes)."""
+    seeds = spawn_seeds(seed, n_seeds)
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in policies}
+    for s in seeds:
+        for p in policies:
+            world, m = run_policy(setup, p, s)
+            if on_run is not None:
+                on_run(p, s, world, m)
+            runs[p].append(m)
+    return summarize(setup.days, seed, seeds, runs)
