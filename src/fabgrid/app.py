@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from fabgrid.services.platform import prepare_database
 
         app.state.database = prepare_database(settings.database_url)
+        from fabgrid.services.parts import resume_interrupted
+
+        resume_interrupted(settings)  # inline analyses a stopped server left `running`
         fleet = None
         if settings.embedded_fleet and not settings.mqtt_url:
             from fabgrid.services.live_fleet import start_embedded_fleet

@@ -42,8 +42,11 @@ def test_large_upload_answers_202_and_a_job(platform: Platform, monkeypatch: pyt
 def test_bad_file_fails_with_a_problem(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     h = platform.buyer()
     r = platform.client.post("/api/v1/parts", files={"file": ("junk.stl", b"solid x\nendsolid x\n")}, headers=h)
-    assert r.status_code == 201
-    assert r.json()["status"] == "failed" and r.json()["problem"]["title"].startswith("mesh.")
+    # refused inline: the problem's own status (422), problem+json, with the stored failed part in `part`
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["title"].startswith("mesh.") and r.json()["part"]["status"] == "failed"
+    stored = platform.client.get(r.json()["instance"], headers=h).json()
+    assert stored["status"] == "failed" and stored["problem"]["title"] == r.json()["title"]
     monkeypatch.setattr(parts, "INLINE_ANALYSIS_MAX_BYTES", 5)
     r = platform.client.post("/api/v1/parts", files={"file": ("junk.stl", b"solid x\nendsolid x\n")}, headers=h)
     job = platform.wait_job(h, r.json()["id"])

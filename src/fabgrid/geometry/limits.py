@@ -8,7 +8,17 @@ Limits (each exceeded limit raises `fabgrid.errors.LimitError` naming the limit 
 - ``MAX_3MF_RATIO`` (250): uncompressed/compressed size of one 3MF member larger than 1 MiB
   (zip-bomb guard: checked from the zip directory before anything is extracted).
 - ``MAX_3MF_MEMBERS`` (10,000): entries in a 3MF archive.
-- ``ANALYSIS_TIME_S`` (120 s): wall time of one analysis, checked between stages.
+- ``MAX_3MF_MODEL_BYTES`` (512 MiB): model XML of a 3MF (all model files). The XML is streamed, never
+  held as a tree: the reader's memory is the numbers it keeps (24 bytes per vertex and per triangle,
+  at most about 0.2 GB at the limits below) plus one 1 MiB chunk, whatever the XML's size.
+- ``MAX_3MF_VERTICES`` (5,000,000): vertices in a 3MF, counted as they are read, before conversion.
+- ``MAX_3MF_INSTANCES`` (100,000): object instances the build places once components are resolved,
+  counted over the component graph before any is resolved (fan-out as well as nesting depth 16).
+- ``MAX_COORDINATE_MM`` (1e9 mm, 1,000 km): largest absolute coordinate after units are applied.
+- ``ANALYSIS_TIME_S`` (120 s): wall time of one analysis, checked between stages; an upload's analysis
+  runs in a child process killed at ``ANALYSIS_TIME_S + ANALYSIS_GRACE_S`` (wall) and limited to as many
+  CPU seconds (RLIMIT_CPU).
+- ``ANALYSIS_MEMORY_BYTES`` (4 GiB): address space a child analysis may add to its start (RLIMIT_AS).
 
 Depends only on `fabgrid.errors` (and the hull limit of `fabgrid.domain.part`).
 """
@@ -26,7 +36,14 @@ MAX_3MF_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 MAX_3MF_RATIO = 250.0
 MAX_3MF_RATIO_MIN_BYTES = 1024 * 1024
 MAX_3MF_MEMBERS = 10_000
+MAX_3MF_MODEL_BYTES = 512 * 1024 * 1024
+MAX_3MF_RELS_BYTES = 1024 * 1024
+MAX_3MF_VERTICES = 5_000_000
+MAX_3MF_INSTANCES = 100_000
+MAX_COORDINATE_MM = 1e9
 ANALYSIS_TIME_S = 120.0
+ANALYSIS_GRACE_S = 15.0
+ANALYSIS_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
 
 #: Exact convex hull up to this many vertices; above it the hull of a bounded sample (flagged).
 HULL_EXACT_MAX_VERTICES = _HULL_EXACT_MAX_VERTICES  # the part computes its hull (domain.part)
@@ -58,6 +75,18 @@ def check_triangles(n_triangles: int, name: str) -> None:
             f"{name}: {n_triangles:,} triangles, above the limit of {MAX_TRIANGLES:,}",
             hint="export with a coarser tessellation (larger chord tolerance) or decimate the mesh",
             code="limit.triangles",
+        )
+
+
+def check_coordinates(largest_mm: float, name: str) -> None:
+    """Raise LimitError when a coordinate is farther than MAX_COORDINATE_MM from the origin (volumes of such
+    parts overflow a float; no machine builds them)."""
+    if largest_mm > MAX_COORDINATE_MM:
+        raise LimitError(
+            f"{name}: a coordinate is {largest_mm:.3g} mm from the origin, above the limit of "
+            f"{MAX_COORDINATE_MM:.0e} mm",
+            hint="check the file's unit and the exporter's scale (a part is at most a few metres)",
+            code="limit.coordinates",
         )
 
 

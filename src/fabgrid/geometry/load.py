@@ -84,8 +84,53 @@ def weld(points: NDArray[np.floating[Any]], overwrite: bool = False) -> tuple[Fl
 
 # ---------------------------------------------------------------- STL
 
-_STL_VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)", re.IGNORECASE)
-_STL_SOLID = re.compile(rb"^\s*solid[ \t]*([^\r\n]*)(.*?)(?:endsolid|\Z)", re.IGNORECASE | re.DOTALL | re.M)
+_STL_VERTEX = re.compile(rb"vertex[ \t\r\n\f\v]+([^ \t\r\n\f\v]+)[ \t\r\n\f\v]+([^ \t\r\n\f\v]+)"
+                         rb"[ \t\r\n\f\v]+([^ \t\r\n\f\v]+)", re.IGNORECASE)
+#: A `solid` header: at a line start, blanks only within the line (`[ \t]*`, never across lines, so a run
+#: of blank lines is scanned once: `^\s*solid` with re.M rescanned it from every line, quadratic).
+_STL_HEADER = re.compile(rb"^[ \t\f\v]*solid[ \t]*([^\r\n]*)", re.IGNORECASE | re.M)
+_STL_END = re.compile(rb"endsolid", re.IGNORECASE)
+
+
+def _stl_solids(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(label, body) of each `solid ... endsolid` of an ASCII STL, in one left-to-right pass: O(n).
+
+    A body runs from its header to the next `endsolid` (or the end of the file), like the
+    `solid (.*?) endsolid` of the format; the next header is looked for after that."""
+    out: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while True:
+        m = _STL_HEADER.search(data, pos)
+        if m is None:
+            return out
+        end = _STL_END.search(data, m.end())
+        stop = end.start() if end is not None else len(data)
+        out.append((m.group(1), data[m.end():stop]))
+        if end is None:
+            return out
+        pos = end.end()
+
+
+def _stl_ascii(data: bytes, name: str) -> Soup:
+    # counted before parsing (the usual spellings), so the triangle limit holds before any number is read
+    limits.check_triangles((data.count(b"vertex") + data.count(b"VERTEX")) // 3, name)
+    soup: Soup = []
+    for k, (header, body) in enumerate(_stl_solids(data)):
+        values = _STL_VERTEX.findall(body)
+        if not values:
+            continue
+        if len(values) % 3:
+            raise InputError(f"{name}: ASCII STL solid {k + 1} has {len(values)} vertices, not a multiple of 3",
+                             hint="the file is damaged: export it again", code="mesh.malformed")
+        limits.check_triangles(len(values) // 3 + sum(len(t) for _, t in soup), name)
+        try:
+            tris = np.array(values, dtype=np.float64).reshape(-1, 3, 3)
+        except ValueError as exc:
+            raise InputError(f"{name}: ASCII STL has a vertex that is not a number ({exc})",
+                             hint="the file is damaged: export it again", code="mesh.malformed") from None
+        label = header.decode("utf-8", "replace").strip() or f"solid {k + 1}"
+        soup.append((label, tris))
+    return soup
 
 
 def _stl(data: bytes, name: str) -> tuple[Soup, str | None]:
@@ -109,23 +154,7 @@ def _stl(data: bytes, name: str) -> tuple[Soup, str | None]:
     if data.lstrip()[:5].lower() != b"solid":
         raise InputError(f"{name}: not an STL file (neither binary nor ASCII 'solid ...')",
                          hint="export the part again as STL, 3MF or STEP", code="mesh.format")
-    soup: Soup = []
-    for k, m in enumerate(_STL_SOLID.finditer(data)):
-        values = _STL_VERTEX.findall(m.group(2))
-        if not values:
-            continue
-        if len(values) % 3:
-            raise InputError(f"{name}: ASCII STL solid {k + 1} has {len(values)} vertices, not a multiple of 3",
-                             hint="the file is damaged: export it again", code="mesh.malformed")
-        limits.check_triangles(len(values) // 3 + sum(len(t) for _, t in soup), name)
-        try:
-            tris = np.array(values, dtype=np.float64).reshape(-1, 3, 3)
-        except ValueError as exc:
-            raise InputError(f"{name}: ASCII STL has a vertex that is not a number ({exc})",
-                             hint="the file is damaged: export it again", code="mesh.malformed") from None
-        label = m.group(1).decode("utf-8", "replace").strip() or f"solid {k + 1}"
-        soup.append((label, tris))
-    return soup, None
+    return _stl_ascii(data, name), None
 
 
 # ---------------------------------------------------------------- OBJ, PLY, STEP through trimesh
@@ -251,7 +280,9 @@ def load_bytes(data: bytes, filename: str, units: str | None = None) -> Part:
         unit, source = "mm", "assumed"
     scale = UNIT_TO_MM[unit]
     if scale != 1.0:
-        points *= scale
+        with np.errstate(over="ignore"):  # an overflow to inf is refused by the coordinate limit below
+            points *= scale
+    limits.check_coordinates(float(np.abs(points).max()), filename)
     vertices, inverse = weld(points, overwrite=True)  # `points` is this function's own array
     group = np.repeat(np.arange(len(soup), dtype=np.int64), [len(t) for _, t in soup])
     return Part(name=Path(filename).name, fmt=fmt, vertices=vertices, faces=inverse.reshape(-1, 3), group=group,

@@ -1,16 +1,21 @@
 """3MF reader: zip-bomb guard, objects, components (also across model files, production extension as
 written by Bambu Studio / PrusaSlicer), build items with transforms, and the model's unit attribute.
 
+Model XML is streamed through a parser target (no element tree): memory is the vertex and triangle arrays,
+counted against the limits as they arrive, before their numbers are converted. Component instances are
+counted over the whole component graph before any is resolved (fan-out as well as depth).
 Depends on numpy, lxml and `fabgrid.errors`; never on store, services or web.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import posixpath
+import struct
 import warnings
 import zipfile
+import zlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,15 +31,14 @@ REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 MODEL_REL = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 _PATH_ATTR = f"{{{PROD_NS}}}path"
 MAX_DEPTH = 16
+#: Numbers converted per batch while streaming (bounds the strings held at once).
+_FLUSH_VALUES = 3 * 65536
+_CHUNK_BYTES = 1 << 20
+#: Errors the zip and inflate layers raise on damaged archives (byte-mutated files reach all of them).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
+               RuntimeError, struct.error, KeyError, IndexError, OverflowError, UnicodeDecodeError)
 
 Soup = list[tuple[str, NDArray[np.floating[Any]]]]
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
-
-
-@functools.lru_cache(maxsize=64)
-def _xpath(ns: str, expr: str) -> Any:
-    # smart_strings=False: plain str results, several times faster on large meshes
-    return etree.XPath(expr, namespaces={"c": ns}, smart_strings=False)
 
 
 def _numbers(values: list[str]) -> NDArray[np.float64]:
@@ -77,25 +81,36 @@ def _guard(zf: zipfile.ZipFile, name: str) -> None:
                                  hint="export the part again from the slicer or CAD", code="limit.3mf_ratio")
 
 
-def _read(zf: zipfile.ZipFile, path: str, name: str) -> bytes:
-    key = path.lstrip("/")
+def _member(zf: zipfile.ZipFile, path: str, name: str) -> zipfile.ZipInfo:
     names = {n.lower(): n for n in zf.namelist()}
-    real = names.get(key.lower())
+    real = names.get(path.lstrip("/").lower())
     if real is None:
         raise _bad(name, f"the package has no part '{path}'")
-    info = zf.getinfo(real)
+    return zf.getinfo(real)
+
+
+def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Any:
+    """The member's bytes in chunks; at most its declared size (a lying header cannot make us read more)."""
+    left = info.file_size
     with zf.open(info) as fh:
-        # Read at most the declared size + 1 byte: a lying header cannot make us read more.
-        data = fh.read(info.file_size + 1)
-    if len(data) > info.file_size:
-        raise LimitError(f"{name}: member {real} is larger than its declared size", code="limit.3mf_ratio",
-                         hint="export the part again from the slicer or CAD")
-    return data
+        while True:
+            chunk = fh.read(min(_CHUNK_BYTES, left + 1))
+            if not chunk:
+                return
+            left -= len(chunk)
+            if left < 0:
+                raise LimitError(f"{name}: member {info.filename} is larger than its declared size",
+                                 code="limit.3mf_ratio", hint="export the part again from the slicer or CAD")
+            yield chunk
 
 
 def _root_model_path(zf: zipfile.ZipFile, name: str) -> str:
     try:
-        rels = etree.fromstring(_read(zf, "_rels/.rels", name), _PARSER)
+        info = _member(zf, "_rels/.rels", name)
+        if info.file_size > limits.MAX_3MF_RELS_BYTES:
+            return "/3D/3dmodel.model"
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+        rels = etree.fromstring(b"".join(_chunks(zf, info, name)), parser)
         for rel in rels.iter(f"{{{REL_NS}}}Relationship"):
             if rel.get("Type", "").rstrip("/").endswith("3dmodel"):
                 return str(rel.get("Target", "/3D/3dmodel.model"))
@@ -118,102 +133,259 @@ def _transform(text: str | None, name: str) -> NDArray[np.float64]:
     return m
 
 
+@dataclass
+class _Ref:
+    """A component or build item: the object it places, in which model file, with which transform text."""
+
+    objectid: str
+    path: str | None
+    transform: str | None
+
+
+@dataclass
+class _Object:
+    """An object of a model file as streamed: its mesh as number chunks, and its components."""
+
+    oid: str
+    name: str | None
+    kind: str
+    vertex_chunks: list[NDArray[np.float64]] = field(default_factory=list)
+    triangle_chunks: list[NDArray[np.float64]] = field(default_factory=list)
+    n_vertices: int = 0
+    n_triangles: int = 0
+    has_mesh: bool = False
+    components: list[_Ref] = field(default_factory=list)
+    _tris: NDArray[np.float64] | None = None
+
+    def triangles(self, name: str) -> NDArray[np.float64]:
+        """(m, 3, 3) float triangles of its own mesh (checked once, then kept)."""
+        if self._tris is None:
+            xyz = np.concatenate(self.vertex_chunks).reshape(-1, 3) if self.vertex_chunks else np.zeros((0, 3))
+            idx = np.concatenate(self.triangle_chunks) if self.triangle_chunks else np.zeros(0)
+            if not np.array_equal(idx, np.floor(idx)):
+                raise _bad(name, f"object {self.oid} has a triangle index that is not an integer")
+            tri = idx.astype(np.int64).reshape(-1, 3)
+            if tri.size and (tri.min() < 0 or tri.max() >= len(xyz)):
+                raise _bad(name, f"object {self.oid} has a triangle index outside its {len(xyz)} vertices")
+            self._tris = xyz[tri] if tri.size else np.zeros((0, 3, 3))
+            self.vertex_chunks, self.triangle_chunks = [], []
+        return self._tris
+
+
+class _ModelTarget:
+    """lxml parser target of one model file: objects, components, build items, unit; no tree is built.
+
+    Vertices and triangles are counted (package-wide, `counts`) as their elements start, so the limits
+    stop the parse before their numbers are converted or the rest of the file is read."""
+
+    def __init__(self, name: str, path: str, counts: dict[str, int]) -> None:
+        self.name, self.path, self.counts = name, path, counts
+        self.ns: str | None = None
+        self.unit = "millimeter"
+        self.objects: dict[str, _Object] = {}
+        self.items: list[_Ref] = []
+        self.has_build = False
+        self._obj: _Object | None = None
+        self._in_mesh = self._in_build = False
+        self._v: list[str] = []
+        self._t: list[str] = []
+
+    def _local(self, tag: str) -> str | None:
+        ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        return local if ns == self.ns else None
+
+    def start(self, tag: str, attrib: Any) -> None:
+        if self.ns is None:  # the root element names the model's namespace (core, or an older draft)
+            self.ns = tag[1:].partition("}")[0] if tag.startswith("{") else ""
+            self.unit = str(attrib.get("unit", "millimeter"))
+        local = self._local(tag)
+        obj = self._obj
+        if local == "vertex" and obj is not None and self._in_mesh:
+            x, y, z = attrib.get("x"), attrib.get("y"), attrib.get("z")
+            if x is None or y is None or z is None:
+                raise _bad(self.name, f"object {obj.oid} has a vertex that is missing a coordinate")
+            self._v += (x, y, z)
+            obj.n_vertices += 1
+            self.counts["vertices"] += 1
+            if self.counts["vertices"] > limits.MAX_3MF_VERTICES:
+                raise LimitError(f"{self.name}: more than {limits.MAX_3MF_VERTICES:,} vertices in the package",
+                                 hint="export with a coarser tessellation or decimate the mesh",
+                                 code="limit.vertices")
+            if len(self._v) >= _FLUSH_VALUES:
+                self._flush()
+        elif local == "triangle" and obj is not None and self._in_mesh:
+            a, b, c = attrib.get("v1"), attrib.get("v2"), attrib.get("v3")
+            if a is None or b is None or c is None:
+                raise _bad(self.name, f"object {obj.oid} has a triangle that is missing a vertex index")
+            self._t += (a, b, c)
+            obj.n_triangles += 1
+            self.counts["triangles"] += 1
+            limits.check_triangles(self.counts["triangles"], self.name)
+            if len(self._t) >= _FLUSH_VALUES:
+                self._flush()
+        elif local == "object":
+            oid = str(attrib.get("id"))
+            self._obj = _Object(oid, attrib.get("name"), str(attrib.get("type", "model")))
+            self.objects[oid] = self._obj
+        elif local == "mesh" and obj is not None:
+            obj.has_mesh, self._in_mesh = True, True
+        elif local == "component" and obj is not None:
+            obj.components.append(_Ref(str(attrib.get("objectid")), attrib.get(_PATH_ATTR), attrib.get("transform")))
+        elif local == "build":
+            self.has_build = self._in_build = True
+        elif local == "item" and self._in_build:
+            self.items.append(_Ref(str(attrib.get("objectid")), attrib.get(_PATH_ATTR), attrib.get("transform")))
+
+    def _flush(self) -> None:
+        obj = self._obj
+        try:
+            if self._v and obj is not None:
+                obj.vertex_chunks.append(_numbers(self._v))
+            if self._t and obj is not None:
+                obj.triangle_chunks.append(_numbers(self._t))
+        except ValueError:
+            oid = obj.oid if obj is not None else "?"
+            raise _bad(self.name, f"object {oid} has a vertex or triangle that is not a number") from None
+        self._v, self._t = [], []
+
+    def end(self, tag: str) -> None:
+        local = self._local(tag)
+        if local == "mesh":
+            self._flush()
+            self._in_mesh = False
+        elif local == "object":
+            self._flush()
+            self._obj, self._in_mesh = None, False
+        elif local == "build":
+            self._in_build = False
+
+    def data(self, text: str) -> None:
+        """Text content is never used (a 3MF model carries its data in attributes)."""
+
+    def close(self) -> _ModelTarget:
+        return self
+
+
 class _Package:
     def __init__(self, zf: zipfile.ZipFile, name: str) -> None:
         self.zf = zf
         self.name = name
-        self.docs: dict[str, Any] = {}
-        self.triangles = 0
+        self.models: dict[str, _ModelTarget] = {}
+        self.counts = {"vertices": 0, "triangles": 0, "xml_bytes": 0}
 
-    def doc(self, path: str) -> Any:
+    def model(self, path: str) -> _ModelTarget:
         key = "/" + path.lstrip("/")
-        if key not in self.docs:
+        if key not in self.models:
+            info = _member(self.zf, key, self.name)
+            self.counts["xml_bytes"] += info.file_size
+            if self.counts["xml_bytes"] > limits.MAX_3MF_MODEL_BYTES:
+                raise LimitError(f"{self.name}: the model XML of the package is above the limit of "
+                                 f"{limits.MAX_3MF_MODEL_BYTES / 2**20:.0f} MiB",
+                                 hint="export with a coarser tessellation or split the plate",
+                                 code="limit.3mf_model_size")
+            target = _ModelTarget(self.name, key, self.counts)
+            parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False,
+                                     remove_comments=True)
             try:
-                self.docs[key] = etree.fromstring(_read(self.zf, key, self.name), _PARSER)
+                for chunk in _chunks(self.zf, info, self.name):
+                    parser.feed(chunk)
+                parser.close()
             except etree.XMLSyntaxError as exc:
                 raise _bad(self.name, f"{key} is not valid XML ({exc})") from None
-        return self.docs[key]
+            self.models[key] = target
+        return self.models[key]
 
-    def objects(self, path: str) -> dict[str, Any]:
-        root = self.doc(path)
-        ns = root.nsmap.get(None) or CORE_NS
-        return {o.get("id"): o for o in root.iter(f"{{{ns}}}object")}
-
-    def mesh(self, obj: Any, ns: str) -> NDArray[np.float64] | None:
-        mesh = obj.find(f"{{{ns}}}mesh")
-        if mesh is None:
-            return None
-        try:
-            xyz = np.stack([_numbers(_xpath(ns, f"c:vertices/c:vertex/@{a}")(mesh)) for a in "xyz"], axis=1)
-            v = [_numbers(_xpath(ns, f"c:triangles/c:triangle/@{a}")(mesh)) for a in ("v1", "v2", "v3")]
-            if not (len(v[0]) == len(v[1]) == len(v[2])) or not np.array_equal(v[0], np.floor(v[0])):
-                raise ValueError("triangle indices")
-            tri = np.stack(v, axis=1).astype(np.int64)
-        except ValueError:
-            raise _bad(self.name, f"object {obj.get('id')} has a vertex or triangle that is not a number "
-                       "or is missing a coordinate") from None
-        if tri.size == 0:
-            return np.zeros((0, 3, 3))
-        if tri.min() < 0 or tri.max() >= len(xyz):
-            raise _bad(self.name, f"object {obj.get('id')} has a triangle index outside its "
-                       f"{len(xyz)} vertices")
-        self.triangles += len(tri)
-        limits.check_triangles(self.triangles, self.name)
-        return xyz[tri]
-
-    def resolve(self, path: str, oid: str, transform: NDArray[np.float64], depth: int) -> list[NDArray[Any]]:
-        if depth > MAX_DEPTH:
-            raise _bad(self.name, f"components nest deeper than {MAX_DEPTH} levels (a cycle?)")
-        objs = self.objects(path)
-        obj = objs.get(oid)
-        if obj is None:
+    def obj(self, path: str, oid: str) -> _Object:
+        o = self.model(path).objects.get(oid)
+        if o is None:
             raise _bad(self.name, f"object id {oid} is referenced but not defined in {path}")
-        if obj.get("type", "model") not in ("model", "solidsupport"):
+        return o
+
+    def _child_path(self, path: str, ref: _Ref) -> str:
+        sub = ref.path or path
+        return sub if sub.startswith("/") else posixpath.join(posixpath.dirname(path), sub)
+
+    def census(self, path: str, oid: str, memo: dict[tuple[str, str], tuple[int, int]],
+               active: set[tuple[str, str]], depth: int = 0) -> tuple[int, int]:
+        """(instances, triangles) that placing object `oid` of `path` resolves to, without resolving it:
+        each object is counted once (memoised), so 17 objects referencing the next 4 times cost 17 steps
+        and report 4^16 instances."""
+        key = ("/" + path.lstrip("/"), oid)
+        if key in memo:
+            return memo[key]
+        if key in active or depth > MAX_DEPTH:
+            raise _bad(self.name, f"components nest deeper than {MAX_DEPTH} levels or refer to themselves "
+                       f"(object {oid})")
+        o = self.obj(key[0], oid)
+        if o.kind not in ("model", "solidsupport"):
+            memo[key] = (0, 0)
+            return memo[key]
+        active.add(key)
+        instances, triangles = 1, o.n_triangles
+        for ref in o.components:
+            i, t = self.census(self._child_path(key[0], ref), ref.objectid, memo, active, depth + 1)
+            instances, triangles = instances + i, triangles + t
+        active.discard(key)
+        memo[key] = (instances, triangles)
+        return memo[key]
+
+    def resolve(self, path: str, oid: str, transform: NDArray[np.float64]) -> list[NDArray[Any]]:
+        o = self.obj(path, oid)
+        if o.kind not in ("model", "solidsupport"):
             return []
-        ns = self.doc(path).nsmap.get(None) or CORE_NS
-        tris = self.mesh(obj, ns)
         out: list[NDArray[Any]] = []
-        if tris is not None and len(tris):
-            out.append(tris @ transform[:3, :3] + transform[3, :3])
-        comps = obj.find(f"{{{ns}}}components")
-        if comps is not None:
-            for c in comps.iter(f"{{{ns}}}component"):
-                sub = c.get(_PATH_ATTR) or path
-                sub = sub if sub.startswith("/") else posixpath.join(posixpath.dirname(path), sub)
-                m = _transform(c.get("transform"), self.name) @ transform
-                out.extend(self.resolve(sub, str(c.get("objectid")), m, depth + 1))
+        if o.has_mesh:
+            tris = o.triangles(self.name)
+            if len(tris):
+                out.append(tris @ transform[:3, :3] + transform[3, :3])
+        for ref in o.components:
+            m = _transform(ref.transform, self.name) @ transform
+            out.extend(self.resolve(self._child_path(path, ref), ref.objectid, m))
         return out
+
+
+def _check_census(name: str, instances: int, triangles: int) -> None:
+    if instances > limits.MAX_3MF_INSTANCES:
+        raise LimitError(f"{name}: the build places {instances:,} object instances (components resolved), "
+                         f"above the limit of {limits.MAX_3MF_INSTANCES:,}",
+                         hint="export the plate with fewer copies, or one file per part",
+                         code="limit.3mf_instances")
+    limits.check_triangles(triangles, name)
 
 
 def load_3mf(data: bytes, name: str) -> tuple[Soup, str | None]:
     """Triangles per build item, in the model's unit, and that unit (3MF names: millimeter, inch, ...)."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise _bad(name, f"not a 3MF (zip) package ({exc})") from None
+        return _load(data, name)
+    except InputError:
+        raise
+    except MemoryError:
+        raise LimitError(f"{name}: the 3MF needs more memory than analysis may use", code="limit.memory",
+                         hint="export with a coarser tessellation or split the plate") from None
+    except _ZIP_ERRORS as exc:
+        raise _bad(name, f"damaged zip package ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _load(data: bytes, name: str) -> tuple[Soup, str | None]:
+    zf = zipfile.ZipFile(io.BytesIO(data))
     with zf:
         _guard(zf, name)
         pkg = _Package(zf, name)
         root_path = _root_model_path(zf, name)
-        root = pkg.doc(root_path)
-        ns = root.nsmap.get(None) or CORE_NS
-        unit = str(root.get("unit", "millimeter"))
-        build = root.find(f"{{{ns}}}build")
-        objs = pkg.objects(root_path)
-        items = list(build.iter(f"{{{ns}}}item")) if build is not None else []
+        root = pkg.model(root_path)
+        items = root.items if root.has_build else [_Ref(oid, None, None) for oid in root.objects]
+        memo: dict[tuple[str, str], tuple[int, int]] = {}
+        instances = triangles = 0
+        for item in items:  # count everything the build resolves to before resolving any of it
+            i, t = pkg.census(item.path or root_path, item.objectid, memo, set())
+            instances, triangles = instances + i, triangles + t
+            _check_census(name, instances, triangles)
         soup: Soup = []
-        try:
-            if not items:  # no build section: every top-level object once
-                items = [etree.Element("item", objectid=str(k)) for k in objs]
-            for k, item in enumerate(items):
-                oid = str(item.get("objectid"))
-                path = item.get(_PATH_ATTR) or root_path
-                parts = pkg.resolve(path, oid, _transform(item.get("transform"), name), 0)
-                if parts:
-                    obj = pkg.objects(path).get(oid)
-                    label = (obj.get("name") if obj is not None else None) or f"object {oid}"
-                    soup.append((label if label not in [s for s, _ in soup] else f"{label} ({k + 1})",
-                                 np.concatenate(parts)))
-        except zipfile.BadZipFile as exc:
-            raise _bad(name, f"damaged zip member ({exc})") from None
-    return soup, unit
+        for k, item in enumerate(items):
+            path = item.path or root_path
+            parts = pkg.resolve(path, item.objectid, _transform(item.transform, name))
+            if parts:
+                label = pkg.obj(path, item.objectid).name or f"object {item.objectid}"
+                soup.append((label if label not in [s for s, _ in soup] else f"{label} ({k + 1})",
+                             np.concatenate(parts)))
+    return soup, root.unit

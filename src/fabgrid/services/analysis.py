@@ -1,20 +1,36 @@
 """Use case "analyse a part file": load it (limits, units), run the intake pipeline with the catalog's
 process rules and the network's machine models, return the report the API, CLI and quote use.
 
-Reads the catalog through `fabgrid.data`; no database needed. Called by the API and `fabgrid analyze`.
+Every failure is an `InputError` (a damaged or hostile file never raises anything else). Uploads are
+analysed by `analyze_isolated`: in a child process with hard limits (RLIMIT_AS, RLIMIT_CPU, a wall-time
+kill), so a pathological file costs one child, never the serving process. Reads the catalog through
+`fabgrid.data` when none is handed in; no database needed. Called by services.parts and `fabgrid analyze`.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from fabgrid.domain.catalog import Catalog, ProcessFamily
 from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part
-from fabgrid.errors import InputError
+from fabgrid.errors import InputError, LimitError
 from fabgrid.geometry import limits
 from fabgrid.geometry.load import load_bytes, load_path
 from fabgrid.geometry.report import Options, analyze_loaded
+
+log = logging.getLogger(__name__)
+#: Child analyses one process runs at once (more uploads wait their turn: the machine's cores are shared).
+MAX_CHILDREN = max(1, min(4, (os.cpu_count() or 2) // 2))
+_children = threading.BoundedSemaphore(MAX_CHILDREN)
+_context_lock = threading.Lock()
+_context: Any = None
 
 
 def _processes(catalog: Catalog, process: str | None) -> list[ProcessFamily]:
@@ -53,6 +69,30 @@ def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = 
 
         catalog = load_catalog()
     families = _processes(catalog, process)
+    name = filename or (Path(path_or_bytes).name if not isinstance(path_or_bytes, bytes | bytearray) else "part")
+    try:
+        return _analyze(path_or_bytes, filename, families, units, repair, per_body, catalog, time_budget_s,
+                        thickness_samples)
+    except InputError:
+        raise
+    except MemoryError:
+        raise _memory_error(name) from None
+    except Exception as exc:  # a file no check foresaw: still a clear error, never a traceback
+        log.debug("analysis of %s failed", name, exc_info=True)
+        raise InputError(f"{name}: the part cannot be analysed ({type(exc).__name__}: {str(exc)[:200]})",
+                         hint="the file is damaged or degenerate: repair it or export it again",
+                         code="analysis.failed") from None
+
+
+def _memory_error(name: str) -> LimitError:
+    mib = limits.ANALYSIS_MEMORY_BYTES / 2**20
+    return LimitError(f"{name}: analysis needs more than the {mib:,.0f} MiB of memory it may use",
+                      hint="decimate the mesh or split the part into several files", code="limit.memory")
+
+
+def _analyze(path_or_bytes: str | Path | bytes, filename: str | None, families: list[ProcessFamily],
+             units: str | None, repair: bool, per_body: bool, catalog: Catalog, time_budget_s: float,
+             thickness_samples: int) -> tuple[PartReport, Part]:
     if isinstance(path_or_bytes, bytes | bytearray):
         if not filename:
             raise InputError("a part given as bytes needs its filename (for the format)",
@@ -73,3 +113,115 @@ def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = 
     report = analyze_loaded(mesh, procs, machines, opts, budget)
     return report.model_copy(update={"timings_s": {"load": load_s, **report.timings_s,
                                                    "total": budget.elapsed_s()}}), mesh
+
+
+# ---------------------------------------------------------------- the isolated child
+
+
+def _mp_context() -> Any:
+    """The forkserver context (a fork of a small, single-threaded server that imported this module once:
+    cheap per child, and safe from a threaded web process, which `fork` is not)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["fabgrid.services.analysis"])
+            _context = ctx
+        return _context
+
+
+def _set_limits(cpu_s: float, memory_bytes: int) -> None:
+    """Hard limits of the child: CPU seconds (SIGXCPU, then SIGKILL 5 s later) and address space added to
+    what the child already maps (a failed allocation is a MemoryError)."""
+    import resource
+
+    cpu = int(cpu_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    try:
+        with open("/proc/self/statm") as fh:
+            mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        mapped = 0
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = mapped + memory_bytes
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _error_doc(exc: InputError) -> dict[str, Any]:
+    return {"message": exc.message, "hint": exc.hint, "code": exc.code, "status": exc.status}
+
+
+def _child(conn: Connection, data: bytes, filename: str, units: str | None, catalog: Catalog,
+           time_budget_s: float, memory_bytes: int) -> None:
+    """The child's work: limits first, then the analysis; one message back (the result or the error)."""
+    try:
+        _set_limits(time_budget_s + limits.ANALYSIS_GRACE_S, memory_bytes)
+        report, part = analyze_with_part(data, filename=filename, units=units, catalog=catalog,
+                                         time_budget_s=time_budget_s)
+        try:
+            conn.send(("ok", report, part))
+        except Exception:  # something the engines cached on the part does not pickle: the report alone
+            conn.send(("ok", report, None))
+    except InputError as exc:
+        conn.send(("error", _error_doc(exc)))
+    except MemoryError:
+        conn.send(("error", _error_doc(_memory_error(filename))))
+    finally:
+        conn.close()
+
+
+def analyze_isolated(data: bytes, filename: str, units: str | None = None, catalog: Catalog | None = None,
+                     time_budget_s: float = limits.ANALYSIS_TIME_S,
+                     memory_bytes: int = limits.ANALYSIS_MEMORY_BYTES) -> tuple[PartReport, Part | None]:
+    """`analyze_with_part` of an untrusted file in a child process with hard limits: CPU seconds and
+    wall time of `time_budget_s + limits.ANALYSIS_GRACE_S`, `memory_bytes` of address space. A child that
+    runs over, runs out or dies is a LimitError / InputError; the caller's process is never at risk.
+
+    Returns the report and the loaded part (None when the part could not be sent back)."""
+    if catalog is None:
+        from fabgrid.data import load_catalog
+
+        catalog = load_catalog()
+    ctx = _mp_context()
+    with _children:
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(send, bytes(data), filename, units, catalog, time_budget_s,
+                                                memory_bytes), daemon=True, name="fabgrid-analysis")
+        proc.start()
+        send.close()
+        try:
+            wall_s = time_budget_s + limits.ANALYSIS_GRACE_S
+            message = recv.recv() if recv.poll(wall_s) else None
+        except (EOFError, OSError):
+            message = None
+        finally:
+            recv.close()
+            if message is None and proc.is_alive():
+                proc.kill()
+            proc.join(5)
+            if proc.is_alive():  # pragma: no cover - a child that ignores SIGKILL is the kernel's problem
+                proc.kill()
+    if message is None:
+        raise _died(filename, proc.exitcode, time_budget_s)
+    if message[0] == "error":
+        doc = message[1]
+        cls = LimitError if doc["status"] == 413 else InputError
+        err = cls(doc["message"], hint=doc["hint"], code=doc["code"])
+        err.status = doc["status"]
+        raise err
+    return message[1], message[2]
+
+
+def _died(filename: str, exitcode: int | None, time_budget_s: float) -> InputError:
+    import signal
+
+    if exitcode in (None, -signal.SIGKILL, -signal.SIGXCPU):
+        return LimitError(f"{filename}: analysis took more than {time_budget_s:.0f} s and was stopped",
+                          hint="simplify the mesh (fewer triangles) or split the part into several files",
+                          code="limit.time")
+    log.warning("analysis child of %s ended with exit code %s", filename, exitcode)
+    return InputError(f"{filename}: the analysis stopped without a result (exit code {exitcode})",
+                      hint="the file is damaged or degenerate: repair it or export it again",
+                      code="analysis.crashed")

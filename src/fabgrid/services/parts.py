@@ -8,6 +8,7 @@ Every read is scoped to the caller's organisation. Depends on the geometry engin
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import PurePath
 from typing import Any
 
@@ -21,6 +22,8 @@ from fabgrid.services._util import iso, new_id
 from fabgrid.services.accounts import Principal
 from fabgrid.store.tables import PartRow
 from fabgrid.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 #: Files up to this size are analysed during the upload request (201 with the report); larger ones
 #: are analysed by a background job (202 with the job to poll). 2 MiB is ~40,000 binary-STL triangles,
@@ -142,7 +145,7 @@ def upload_bytes(settings: Settings, who: Principal, filename: str, data: bytes,
 def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = None) -> dict[str, Any]:
     """Run part intake on a stored design and keep the report (or the problem) on the part; the loaded
     part goes to the quote cache (`quotes_store.keep_prepared`), so the first quote does not load it again."""
-    from fabgrid.services.analysis import analyze_with_part
+    from fabgrid.services.analysis import analyze_isolated
 
     with UnitOfWork(settings.database_url) as uow:
         part = uow.parts.get(part_id, None)
@@ -155,23 +158,53 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
         catalog = network.current(uow).network.catalog  # the rules and machines of the stored network
     report: dict[str, Any] | None = None
     problem: dict[str, Any] | None = None
-    try:
-        analysed, loaded = analyze_with_part(data, filename=filename, units=units, catalog=catalog)
+    loaded: Part | None = None
+    try:  # an untrusted file: analysed in a child process with hard limits (services.analysis)
+        analysed, loaded = analyze_isolated(data, filename=filename, units=units, catalog=catalog)
         report = analysed.model_dump(mode="json")
     except InputError as exc:
-        problem = {"type": f"urn:fabgrid:problem:{exc.code}", "title": exc.code, "status": exc.status,
-                   "detail": exc.message, "hint": exc.hint}
+        problem = _problem(exc)
+    except Exception as exc:  # never leave the part `running`: it fails with the reason, the bug is logged
+        log.exception("analysis of part %s failed", part_id)
+        problem = _problem(InputError(f"{filename}: the analysis failed with an internal error "
+                                      f"({type(exc).__name__})", hint="try again later", code="analysis.internal",
+                                      status=500))
     with UnitOfWork(settings.database_url) as uow:
         part = uow.parts.get(part_id, None)
         assert part is not None
         part.report, part.problem = report, problem
         part.status = "ready" if report is not None else "failed"
         uow.commit()
-    if report is not None:
+    if report is not None and loaded is not None:
         _keep_for_quotes(part_id, sha256, units, loaded, analysed)
     if problem is not None:
         return {"part_id": part_id, "status": "failed", "problem": problem}
     return {"part_id": part_id, "status": "ready", "links": {"part": f"/api/v1/parts/{part_id}"}}
+
+
+def _problem(exc: InputError) -> dict[str, Any]:
+    return {"type": f"urn:fabgrid:problem:{exc.code}", "title": exc.code, "status": exc.status,
+            "detail": exc.message, "hint": exc.hint}
+
+
+def resume_interrupted(settings: Settings) -> int:
+    """At start-up: parts whose inline analysis died with a server (`running` without a job) are analysed
+    again by a background job; returns how many. Analysis is idempotent, so a part another live process
+    still analyses is at worst analysed twice with the same result."""
+    with UnitOfWork(settings.database_url) as uow:
+        stuck = uow.parts.running_inline()
+        made: list[str] = []
+        for part in stuck:
+            job = jobs.enqueue(uow, "analyze_part", {"part_id": part.id}, organisation_id=part.organisation_id,
+                               user_id=part.user_id)
+            part.status, part.job_id = "queued", job.id
+            made.append(job.id)
+        uow.commit()
+    for job_id in made:
+        jobs.submit(settings, job_id)
+    if made:
+        log.info("resumed the analysis of %d parts interrupted by a restart", len(made))
+    return len(made)
 
 
 def _keep_for_quotes(part_id: str, sha256: str, units: str | None, loaded: Part, report: PartReport) -> None:

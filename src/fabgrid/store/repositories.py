@@ -128,6 +128,12 @@ class PartRepository(_Scoped):
              .order_by(PartRow.created_at.desc(), PartRow.id).limit(limit).offset(offset))
         return list(self.session.scalars(q))
 
+    def running_inline(self, limit: int = 1000) -> list[PartRow]:
+        """Parts `running` without a job: an inline analysis that a stopped server left (for start-up)."""
+        q = (select(PartRow).where(PartRow.status == "running", PartRow.job_id.is_(None))
+             .order_by(PartRow.created_at).limit(limit))
+        return list(self.session.scalars(q))
+
 
 class JobRepository(_Scoped):
     """Background jobs."""

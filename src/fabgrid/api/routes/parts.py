@@ -12,10 +12,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
+from fabgrid.api.errors import problem
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
 from fabgrid.geometry import limits
@@ -27,6 +29,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 #: Bytes of multipart framing allowed beyond the file itself.
 FRAMING_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 256
+#: Largest `offset` of the part list (a database integer holds it; more is a 422, not a 500).
+MAX_OFFSET = 1_000_000_000
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
@@ -101,23 +105,32 @@ async def _receive(request: Request, form: _StreamedForm) -> None:
     if declared and declared.isdigit() and int(declared) > limits.MAX_FILE_BYTES + FRAMING_BYTES:
         limits.check_file_size(int(declared) - FRAMING_BYTES, "upload")
     parser = MultipartParser(opts[b"boundary"], form.callbacks())  # type: ignore[arg-type]
-    async for chunk in request.stream():
-        parser.write(chunk)
-    parser.finalize()
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise InputError(f"the multipart body is malformed ({exc})", hint="curl -F file=@part.stl ...",
+                         code="upload.malformed", status=400) from None
 
 
 @router.post("", status_code=201, summary="Upload a part (multipart); analysed inline (201) or as a job (202)",
              openapi_extra=_UPLOAD_BODY,
              responses={202: {"description": "large file: analysis queued; poll the job"},
-                        413: {"description": "file above the size limit", **_PROBLEM},
+                        400: {"description": "malformed multipart body", **_PROBLEM},
+                        413: {"description": "file above a limit (size, triangles, zip bomb, time)", **_PROBLEM},
                         415: {"description": "not multipart or unsupported file type", **_PROBLEM},
+                        422: {"description": "the file cannot be read as a part (the part is kept, failed)",
+                              **_PROBLEM},
                         429: {"description": "upload rate limit", **_PROBLEM}})
 async def upload_part(request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
     """Stream a design into encrypted storage and analyse it.
 
     Files up to 2 MiB (`fabgrid.services.parts.INLINE_ANALYSIS_MAX_BYTES`) are analysed during the request
     (201, the part with its report); larger ones answer 202 with a job (`GET /api/v1/jobs/{id}`). Limits: see
-    `fabgrid.geometry.limits` (size checked on every chunk, 413). Rate limit: "upload" (429).
+    `fabgrid.geometry.limits` (size checked on every chunk, 413). A file the inline analysis refuses answers
+    its problem (413 a limit, 415 an unsupported format, 422 unreadable) with the stored, failed part in
+    `part`. Rate limit: "upload" (429).
     """
     await run_in_threadpool(ratelimit.take, settings, principal, "upload")
     form = _StreamedForm(settings, principal)
@@ -132,6 +145,10 @@ async def upload_part(request: Request, principal: CurrentPrincipal, settings: S
             form.upload.abort()
         raise
     part, job = await run_in_threadpool(form.upload.finish)
+    if job is None and part["status"] == "failed" and part["problem"]:
+        p = part["problem"]
+        return problem(int(p["status"]), str(p["title"]), str(p["detail"]), type_=str(p["type"]),
+                       instance=part["links"]["self"], hint=p.get("hint"), part=part)
     if job is None:
         return JSONResponse(part, status_code=201, headers={"Location": part["links"]["self"]})
     return JSONResponse(job | {"part": part}, status_code=202, headers={"Location": job["links"]["self"]})
@@ -139,7 +156,7 @@ async def upload_part(request: Request, principal: CurrentPrincipal, settings: S
 
 @router.get("", summary="The organisation's parts, newest first")
 def list_parts(principal: CurrentPrincipal, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[dict[str, Any]]:
     return parts.list_parts(settings, principal, limit, offset)
 
 
