@@ -15,6 +15,12 @@ FABGRID_DEMO_SOURCE                what simulates those machines: ``fleet`` (def
 FABGRID_INLINE_ANALYSIS_MAX_BYTES  uploads up to this size are analysed inside the request (default 2 MiB).
 FABGRID_RATE_LIMITS                per-user limits ``ACTION=N/SECONDS,...``; unset = the service's defaults.
 FABGRID_WEBHOOK_ALLOW_PRIVATE      1 allows webhook URLs on private or loopback addresses (default refused).
+FABGRID_JOB_LEASE_S                a job's claim lease, renewed while it runs (default 60 s, 2..3600): a job whose
+                                   worker died runs again once the lease expires.
+FABGRID_DB_POOL_SIZE               database connections per process (PostgreSQL; default 10, 1..200), plus as
+                                   many again in overflow.
+FABGRID_DB_POOL_TIMEOUT_S          how long a request waits for a connection before it is answered 503 with
+                                   Retry-After (default 5 s, 0.1..60).
 Depends on nothing but platformdirs (and fabgrid.errors).
 """
 
@@ -61,6 +67,9 @@ class Settings:
     #: None: the rate limiter's defaults (`services.ratelimit`).
     rate_limits: tuple[RateLimit, ...] | None = None
     webhook_allow_private: bool = False
+    job_lease_s: float = 60.0
+    db_pool_size: int = 10
+    db_pool_timeout_s: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -149,6 +158,30 @@ def _queue(env: Mapping[str, str]) -> str:
     return raw
 
 
+#: name -> (bounds, default) of the plain numbers among the settings
+_NUMBERS: dict[str, tuple[float, float, float]] = {
+    "FABGRID_JOB_LEASE_S": (2.0, 3600.0, 60.0),
+    "FABGRID_DB_POOL_SIZE": (1, 200, 10),
+    "FABGRID_DB_POOL_TIMEOUT_S": (0.1, 60.0, 5.0),
+}
+
+
+def _number(env: Mapping[str, str], name: str) -> float:
+    lo, hi, default = _NUMBERS[name]
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    integer = isinstance(default, int)
+    hint = f"give {'a whole number' if integer else 'a number'} from {lo:g} to {hi:g} (default {default:g})"
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise _bad(name, raw, "is not a number", hint) from None
+    if not lo <= value <= hi:
+        raise _bad(name, raw, f"is outside {lo:g}..{hi:g}", hint)
+    return value
+
+
 def load_settings(database_url: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (or `env`); `database_url` overrides FABGRID_DATABASE_URL.
 
@@ -169,6 +202,9 @@ def load_settings(database_url: str | None = None, env: Mapping[str, str] | None
         inline_analysis_max_bytes=_inline_bytes(env),
         rate_limits=parse_rate_limits(limits) if limits else None,
         webhook_allow_private=bool(_flag(env, "FABGRID_WEBHOOK_ALLOW_PRIVATE")),
+        job_lease_s=_number(env, "FABGRID_JOB_LEASE_S"),
+        db_pool_size=int(_number(env, "FABGRID_DB_POOL_SIZE")),
+        db_pool_timeout_s=_number(env, "FABGRID_DB_POOL_TIMEOUT_S"),
     )
 
 
@@ -177,7 +213,9 @@ def settings_environ(settings: Settings) -> dict[str, str]:
     processes that uvicorn starts from an import string, where no object can be handed over)."""
     env = {"FABGRID_DATA_DIR": str(settings.data_dir), "FABGRID_DATABASE_URL": settings.database_url,
            "FABGRID_DEMO_SOURCE": settings.demo_source, "FABGRID_WORKER_QUEUE": settings.worker_queue,
-           "FABGRID_WEBHOOK_ALLOW_PRIVATE": "1" if settings.webhook_allow_private else "0"}
+           "FABGRID_WEBHOOK_ALLOW_PRIVATE": "1" if settings.webhook_allow_private else "0",
+           "FABGRID_JOB_LEASE_S": repr(settings.job_lease_s), "FABGRID_DB_POOL_SIZE": str(settings.db_pool_size),
+           "FABGRID_DB_POOL_TIMEOUT_S": repr(settings.db_pool_timeout_s)}
     fleet, limits, inline = settings.embedded_fleet, settings.rate_limits, settings.inline_analysis_max_bytes
     optional = {"FABGRID_INLINE_ANALYSIS_MAX_BYTES": None if inline is None else str(inline),
                 "FABGRID_BROKER_URL": settings.broker_url, "FABGRID_MQTT_URL": settings.mqtt_url,

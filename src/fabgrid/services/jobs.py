@@ -2,7 +2,10 @@
 
 The job's state lives in the database, so any API process answers `GET /api/v1/jobs/{id}` for a job any
 worker runs. Dispatch is pluggable: `fabgrid.workers` installs a Celery dispatcher when FABGRID_BROKER_URL
-is set; otherwise jobs run in a small thread pool of the calling process. Depends on the store only.
+is set; otherwise jobs run in a small thread pool of the calling process. A claim is a lease
+(`Settings.job_lease_s`) renewed while the job runs: when a worker dies its lease expires and a redelivered
+task, the sweep of `resubmit_stale` or a start-up takes the job over; only the holder writes the outcome.
+Depends on the store only.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ Dispatcher = Callable[[Settings, str, float], None]
 
 HANDLERS: dict[str, Handler] = {}
 #: Modules that register handlers; imported by `run_job` so a bare worker process knows every kind.
-HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgrid.services.orders")
+HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgrid.services.orders",
+                   "fabgrid.services.simulation")
 #: Threads of the in-process pool (the embedded default, no broker).
 IN_PROCESS_THREADS = 2
 TERMINAL = ("succeeded", "failed")
-#: A job `running` for longer than this lost its worker (the analysis budget is 120 s): it may run again
-#: when the broker redelivers it (Celery acks late and rejects on worker loss).
+#: A job `running` without a lease (claimed before leases existed) for longer than this lost its worker.
 STALE_RUNNING_S = 900.0
+#: A job whose worker died this many times fails instead of running again (it may be what kills them).
+MAX_LOST_RUNS = 3
 
 _dispatcher: Dispatcher | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -100,14 +105,82 @@ def submit(settings: Settings, job_id: str, delay_s: float = 0.0) -> None:
     (_dispatcher or _in_process)(settings, job_id, delay_s)
 
 
+def _lost_problem(lost: int) -> dict[str, Any]:
+    return {"type": "urn:fabgrid:problem:job.worker_lost", "title": "job.worker_lost", "status": 500,
+            "detail": f"the worker running this job stopped {lost} times (killed, or out of memory)",
+            "hint": "the job itself may be what stops them; submit it again, or ask an operator"}
+
+
 def resubmit_stale(settings: Settings, older_than_s: float) -> int:
     """Submit again the jobs still queued after `older_than_s` seconds (their dispatch was lost, e.g. a
-    broker restart); returns how many (at most 100 per call)."""
+    broker restart) and the `running` jobs whose lease expired (their worker died); a job whose worker died
+    `MAX_LOST_RUNS` times is failed instead. Returns how many were resubmitted or failed (at most 100 + 100 per
+    call). Run at start by the server and `fabgrid worker`, and periodically by `start_sweeper`."""
+    t = now()
     with UnitOfWork(settings.database_url) as uow:
-        stale = uow.jobs.queued(now() - timedelta(seconds=older_than_s))
-    for job_id in stale:
+        stale = uow.jobs.queued(t - timedelta(seconds=older_than_s))
+        lost = uow.jobs.lost(t, t - timedelta(seconds=STALE_RUNNING_S))
+        failed = 0
+        for job_id in list(lost):
+            row = uow.jobs.get(job_id, None)
+            if row is not None and row.lost_runs + 1 >= MAX_LOST_RUNS:
+                if uow.jobs.fail_lost(job_id, t, _lost_problem(row.lost_runs + 1)):
+                    failed += 1
+                    log.warning("job %s (%s) failed: its worker died %d times", job_id, row.kind,
+                                row.lost_runs + 1)
+                lost.remove(job_id)
+        uow.commit()
+    for job_id in stale + lost:
         submit(settings, job_id)
-    return len(stale)
+    return len(stale) + len(lost) + failed
+
+
+def start_sweeper(settings: Settings, every_s: float | None = None) -> threading.Event:
+    """A daemon thread calling `resubmit_stale` every `every_s` seconds (default: the job lease), so a job whose
+    worker died is taken over even when its broker message is gone; set the returned event to stop it."""
+    stop = threading.Event()
+    period = every_s if every_s is not None else settings.job_lease_s
+
+    def sweep() -> None:
+        while not stop.wait(period):
+            try:
+                resubmit_stale(settings, max(60.0, period))
+            except Exception:  # the database restarting: the next round tries again
+                log.warning("job sweep failed", exc_info=True)
+
+    threading.Thread(target=sweep, name="fabgrid-job-sweeper", daemon=True).start()
+    return stop
+
+
+class _Lease:
+    """Renews a job's lease every third of its length while the job runs (a daemon thread)."""
+
+    def __init__(self, settings: Settings, job_id: str, worker: str) -> None:
+        self.settings, self.job_id, self.worker = settings, job_id, worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        lease = self.settings.job_lease_s
+        while not self._stop.wait(lease / 3):
+            try:
+                with UnitOfWork(self.settings.database_url) as uow:
+                    held = uow.jobs.renew(self.job_id, self.worker, now() + timedelta(seconds=lease))
+                    uow.commit()
+            except Exception:  # the next renewal tries again; the lease outlives two failures
+                log.warning("renewing the lease of job %s failed", self.job_id, exc_info=True)
+                continue
+            if not held:
+                log.warning("job %s: the lease was taken over by another worker", self.job_id)
+                return
 
 
 def _problem(exc: InputError) -> dict[str, Any]:
@@ -123,47 +196,61 @@ def _handler(kind: str) -> Handler:
 
 
 def run_job(settings: Settings, job_id: str) -> str:
-    """Claim and run one job; returns its status afterwards. Safe to call twice: only one claim wins."""
+    """Claim and run one job; returns its status afterwards (``running``: another worker holds it under a live
+    lease). Safe to call twice: only one claim wins, and only the holder of the claim writes the outcome."""
     worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     with UnitOfWork(settings.database_url) as uow:
         t = now()
-        claimed = uow.jobs.claim(job_id, worker, t, stale_before=t - timedelta(seconds=STALE_RUNNING_S))
+        claimed = uow.jobs.claim(job_id, worker, t, t + timedelta(seconds=settings.job_lease_s),
+                                 stale_before=t - timedelta(seconds=STALE_RUNNING_S))
         uow.commit()
         row = uow.jobs.get(job_id, None)
         if row is None:
             return "missing"
         if not claimed:
             return row.status
-        kind, params, attempts = row.kind, dict(row.params), row.attempts
+        kind, params, attempts, lost = row.kind, dict(row.params), row.attempts, row.lost_runs
     status, result, problem, retry = "succeeded", None, None, None
-    try:
-        result = _handler(kind)(settings, params)
-    except RetryLater as r:
-        if attempts < r.max_attempts:
-            status, retry = "queued", r.delay_s
-        else:
-            status = "failed"
-        problem = {"type": "urn:fabgrid:problem:job.retry", "title": "job.retry", "status": 503,
-                   "detail": f"attempt {attempts}: {r.reason}", "hint": None}
-    except InputError as exc:
-        status, problem = "failed", _problem(exc)
-    except Exception as exc:  # a bug must not leave the job 'running' forever
-        log.exception("job %s (%s) failed", job_id, kind)
-        status = "failed"
-        problem = {"type": "urn:fabgrid:problem:job.internal", "title": "job.internal", "status": 500,
-                   "detail": f"the job failed with an internal error ({type(exc).__name__})", "hint": None}
+    if lost >= MAX_LOST_RUNS:
+        status, problem = "failed", _lost_problem(lost)
+    else:
+        with _Lease(settings, job_id, worker):
+            status, result, problem, retry = _run_handler(settings, kind, params, attempts, job_id)
+    values: dict[str, Any] = {"status": status, "result": result, "problem": problem}
+    if retry is not None:
+        values["run_after"] = now() + timedelta(seconds=retry)
+    else:
+        values["finished_at"] = now()
     with UnitOfWork(settings.database_url) as uow:
-        row = uow.jobs.get(job_id, None)
-        assert row is not None
-        row.status, row.result, row.problem = status, result, problem
-        if retry is not None:
-            row.run_after = now() + timedelta(seconds=retry)
-        else:
-            row.finished_at = now()
+        held = uow.jobs.finish(job_id, worker, values)
         uow.commit()
+        if not held:  # our lease expired and another worker runs it now: its outcome counts, not ours
+            log.warning("job %s: the claim was lost while it ran; this run's outcome is dropped", job_id)
+            row = uow.jobs.get(job_id, None)
+            return row.status if row is not None else "missing"
     if retry is not None:
         submit(settings, job_id, retry)
     return status
+
+
+def _run_handler(settings: Settings, kind: str, params: dict[str, Any], attempts: int,
+                 job_id: str) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None, float | None]:
+    """(status, result, problem, retry delay) of one run of a handler."""
+    try:
+        return "succeeded", _handler(kind)(settings, params), None, None
+    except RetryLater as r:
+        problem = {"type": "urn:fabgrid:problem:job.retry", "title": "job.retry", "status": 503,
+                   "detail": f"attempt {attempts}: {r.reason}", "hint": None}
+        if attempts < r.max_attempts:
+            return "queued", None, problem, r.delay_s
+        return "failed", None, problem, None
+    except InputError as exc:
+        return "failed", None, _problem(exc), None
+    except Exception as exc:  # a bug must not leave the job 'running' forever
+        log.exception("job %s (%s) failed", job_id, kind)
+        internal = {"type": "urn:fabgrid:problem:job.internal", "title": "job.internal", "status": 500,
+                    "detail": f"the job failed with an internal error ({type(exc).__name__})", "hint": None}
+        return "failed", None, internal, None
 
 
 def job_json(row: JobRow) -> dict[str, Any]:

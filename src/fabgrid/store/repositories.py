@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from fabgrid.store.tables import (
@@ -145,17 +145,38 @@ class JobRepository(_Scoped):
             return None
         return row
 
-    def claim(self, job_id: str, worker: str, now: datetime, stale_before: datetime | None = None) -> bool:
-        """Atomically move a queued job to running; False when another worker took it first.
+    def claim(self, job_id: str, worker: str, now: datetime, lease_until: datetime,
+              stale_before: datetime | None = None) -> bool:
+        """Atomically move a queued job to running under a lease until `lease_until`; False when another worker
+        holds it (or it is finished).
 
-        A job `running` since before `stale_before` (its worker died) may be claimed again.
+        A job `running` whose lease expired (its worker died: nobody renewed it) may be claimed again; so may one
+        without a lease (claimed before leases existed) running since before `stale_before`.
         """
-        claimable = JobRow.status == "queued"
+        lost = and_(JobRow.status == "running", JobRow.lease_until.is_not(None), JobRow.lease_until < now)
         if stale_before is not None:
-            claimable = or_(claimable, and_(JobRow.status == "running", JobRow.started_at < stale_before))
+            lost = or_(lost, and_(JobRow.status == "running", JobRow.lease_until.is_(None),
+                                  JobRow.started_at < stale_before))
         res = self.session.execute(
-            update(JobRow).where(JobRow.id == job_id, claimable)
-            .values(status="running", started_at=now, worker=worker, attempts=JobRow.attempts + 1))
+            update(JobRow).where(JobRow.id == job_id, or_(JobRow.status == "queued", lost))
+            .values(status="running", started_at=now, worker=worker, attempts=JobRow.attempts + 1,
+                    lease_until=lease_until,
+                    lost_runs=JobRow.lost_runs + case((JobRow.status == "running", 1), else_=0)))
+        return bool(getattr(res, "rowcount", 0) == 1)
+
+    def renew(self, job_id: str, worker: str, lease_until: datetime) -> bool:
+        """Extend the lease of a job `worker` still holds; False when it lost the claim."""
+        res = self.session.execute(
+            update(JobRow).where(JobRow.id == job_id, JobRow.worker == worker, JobRow.status == "running")
+            .values(lease_until=lease_until))
+        return bool(getattr(res, "rowcount", 0) == 1)
+
+    def finish(self, job_id: str, worker: str, values: dict[str, Any]) -> bool:
+        """Write a run's outcome (`values`: status, result, problem, run_after/finished_at) if `worker` still holds
+        the job; False when its lease expired and another worker took it over."""
+        res = self.session.execute(
+            update(JobRow).where(JobRow.id == job_id, JobRow.worker == worker, JobRow.status == "running")
+            .values(lease_until=None, **values).execution_options(synchronize_session=False))
         return bool(getattr(res, "rowcount", 0) == 1)
 
     def queued(self, older_than: datetime, limit: int = 100) -> list[str]:
@@ -163,6 +184,24 @@ class JobRepository(_Scoped):
         q = (select(JobRow.id).where(JobRow.status == "queued", JobRow.created_at < older_than)
              .order_by(JobRow.created_at).limit(limit))
         return list(self.session.scalars(q))
+
+    def lost(self, now: datetime, stale_before: datetime, limit: int = 100) -> list[str]:
+        """Ids of `running` jobs whose worker is gone: the lease expired (or, without a lease, running since before
+        `stale_before`)."""
+        q = (select(JobRow.id).where(JobRow.status == "running", or_(
+            and_(JobRow.lease_until.is_not(None), JobRow.lease_until < now),
+            and_(JobRow.lease_until.is_(None), JobRow.started_at < stale_before)))
+             .order_by(JobRow.started_at).limit(limit))
+        return list(self.session.scalars(q))
+
+    def fail_lost(self, job_id: str, now: datetime, problem: dict[str, Any]) -> bool:
+        """Mark a lost `running` job (lease expired) failed with `problem`; False when someone holds it."""
+        res = self.session.execute(
+            update(JobRow).where(JobRow.id == job_id, JobRow.status == "running",
+                                 or_(JobRow.lease_until.is_(None), JobRow.lease_until < now))
+            .values(status="failed", problem=problem, finished_at=now, lease_until=None)
+            .execution_options(synchronize_session=False))  # SQLite's naive times vs aware ones in Python
+        return bool(getattr(res, "rowcount", 0) == 1)
 
 
 class QuoteRepository(_Scoped):

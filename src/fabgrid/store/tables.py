@@ -163,6 +163,8 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     #: the claim's lease, renewed while the job runs: a `running` job past it lost its worker
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: claims taken over from a worker that died (lease expired) while it ran this job
+    lost_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class QuoteRow(Base):

@@ -2,7 +2,10 @@
 FABGRID_BROKER_URL is set (`fabgrid worker`), else the in-process thread pool of `services.jobs`.
 
 The broker carries only job ids; the job's parameters, state and result live in the database, so any
-number of API processes and workers can share one PostgreSQL. Celery is imported lazily.
+number of API processes and workers can share one PostgreSQL. Tasks are acknowledged late and rejected when
+their worker process dies, so the broker redelivers them; a redelivered task that finds its job held under a
+live lease comes back when that lease would have expired, and then takes the job over (`services.jobs`).
+Celery is imported lazily.
 """
 
 from __future__ import annotations
@@ -34,11 +37,24 @@ def celery_app(settings: Settings) -> Any:
                     broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
                     broker_transport_options={"visibility_timeout": 3600})
 
-    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
-    def run(job_id: str) -> str:
+    @app.task(name=TASK_NAME, bind=True, max_retries=None, acks_late=True,  # type: ignore[untyped-decorator]
+              reject_on_worker_lost=True)
+    def run(task: Any, job_id: str) -> str:
         from fabgrid.services.jobs import run_job
 
-        return run_job(settings, job_id)
+        status = run_job(settings, job_id)
+        if status == "running":  # another claim holds it: alive (it finishes) or dead (its lease runs out)
+            raise task.retry(countdown=settings.job_lease_s, queue=settings.worker_queue)
+        return status
+
+    from celery.signals import worker_ready
+
+    @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
+    def sweep(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is app:  # a worker of this app, not the API process's client
+            from fabgrid.services.jobs import start_sweeper
+
+            start_sweeper(settings)  # jobs of workers that died (lease expired) are taken over meanwhile
 
     return app
 

@@ -7,8 +7,9 @@ Create Date: 2026-12-03
 
 `telemetry_dead_letters` keeps each message the ingest could not store (reason and raw payload);
 `jobs.lease_until` is the claim's lease, renewed while the job runs, so a redelivered task reclaims the job of a
-dead worker; `idempotency_keys` maps (organisation, Idempotency-Key) to the order it made; `login_throttle`
-counts failed log-ins per account and per client address; `auth_events` is the audit log of log-ins and
+dead worker (`jobs.lost_runs` counts such deaths: a job that kills its worker again and again fails);
+`idempotency_keys` maps (organisation, Idempotency-Key) to the order it made; `login_throttle` counts failed
+log-ins per account and per client address; `auth_events` is the audit log of log-ins and
 lock-outs. Only additions: nothing existing changes.
 """
 
@@ -45,6 +46,7 @@ def upgrade() -> None:
         op.create_index("ix_telemetry_dead_letters_received_at", "telemetry_dead_letters", ["received_at"])
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("lease_until", TS, nullable=True))
+        batch.add_column(sa.Column("lost_runs", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "idempotency_keys",
         sa.Column("organisation_id", sa.Integer(), sa.ForeignKey("organisations.id", ondelete="CASCADE"),
@@ -79,6 +81,7 @@ def downgrade() -> None:
     op.drop_table("login_throttle")
     op.drop_table("idempotency_keys")
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("lost_runs")
         batch.drop_column("lease_until")
     op.drop_index("ix_telemetry_dead_letters_received_at", table_name="telemetry_dead_letters")
     op.drop_table("telemetry_dead_letters")
