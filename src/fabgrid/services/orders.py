@@ -10,6 +10,9 @@ the network engine, services.network and services.jobs/webhooks; never on api, w
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -212,11 +215,12 @@ def _quoted(uow: UnitOfWork, who: Principal, i: int, ln: LineRequest) -> _Quoted
 
 
 def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest],
-                consent_design_sharing: bool = False) -> Order:
+                consent_design_sharing: bool = False, idempotency: tuple[str, str] | None = None) -> Order:
     """Order one or several quotes, each at the quoted price of the chosen offer (site) and tier, while the quotes
     are valid. Lines without a site are placed together by the allocation engine among their quotes' offers, by
     price and free capacity. 409 when a quote expired or was ordered already; 422 when an offer or tier is not in
-    the quote or the quotes ship to different destinations."""
+    the quote or the quotes ship to different destinations. `idempotency` (key, request hash) is recorded with the
+    order, in its transaction (`place_order_once`)."""
     _check_lines(lines)
     with UnitOfWork(settings.database_url) as uow:
         quoted = [_quoted(uow, who, i, ln) for i, ln in enumerate(lines)]
@@ -265,12 +269,66 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
             site, how = sites[line.id]
             job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who, f"to site {site} ({how})"
                                    + ("" if len(made) == 1 else f", line {line.position}"), site_id=site)
+        if idempotency is not None:
+            uow.orders.remember_key(who.organisation_id, idempotency[0], idempotency[1], oid)
         uow.commit()
         placed_order = uow.orders.get(oid)
     for j in job_ids:
         jobs.submit(settings, j)
     assert placed_order is not None
     return placed_order
+
+
+#: An Idempotency-Key: 1 to 255 visible ASCII characters (a UUID is the usual choice).
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An order placed by `place_order_once`, and whether it was placed before (the request replayed)."""
+
+    order: Order
+    replayed: bool
+
+
+def _request_hash(lines: Sequence[LineRequest], consent_design_sharing: bool) -> str:
+    doc = {"lines": [[ln.quote_id, ln.site, ln.tier] for ln in lines], "consent": bool(consent_design_sharing)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _placed_before(settings: Settings, who: Principal, key: str, request_hash: str) -> Order | None:
+    with UnitOfWork(settings.database_url) as uow:
+        prior = uow.orders.idempotency_key(who.organisation_id, key)
+        if prior is None:
+            return None
+        if prior[0] != request_hash:
+            raise InputError(f"Idempotency-Key {key!r} was used for another request (different lines or consent)",
+                             hint="use a new key for a new order; repeat a request with its own key only",
+                             code="order.idempotency_key_reused", status=422)
+        return uow.orders.get(prior[1], who.organisation_id)
+
+
+def place_order_once(settings: Settings, who: Principal, key: str, lines: Sequence[LineRequest],
+                     consent_design_sharing: bool = False) -> Placed:
+    """`place_order` under an `Idempotency-Key` of the caller's organisation: the same key with the same request
+    gives the order the first request placed (also while that request is still running elsewhere: the loser of
+    the race reads the winner's order); the same key with another request is a 422."""
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InputError("the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+                         hint="send a new UUID per order, e.g. Idempotency-Key: 4f1c...", code="order.idempotency_key")
+    request_hash = _request_hash(lines, consent_design_sharing)
+    prior = _placed_before(settings, who, key, request_hash)
+    if prior is not None:
+        return Placed(prior, True)
+    try:
+        return Placed(place_order(settings, who, lines, consent_design_sharing, (key, request_hash)), False)
+    except InputError as exc:
+        if exc.code != "order.duplicate":
+            raise
+        prior = _placed_before(settings, who, key, request_hash)  # a concurrent request with this key won
+        if prior is None:
+            raise
+        return Placed(prior, True)
 
 
 def _for_site(order: Order, site_id: str) -> Order:

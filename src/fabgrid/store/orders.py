@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from fabgrid.domain.catalog import ProcessFamily
 from fabgrid.domain.order import Inspection, Order, OrderEvent, OrderLine, OrderStatus, order_status
 from fabgrid.errors import InputError
-from fabgrid.store.tables import OrderEventRow, OrderLineRow, OrderRow
+from fabgrid.store.tables import IdempotencyKeyRow, OrderEventRow, OrderLineRow, OrderRow
 
 
 def _utc(dt: datetime) -> datetime:
@@ -124,7 +124,24 @@ class OrderRepository:
         q = select(func.count()).select_from(OrderLineRow).where(OrderLineRow.quote_id == quote_id)
         return bool(self.session.scalar(q))
 
+    def idempotency_key(self, organisation_id: int, key: str) -> tuple[str, str] | None:
+        """(request hash, order id) of the organisation's `Idempotency-Key`, or None when it is new."""
+        row = self.session.get(IdempotencyKeyRow, (organisation_id, key))
+        return None if row is None else (row.request_hash, row.order_id)
+
     # ------------------------------------------------------------------ writes
+
+    def remember_key(self, organisation_id: int, key: str, request_hash: str, order_id: str) -> None:
+        """Record the `Idempotency-Key` of a new order in its transaction (flushed). A key taken meanwhile by a
+        concurrent request is a 409 (`order.duplicate`)."""
+        self.session.add(IdempotencyKeyRow(organisation_id=organisation_id, key=key, request_hash=request_hash,
+                                           order_id=order_id, created_at=datetime.now(UTC)))
+        try:
+            self.session.flush()
+        except IntegrityError:
+            self.session.rollback()
+            raise InputError("another request with this Idempotency-Key placed an order meanwhile",
+                             code="order.duplicate", status=409) from None
 
     def add(self, order: Order) -> None:
         """Insert a new order with its lines (flushed, not committed). A quote already ordered is a 409."""

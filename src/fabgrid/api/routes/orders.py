@@ -1,11 +1,12 @@
-"""Orders: POST /api/v1/orders (one or several lines), GET /api/v1/orders[/{id}], GET /api/v1/orders/{id}/invoice
+"""Orders: POST /api/v1/orders (one or several lines; an Idempotency-Key header makes a retry safe),
+GET /api/v1/orders[/{id}], GET /api/v1/orders/{id}/invoice
 (printable HTML)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -53,10 +54,21 @@ class OrderBody(BaseModel):
         return [orders.LineRequest(ln.quote_id, ln.site, ln.tier) for ln in self.lines]
 
 
-@router.post("", status_code=201, summary="Order at the quoted prices (409 when a quote expired or was ordered)")
-def place_order(body: OrderBody, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
-    doc = order_doc(orders.place_order(settings, principal, body.line_requests(), body.consent_design_sharing))
-    return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
+@router.post("", status_code=201, summary="Order at the quoted prices (409 when a quote expired or was ordered)",
+             responses={200: {"description": "the order an earlier request with this Idempotency-Key placed"}})
+def place_order(body: OrderBody, principal: CurrentPrincipal, settings: SettingsDep,
+                idempotency_key: Annotated[str | None, Header(
+                    max_length=255, description="repeat a request safely: the same key and body give the same order "
+                    "(200, Idempotent-Replayed: true); the same key with another body is a 422")] = None,
+                ) -> JSONResponse:
+    lines = body.line_requests()
+    if idempotency_key is None:
+        doc = order_doc(orders.place_order(settings, principal, lines, body.consent_design_sharing))
+        return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
+    placed = orders.place_order_once(settings, principal, idempotency_key, lines, body.consent_design_sharing)
+    doc = order_doc(placed.order)
+    headers = {"Location": doc["links"]["self"]} | ({"Idempotent-Replayed": "true"} if placed.replayed else {})
+    return JSONResponse(doc, status_code=200 if placed.replayed else 201, headers=headers)
 
 
 @router.get("", summary="Orders the caller may see (own organisation; a factory: its site's lines; operators: all)")
