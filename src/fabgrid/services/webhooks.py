@@ -2,8 +2,10 @@
 
 Each delivery POSTs JSON with ``X-Fabgrid-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 "<t>.<body>")>`` (receivers check it with `verify`), and is retried by the worker with backoff
-`BACKOFF_S` until a 2xx answer. Endpoints on private or loopback addresses are refused unless
-FABGRID_WEBHOOK_ALLOW_PRIVATE=1 (tests, single-machine setups). Depends on httpx and the store.
+`BACKOFF_S` until a 2xx answer. Endpoints that are not public are refused (`address_refusal`: every non-global
+IPv4/IPv6 range, carrier-grade NAT, and IPv6 forms embedding such an address), at registration and again at
+each delivery, which connects to the address it checked; redirects are never followed. FABGRID_WEBHOOK_ALLOW_PRIVATE=1
+lifts the address check (tests, single-machine setups). Depends on httpx and the store.
 """
 
 from __future__ import annotations
@@ -53,24 +55,107 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = TOLERANCE_S
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def check_url(settings: Settings, url: str) -> str:
-    """An http(s) URL with a host that resolves to public addresses (unless `settings` allow private ones)."""
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and RFC 8215): the embedded
+#: address decides.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_TEREDO = ipaddress.ip_network("2001::/32")
+_SIXTOFOUR = ipaddress.ip_network("2002::/16")
+
+
+def address_refusal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a webhook must not be sent to `addr` (None: a public unicast address).
+
+    Refused: every address that is not global (private, loopback, link-local, carrier-grade NAT 100.64.0.0/10,
+    documentation, benchmarking, reserved, unspecified), multicast, and IPv6 forms that reach such an IPv4
+    address: IPv4-mapped (::ffff:a.b.c.d), 6to4 (2002::/16), NAT64 (64:ff9b::/96, 64:ff9b:1::/48); Teredo
+    (2001::/32) and site-local (fec0::/10) always."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _TEREDO:
+            return "a Teredo tunnel address (2001::/32)"
+        if addr.is_site_local:
+            return "an IPv6 site-local address (fec0::/10)"
+        embedded = addr.ipv4_mapped or addr.sixtofour
+        if embedded is None and any(addr in net for net in _NAT64):
+            embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        if embedded is not None:
+            why = address_refusal(embedded)
+            return None if why is None else f"an IPv6 address embedding {embedded}, {why}"
+    if addr.is_multicast:
+        return "a multicast address"
+    if addr.is_loopback:
+        return "a loopback address"
+    if addr.is_link_local:
+        return "a link-local address (cloud metadata services live there)"
+    if addr.is_unspecified or addr.is_reserved:
+        return "a reserved or unspecified address"
+    if isinstance(addr, ipaddress.IPv4Address) and addr in ipaddress.IPv4Network("100.64.0.0/10"):
+        return "a carrier-grade NAT address (100.64.0.0/10)"
+    if addr.is_private or not addr.is_global:
+        return "a private or otherwise non-global address"
+    return None
+
+
+def _parse(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, or InputError."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"webhook url {url!r} is not an http(s) URL", hint="e.g. https://erp.example.com/hooks",
                          code="webhook.url")
-    if settings.webhook_allow_private:
-        return url.strip()
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError:
-        raise InputError(f"webhook host {parts.hostname!r} does not resolve", code="webhook.url") from None
+        port = parts.port
+    except ValueError:
+        raise InputError(f"webhook url {url!r} has an invalid port", hint="a port is a number from 1 to 65535",
+                         code="webhook.url") from None
+    if port == 0:
+        raise InputError(f"webhook url {url!r} has port 0", hint="a port is a number from 1 to 65535",
+                         code="webhook.url")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve_public(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, all of them public; InputError naming the first that is not (a name
+    with one private address among public ones is refused: the client may pick any)."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise InputError(f"webhook host {host!r} does not resolve", code="webhook.url") from None
+    found: list[str] = []
     for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
-            raise InputError(f"webhook host {parts.hostname!r} resolves to a non-public address ({addr})",
-                             hint="use a public endpoint", code="webhook.private_address")
+        text = str(info[4][0]).split("%", 1)[0]
+        why = address_refusal(ipaddress.ip_address(text))
+        if why is not None:
+            raise InputError(f"webhook host {host!r} resolves to {text}, {why}", hint="use a public endpoint",
+                             code="webhook.private_address")
+        if text not in found:
+            found.append(text)
+    if not found:
+        raise InputError(f"webhook host {host!r} does not resolve", code="webhook.url")
+    return found
+
+
+def check_url(settings: Settings, url: str) -> str:
+    """An http(s) URL with a valid port and a host that resolves to public addresses only (unless `settings`
+    allow private ones)."""
+    _scheme, host, port = _parse(url)
+    if not settings.webhook_allow_private:
+        resolve_public(host, port)
     return url.strip()
+
+
+def _pinned(settings: Settings, url: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(URL to connect to, extra headers, httpx extensions) for a delivery to `url`: the host is resolved and
+    checked once and the connection made to that address (Host header and TLS server name keep the name), so a
+    name that resolves elsewhere between the check and the connection (DNS rebinding) reaches nothing private."""
+    scheme, host, port = _parse(url)
+    if settings.webhook_allow_private:
+        return url.strip(), {}, {}
+    addr = resolve_public(host, port)[0]
+    parts = urlsplit(url.strip())
+    netloc = (f"[{addr}]" if ":" in addr else addr) + f":{port}"
+    default = port == (443 if scheme == "https" else 80)
+    host_header = (f"[{host}]" if ":" in host else host) + ("" if default else f":{port}")
+    extensions: dict[str, Any] = {"sni_hostname": host} if scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
 def _json(row: WebhookRow) -> dict[str, Any]:
@@ -167,10 +252,12 @@ def _deliver(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     code: int | None = None
     error: str | None = None
     try:
-        check_url(settings, url)  # again at delivery time: the name may resolve elsewhere now
+        target, pin, extensions = _pinned(settings, url)  # checked again now: the name may resolve elsewhere
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, int(time.time()), body),
-                   "User-Agent": "fabgrid-webhooks/1", "X-Fabgrid-Delivery": did, "X-Fabgrid-Event": event}
-        resp = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_S, follow_redirects=False)
+                   "User-Agent": "fabgrid-webhooks/1", "X-Fabgrid-Delivery": did, "X-Fabgrid-Event": event} | pin
+        with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:  # a redirect is an answer, not a hop
+            resp = client.send(client.build_request("POST", target, content=body, headers=headers,
+                                                    extensions=extensions))
         code = resp.status_code
         if not 200 <= code < 300:
             error = f"HTTP {code}"
