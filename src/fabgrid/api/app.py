@@ -11,7 +11,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from fabgrid.api import errors
-from fabgrid.api.routes import auth, catalog, factory, health, jobs, operator, orders, parts, quotes, webhooks
+from fabgrid.api.routes import (
+    auth,
+    catalog,
+    factories,
+    factory,
+    health,
+    jobs,
+    operator,
+    orders,
+    parts,
+    quotes,
+    webhooks,
+)
 from fabgrid.config import Settings
 from fabgrid.services.ratelimit import RateLimitError
 
@@ -27,8 +39,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         resp.headers["Retry-After"] = str(exc.retry_after_s)
         return resp
 
-    for module in (health, catalog, auth, parts, jobs, quotes, orders, factory, operator, webhooks):
+    for module in (health, catalog, auth, parts, jobs, quotes, orders, factory, factories, operator, webhooks):
         app.include_router(module.router)
+    app.include_router(factories.operator_router)
     if settings.broker_url:
         from fabgrid.workers import install_dispatcher
 

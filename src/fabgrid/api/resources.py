@@ -6,11 +6,15 @@ Depends on the domain records and services' result types; never on the store or 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from fabgrid.domain.factory import FactoryApplication, FactoryEvent
 from fabgrid.domain.order import Order, OrderLine
+from fabgrid.services.factories import SiteProfile
 from fabgrid.services.orders import DisruptionInfo
+from fabgrid.services.storefront import StorefrontView
 
 #: Fields a one-line order also carries at the top level, as orders had before they had lines.
 _LINE_FIELDS = ("quote_id", "part_id", "site_id", "offer_site_id", "process", "material", "quantity", "tier",
@@ -60,3 +64,79 @@ def disruption_doc(d: DisruptionInfo) -> dict[str, Any]:
     if d.job is not None:
         doc["job"] = d.job
     return doc
+
+
+# ---------------------------------------------------------------------------- factories (issue 18)
+
+
+def application_doc(a: FactoryApplication) -> dict[str, Any]:
+    """A factory's application to join, with the operator's decision."""
+    doc: dict[str, Any] = a.model_dump(mode="json")
+    doc["links"] = {"self": f"/api/v1/factories/applications/{a.id}"}
+    if a.site_id:
+        doc["links"]["site"] = f"/api/v1/sites/{a.site_id}"
+    return doc
+
+
+def _versioned(v: StorefrontView, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"site_id": v.site.id, "version": v.version, "rate_version": v.storefront.rate_version,
+            "updated_at": _iso(v.storefront.updated_at), **doc}
+
+
+def storefront_machines_doc(v: StorefrontView) -> dict[str, Any]:
+    """The site's machines, each with its model's process and build volume."""
+    names = v.storefront.machine_names
+    return _versioned(v, {"machines": [
+        {"id": m.id, "model": m.model, "name": names.get(m.id), "process": v.machine_models[m.model].process.value,
+         "build_volume_mm": list(v.machine_models[m.model].build_volume_mm),
+         "custom": m.model.startswith("custom-")} for m in v.site.machines]})
+
+
+def storefront_materials_doc(v: StorefrontView) -> dict[str, Any]:
+    """The materials in stock with their lots, and the ones offered (stock above 0)."""
+    return _versioned(v, {"materials": [s.model_dump(mode="json") for s in v.storefront.stock],
+                          "offered": list(v.site.materials)})
+
+
+def storefront_rates_doc(v: StorefrontView) -> dict[str, Any]:
+    """The site's rates."""
+    return _versioned(v, {"machine_hour_cny": dict(v.site.machine_rates_cny_per_h),
+                          "material_markup": v.site.material_markup, "minimum_order_cny": v.site.minimum_order_cny,
+                          "finishes": dict(v.storefront.finishes_cny), "currency": "CNY"})
+
+
+def storefront_calendar_doc(v: StorefrontView) -> dict[str, Any]:
+    """The site's shifts, workdays, its own closed periods, and every holiday it keeps (national ones too)."""
+    cal = v.site.calendar
+    return _versioned(v, {"shifts": [s.model_dump(mode="json") for s in cal.shifts], "workdays": list(cal.workdays),
+                          "entries": [e.model_dump(mode="json") for e in v.storefront.entries],
+                          "holidays": [d.isoformat() for d in cal.holidays]})
+
+
+def storefront_capacity_doc(v: StorefrontView) -> dict[str, Any]:
+    """Whether the site takes new work."""
+    return _versioned(v, {"at_capacity": v.site.at_capacity, "max_queue_h": v.site.max_queue_h})
+
+
+def site_profile_doc(p: SiteProfile, machine_process: dict[str, str] | None = None) -> dict[str, Any]:
+    """A site of the network with its standing (verified, probation), certificates with expiry, processes and,
+    for one site, its scorecard."""
+    doc: dict[str, Any] = p.site.model_dump(mode="json")
+    if machine_process is not None:
+        doc["machines"] = [{"id": m.id, "model": m.model, "process": machine_process.get(m.model)}
+                           for m in p.site.machines]
+    doc["processes"] = [x.value for x in p.processes]
+    doc["verified"] = p.verified
+    doc["status"] = p.storefront.status.value
+    doc["at_capacity"] = p.site.at_capacity
+    doc["certificates"] = [c.model_dump(mode="json") for c in p.storefront.certificates]
+    if p.scorecard is not None:
+        doc["scorecard"] = asdict(p.scorecard)
+    doc["links"] = {"self": f"/api/v1/sites/{p.site.id}", "showroom": f"/showroom/{p.site.id}"}
+    return doc
+
+
+def factory_event_doc(e: FactoryEvent) -> dict[str, Any]:
+    """One entry of the factories' audit log."""
+    return {"kind": e.kind, "at": _iso(e.at), "actor_user_id": e.actor_user_id, "reason": e.reason,
+            "version": e.version, "application_id": e.application_id, "site_id": e.site_id}

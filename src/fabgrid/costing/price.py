@@ -60,7 +60,7 @@ def price_estimate(est: Estimate, machine: MachineModel, material: Material, sit
     rate_h = site.machine_rates_cny_per_h.get(machine.id) or machine_rate_cny_per_h(machine, rates)
     machine_cny = est.time_s / 3600.0 * rate_h
     energy_cny = est.energy_kwh * site.electricity_cny_per_kwh
-    material_cny = est.material_g / 1000.0 * material.price_cny_per_kg
+    material_cny = est.material_g / 1000.0 * material.price_cny_per_kg * (1.0 + site.material_markup)
     handling_s = p.handling_min_per_part[est.process] * 60.0
     labour_s = est.operator_s + handling_s + post.operator_s * p.finish_labour_share
     labour_cny = labour_s / 3600.0 * site.labour_cny_per_h
@@ -72,7 +72,7 @@ def price_estimate(est: Estimate, machine: MachineModel, material: Material, sit
     margin = (direct + overhead) * p.margin_pct / 100.0 * p.margin_factor(qty)
     unit = direct + overhead + margin
     total = unit * qty
-    minimum = p.minimum_order_cny[est.process]
+    minimum = max(p.minimum_order_cny[est.process], site.minimum_order_cny)
     applied = total < minimum
     if applied:
         total = minimum

@@ -181,7 +181,7 @@ def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: 
         ship_date=std.ship_date, delivery_date=std.delivery_date,
         meets_need_by=None if req.need_by is None else std.delivery_date <= req.need_by,
         energy_kwh=round(est.energy_kwh, 5), co2_kg=round(co2.total_co2_kg, 5), tiers=tiers,
-        breakdown=breakdown, estimate=est,
+        breakdown=breakdown, estimate=est, rate_version=site.rate_version,
     )
 
 
@@ -210,6 +210,13 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                 counts[model.id] = counts.get(model.id, 0) + 1
         models = [network.catalog.machine_models[k] for k in sorted(counts)]
         why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {})
+        queued = (queued_h or {}).get((site.id, mat.process), 0.0)
+        if why is None and site.at_capacity:
+            why = Rejection(site=site.id, process=mat.process, code="at_capacity",
+                            reason=f"{site.name} is at capacity and takes no new work")
+        elif why is None and site.max_queue_h is not None and queued >= site.max_queue_h:
+            why = Rejection(site=site.id, process=mat.process, code="queue_full",
+                            reason=f"{site.name} has {queued:.0f} h queued, its maximum is {site.max_queue_h:.0f} h")
         if why is not None:
             rejected.append(why)
             continue

@@ -218,6 +218,14 @@ class Site(Record):
     #: The site's own machine-hour rate per machine model id (CNY/h); a model without one is priced at the
     #: catalog-derived rate (depreciation + maintenance, `costing.price.machine_rate_cny_per_h`).
     machine_rates_cny_per_h: dict[str, float] = Field(default_factory=dict)
+    #: Declared by the factory on its storefront (services.factories): a markup on the material cost, its own
+    #: minimum order value (the higher of it and the process minimum applies), "at capacity" (no offers) and a
+    #: maximum queue ahead in machine hours (no offers beyond it), and the version of its rates that offers cite.
+    material_markup: float = Field(default=0.0, ge=0, le=5)
+    minimum_order_cny: float = Field(default=0.0, ge=0)
+    at_capacity: bool = False
+    max_queue_h: float | None = Field(default=None, gt=0)
+    rate_version: int = Field(default=0, ge=0)
 
 
 class Catalog(Record):

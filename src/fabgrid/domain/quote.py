@@ -71,6 +71,8 @@ class Offer(_Frozen):
     tiers: list[TierOffer]
     breakdown: dict[str, float]
     estimate: Estimate
+    #: the version of the site's rates this offer was priced with (its storefront's rate version)
+    rate_version: int | None = None
 
 
 class Rejection(_Frozen):

@@ -63,8 +63,10 @@ def signup(url: str, *, email: str, password: str, name: str, organisation: str,
            site_id: str | None = None) -> Principal:
     """Create a user and, if new, their organisation. Buyers may sign up freely.
 
-    Factory and operator accounts name an existing site (factories) and are normally created by the
-    park's administrators (`fabgrid users add`); the API only allows role ``buyer``.
+    A factory account either names an existing site (set up by the park's administrators, `fabgrid users add
+    --role factory --site ...`) or, without a site, makes a new factory organisation that applies to join
+    (services.factories); operator accounts are made by administrators only. The API allows ``buyer`` and
+    ``factory``.
     """
     email = email.strip().lower()
     if not _EMAIL.match(email):
@@ -81,7 +83,7 @@ def signup(url: str, *, email: str, password: str, name: str, organisation: str,
         if uow.users.by_email(email) is not None:
             raise InputError(f"an account for {email} exists already", hint="log in instead",
                              code="auth.email_taken", status=409)
-        if role == "factory" and (not site_id or uow.catalog.site(site_id) is None):
+        if role == "factory" and site_id is not None and uow.catalog.site(site_id) is None:
             raise InputError(f"a factory account needs an existing site, not {site_id!r}",
                              hint="`fabgrid network` lists the sites", code="auth.bad_site")
         org = uow.organisations.by_name(organisation)
@@ -90,7 +92,7 @@ def signup(url: str, *, email: str, password: str, name: str, organisation: str,
         elif org.kind != kind:
             raise InputError(f"organisation {organisation!r} is a {org.kind} organisation, not {kind}",
                              hint="choose another organisation name", code="auth.org_kind", status=409)
-        elif role == "buyer":
+        elif role == "buyer" or (role == "factory" and site_id is None):
             # Joining an existing buyer organisation needs an invitation; refuse silently merging.
             raise InputError(f"organisation {organisation!r} exists already",
                              hint="ask its administrator to invite you, or use another name",

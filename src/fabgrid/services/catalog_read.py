@@ -71,3 +71,9 @@ def processes(settings: Settings) -> list[Process]:
     """The processes with their design rules."""
     with UnitOfWork(settings.database_url) as uow:
         return uow.catalog.processes()
+
+
+def machine_processes(settings: Settings) -> dict[str, str]:
+    """Machine model id -> its process id."""
+    with UnitOfWork(settings.database_url) as uow:
+        return {m.id: m.process.value for m in uow.catalog.machine_models()}

@@ -96,6 +96,13 @@ class CatalogRepository:
         self._put_site(site)
         self.bump()
 
+    def put_machine_model(self, model: MachineModel) -> None:
+        """Store a (factory-declared) machine model; bumps the network revision."""
+        self.session.merge(MachineModelRow(id=model.id, vendor=model.vendor, model=model.model,
+                                           process=model.process.value, spec=_spec(model)))
+        self.session.flush()
+        self.bump()
+
     def counts(self) -> dict[str, int]:
         """Rows per catalog table."""
         out: dict[str, int] = {}

@@ -10,6 +10,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from fabgrid.store.db import session_factory
+from fabgrid.store.factories import FactoryRepository
 from fabgrid.store.network import CatalogRepository
 from fabgrid.store.orders import OrderRepository
 from fabgrid.store.ratelimit import RateBucketRepository
@@ -42,6 +43,7 @@ class UnitOfWork:
     webhooks: WebhookRepository
     disruptions: DisruptionRepository
     rate_buckets: RateBucketRepository
+    factories: FactoryRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -60,6 +62,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.session)
         self.disruptions = DisruptionRepository(self.session)
         self.rate_buckets = RateBucketRepository(self.session)
+        self.factories = FactoryRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
@@ -18,12 +18,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 class SignupRequest(BaseModel):
-    """A buyer's sign-up."""
+    """A buyer's (or a new factory organisation's) sign-up."""
 
     email: str = Field(max_length=254, examples=["ada@example.com"])
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(min_length=1, max_length=200)
     organisation: str = Field(min_length=1, max_length=200, examples=["Xiangjiang Robotics"])
+    role: Literal["buyer", "factory"] = Field(
+        default="buyer", description="factory: a new factory organisation without a site, which then applies to "
+                                     "join (POST /api/v1/factories/applications)")
 
 
 class ApiKeyRequest(BaseModel):
@@ -37,10 +40,10 @@ def _principal_json(p: accounts.Principal) -> dict[str, Any]:
             "organisation": {"id": p.organisation_id, "name": p.organisation, "site_id": p.site_id}}
 
 
-@router.post("/signup", status_code=201, summary="Create a buyer account and its organisation")
+@router.post("/signup", status_code=201, summary="Create a buyer (or factory) account and its organisation")
 def signup(body: SignupRequest, settings: SettingsDep) -> dict[str, Any]:
     p = accounts.signup(settings.database_url, email=body.email, password=body.password, name=body.name,
-                        organisation=body.organisation, role="buyer")
+                        organisation=body.organisation, role=body.role)
     return _principal_json(p)
 
 

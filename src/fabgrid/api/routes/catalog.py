@@ -10,30 +10,33 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from fabgrid.api.deps import get_settings
+from fabgrid.api.resources import site_profile_doc
 from fabgrid.config import Settings
 from fabgrid.domain.catalog import ProcessFamily
-from fabgrid.services import catalog_read
+from fabgrid.services import catalog_read, factories
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-@router.get("/sites", summary="Factories of the network")
+@router.get("/sites", summary="Factories of the network, filtered by place, process, material, certificate")
 def list_sites(settings: SettingsDep, province: Annotated[str | None, Query(description="e.g. Hunan")] = None,
-               process: Annotated[ProcessFamily | None, Query()] = None) -> dict[str, Any]:
-    view = catalog_read.network_view(settings, province, process)
-    out = []
-    for s in view.sites:
-        d = s.model_dump(mode="json")
-        d["machines"] = [{"id": m.id, "model": m.model, "process": view.machine_process(m.model).value}
-                         for m in s.machines]
-        out.append(d)
+               process: Annotated[ProcessFamily | None, Query()] = None,
+               material: Annotated[str | None, Query(description="a material id, e.g. fdm_pla")] = None,
+               certificate: Annotated[str | None, Query(description="e.g. ISO 9001 (unexpired)")] = None,
+               city: Annotated[str | None, Query(description="e.g. Changsha")] = None,
+               verified: Annotated[bool | None, Query(description="only verified factories")] = None,
+               ) -> dict[str, Any]:
+    found = factories.search(settings, process=process, material=material, certificate=certificate, city=city,
+                             province=province, verified_only=bool(verified))
+    procs = catalog_read.machine_processes(settings)
+    out = [site_profile_doc(p, procs) for p in found]
     return {"sites": out, "count": len(out)}
 
 
-@router.get("/sites/{site_id}", summary="One factory")
+@router.get("/sites/{site_id}", summary="One factory, with its standing and scorecard")
 def get_site(site_id: str, settings: SettingsDep) -> dict[str, Any]:
-    return catalog_read.site(settings, site_id).model_dump(mode="json")
+    return site_profile_doc(factories.profile(settings, site_id))
 
 
 @router.get("/machine-models", summary="Machine models with their specifications")

@@ -1,5 +1,7 @@
 """Factories: GET /api/v1/factory/work, POST /api/v1/factory/orders/{id}/status and /inspection,
-GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged)."""
+GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged), and the
+storefront of the caller's own site: GET|PUT /api/v1/factory/machines, /materials, /rates, /calendar, PUT /capacity
+(each PUT replaces the list and answers the stored version)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,18 @@ from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
-from fabgrid.api.resources import order_doc
+from fabgrid.api.resources import (
+    order_doc,
+    storefront_calendar_doc,
+    storefront_capacity_doc,
+    storefront_machines_doc,
+    storefront_materials_doc,
+    storefront_rates_doc,
+)
 from fabgrid.config import Settings
-from fabgrid.services import designs, orders
+from fabgrid.domain.catalog import Shift
+from fabgrid.domain.factory import CalendarEntry, CustomMachine, MachineDeclaration, MaterialStock
+from fabgrid.services import designs, orders, storefront
 
 router = APIRouter(prefix="/api/v1/factory", tags=["factory"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -64,3 +75,112 @@ def design(part_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> 
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f.filename)[:200]
     return Response(f.data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "private, no-store"})
+
+
+# ---------------------------------------------------------------------------- the storefront
+
+
+class CustomModel(BaseModel):
+    """A machine model not in the catalog."""
+
+    custom: CustomMachine
+
+
+class MachineItem(BaseModel):
+    """One machine: a catalog machine model id, or {custom: {process, build_volume_mm, power_w, ...}}."""
+
+    id: str | None = Field(default=None, max_length=64, description="omitted: one is given")
+    model: str | CustomModel
+    name: str | None = Field(default=None, max_length=120)
+
+
+class MachinesBody(BaseModel):
+    """The site's machines (replaces the list)."""
+
+    machines: list[MachineItem] = Field(max_length=storefront.MAX_MACHINES)
+
+
+class MaterialsBody(BaseModel):
+    """The materials in stock (replaces the list); several lots of one material may be listed."""
+
+    materials: list[MaterialStock] = Field(max_length=500)
+
+
+class RatesBody(BaseModel):
+    """The site's rates (replace the stored ones)."""
+
+    machine_hour_cny: dict[str, float] = Field(default_factory=dict,
+                                               description="CNY per machine hour, by machine model id")
+    material_markup: float = Field(default=0.0, description="on the material cost: 0.25 = +25 %")
+    minimum_order_cny: float = Field(default=0.0)
+    finishes: dict[str, float] | None = Field(default=None, description="CNY per part, by finish id")
+
+
+class CalendarBody(BaseModel):
+    """The site's shifts, workdays (0 = Monday) and closed periods (replace the stored ones)."""
+
+    shifts: list[Shift] = Field(max_length=6)
+    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], max_length=7)
+    entries: list[CalendarEntry] = Field(default_factory=list, max_length=storefront.MAX_CALENDAR_ENTRIES)
+
+
+class CapacityBody(BaseModel):
+    """Whether the site takes new work."""
+
+    at_capacity: bool
+    max_queue_h: float | None = Field(default=None, description="machine hours; null: no limit")
+
+
+@router.get("/machines", summary="Your site's machines")
+def get_machines(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_machines_doc(storefront.storefront(settings, principal))
+
+
+@router.put("/machines", summary="Replace your site's machines (catalog models or custom ones)")
+def put_machines(body: MachinesBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    decls = [MachineDeclaration(id=m.id, name=m.name, model=m.model if isinstance(m.model, str) else None,
+                                custom=m.model.custom if isinstance(m.model, CustomModel) else None)
+             for m in body.machines]
+    return storefront_machines_doc(storefront.put_machines(settings, principal, decls))
+
+
+@router.get("/materials", summary="Your site's materials in stock")
+def get_materials(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_materials_doc(storefront.storefront(settings, principal))
+
+
+@router.put("/materials", summary="Replace your site's materials in stock")
+def put_materials(body: MaterialsBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_materials_doc(storefront.put_materials(settings, principal, body.materials))
+
+
+@router.get("/rates", summary="Your site's rates")
+def get_rates(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_rates_doc(storefront.storefront(settings, principal))
+
+
+@router.put("/rates", summary="Replace your site's rates (the next quote prices with them)")
+def put_rates(body: RatesBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_rates_doc(storefront.put_rates(settings, principal, body.machine_hour_cny, body.material_markup,
+                                                     body.minimum_order_cny, body.finishes))
+
+
+@router.get("/calendar", summary="Your site's calendar")
+def get_calendar(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_calendar_doc(storefront.storefront(settings, principal))
+
+
+@router.put("/calendar", summary="Replace your site's shifts, workdays, holidays and maintenance windows")
+def put_calendar(body: CalendarBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_calendar_doc(storefront.put_calendar(settings, principal, body.shifts, body.workdays,
+                                                           body.entries))
+
+
+@router.get("/capacity", summary="Whether your site takes new work")
+def get_capacity(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_capacity_doc(storefront.storefront(settings, principal))
+
+
+@router.put("/capacity", summary="Say your site is at capacity (no offers) and its maximum queue")
+def put_capacity(body: CapacityBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_capacity_doc(storefront.put_capacity(settings, principal, body.at_capacity, body.max_queue_h))
