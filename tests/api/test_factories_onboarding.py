@@ -119,7 +119,8 @@ def test_a_new_factory_joins_declares_and_is_quoted(own: Platform) -> None:
     problem(own.client.post(f"/api/v1/operator/factories/applications/{app['id']}/reject",
                             json={"reason": "late"}, headers=op), 409)
     trail = own.client.get(f"/api/v1/operator/factories/applications/{app['id']}/events", headers=op).json()
-    assert [(e["kind"], e["reason"]) for e in trail] == [("applied", ""), ("approved", "licence checked on gsxt.gov.cn")]
+    assert [(e["kind"], e["reason"]) for e in trail] == [("applied", ""),
+                                                         ("approved", "licence checked on gsxt.gov.cn")]
     assert own.client.get("/api/v1/operator/factories/applications", headers=op).json() == []
 
     site = own.client.get(f"/api/v1/sites/{site_id}").json()

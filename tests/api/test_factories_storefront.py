@@ -102,7 +102,8 @@ def test_a_custom_machine_and_a_calendar(own: Platform, factory: tuple[dict[str,
     r = own.client.put("/api/v1/factory/rates", json={"machine_hour_cny": {custom_id: 35}}, headers=h)
     assert r.status_code == 200, r.text
     r = own.client.put("/api/v1/factory/calendar", json={
-        "shifts": [{"name": "early", "start": "08:00", "end": "16:00"}, {"name": "late", "start": "16:00", "end": "00:00"}],
+        "shifts": [{"name": "early", "start": "08:00", "end": "16:00"},
+                   {"name": "late", "start": "16:00", "end": "00:00"}],
         "workdays": [0, 1, 2, 3, 4, 5],
         "entries": [{"kind": "holiday", "start": "2027-01-04", "end": "2027-01-05"},
                     {"kind": "maintenance", "start": "2027-01-06", "end": "2027-01-07", "machine_id": machines[0]["id"],
@@ -126,7 +127,8 @@ def test_site_filters(own: Platform, factory: tuple[dict[str, str], str]) -> Non
     assert pla and all("fdm_pla" in s["materials"] and s["city"] == "Changsha" for s in pla)
     iatf = own.client.get("/api/v1/sites", params={"certificate": "IATF 16949", "process": "cnc"}).json()["sites"]
     assert iatf and all("IATF 16949" in s["certifications"] and "cnc" in s["processes"] for s in iatf)
-    assert own.client.get("/api/v1/sites", params={"certificate": "iatf16949", "process": "cnc"}).json()["sites"] == iatf
+    spaced = own.client.get("/api/v1/sites", params={"certificate": "iatf16949", "process": "cnc"}).json()["sites"]
+    assert spaced == iatf
     verified = {s["id"] for s in own.client.get("/api/v1/sites", params={"verified": True}).json()["sites"]}
     assert site_id not in verified and "cs-jingkai-01" in verified
     r = own.client.get("/api/v1/sites/cs-jingkai-01").json()
