@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,6 +32,8 @@ MAX_CHILDREN = max(1, min(4, (os.cpu_count() or 2) // 2))
 _children = threading.BoundedSemaphore(MAX_CHILDREN)
 _context_lock = threading.Lock()
 _context: Any = None
+#: The address space this process may add (set in an analysis child; named in the error).
+_memory_limit = [limits.ANALYSIS_MEMORY_BYTES]
 
 
 def _processes(catalog: Catalog, process: str | None) -> list[ProcessFamily]:
@@ -84,8 +87,8 @@ def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = 
                          code="analysis.failed") from None
 
 
-def _memory_error(name: str) -> LimitError:
-    mib = limits.ANALYSIS_MEMORY_BYTES / 2**20
+def _memory_error(name: str, memory_bytes: int | None = None) -> LimitError:
+    mib = (memory_bytes or _memory_limit[0]) / 2**20
     return LimitError(f"{name}: analysis needs more than the {mib:,.0f} MiB of memory it may use",
                       hint="decimate the mesh or split the part into several files", code="limit.memory")
 
@@ -125,9 +128,35 @@ def _mp_context() -> Any:
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["fabgrid.services.analysis"])
+            ctx.set_forkserver_preload(["fabgrid.services.analysis", *_main_script_imports()])
             _context = ctx
         return _context
+
+
+def _main_script_imports() -> list[str]:
+    """The modules a main *script* (`fabgrid serve`, `pytest`) imports at its top level, that this process
+    has imported. Each child runs the main script again (multiprocessing's "main module" fix-up; a module
+    run with -m is exempt): with its imports already in the forkserver that re-run costs nothing, instead
+    of a CLI's whole import per upload."""
+    import ast
+
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return []
+    try:
+        path = Path(str(getattr(main, "__file__", "")))
+        if not path.is_file() or path.stat().st_size > 1_000_000:
+            return []
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return [n for n in dict.fromkeys(names) if n in sys.modules]
 
 
 def _set_limits(cpu_s: float, memory_bytes: int) -> None:
@@ -154,10 +183,11 @@ def _error_doc(exc: InputError) -> dict[str, Any]:
 
 
 def _child(conn: Connection, data: bytes, filename: str, units: str | None, catalog: Catalog,
-           time_budget_s: float, memory_bytes: int) -> None:
+           time_budget_s: float, memory_bytes: int, grace_s: float) -> None:
     """The child's work: limits first, then the analysis; one message back (the result or the error)."""
     try:
-        _set_limits(time_budget_s + limits.ANALYSIS_GRACE_S, memory_bytes)
+        _memory_limit[0] = memory_bytes
+        _set_limits(time_budget_s + grace_s, memory_bytes)
         report, part = analyze_with_part(data, filename=filename, units=units, catalog=catalog,
                                          time_budget_s=time_budget_s)
         try:
@@ -167,16 +197,17 @@ def _child(conn: Connection, data: bytes, filename: str, units: str | None, cata
     except InputError as exc:
         conn.send(("error", _error_doc(exc)))
     except MemoryError:
-        conn.send(("error", _error_doc(_memory_error(filename))))
+        conn.send(("error", _error_doc(_memory_error(filename, memory_bytes))))
     finally:
         conn.close()
 
 
 def analyze_isolated(data: bytes, filename: str, units: str | None = None, catalog: Catalog | None = None,
                      time_budget_s: float = limits.ANALYSIS_TIME_S,
-                     memory_bytes: int = limits.ANALYSIS_MEMORY_BYTES) -> tuple[PartReport, Part | None]:
+                     memory_bytes: int = limits.ANALYSIS_MEMORY_BYTES,
+                     grace_s: float = limits.ANALYSIS_GRACE_S) -> tuple[PartReport, Part | None]:
     """`analyze_with_part` of an untrusted file in a child process with hard limits: CPU seconds and
-    wall time of `time_budget_s + limits.ANALYSIS_GRACE_S`, `memory_bytes` of address space. A child that
+    wall time of `time_budget_s + grace_s`, `memory_bytes` of address space. A child that
     runs over, runs out or dies is a LimitError / InputError; the caller's process is never at risk.
 
     Returns the report and the loaded part (None when the part could not be sent back)."""
@@ -188,11 +219,11 @@ def analyze_isolated(data: bytes, filename: str, units: str | None = None, catal
     with _children:
         recv, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(send, bytes(data), filename, units, catalog, time_budget_s,
-                                                memory_bytes), daemon=True, name="fabgrid-analysis")
+                                                memory_bytes, grace_s), daemon=True, name="fabgrid-analysis")
         proc.start()
         send.close()
         try:
-            wall_s = time_budget_s + limits.ANALYSIS_GRACE_S
+            wall_s = time_budget_s + grace_s
             message = recv.recv() if recv.poll(wall_s) else None
         except (EOFError, OSError):
             message = None
