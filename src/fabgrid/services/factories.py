@@ -394,3 +394,32 @@ def search(settings: Settings, *, process: ProcessFamily | None = None, material
                 continue
             out.append(p)
         return out
+
+
+@dataclass(frozen=True)
+class Place:
+    """A city a factory may name, with its province."""
+
+    city: str
+    province: str
+    province_zh: str
+
+
+def places(settings: Settings) -> list[Place]:
+    """The cities of the provinces the network serves (from the stored geo data), by province and name."""
+    with UnitOfWork(settings.database_url) as uow:
+        provs = provinces(uow)
+        cities = network.current(uow).logistics.cities.values()
+        out = [Place(c.name, c.province, provs[c.province].name_zh) for c in cities if c.province in provs]
+        uow.commit()  # keeps the provinces stored beside the network
+    return sorted(out, key=lambda p: (p.province, p.city))
+
+
+def probation(settings: Settings, who: Principal) -> list[SiteProfile]:
+    """Factories on probation (operator), ordered by id."""
+    _operator(who)
+    now = datetime.now(UTC)
+    with UnitOfWork(settings.database_url) as uow:
+        fronts = uow.factories.storefronts()
+        return [_profile(uow, network.site(uow, sid), f, now, with_scorecard=False)
+                for sid, f in sorted(fronts.items()) if f.status is FactoryStatus.PROBATION]

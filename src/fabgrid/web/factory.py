@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from fabgrid.domain import order as domain_order
 from fabgrid.errors import InputError
 from fabgrid.services import orders, web_factory, web_photos
-from fabgrid.web import i18n
+from fabgrid.web import factories, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -46,9 +46,11 @@ class WorkRow:
 
 
 @router.get("/factory", response_class=HTMLResponse)
-def factory_page(request: Request) -> HTMLResponse:
-    """The site's work, machines and the link to its schedule."""
+def factory_page(request: Request) -> Response:
+    """The site's work, machines and the link to its schedule (a factory without a site yet: joining)."""
     who = require(request, *FACTORY)
+    if not who.site_id:
+        return RedirectResponse("/join", status_code=303)
     settings = settings_of(request)
     work = [WorkRow(o, ln, len(o.lines), next_status(ln.status))
             for o in orders.factory_work(settings, who, include_done=True) for ln in o.lines]
@@ -129,3 +131,6 @@ async def add_photo(request: Request, order_id: str) -> Response:
     data = await upload.read(web_photos.MAX_PHOTO_BYTES + 1)
     web_photos.add_photo(settings_of(request), who, order_id, data)
     return RedirectResponse("/factory?done=1", status_code=303)
+
+
+router.include_router(factories.router)
