@@ -29,8 +29,9 @@ import bench
 from fabgrid.domain.catalog import MachineModel, PowerDraw, ProcessFamily
 from fabgrid.errors import InputError
 from fabgrid.nesting.heightmap import PackResult, Piece, pack
-from fabgrid.nesting.parts import NestPart, load_part
+from fabgrid.nesting.parts import NestPart
 from fabgrid.nesting.volume import pack_parts
+from fabgrid.services.nesting import load_part
 
 VOXEL_UNIT_FOLDERS = ("Chess", "Engine", "Shapes")
 

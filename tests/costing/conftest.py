@@ -9,6 +9,7 @@ import trimesh
 
 from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.rates import Rates, load_rates
+from fabgrid.data import load_catalog
 from fabgrid.domain.catalog import (
     Calendar,
     Catalog,
@@ -32,7 +33,8 @@ FDM_PARAMS = {"nozzle_mm": 0.4, "max_print_speed_mm_s": 200, "outer_wall_speed_m
 
 def _process(pid: ProcessFamily, post: tuple[str, ...] = ()) -> Process:
     return Process(id=pid, name=pid.value, description="test", min_wall_mm=0.8, min_hole_mm=1, min_gap_mm=0.5,
-                   min_feature_mm=0.5, tolerance_mm=0.2, post_processing=post, source="test")
+                   min_feature_mm=0.5, tolerance_mm=0.2, post_processing=post, source="test",
+                   overhang_angle_deg=45.0, capability=load_catalog().processes[pid].capability)
 
 
 def _model(mid: str, proc: ProcessFamily, bv: tuple[float, float, float], params: dict[str, float],

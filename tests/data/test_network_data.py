@@ -98,7 +98,8 @@ def test_required_catalog_entries() -> None:
     assert cat.materials["sls_pa12"].refresh_ratio == pytest.approx(0.5)
     assert cat.materials["mjf_pa12"].refresh_ratio == pytest.approx(0.2)
     for m in cat.materials.values():
-        assert m.process.is_powder_bed == (m.refresh_ratio is not None), m.id
+        powder = m.process in (ProcessFamily.SLS, ProcessFamily.MJF, ProcessFamily.METAL_PBF)
+        assert powder == (m.refresh_ratio is not None), m.id
         assert m.source.strip()
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from fabgrid.domain.catalog import MachineModel, PowerDraw, Process, ProcessFamily
+from fabgrid.data import load_catalog
+from fabgrid.domain.catalog import MachineModel, PowerDraw, Process, ProcessCapability, ProcessFamily, SupportModel
 from fabgrid.domain.part import Part
 
 
@@ -15,7 +16,15 @@ def make_process(fam: ProcessFamily, min_wall: float = 1.0, escape: bool = False
     return Process(id=fam, name=fam.value.upper(), description="test", min_wall_mm=min_wall,
                    min_hole_mm=1.0, min_gap_mm=0.5, min_feature_mm=0.5, tolerance_mm=0.1,
                    needs_escape_holes=escape, min_escape_hole_mm=3.5 if escape else 0.0,
-                   overhang_angle_deg=overhang, source="test")
+                   overhang_angle_deg=overhang, source="test", capability=_capability(fam, overhang))
+
+
+def _capability(fam: ProcessFamily, overhang: float | None) -> ProcessCapability:
+    """The shipped capability of `fam`; without an overhang angle, supports that need none."""
+    cap = load_catalog().processes[fam].capability
+    if overhang is None and cap.supports is SupportModel.COLUMNS:
+        return cap.model_copy(update={"supports": SupportModel.NONE, "support_lift_mm": 0.0})
+    return cap
 
 
 def make_machine(mid: str, fam: ProcessFamily, volume: tuple[float, float, float]) -> MachineModel:

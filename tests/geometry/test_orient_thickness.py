@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from fabgrid.data import load_catalog
 from fabgrid.domain.catalog import ProcessFamily
 from fabgrid.geometry import orient
 from fabgrid.geometry.analyze import mesh_facts
@@ -46,9 +47,9 @@ def test_t_shape_least_support_and_least_height() -> None:
     assert upright.support_volume_mm3 == pytest.approx((40 * 40 - 10 * 10) * 40)
     assert flipped.support_volume_mm3 == pytest.approx(0.0, abs=1e-6)
     assert flipped.base_area_mm2 == pytest.approx(1600)
-    best = opts[orient.CHOOSERS[ProcessFamily.FDM](opts)]
+    best = opts[orient.CHOOSERS[load_catalog().processes[ProcessFamily.FDM].capability.orientation](opts)]
     assert best.support_volume_mm3 == pytest.approx(0.0, abs=1e-6)
-    low = opts[orient.CHOOSERS[ProcessFamily.SLS](opts)]
+    low = opts[orient.CHOOSERS[load_catalog().processes[ProcessFamily.SLS].capability.orientation](opts)]
     assert low.height_mm == pytest.approx(40.0)  # lying on its side: 40 mm of the plate width
 
 

@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import trimesh
 
+from fabgrid.data import load_catalog
 from fabgrid.domain.build import Build
-from fabgrid.domain.catalog import MachineModel, PowerDraw, ProcessFamily
+from fabgrid.domain.catalog import MachineModel, PowerDraw, Process, ProcessFamily
 from fabgrid.nesting.parts import NestPart
 
 
@@ -64,6 +65,11 @@ def assert_inside(meshes: list[trimesh.Trimesh], volume: tuple[float, float, flo
         assert lo[0] >= margin_mm - 1e-6 and lo[1] >= margin_mm - 1e-6 and lo[2] >= -1e-6
         assert hi[0] <= volume[0] - margin_mm + 1e-6 and hi[1] <= volume[1] - margin_mm + 1e-6
         assert hi[2] <= volume[2] + 1e-6
+
+
+def process_of(family: ProcessFamily) -> Process:
+    """The shipped catalog's process record (capability included) of `family`."""
+    return load_catalog().processes[family]
 
 
 def machine(process: ProcessFamily, volume: tuple[float, float, float], mid: str = "test") -> MachineModel:

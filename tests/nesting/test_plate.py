@@ -16,7 +16,7 @@ from fabgrid.nesting.parts import part_from_mesh
 from fabgrid.nesting.plate import arrange, first_bed, footprint
 from fabgrid.nesting.strip2d import Piece, Placement, StripLayout
 
-from ._checks import assert_rotation_matches, machine, placed_meshes
+from ._checks import assert_rotation_matches, machine, placed_meshes, process_of
 
 
 def _outline(mesh: trimesh.Trimesh) -> shapely.Polygon:
@@ -116,13 +116,14 @@ def test_first_bed_cuts_the_strip_and_keeps_the_leftmost_copy() -> None:
 
 def test_metal_goes_on_the_plate_and_cnc_has_no_build() -> None:
     part = part_from_mesh(trimesh.creation.box((20, 20, 20)), "cube", copies=2)
-    metal = nest([part], machine(ProcessFamily.METAL_PBF, (250.0, 250.0, 300.0)), spacing_mm=3, time_limit_s=0.2)
+    metal = nest([part], machine(ProcessFamily.METAL_PBF, (250.0, 250.0, 300.0)),
+                 process_of(ProcessFamily.METAL_PBF), spacing_mm=3, time_limit_s=0.2)
     lift = metal[0].support_lift_mm
     assert lift > 0  # on supports: lifted off the plate, a 20 x 20 band under each cube
     assert all(pl.z == pytest.approx(lift) for pl in metal[0].placements)
     assert all(pl.support_volume_mm3 == pytest.approx(400 * lift) for pl in metal[0].placements)
     with pytest.raises(InputError) as exc:
-        nest([part], machine(ProcessFamily.CNC, (500.0, 400.0, 300.0)))
+        nest([part], machine(ProcessFamily.CNC, (500.0, 400.0, 300.0)), process_of(ProcessFamily.CNC))
     assert exc.value.code == "nest.process"
 
 

@@ -27,7 +27,7 @@ from fabgrid.nesting.parts import NestPart, part_from_mesh
 from fabgrid.nesting.plate import arrange
 from fabgrid.nesting.supports import SupportRules, part_supports, rules_for
 
-from ._checks import machine
+from ._checks import machine, process_of
 
 LIFT = 3.0
 RULES = SupportRules(lift_mm=LIFT, overhang_angle_deg=45.0)
@@ -159,9 +159,10 @@ def test_supports_stay_out_of_other_parts(metal: MachineModel) -> None:
 
 def test_3mf_round_trip(tmp_path: Path, metal: MachineModel) -> None:
     parts = _parts()
-    b = nest(parts, metal, spacing_mm=2.0, time_limit_s=0.3)[0]  # the catalog's own rules
-    rules = rules_for(ProcessFamily.METAL_PBF)
+    b = nest(parts, metal, process_of(ProcessFamily.METAL_PBF), spacing_mm=2.0, time_limit_s=0.3)[0]
+    rules = rules_for(process_of(ProcessFamily.METAL_PBF))  # the catalog's own rules
     assert rules is not None and b.support_lift_mm == rules.lift_mm
+    assert b.support_overhang_deg == rules.overhang_angle_deg
     path = write_3mf(b, parts, tmp_path / "plate.3mf")
     scene = trimesh.load(path)
     assert isinstance(scene, trimesh.Scene)
@@ -182,9 +183,10 @@ def test_3mf_round_trip(tmp_path: Path, metal: MachineModel) -> None:
 
 @pytest.mark.parametrize("process", [ProcessFamily.FDM, ProcessFamily.SLA])
 def test_fdm_and_sla_unchanged(tmp_path: Path, process: ProcessFamily) -> None:
-    assert rules_for(process) is None
+    assert rules_for(process_of(process)) is None
     parts = [part_from_mesh(tee(), "tee", copies=2)]
-    b = nest(parts, machine(process, (150.0, 150.0, 150.0)), spacing_mm=3.0, time_limit_s=0.2)[0]
+    b = nest(parts, machine(process, (150.0, 150.0, 150.0)), process_of(process), spacing_mm=3.0,
+             time_limit_s=0.2)[0]
     assert b.support_volume_mm3 == 0.0 and b.support_lift_mm == 0.0
     assert all(pl.z == pytest.approx(0.0, abs=1e-9) and pl.support_volume_mm3 == 0.0 for pl in b.placements)
     assert b.height_mm == pytest.approx(25.0)
@@ -197,7 +199,7 @@ def test_build_json_without_support_keys_still_reads() -> None:
     b = arrange([part_from_mesh(trimesh.creation.box((10, 10, 10)), "cube")],
                 machine(ProcessFamily.FDM, (100.0, 100.0, 100.0)), time_limit_s=0.2)[0]
     doc = b.model_dump(mode="json")
-    doc.pop("support_volume_mm3"), doc.pop("support_lift_mm")
+    doc.pop("support_volume_mm3"), doc.pop("support_lift_mm"), doc.pop("support_overhang_deg")
     for p in doc["placements"]:
         p.pop("support_volume_mm3")
     assert Build.model_validate(doc) == b

@@ -6,6 +6,7 @@ from datetime import time
 
 import pytest
 
+from fabgrid.data import load_catalog
 from fabgrid.domain.catalog import (
     Calendar,
     Catalog,
@@ -28,7 +29,8 @@ CITIES = [("Changsha", "Hunan", 28.20, 112.97), ("Zhuzhou", "Hunan", 27.83, 113.
 
 def _process(p: ProcessFamily) -> Process:
     return Process(id=p, name=p.value, description="test", min_wall_mm=1, min_hole_mm=1, min_gap_mm=0.5,
-                   min_feature_mm=0.5, tolerance_mm=0.2, source="test")
+                   min_feature_mm=0.5, tolerance_mm=0.2, source="test", overhang_angle_deg=45.0,
+                   capability=load_catalog().processes[p].capability)
 
 
 def small_network(n_sites: int = 8) -> Network:

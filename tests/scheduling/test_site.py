@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fabgrid.data import load_station_kinds
+from fabgrid.data import load_catalog, load_station_kinds
 from fabgrid.domain.catalog import (
     Calendar,
     Catalog,
@@ -40,7 +40,8 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=SHANGHAI).astimezone(UTC)  # a Monda
 def _network(shifts: tuple[Shift, ...] = (Shift(name="day", start=time(8), end=time(16)),)) -> Network:
     sls = Process(id=ProcessFamily.SLS, name="SLS", description="laser sintering", min_wall_mm=0.8,
                   min_hole_mm=1.5, min_gap_mm=0.5, min_feature_mm=0.8, tolerance_mm=0.3,
-                  post_processing=("depowdering", "bead_blasting"), source="test")
+                  post_processing=("depowdering", "bead_blasting"), source="test",
+                  capability=load_catalog().processes[ProcessFamily.SLS].capability)
     finishes = {f.id: f for f in (
         Finish(id="depowdering", name="Depowdering", processes=(ProcessFamily.SLS,), time_s_per_part=90),
         Finish(id="bead_blasting", name="Bead blasting", processes=(ProcessFamily.SLS,), time_s_per_part=60),

@@ -60,9 +60,23 @@ def estimate(part: Part, machine: MachineModel, material: Material, quantity: in
     return model_for(machine.process).estimate(part, machine, material, quantity, rates)
 
 
+_DISCOVERED = False
+
+
 def _load_builtin() -> None:
-    # importing the modules registers them; done lazily to keep import order free of cycles
-    from fabgrid.costing import cnc, fdm, metal_pbf, powder_bed, sla  # noqa: F401
+    """Import every module of the costing package once: a module that defines a process model registers
+    it on import (like the CLI's commands, nothing lists them); done lazily, so no import circle."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import importlib
+    import pkgutil
+
+    import fabgrid.costing as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+    _DISCOVERED = True
 
 
 def trapezoid_time_s(length_mm: NDArray[np.float64] | float, segments: NDArray[np.float64] | float,

@@ -149,14 +149,13 @@ def _shipping(site: Site, destination: str | None, unit_kg: float,
 
 def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: Price, post: PostProcess,
            mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
-           logistics: Logistics | None = None) -> Offer:
+           logistics: Logistics | None = None, unattended: bool = False) -> Offer:
     ship_cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
     ship_cny, transit, ship_co2 = _shipping(site, req.destination, unit_kg, logistics)
     co2 = carbon(est, mat, site, ship_co2)
     machine_h = est.job_time_s / 3600.0 / max(n_machines, 1)
     operator_h = req.quantity * (post.operator_s + rates.price.handling_min_per_part[est.process] * 60) / 3600
-    unattended = est.process.is_additive
     today = leadtime.local_today(now)
     tiers: list[TierOffer] = []
     for name, tier in rates.tiers.items():
@@ -199,6 +198,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     """
     mat = validate_request(network, req)
     post = post_process(network.catalog, mat.process, part.area_mm2, req.finish)
+    unattended = network.catalog.processes[mat.process].capability.unattended
     offers: list[Offer] = []
     rejected: list[Rejection] = []
     for site_id in sorted(network.sites):
@@ -227,7 +227,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             est = _estimate(part, model, mat, req.quantity, rates)
             pr = price_estimate(est, model, mat, site, post, rates)
             q = (queued_h or {}).get((site.id, mat.process), 0.0) / max(counts[model.id], 1)
-            offer = _offer(site, model, counts[model.id], est, pr, post, mat, req, rates, now, q, logistics)
+            offer = _offer(site, model, counts[model.id], est, pr, post, mat, req, rates, now, q, logistics,
+                           unattended)
             rank = (offer.unit_price_cny, offer.lead_time_days)
             if best is None or rank < (best.unit_price_cny, best.lead_time_days):
                 best = offer

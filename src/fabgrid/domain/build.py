@@ -43,7 +43,8 @@ class Build(BaseModel):
     For powder-bed processes ``density`` is the parts' volume over footprint x ``height_mm``; for
     plate processes (FDM, SLA, metal PBF on the plate) it is the parts' footprint area over the bed.
     Metal PBF parts stand ``support_lift_mm`` above the plate on supports (``height_mm`` includes it);
-    ``support_volume_mm3`` sums the placements' support volumes.
+    ``support_volume_mm3`` sums the placements' support volumes; ``support_overhang_deg`` is the
+    overhang angle its supports were built for (None without modelled supports).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -58,3 +59,4 @@ class Build(BaseModel):
     placements: tuple[PartPlacement, ...]
     support_volume_mm3: float = Field(ge=0, default=0.0)
     support_lift_mm: float = Field(ge=0, default=0.0)
+    support_overhang_deg: float | None = Field(default=None, gt=0, lt=90)

@@ -29,11 +29,6 @@ class ProcessFamily(StrEnum):
     CNC = "cnc"
 
     @property
-    def is_powder_bed(self) -> bool:
-        """True for processes where parts share a build volume (SLS, MJF, metal PBF)."""
-        return self in (ProcessFamily.SLS, ProcessFamily.MJF, ProcessFamily.METAL_PBF)
-
-    @property
     def is_additive(self) -> bool:
         """True for every process but CNC machining."""
         return self is not ProcessFamily.CNC
@@ -51,8 +46,66 @@ class Finish(Record):
     lead_days: int = Field(ge=0, default=0)
 
 
+class NestingMethod(StrEnum):
+    """How the parts of one build are arranged: packed in 3D in a powder bed, laid out on a plate, or
+    not at all (a machining job is one part in a fixture)."""
+
+    VOLUME = "volume"
+    PLATE = "plate"
+    NONE = "none"
+
+
+class OrientationRule(StrEnum):
+    """Which orientation of a part a process prefers (the choosers of `geometry.orient`)."""
+
+    LEAST_SUPPORT = "least_support"
+    LEAST_HEIGHT = "least_height"
+    LARGEST_BASE = "largest_base"
+
+
+class SupportModel(StrEnum):
+    """What holds a part up while it is built: nothing to model (`none`: the bed, the resin's own
+    supports left to the slicer, or the fixture), the unfused powder (`powder`), or support columns
+    anchored to the plate that nesting and costing model (`columns`)."""
+
+    NONE = "none"
+    POWDER = "powder"
+    COLUMNS = "columns"
+
+
+class ProcessCapability(Record):
+    """What the platform does with a process, in one place: nesting, orientation, costing and the
+    simulator read it (processes.yaml's `capability` block, explained there).
+
+    nesting / nest_spacing_mm: how builds are arranged and the default gap between parts;
+    orientation: the chooser of the recommended orientation;
+    shared_builds: parts of several orders (customers) may share one build;
+    supports / support_lift_mm: the support model and, for `columns`, the lift off the plate;
+    unattended: a started job runs without an operator (no operator time while it runs);
+    round_the_clock: machines run through unstaffed hours (long batched builds), else they deliver the
+    site's staffed hours, an operator clearing and starting each job.
+    """
+
+    nesting: NestingMethod
+    nest_spacing_mm: float = Field(ge=0, le=50, default=0.0)
+    orientation: OrientationRule
+    shared_builds: bool
+    supports: SupportModel
+    support_lift_mm: float = Field(ge=0, le=50, default=0.0)
+    unattended: bool
+    round_the_clock: bool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProcessCapability:
+        if self.nesting is NestingMethod.NONE and self.shared_builds:
+            raise ValueError("a process without builds (nesting: none) cannot share builds")
+        if self.supports is not SupportModel.COLUMNS and self.support_lift_mm:
+            raise ValueError("support_lift_mm is only for supports: columns")
+        return self
+
+
 class Process(Record):
-    """A process family with its design rules and post-processing steps."""
+    """A process family with its design rules, post-processing steps and capability record."""
 
     id: ProcessFamily
     name: str
@@ -66,7 +119,14 @@ class Process(Record):
     min_escape_hole_mm: float = Field(ge=0, default=0.0)
     overhang_angle_deg: float | None = Field(default=None, ge=0, le=90)
     post_processing: tuple[str, ...] = ()
+    capability: ProcessCapability
     source: str
+
+    @model_validator(mode="after")
+    def _supports_need_an_angle(self) -> Process:
+        if self.capability.supports is SupportModel.COLUMNS and self.overhang_angle_deg is None:
+            raise ValueError(f"process {self.id.value}: supports: columns needs overhang_angle_deg")
+        return self
 
 
 class Material(Record):

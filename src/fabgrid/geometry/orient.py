@@ -1,5 +1,6 @@
 """Build orientations: overhang area, support-volume estimate, height and base area for the 26 directions
-of a cube (6 faces, 12 edges, 8 corners), and the recommended orientation per process (registered).
+of a cube (6 faces, 12 edges, 8 corners), and the recommended orientation per process (the chooser that
+its capability record names).
 
 Vectorised: one (directions x faces) float32 matrix product per chunk of faces on the coordinate-major
 face arrays of `MeshFacts`. Depends on numpy and
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from fabgrid.domain.catalog import ProcessFamily
+from fabgrid.domain.catalog import OrientationRule
 from fabgrid.domain.part import Orientation
 from fabgrid.geometry.analyze import MeshFacts, orientation_directions
 
@@ -99,12 +100,9 @@ def largest_base(options: Sequence[Orientation]) -> int:
                                                    round(options[k].height_mm, 6)))
 
 
-#: How each process picks its orientation; a new process registers its chooser here.
-CHOOSERS: dict[ProcessFamily, Chooser] = {
-    ProcessFamily.FDM: least_support,
-    ProcessFamily.SLA: least_support,
-    ProcessFamily.SLS: least_height,
-    ProcessFamily.MJF: least_height,
-    ProcessFamily.METAL_PBF: least_support,  # metal PBF needs anchored supports (heat sinks)
-    ProcessFamily.CNC: largest_base,
+#: The choosers by rule; a process names its rule in its capability record (processes.yaml).
+CHOOSERS: dict[OrientationRule, Chooser] = {
+    OrientationRule.LEAST_SUPPORT: least_support,
+    OrientationRule.LEAST_HEIGHT: least_height,
+    OrientationRule.LARGEST_BASE: largest_base,
 }

@@ -116,7 +116,7 @@ def analyze_loaded(mesh: Part, processes: Sequence[Process], machines: Sequence[
         ang = p.overhang_angle_deg if p.overhang_angle_deg is not None else orient.DEFAULT_OVERHANG_DEG
         opts = per_angle[angles.index(ang)]
         options_of[p.id] = opts
-        recommended[p.id] = opts[orient.CHOOSERS.get(p.id, orient.least_support)(opts)]
+        recommended[p.id] = opts[orient.CHOOSERS[p.capability.orientation](opts)]
     timings["orientation"] = time.perf_counter() - t
     budget.check("orientation")
 

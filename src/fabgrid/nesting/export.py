@@ -17,7 +17,7 @@ import trimesh
 from fabgrid.domain.build import Build
 from fabgrid.errors import InputError
 from fabgrid.nesting.parts import NestPart
-from fabgrid.nesting.supports import MAX_SUPPORT_FACES, SupportRules, part_supports, rules_for
+from fabgrid.nesting.supports import MAX_SUPPORT_FACES, SupportRules, part_supports
 
 MAX_DRAWN_FACES = 4000  # per part in the picture; larger meshes are drawn from their convex hull
 SUPPORT_COLOUR = "#4d4d4d"  # supports in the picture: dark grey, apart from the parts' tab20 colours
@@ -27,12 +27,12 @@ SUPPORT_SUFFIX = " support"  # 3MF object of a placement's supports: ``part#copy
 def support_meshes(build: Build, parts: Sequence[NestPart], max_faces: int = MAX_SUPPORT_FACES,
                    rules: SupportRules | None = None) -> dict[str, trimesh.Trimesh]:
     """The support mesh of each part of `build` (file coordinates, at most `max_faces` triangles),
-    by part name; empty when the build's process has no supports. `rules` replaces the process's own;
-    the lift is the one the build records."""
-    rules = rules if rules is not None else rules_for(build.process)
-    if rules is None or not any(pl.support_volume_mm3 > 0 for pl in build.placements):
+    by part name; empty when the build has no supports. The rules are those the build records (`rules`
+    replaces their overhang angle); the lift is the one the build records."""
+    angle = rules.overhang_angle_deg if rules is not None else build.support_overhang_deg
+    if angle is None or not any(pl.support_volume_mm3 > 0 for pl in build.placements):
         return {}
-    rules = SupportRules(lift_mm=build.support_lift_mm, overhang_angle_deg=rules.overhang_angle_deg)
+    rules = SupportRules(lift_mm=build.support_lift_mm, overhang_angle_deg=angle)
     by_name = {p.name: p for p in parts}
     out: dict[str, trimesh.Trimesh] = {}
     for name in dict.fromkeys(pl.part for pl in build.placements):

@@ -1,13 +1,14 @@
 """Parts for nesting: a `domain.Part` (loaded by the one part loader, `geometry.load`) validated for
 nesting, with the copies to place.
 
-Raises `fabgrid.errors.InputError` naming the file for anything unusable. Reads files only through
-`fabgrid.geometry.load`; must not depend on store, services, api, web or cli.
+Raises `fabgrid.errors.InputError` naming the part for anything unusable. Reads no files (services load
+them with `geometry.load` and hand the `domain.Part` in); must not depend on store, services, api, web
+or cli.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import trimesh
 
 from fabgrid.domain.part import Part
-from fabgrid.errors import InputError, NotFoundError
+from fabgrid.errors import InputError
 
 MAX_PARTS = 2000
 
@@ -40,17 +41,6 @@ class NestPart:
         if self.mesh.is_watertight:
             return self.part.solid_volume_mm3
         return float(abs(self.mesh.convex_hull.volume))
-
-
-def load_part(path: str | Path, copies: int = 1, name: str | None = None) -> NestPart:
-    """Read a part file (any format of `geometry.formats`) as one part in mm; all its objects together."""
-    from fabgrid.geometry.load import load_path
-
-    p = Path(path)
-    if not p.is_file():
-        raise NotFoundError(f"part file {p} does not exist", hint="give the path of a mesh file",
-                            code="nest.part_missing")
-    return nest_part(load_path(p), name or p.stem, copies, source=str(p))
 
 
 def part_from_mesh(mesh: trimesh.Trimesh, name: str, copies: int = 1, source: str | None = None) -> NestPart:
@@ -117,11 +107,3 @@ def part_names(paths: Sequence[str | Path]) -> list[str]:
             name, k = f"{stem}#{k}", k + 1
         names.append(name)
     return names
-
-
-def load_parts(paths: Sequence[str | Path], copies: Mapping[str, int] | None = None) -> list[NestPart]:
-    """Load every path; `copies` is looked up by the names of `part_names`."""
-    if not paths:
-        raise InputError("no part files given", hint="fabgrid nest PART.stl ... --machine MODEL",
-                         code="nest.no_parts")
-    return [load_part(p, (copies or {}).get(n, 1), name=n) for p, n in zip(paths, part_names(paths), strict=True)]

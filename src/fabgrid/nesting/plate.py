@@ -20,7 +20,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from fabgrid.domain.build import Build, PartPlacement
-from fabgrid.domain.catalog import MachineModel
+from fabgrid.domain.catalog import MachineModel, NestingMethod, Process
 from fabgrid.errors import InputError
 from fabgrid.nesting.parts import NestPart
 from fabgrid.nesting.strip2d import Piece, Placement, StripLayout, fits_strip, pack_strip, placed_polygon
@@ -67,19 +67,26 @@ def _hull(part: NestPart) -> Polygon:
 
 def arrange(parts: Sequence[NestPart], machine: MachineModel, *, spacing_mm: float = 5.0,
             angles_deg: Sequence[float] = DEFAULT_ANGLES, time_limit_s: float = DEFAULT_TIME_S,
-            seed: int = 0, workers: int | None = 1, support_rules: SupportRules | None = None) -> list[Build]:
+            seed: int = 0, workers: int | None = 1, support_rules: SupportRules | None = None,
+            process: Process | None = None) -> list[Build]:
     """Arrange every copy of `parts` on as many beds (builds) of `machine` as needed, `spacing_mm`
     between footprints and to the bed's edges; `time_limit_s` of search per build, `workers` solver
     threads (None: one per core). The search stops on the clock, so layouts of the same seed can differ
-    with the machine's load. `support_rules`
-    replaces the process's own (supports.yaml; none for FDM and SLA)."""
-    if machine.process.is_powder_bed and machine.process.value != "metal_pbf":
-        raise InputError(f"machine {machine.id} is {machine.process.value}: its parts are packed in 3D",
-                         hint="use nesting.volume.pack_parts", code="nest.process")
+    with the machine's load. `process` is the machine's process record: its capability must nest on a
+    plate, and its support model gives the supports (`support_rules` replaces them; without either,
+    parts sit on the bed unsupported)."""
+    if process is not None:
+        if process.id is not machine.process:
+            raise InputError(f"process {process.id.value} is not machine {machine.id}'s ({machine.process.value})",
+                             code="nest.process")
+        if process.capability.nesting is not NestingMethod.PLATE:
+            raise InputError(f"machine {machine.id} is {machine.process.value}: its builds are not laid out "
+                             f"on a plate ({process.capability.nesting.value})", hint="use fabgrid.nesting.nest",
+                             code="nest.process")
     if spacing_mm < 0:
         raise InputError(f"spacing {spacing_mm} mm is negative", code="nest.spacing")
     bw, bd, _ = machine.build_volume_mm
-    rules = support_rules if support_rules is not None else rules_for(machine.process)
+    rules = support_rules if support_rules is not None else (rules_for(process) if process else None)
     lift = rules.lift_mm if rules is not None else 0.0
     pieces = [_piece(part, machine, spacing_mm, angles_deg, lift) for part in parts]
     held = [_supports(part, rules) for part in parts]
@@ -97,7 +104,8 @@ def arrange(parts: Sequence[NestPart], machine: MachineModel, *, spacing_mm: flo
             demand[pl.piece] -= 1
             copy_no[pl.piece] += 1
             placements.append(_placement(parts[pl.piece], copy_no[pl.piece], pl, lift, held[pl.piece]))
-        builds.append(_build(placements, parts, [pc.polygon.area for pc in pieces], machine, spacing_mm, lift))
+        builds.append(_build(placements, parts, [pc.polygon.area for pc in pieces], machine, spacing_mm, lift,
+                             rules.overhang_angle_deg if rules is not None else None))
     return builds
 
 
@@ -152,7 +160,8 @@ def _placement(part: NestPart, copy: int, pl: Placement, lift_mm: float = 0.0,
 
 
 def _build(placements: list[PartPlacement], parts: Sequence[NestPart], areas: Sequence[float],
-           machine: MachineModel, spacing_mm: float, lift_mm: float = 0.0) -> Build:
+           machine: MachineModel, spacing_mm: float, lift_mm: float = 0.0,
+           overhang_deg: float | None = None) -> Build:
     index = {p.name: i for i, p in enumerate(parts)}
     bw, bd, _ = machine.build_volume_mm
     area = sum(areas[index[pl.part]] for pl in placements)
@@ -160,4 +169,6 @@ def _build(placements: list[PartPlacement], parts: Sequence[NestPart], areas: Se
     return Build(machine_model=machine.id, process=machine.process, build_volume_mm=machine.build_volume_mm,
                  spacing_mm=spacing_mm, height_mm=max(p.z + p.size_mm[2] for p in placements),
                  density=min(1.0, area / (bw * bd)), parts_volume_mm3=vol, placements=tuple(placements),
-                 support_volume_mm3=sum(p.support_volume_mm3 for p in placements), support_lift_mm=lift_mm)
+                 support_volume_mm3=sum(p.support_volume_mm3 for p in placements), support_lift_mm=lift_mm,
+                 support_overhang_deg=overhang_deg if lift_mm or any(p.support_volume_mm3 for p in placements)
+                 else None)

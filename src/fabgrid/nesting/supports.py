@@ -4,30 +4,26 @@ part's own surface below; their volume and a triangle mesh of bounded size for t
 
 The columns follow the rule of `geometry.slice`'s support columns (one landing per overhang, found by
 a ray cast down); where nothing of the part lies below an overhang, their volume is
-`geometry.orient`'s column estimate plus the lift band. Uses numpy, trimesh and the packaged
-data/nesting/supports.yaml; must not depend on store, services, api, web or cli.
+`geometry.orient`'s column estimate plus the lift band. The rules come from the process record
+(`Process.capability`, handed in); uses numpy and trimesh; must not depend on fabgrid.data, store,
+services, api, web or cli.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import trimesh
-import yaml
 from numpy.typing import NDArray
 
-from fabgrid.domain.catalog import ProcessFamily
-from fabgrid.errors import InputError
+from fabgrid.domain.catalog import Process, SupportModel
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 MAX_SUPPORT_FACES = 20_000  # triangles of one part's support mesh (8 per column); past it, coarser columns
-_DATA = "nesting/supports.yaml"
 _INSET = 0.05  # landing rays start this share of the way from each corner to the centroid (off the edges)
 _RAY_START_MM = 1e-3  # below the overhang, so the ray does not hit the overhang itself
 _MIN_COLUMN_MM = 1e-6  # shorter columns (an overhang resting on the surface below) are left out
@@ -64,33 +60,14 @@ class PartSupports:
     mesh: trimesh.Trimesh | None
 
 
-@lru_cache(maxsize=1)
-def _lifts() -> dict[str, float]:
-    """lift_mm per process id from the packaged supports.yaml."""
-    text = resources.files("fabgrid.data").joinpath(_DATA).read_text(encoding="utf-8")
-    try:
-        table = {str(k): float(v["lift_mm"]) for k, v in yaml.safe_load(text)["processes"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"data/{_DATA}: bad or missing field ({exc})", hint="see the file's header",
-                         code="data.invalid") from None
-    if any(not 0.0 <= v <= 50.0 for v in table.values()):
-        raise InputError(f"data/{_DATA}: lift_mm must be within 0-50 mm", code="data.invalid")
-    return table
-
-
-def rules_for(process: ProcessFamily) -> SupportRules | None:
-    """The support rules of `process` (supports.yaml's lift, processes.yaml's overhang angle), or None
-    for a process whose parts sit on the bed without modelled supports."""
-    lift = _lifts().get(process.value)
-    if lift is None:
+def rules_for(process: Process) -> SupportRules | None:
+    """The support rules of `process` (its capability's support lift and its overhang angle), or None
+    for a process whose parts sit on the bed or in powder without modelled supports."""
+    cap = process.capability
+    if cap.supports is not SupportModel.COLUMNS:
         return None
-    from fabgrid.data import load_catalog
-
-    angle = load_catalog().processes[process].overhang_angle_deg
-    if angle is None:
-        raise InputError(f"processes.yaml: {process.value} has supports in data/{_DATA} but no "
-                         "overhang_angle_deg", code="data.invalid")
-    return SupportRules(lift_mm=lift, overhang_angle_deg=float(angle))
+    assert process.overhang_angle_deg is not None  # Process validates: columns need an angle
+    return SupportRules(lift_mm=cap.support_lift_mm, overhang_angle_deg=float(process.overhang_angle_deg))
 
 
 def part_supports(mesh: trimesh.Trimesh, rules: SupportRules, max_faces: int = MAX_SUPPORT_FACES,

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from scipy.ndimage import binary_fill_holes
 
 from fabgrid.domain.build import Build, PartPlacement
-from fabgrid.domain.catalog import MachineModel
+from fabgrid.domain.catalog import MachineModel, NestingMethod, Process
 from fabgrid.errors import InputError
 from fabgrid.nesting.heightmap import Piece, pack, rotation_shift, rotations24, rotations_about_z
 from fabgrid.nesting.parts import NestPart
@@ -57,15 +57,20 @@ def halo_voxels(spacing_mm: float, pitch: float) -> int:
 
 def pack_parts(parts: Sequence[NestPart], machine: MachineModel, *, spacing_mm: float = 2.0,
                keep_up: bool = False, time_limit_s: float = 20.0, pitch_mm: float | None = None,
-               seed: int = 0) -> list[Build]:
-    """Pack every copy of `parts` into as many builds of `machine` as needed.
+               seed: int = 0, process: Process | None = None) -> list[Build]:
+    """Pack every copy of `parts` into as many builds of `machine` as needed (`process`, the machine's
+    process record, when given must pack in a volume).
 
     `keep_up` restricts rotations to the 4 about +Z (parts keep their file's up direction); else the
     24 axis-aligned rotations are tried. Raises InputError when a part fits in no orientation.
     """
-    if not machine.process.is_powder_bed:
-        raise InputError(f"machine {machine.id} is {machine.process.value}: volume packing is for SLS, MJF "
-                         "and metal PBF", hint="use nesting.plate for FDM and SLA beds", code="nest.process")
+    if process is not None and process.capability.nesting is not NestingMethod.VOLUME:
+        raise InputError(f"machine {machine.id} is {machine.process.value}: its builds are not packed in a "
+                         f"volume ({process.capability.nesting.value})", hint="use fabgrid.nesting.nest",
+                         code="nest.process")
+    if not machine.process.is_additive:
+        raise InputError(f"machine {machine.id} is {machine.process.value}: it has no build volume to pack",
+                         hint="choose an additive machine", code="nest.process")
     if spacing_mm < 0:
         raise InputError(f"spacing {spacing_mm} mm is negative", code="nest.spacing")
     vol = machine.build_volume_mm

@@ -23,7 +23,7 @@ from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.postprocess import post_process
 from fabgrid.costing.quote import QuoteRequest, quote_network
 from fabgrid.costing.rates import Rates, load_rates
-from fabgrid.domain.catalog import MachineModel, Network, ProcessFamily
+from fabgrid.domain.catalog import MachineModel, NestingMethod, Network, ProcessFamily
 from fabgrid.domain.sim import SimParams
 from fabgrid.errors import InputError
 
@@ -153,9 +153,10 @@ def _model_facts(part: Part, model: MachineModel, network: Network, material: st
     marginal = max((tq - b * t1) / max(q_ref - b, 1), 1e-4) if q_ref > b else t1
     fixed = max(t1 - marginal, 0.0)
     bx, by, bz = model.build_volume_mm
-    if model.process.is_powder_bed and model.process is not ProcessFamily.METAL_PBF:
+    nesting = network.catalog.processes[model.process].capability.nesting
+    if nesting is NestingMethod.VOLUME:
         fraction = part.solid_volume_mm3 / (density_volume * bx * by * bz)
-    elif model.process is ProcessFamily.CNC:
+    elif nesting is NestingMethod.NONE:
         fraction = 0.0
     else:
         x, y, _ = part.bbox_mm
@@ -178,16 +179,18 @@ def measure_density(network: Network, meshes: list[tuple[str, trimesh.Trimesh]],
     dv, dp = defaults
     notes = []
     if sls is not None and small:
-        builds = pack_parts([part_from_mesh(m, n, copies=3) for n, m in small], sls, spacing_mm=3.0,
-                            time_limit_s=time_limit_s)
+        proc = network.catalog.processes[sls.process]
+        builds = pack_parts([part_from_mesh(m, n, copies=3) for n, m in small], sls, process=proc,
+                            spacing_mm=proc.capability.nest_spacing_mm, time_limit_s=time_limit_s)
         dv = float(builds[0].density)
         notes.append(f"volume {dv:.3f} (nesting.volume on {len(small)} parts x3 in {sls.id})")
     if fdm is not None and small:
         bed = fdm.build_volume_mm[0] * fdm.build_volume_mm[1]
         areas = [float(m.extents[0] * m.extents[1]) for _, m in small]
         copies = max(2, math.ceil(1.5 * bed / max(sum(areas), 1.0)))
-        plates = arrange([part_from_mesh(m, n, copies=copies) for n, m in small], fdm, spacing_mm=5.0,
-                         time_limit_s=time_limit_s)
+        proc = network.catalog.processes[fdm.process]
+        plates = arrange([part_from_mesh(m, n, copies=copies) for n, m in small], fdm, process=proc,
+                         spacing_mm=proc.capability.nest_spacing_mm, time_limit_s=time_limit_s)
         full = plates[0]
         if len(plates) > 1:
             bbox_area = sum(p.size_mm[0] * p.size_mm[1] for p in full.placements)

@@ -116,11 +116,13 @@ class Fabgrid:
         self.pending[o] = self.pending.get(o, 0) + int(w.orders.quantity[o])
 
     def _pool_h_per_day(self, pool: Pool) -> float:
-        """Machine hours a pool delivers per day: 24 h for unattended powder-bed builds, else the staffed
-        hours of the site's calendar (an operator starts each job), times the availability."""
+        """Machine hours a pool delivers per day: 24 h where the process runs round the clock (long batched
+        powder-bed builds; its capability record), else the staffed hours of the site's calendar (an
+        operator clears and starts each job), times the availability."""
         cal = pool.site.calendar
         staffed = cal.hours_per_workday() * len(cal.workdays) / 7.0
-        hours = 24.0 if pool.model.process.is_powder_bed else min(24.0, staffed)
+        cap = self.world.net.catalog.processes[pool.model.process].capability
+        hours = 24.0 if cap.round_the_clock else min(24.0, staffed)
         return len(pool.machines) * hours * self.avail[pool.model.process.value]
 
     def _sites(self, now: float) -> tuple[ScenarioSite, ...]:
@@ -235,6 +237,7 @@ class Fabgrid:
             plan = allocate(sc, time_limit_s=w.params.fabgrid.allocation_time_limit_s)
             w.rec.allocation_s += _time.perf_counter() - t0
             w.rec.allocations += 1
+            w.rec.allocations_unproven += int(plan.status != "optimal")
             self._place(plan, qty)
 
     def reroute(self, d: SimDisruption) -> SimGen:

@@ -103,8 +103,7 @@ def build_volume(ctx: ProcessContext) -> list[DfmFinding]:
     return out
 
 
-@process_rule("trapped.volume", processes=(ProcessFamily.SLA, ProcessFamily.SLS, ProcessFamily.MJF,
-                                           ProcessFamily.METAL_PBF))
+@process_rule("trapped.volume")
 def trapped_volume(ctx: ProcessContext) -> list[DfmFinding]:
     """Closed inner shells (cavities) trap resin or powder when the process needs escape holes."""
     f, proc = ctx.facts, ctx.process
@@ -149,11 +148,12 @@ def tiny_features(ctx: ProcessContext) -> list[DfmFinding]:
         value=float(size[tiny].min()), limit=proc.min_feature_mm)]
 
 
-@process_rule("support.needed", processes=(ProcessFamily.FDM, ProcessFamily.SLA, ProcessFamily.METAL_PBF))
+@process_rule("support.needed")
 def supports(ctx: ProcessContext) -> list[DfmFinding]:
-    """How much support the recommended orientation still needs (informs price and surface finish)."""
+    """How much support the recommended orientation still needs (informs price and surface finish), for
+    the processes with an overhang limit (the self-supporting powder beds and CNC have none)."""
     o = ctx.recommended
-    if o is None or o.overhang_area_mm2 <= 0:
+    if ctx.process is None or ctx.process.overhang_angle_deg is None or o is None or o.overhang_area_mm2 <= 0:
         return []
     return [DfmFinding(
         code="support.needed", severity=Severity.INFO,
