@@ -435,3 +435,53 @@ class FactoryEventRow(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     doc: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ------------------------------------------------------------------ dispatch to printers (migration 0008)
+
+
+class MachineConnectionRow(Base):
+    """A machine's print host (OctoPrint, Moonraker, PrusaLink, Bambu LAN): the URL and credentials sealed
+    under the master key (`secret_enc`), and the state of the last check."""
+
+    __tablename__ = "machine_connections"
+
+    machine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # dispatch registry name
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # domain.dispatch.ConnectionState
+    message: Mapped[str] = mapped_column(String(500), default="")
+    checked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BuildRow(Base):
+    """A planned build (one machine run) of a site: its parts and placements (`doc`), status and host job."""
+
+    __tablename__ = "builds"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    machine_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    process: Mapped[str] = mapped_column(String(32))
+    material: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # domain.dispatch.BuildStatus
+    estimated_time_s: Mapped[float] = mapped_column(Float, default=0.0)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+    host_job: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BuildLineRow(Base):
+    """Copies of one order line in one build."""
+
+    __tablename__ = "build_lines"
+
+    build_id: Mapped[str] = mapped_column(ForeignKey("builds.id", ondelete="CASCADE"), primary_key=True)
+    line_id: Mapped[str] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    quantity: Mapped[int] = mapped_column(Integer)

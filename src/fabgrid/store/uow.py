@@ -10,6 +10,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from fabgrid.store.db import session_factory
+from fabgrid.store.dispatch import DispatchRepository
 from fabgrid.store.factories import FactoryRepository
 from fabgrid.store.network import CatalogRepository
 from fabgrid.store.orders import OrderRepository
@@ -44,6 +45,7 @@ class UnitOfWork:
     disruptions: DisruptionRepository
     rate_buckets: RateBucketRepository
     factories: FactoryRepository
+    dispatch: DispatchRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -63,6 +65,7 @@ class UnitOfWork:
         self.disruptions = DisruptionRepository(self.session)
         self.rate_buckets = RateBucketRepository(self.session)
         self.factories = FactoryRepository(self.session)
+        self.dispatch = DispatchRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1,0 +1,305 @@
+"""Use cases of dispatch to printers: link a machine to its print host (URL and keys sealed under the master
+key), list the links, send a planned build to its machine (slice with PrusaSlicer and the machine's exported
+profile, upload, start), follow it to the end storing the host's readings as machine events, cancel it.
+
+A failed or cancelled build frees its order lines, so the next `builds.plan` packs them again. Composes the
+dispatch engine, costing's PrusaSlicer profile and the store; never imports api, web or cli.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fabgrid.config import Settings
+from fabgrid.dispatch.base import Connection, Connector, HostError, HostState, HostStatus, JobOutcome, connector, kinds
+from fabgrid.dispatch.follow import Follower
+from fabgrid.domain.dispatch import BuildStatus, ConnectionState, MachineConnection, PlannedBuild
+from fabgrid.errors import InputError, NotFoundError
+from fabgrid.services import designs, network
+from fabgrid.store.telemetry import MachineEventStore
+from fabgrid.store.uow import UnitOfWork
+
+#: Seconds between two readings of a host while following a build.
+POLL_S = 2.0
+#: Seconds a build may wait for its host to report the job running after the upload.
+START_GRACE_S = 60.0
+#: Seconds of lost connection after which following stops (the build stays `printing`: follow again later).
+LOST_S = 60.0
+
+_STATE_OF_CODE = {"dispatch.unreachable": ConnectionState.UNREACHABLE,
+                  "dispatch.unauthorized": ConnectionState.UNAUTHORIZED}
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """The build's state after the call, its message, and the machine events received during the call."""
+
+    build: PlannedBuild
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _machine_site(uow: UnitOfWork, machine_id: str) -> tuple[str, str]:
+    """(site id, machine model id) of a machine of the network; 404 when no site has it."""
+    for site in network.current(uow).network.sites.values():
+        for m in site.machines:
+            if m.id == machine_id:
+                return site.id, m.model
+    raise NotFoundError(f"machine {machine_id!r} is not in the network",
+                        hint="`fabgrid machines list` and the factory's machine page list the machines",
+                        code="dispatch.machine")
+
+
+def _check_url(url: str) -> str:
+    u = urlsplit(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise InputError(f"print host URL {url!r} is not an http(s) URL with a host",
+                         hint="write e.g. http://192.168.1.20 or http://octopi.local:5000", code="dispatch.url")
+    if u.username or u.password:
+        raise InputError("the print host URL carries credentials", hint="give the key with --api-key instead",
+                         code="dispatch.url")
+    return url.rstrip("/")
+
+
+def _unseal(settings: Settings, machine_id: str, sealed: bytes, key_id: str) -> dict[str, Any]:
+    master = designs.master_key(settings)
+    if designs.key_id(master) != key_id:
+        raise InputError(f"the connection of {machine_id} was sealed under master key {key_id}",
+                         hint="set FABGRID_MASTER_KEY to the original key, or connect the machine again",
+                         code="design.master_key", status=500)
+    doc: dict[str, Any] = json.loads(designs.unseal(master, sealed, machine_id.encode()))
+    return doc
+
+
+def _probe(conn: Connection) -> tuple[ConnectionState, str, HostStatus | None]:
+    host = connector(conn)
+    try:
+        st = host.status()
+    except HostError as exc:
+        return _STATE_OF_CODE.get(exc.code or "", ConnectionState.ERROR), exc.message, None
+    finally:
+        host.close()
+    return ConnectionState.CONNECTED, f"{st.state.value}" + (f": {st.message}" if st.message else ""), st
+
+
+def connect_machine(settings: Settings, machine_id: str, kind: str, url: str, *, api_key: str | None = None,
+                    serial: str | None = None, access_code: str | None = None) -> MachineConnection:
+    """Link `machine_id` to its print host, sealed under the master key, and check it once. The link is kept
+    whatever the check says (the state and message say what is wrong)."""
+    if kind not in kinds():
+        raise InputError(f"unknown print host kind {kind!r}", hint=f"use one of {', '.join(kinds())}",
+                         code="dispatch.kind")
+    conn = Connection(kind=kind, url=_check_url(url), api_key=api_key, serial=serial, access_code=access_code)
+    if kind in ("octoprint", "prusalink") and not api_key:
+        raise InputError(f"a {kind} host needs its API key", hint="add --api-key KEY (the host's settings show it)",
+                         code="dispatch.api_key")
+    master = designs.master_key(settings)
+    secret = json.dumps({"url": conn.url, "api_key": api_key, "serial": serial, "access_code": access_code})
+    with UnitOfWork(settings.database_url) as uow:
+        site_id, _ = _machine_site(uow, machine_id)
+        uow.dispatch.save_connection(machine_id, site_id, kind, designs.seal(master, secret.encode(),
+                                                                             machine_id.encode()),
+                                     designs.key_id(master))
+        uow.commit()
+    state, message, _ = _probe(conn)
+    with UnitOfWork(settings.database_url) as uow:
+        uow.dispatch.set_state(machine_id, state, message)
+        uow.commit()
+        return next(c for c in uow.dispatch.connections(None, {machine_id: conn.url}) if c.machine_id == machine_id)
+
+
+def list_machines(settings: Settings, site: str | None = None, *, check: bool = False) -> list[MachineConnection]:
+    """The linked machines (of `site`) with their host and the state of the last check (`check`: check now)."""
+    with UnitOfWork(settings.database_url) as uow:
+        sealed = uow.dispatch.sealed(site)
+        kinds_of = {c.machine_id: c.kind for c in uow.dispatch.connections(site, {})}
+    urls: dict[str, str] = {}
+    for machine_id, blob, key_id in sealed:
+        doc = _unseal(settings, machine_id, blob, key_id)
+        urls[machine_id] = str(doc["url"])
+        if check:
+            state, message, _ = _probe(Connection(kind=kinds_of[machine_id], url=doc["url"],
+                                                  api_key=doc.get("api_key"), serial=doc.get("serial"),
+                                                  access_code=doc.get("access_code")))
+            with UnitOfWork(settings.database_url) as uow:
+                uow.dispatch.set_state(machine_id, state, message)
+                uow.commit()
+    with UnitOfWork(settings.database_url) as uow:
+        return uow.dispatch.connections(site, urls)
+
+
+def _host(settings: Settings, machine_id: str) -> Connector:
+    with UnitOfWork(settings.database_url) as uow:
+        found = uow.dispatch.secret(machine_id)
+    if found is None:
+        raise InputError(f"machine {machine_id} has no print host", hint="link it first: `fabgrid machines connect "
+                         f"{machine_id} --kind octoprint --url URL --api-key KEY`", code="dispatch.not_connected",
+                         status=409)
+    kind, blob, key_id = found
+    doc = _unseal(settings, machine_id, blob, key_id)
+    return connector(Connection(kind=kind, url=doc["url"], api_key=doc.get("api_key"), serial=doc.get("serial"),
+                                access_code=doc.get("access_code")))
+
+
+def get_build(settings: Settings, build_id: str) -> PlannedBuild:
+    """One build; 404 naming where the list is."""
+    with UnitOfWork(settings.database_url) as uow:
+        b = uow.dispatch.build(build_id)
+    if b is None:
+        raise NotFoundError(f"build {build_id!r} does not exist", hint="`fabgrid builds plan --site S` lists builds",
+                            code="build.not_found")
+    return b
+
+
+def _finish(settings: Settings, build: PlannedBuild, status: BuildStatus, message: str) -> PlannedBuild:
+    with UnitOfWork(settings.database_url) as uow:
+        uow.dispatch.update_build(build.id, status=status, message=message)
+        uow.commit()
+        return uow.dispatch.build(build.id) or build
+
+
+def _gcode(settings: Settings, build: PlannedBuild) -> Path:
+    from fabgrid.dispatch.slicer import slice_gcode
+    from fabgrid.services.quotes import slicer_config
+
+    if build.process != "fdm":
+        raise InputError(f"build {build.id} is {build.process}: only FDM builds are sliced and sent to a print host "
+                         "today", hint="print it from the machine's own software", code="dispatch.process")
+    if not build.model_file or not Path(build.model_file).is_file():
+        raise InputError(f"build {build.id} has no model file ({build.model_file})",
+                         hint="plan the site's builds again", code="dispatch.no_model")
+    out = settings.data_dir / "builds" / f"{build.id}.gcode"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return slice_gcode([Path(build.model_file)], slicer_config(build.machine_model, build.material), out)
+
+
+def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, poll_s: float = POLL_S,
+                   timeout_s: float | None = None,
+                   on_events: Callable[[list[dict[str, Any]]], None] | None = None) -> DispatchResult:
+    """Slice, upload and start a planned build on its machine (idle, and with the build's material where the
+    host reports one); with `wait`, follow it until done, failed or cancelled. A build already printing is
+    followed again. Events go to `machine_events` as they come (and to `on_events`)."""
+    build = get_build(settings, build_id)
+    if build.status.final:
+        raise InputError(f"build {build.id} is {build.status.value}", hint="plan the site again to re-build its "
+                         "parts", code="dispatch.final", status=409)
+    if build.machine_id is None:
+        raise InputError(f"build {build.id} has no machine", hint="plan it on a machine of its site",
+                         code="dispatch.no_machine", status=409)
+    host = _host(settings, build.machine_id)
+    store = MachineEventStore(settings.database_url)
+    received: list[dict[str, Any]] = []
+
+    def emit(events: list[dict[str, Any]]) -> None:
+        if events:
+            store.add(events)
+            received.extend(events)
+            if on_events is not None:
+                on_events(events)
+
+    follower = Follower(job=build.id, run=secrets.token_hex(3), machine=build.machine_id, site=build.site_id,
+                        copies=build.copies, planned_unit_s=max(build.estimated_time_s, 1.0) / max(build.copies, 1))
+    try:
+        if build.status is BuildStatus.PLANNED:
+            st = host.status()
+            if st.state is not HostState.IDLE:
+                raise HostError(f"machine {build.machine_id} is {st.state.value}"
+                                + (f" ({st.job})" if st.job else "") + f": build {build.id} waits in the queue",
+                                hint="dispatch again when the printer is idle", code="dispatch.busy", status=409)
+            if st.material is not None and st.material.lower() not in build.material.lower():
+                raise HostError(f"machine {build.machine_id} has {st.material} loaded; build {build.id} needs "
+                                f"{build.material}", hint="load the build's material, then dispatch again",
+                                code="dispatch.material", status=409)
+            try:
+                gcode = _gcode(settings, build)
+            except InputError as exc:
+                if exc.code == "dispatch.slicer_failed":
+                    _finish(settings, build, BuildStatus.FAILED, exc.message)
+                raise
+            job = host.start(f"{build.id}.gcode", gcode.read_bytes())
+            with UnitOfWork(settings.database_url) as uow:
+                uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
+                                          message=f"sent to {build.machine_id}")
+                uow.commit()
+            emit(follower.start())
+        build = get_build(settings, build_id)
+        if not wait:
+            return DispatchResult(build, received)
+        return _follow(settings, build, host, follower, emit, poll_s, timeout_s, received)
+    finally:
+        host.close()
+
+
+def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: Follower,
+            emit: Callable[[list[dict[str, Any]]], None], poll_s: float, timeout_s: float | None,
+            received: list[dict[str, Any]]) -> DispatchResult:
+    started = time.monotonic()
+    seen_running = False
+    lost_since: float | None = None
+    ours = build.host_job
+    while True:
+        try:
+            st = host.status()
+            lost_since = None
+        except HostError as exc:
+            if exc.code != "dispatch.unreachable":
+                raise
+            lost_since = lost_since or time.monotonic()
+            if time.monotonic() - lost_since > LOST_S:
+                emit(follower.read(HostStatus(HostState.OFFLINE, message=exc.message)))
+                with UnitOfWork(settings.database_url) as uow:
+                    uow.dispatch.update_build(build.id, message=f"lost the connection to {build.machine_id}: the "
+                                              "print may still run; follow it again with dispatch --wait")
+                    uow.commit()
+                return DispatchResult(get_build(settings, build.id), received)
+            time.sleep(poll_s)
+            continue
+        mine = st.job == ours
+        if mine and st.outcome is JobOutcome.RUNNING:
+            seen_running = True
+        emit(follower.read(st) if (mine or seen_running) and (seen_running or st.outcome is JobOutcome.RUNNING)
+             else [])
+        if seen_running and (not mine or st.outcome in (JobOutcome.DONE, JobOutcome.CANCELLED, JobOutcome.FAILED)):
+            outcome = st.outcome if mine else JobOutcome.CANCELLED
+            if not follower.ended:
+                emit(follower.end(outcome, reason=st.message))
+            status = {JobOutcome.DONE: BuildStatus.DONE, JobOutcome.FAILED: BuildStatus.FAILED}.get(
+                outcome, BuildStatus.CANCELLED)
+            note = {BuildStatus.DONE: "printed", BuildStatus.FAILED: f"the print failed ({st.message}): its parts "
+                    "are back in the queue", BuildStatus.CANCELLED: "cancelled: its parts are back in the queue"}
+            return DispatchResult(_finish(settings, build, status, note[status]), received)
+        if not seen_running and time.monotonic() - started > START_GRACE_S:
+            emit(follower.end(JobOutcome.FAILED, reason="the host never started the job"))
+            return DispatchResult(_finish(settings, build, BuildStatus.FAILED, f"{build.machine_id} did not start "
+                                          f"the job within {START_GRACE_S:g} s: its parts are back in the queue"),
+                                  received)
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            return DispatchResult(get_build(settings, build.id), received)
+        time.sleep(poll_s)
+
+
+def cancel_build(settings: Settings, build_id: str) -> PlannedBuild:
+    """Cancel a printing build on its host; a planned one is cancelled at once. Its lines go back to the queue."""
+    build = get_build(settings, build_id)
+    if build.status.final:
+        raise InputError(f"build {build.id} is {build.status.value} already", code="dispatch.final", status=409)
+    if build.status is BuildStatus.PRINTING and build.machine_id is not None:
+        host = _host(settings, build.machine_id)
+        try:
+            host.cancel()
+        finally:
+            host.close()
+    return _finish(settings, build, BuildStatus.CANCELLED, "cancelled: its parts are back in the queue")
+
+
+def machine_events(settings: Settings, build_id: str) -> list[dict[str, Any]]:
+    """The stored machine events of a build's jobs (message ids start with the build id)."""
+    build = get_build(settings, build_id)
+    store = MachineEventStore(settings.database_url)
+    return [e for e in store.events(since=build.created_at) if str(e["id"]).startswith(f"{build.id}:")]

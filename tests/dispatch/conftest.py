@@ -1,0 +1,127 @@
+"""Fixtures of the dispatch tests: a seeded database, a cube part file, and a real OctoPrint server (1.11.x, its
+bundled virtual printer) installed by pip into a venv of its own under the user's cache directory (kept between
+runs), started on a free port of 127.0.0.1 and stopped after the tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import trimesh
+
+from fabgrid.config import Settings
+from fabgrid.services.platform import seed_database
+from fabgrid.store.db import upgrade
+
+OCTOPRINT_SPEC = "octoprint>=1.11,<1.12"
+API_KEY = "fabgrid-test-key-0123456789"
+SITE = "cs-tianxin-01"
+MACHINE = "cs-tianxin-01-f01"  # a Creality K1 Max of the shipped network
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port of 127.0.0.1 nothing listens on."""
+    return free_port()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv("FABGRID_MASTER_KEY", raising=False)
+    s = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'fabgrid.db'}", broker_url=None,
+                 mqtt_url=None)
+    upgrade(s.database_url)
+    seed_database(s.database_url)
+    return s
+
+
+@pytest.fixture
+def cube(tmp_path: Path) -> Path:
+    m = trimesh.creation.box((10.0, 10.0, 4.0))
+    m.apply_translation((0.0, 0.0, 2.0))
+    path = tmp_path / "cube.stl"
+    m.export(path)
+    return path
+
+
+def _octoprint_venv() -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fabgrid-tests" / "octoprint-1.11"
+    exe = cache / "bin" / "octoprint"
+    if exe.exists():
+        return exe
+    if not (cache / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(cache)], check=True, timeout=120)
+    pip = subprocess.run([str(cache / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                          OCTOPRINT_SPEC], capture_output=True, text=True, timeout=900)
+    if pip.returncode != 0:
+        text = pip.stderr + pip.stdout
+        if any(s in text for s in ("No matching distribution", "NewConnectionError", "Could not fetch",
+                                   "Temporary failure in name resolution", "ConnectionError")):
+            pytest.skip(f"pip cannot reach the package registry to install {OCTOPRINT_SPEC}: {text[-300:]}")
+        raise RuntimeError(f"pip install {OCTOPRINT_SPEC} failed: {text[-2000:]}")
+    return exe
+
+
+@dataclass(frozen=True)
+class OctoPrintServer:
+    url: str
+    api_key: str
+
+    def api(self, method: str, path: str, **kw: object) -> httpx.Response:
+        return httpx.request(method, self.url + path, headers={"X-Api-Key": self.api_key}, timeout=10, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def octoprint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrintServer]:
+    exe = _octoprint_venv()
+    base = tmp_path_factory.mktemp("octoprint")
+    for args in (["--bool", "devel.virtualPrinter.enabled", "true"], ["api.key", API_KEY],
+                 ["--bool", "server.firstRun", "false"], ["--bool", "server.onlineCheck.enabled", "false"],
+                 ["--bool", "server.pluginBlacklist.enabled", "false"]):
+        subprocess.run([str(exe), "--basedir", str(base), "config", "set", *args], check=True, timeout=120,
+                       capture_output=True)
+    port = free_port()
+    log = (base / "serve.log").open("wb")
+    proc = subprocess.Popen([str(exe), "--basedir", str(base), "serve", "--iknowwhatimdoing", "--port", str(port),
+                             "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+    server = OctoPrintServer(f"http://127.0.0.1:{port}", API_KEY)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if server.api("GET", "/api/version").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"OctoPrint did not start: {(base / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        r = server.api("POST", "/api/connection", json={"command": "connect", "port": "VIRTUAL"})
+        assert r.status_code == 204, r.text
+        deadline = time.monotonic() + 30
+        while server.api("GET", "/api/printer").status_code != 200:
+            assert time.monotonic() < deadline, "the virtual printer did not connect"
+            time.sleep(0.5)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

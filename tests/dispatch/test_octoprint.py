@@ -1,0 +1,112 @@
+"""Dispatch to a real OctoPrint server with its virtual printer: a build is sliced by PrusaSlicer with the machine's
+exported profile, uploaded with print=true, followed to completion with its machine events stored; a cancel
+mid-print frees the build's parts; a wrong key, an unreachable host and a busy printer are clear states."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabgrid.config import Settings
+from fabgrid.domain.dispatch import BuildStatus, ConnectionState
+from fabgrid.errors import InputError
+from fabgrid.services import builds, dispatch
+
+SITE = "cs-tianxin-01"
+MACHINE = "cs-tianxin-01-f01"  # a Creality K1 Max of the shipped network
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+needs_slicer = pytest.mark.skipif(shutil.which("prusa-slicer") is None,
+                                  reason="prusa-slicer is not installed (Debian package prusa-slicer)")
+
+
+def _wait_idle(octoprint: Any) -> None:
+    deadline = time.monotonic() + 60
+    while octoprint.api("GET", "/api/job").json()["state"] != "Operational":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
+@needs_slicer
+def test_dispatch_follows_a_build_to_done_and_stores_its_events(settings: Settings, octoprint: Any,
+                                                                cube: Path) -> None:
+    _wait_idle(octoprint)
+    link = dispatch.connect_machine(settings, MACHINE, "octoprint", octoprint.url, api_key=octoprint.api_key)
+    assert link.state is ConnectionState.CONNECTED and link.host == octoprint.url
+    assert [m.machine_id for m in dispatch.list_machines(settings, SITE)] == [MACHINE]
+    build = builds.create_build(settings, SITE, MACHINE, [cube], "fdm_pla", copies=2)
+    result = dispatch.dispatch_build(settings, build.id, wait=True, poll_s=0.5)
+    assert result.build.status is BuildStatus.DONE, result.build.message
+    kinds = [e["type"] for e in result.events]
+    assert kinds[0] == "job" and result.events[0]["event"] == "start"
+    end = result.events[-1]
+    assert end["type"] == "job" and end["event"] == "end" and end["good"] == 2 and end["scrap"] == 0
+    states = [e["state"] for e in result.events if e["type"] == "state"]
+    assert states[0] == "producing" and states[-1] == "idle"
+    temps = [e for e in result.events if e["type"] == "temperature" and e["sensor"] == "tool0"]
+    assert max(e["temperature_c"] for e in temps) > 150  # the virtual printer heated to the PLA profile's nozzle
+    progress = [e["layer"] for e in result.events if e["type"] == "layer"]
+    assert progress == sorted(progress) and progress[-1] == 100
+    stored = dispatch.machine_events(settings, build.id)
+    assert [e["id"] for e in stored] == [e["id"] for e in result.events]
+    assert octoprint.api("GET", "/api/job").json()["job"]["file"]["name"] == f"{build.id}.gcode"
+    with pytest.raises(InputError) as again:
+        dispatch.dispatch_build(settings, build.id)
+    assert again.value.code == "dispatch.final"
+
+
+@needs_slicer
+def test_cancel_mid_print_puts_the_parts_back(settings: Settings, octoprint: Any, cube: Path) -> None:
+    _wait_idle(octoprint)
+    dispatch.connect_machine(settings, MACHINE, "octoprint", octoprint.url, api_key=octoprint.api_key)
+    build = builds.create_build(settings, SITE, MACHINE, [cube], "fdm_pla")
+    dispatch.dispatch_build(settings, build.id)
+    assert dispatch.get_build(settings, build.id).status is BuildStatus.PRINTING
+    busy = builds.create_build(settings, SITE, MACHINE, [cube], "fdm_pla")
+    with pytest.raises(InputError) as refused:
+        dispatch.dispatch_build(settings, busy.id)
+    assert refused.value.code == "dispatch.busy" and "waits in the queue" in refused.value.message
+    assert dispatch.get_build(settings, busy.id).status is BuildStatus.PLANNED  # still queued
+
+    def cancel_when_printing() -> None:
+        deadline = time.monotonic() + 60
+        while octoprint.api("GET", "/api/job").json()["state"] != "Printing" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        dispatch.cancel_build(settings, build.id)
+
+    t = threading.Thread(target=cancel_when_printing)
+    t.start()
+    result = dispatch.dispatch_build(settings, build.id, wait=True, poll_s=0.5)
+    t.join()
+    assert result.build.status is BuildStatus.CANCELLED
+    assert "back in the queue" in result.build.message
+    end = [e for e in dispatch.machine_events(settings, build.id) if e["type"] == "job" and e["event"] == "end"]
+    assert len(end) == 1 and end[0]["good"] == 0 and end[0]["scrap"] == 1
+    _wait_idle(octoprint)
+
+
+def test_wrong_key_and_unreachable_host_are_clear_states(settings: Settings, octoprint: Any,
+                                                          closed_port: int) -> None:
+    wrong = dispatch.connect_machine(settings, MACHINE, "octoprint", octoprint.url, api_key="not-the-key")
+    assert wrong.state is ConnectionState.UNAUTHORIZED and "refused the API key (403" in wrong.message
+    gone = dispatch.connect_machine(settings, MACHINE, "octoprint", f"http://127.0.0.1:{closed_port}",
+                                    api_key="k")
+    assert gone.state is ConnectionState.UNREACHABLE and "cannot be reached" in gone.message
+    build = builds.create_build(settings, SITE, MACHINE, [_cube(settings.data_dir)], "fdm_pla")
+    with pytest.raises(InputError) as exc:
+        dispatch.dispatch_build(settings, build.id)
+    assert exc.value.code == "dispatch.unreachable"
+    assert dispatch.get_build(settings, build.id).status is BuildStatus.PLANNED  # nothing lost
+
+
+def _cube(folder: Path) -> Path:
+    import trimesh
+
+    path = folder / "c.stl"
+    trimesh.creation.box((8.0, 8.0, 3.0)).export(path)
+    return path
