@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import time
 
+import pytest
 from pages_kit import Site, csrf_of
 
 
@@ -138,3 +139,14 @@ def test_production_photos_reach_the_buyer_only(site: Site) -> None:
     assert fac.get(f"/orders/{order_id}/photos/001.jpg").status_code == 200
     assert stranger.get(f"/orders/{order_id}/photos/001.jpg").status_code == 404
     assert buyer.get(f"/orders/{order_id}/photos/..%2F..%2Ffabgrid.db").status_code == 404
+    # at rest the photo is encrypted like designs (issue 16, item 11): no JPEG in the data directory
+    stored = list((site.settings.data_dir / "order_photos" / order_id).iterdir())
+    assert [p.name for p in stored] == ["001.jpg.enc"]
+    blob = stored[0].read_bytes()
+    assert blob[:4] == b"FGP1" and b"\xff\xd8\xff" not in blob and img.content[100:140] not in blob
+    from fabgrid.errors import InputError
+    from fabgrid.services import web_photos
+
+    assert web_photos.decrypt_photo(site.settings, order_id, "001.jpg", blob) == img.content
+    with pytest.raises(InputError, match="altered or belongs elsewhere"):  # bound to its order and name
+        web_photos.decrypt_photo(site.settings, order_id, "002.jpg", blob)

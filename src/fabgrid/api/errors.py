@@ -32,8 +32,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.message, type_=f"urn:fabgrid:problem:{exc.code}",
-                       instance=request.url.path, hint=exc.hint)
+        retry_after = getattr(exc, "retry_after_s", None)  # a refusal that says when to come back (429, 503)
+        resp = problem(exc.status, exc.code, exc.message, type_=f"urn:fabgrid:problem:{exc.code}",
+                       instance=request.url.path, hint=exc.hint, retry_after_s=retry_after)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(int(retry_after))
+        return resp
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,16 +1,22 @@
 """Use cases of accounts: sign up, log in (session tokens), API keys, and resolving a bearer token.
 
-Passwords are hashed with argon2id; tokens are random secrets of which only the SHA-256 is stored.
-One transaction per use case.
+Passwords are hashed with argon2id; tokens are random secrets of which only the SHA-256 is stored. A password
+must have `MIN_PASSWORD_LEN` characters besides surrounding spaces, several distinct characters, and must not be
+a common password (``data/security/common_passwords.txt``). Failed log-ins are counted per account and per client
+address; past `ACCOUNT_MAX_FAILURES` / `ADDRESS_MAX_FAILURES` within `FAILURE_WINDOW` the key is locked for
+`LOCKOUT` (429 with Retry-After), and every failure and lock-out is written to the audit log (`auth_events`).
+`public_signup` answers the same whether or not the e-mail has an account. One transaction per use case.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +27,13 @@ from fabgrid.store.uow import UnitOfWork
 SESSION_TTL = timedelta(hours=12)
 MIN_PASSWORD_LEN = 10
 MAX_PASSWORD_LEN = 256
+#: a password needs at least this many different characters ("aaaaaaaaaa" is refused)
+MIN_DISTINCT_CHARS = 4
+#: failed log-ins of one account, and from one client address, within FAILURE_WINDOW before a lock-out
+ACCOUNT_MAX_FAILURES = 5
+ADDRESS_MAX_FAILURES = 20
+FAILURE_WINDOW = timedelta(minutes=15)
+LOCKOUT = timedelta(minutes=15)
 ROLES = ("buyer", "factory", "operator", "admin")
 ORG_KIND_OF_ROLE = {"buyer": "buyer", "factory": "factory", "operator": "operator", "admin": "operator"}
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,24}$")
@@ -53,10 +66,46 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class LoginLocked(InputError):
+    """Too many failed log-ins for the account or from the address: try again after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("too many failed log-ins for this account or from this address",
+                         hint=f"try again in {max(1, round(retry_after_s / 60))} min", code="auth.locked",
+                         status=429)
+        self.retry_after_s = retry_after_s
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower case; source in the file's header)."""
+    text = (resources.files("fabgrid.data") / "security" / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(ln for ln in text.splitlines() if ln and not ln.startswith("#"))
+
+
+_EDGES = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+def password_problem(password: str) -> str | None:
+    """Why `password` is refused (None: it is accepted)."""
+    if len(password) > MAX_PASSWORD_LEN:
+        return f"the password has more than {MAX_PASSWORD_LEN} characters"
+    if len(password.strip()) < MIN_PASSWORD_LEN:
+        return f"the password needs at least {MIN_PASSWORD_LEN} characters besides leading and trailing spaces"
+    if len(set(password)) < MIN_DISTINCT_CHARS:
+        return f"the password needs at least {MIN_DISTINCT_CHARS} different characters"
+    lower = password.strip().lower()
+    base = _EDGES.sub("", lower)
+    common = common_passwords()
+    if lower in common or (len(base) >= 4 and base in common):
+        return "the password is one of the most common passwords (or one with digits or symbols added)"
+    return None
+
+
 def _check_password(password: str) -> None:
-    if not MIN_PASSWORD_LEN <= len(password) <= MAX_PASSWORD_LEN:
-        raise InputError(f"password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters long",
-                         hint="choose a longer passphrase", code="auth.weak_password")
+    problem = password_problem(password)
+    if problem is not None:
+        raise InputError(problem, hint="choose a passphrase of several unrelated words", code="auth.weak_password")
 
 
 def signup(url: str, *, email: str, password: str, name: str, organisation: str, role: str = "buyer",
@@ -80,15 +129,12 @@ def signup(url: str, *, email: str, password: str, name: str, organisation: str,
         raise InputError("name and organisation must not be empty", code="auth.missing_field")
     kind = ORG_KIND_OF_ROLE[role]
     with UnitOfWork(url) as uow:
-        if uow.users.by_email(email) is not None:
-            raise InputError(f"an account for {email} exists already", hint="log in instead",
-                             code="auth.email_taken", status=409)
         if role == "factory" and site_id is not None and uow.catalog.site(site_id) is None:
             raise InputError(f"a factory account needs an existing site, not {site_id!r}",
                              hint="`fabgrid network` lists the sites", code="auth.bad_site")
         org = uow.organisations.by_name(organisation)
         if org is None:
-            org = uow.organisations.add(organisation, kind, site_id if role == "factory" else None)
+            pass
         elif org.kind != kind:
             raise InputError(f"organisation {organisation!r} is a {org.kind} organisation, not {kind}",
                              hint="choose another organisation name", code="auth.org_kind", status=409)
@@ -97,6 +143,12 @@ def signup(url: str, *, email: str, password: str, name: str, organisation: str,
             raise InputError(f"organisation {organisation!r} exists already",
                              hint="ask its administrator to invite you, or use another name",
                              code="auth.org_taken", status=409)
+        # the e-mail last: every answer before this one is the same whether or not the e-mail has an account
+        if uow.users.by_email(email) is not None:
+            raise InputError(f"an account for {email} exists already", hint="log in instead",
+                             code="auth.email_taken", status=409)
+        if org is None:
+            org = uow.organisations.add(organisation, kind, site_id if role == "factory" else None)
         user = uow.users.add(org.id, email, name.strip(), _hasher.hash(password), role)
         uow.commit()
         return Principal(user.id, user.email, user.name, role, org.id, org.name, org.site_id)
@@ -109,22 +161,79 @@ def _issue(uow: UnitOfWork, user_id: int, kind: str, name: str, ttl: timedelta |
     return IssuedToken(token=token, expires_at=expires, prefix=token[:8])
 
 
-def login(url: str, email: str, password: str) -> IssuedToken:
-    """Check the password and issue a session token (OAuth2 password flow)."""
+@dataclass(frozen=True)
+class SignupReceipt:
+    """What a public sign-up answers: the same whether the account was made or the e-mail had one already."""
+
+    email: str
+    name: str
+    role: str
+    organisation: str
+    site_id: str | None
+
+
+def public_signup(url: str, *, email: str, password: str, name: str, organisation: str, role: str = "buyer",
+                  site_id: str | None = None) -> SignupReceipt:
+    """`signup` for anyone (the API and the sign-up page), answering the same whether or not `email` has an
+    account: a taken e-mail changes nothing and takes as long (the password is hashed either way). Every other
+    refusal (bad e-mail, weak password, organisation taken) does not depend on the e-mail's account."""
+    try:
+        signup(url, email=email, password=password, name=name, organisation=organisation, role=role,
+               site_id=site_id)
+    except InputError as exc:
+        if exc.code != "auth.email_taken":
+            raise
+        _hasher.hash(password)  # what creating the account would have cost
+    return SignupReceipt(email.strip().lower(), name.strip(), role, organisation.strip(), site_id)
+
+
+def _keys(email: str, address: str) -> tuple[str, str]:
+    return f"acct:{email.strip().lower()[:254]}", f"addr:{address[:64]}"
+
+
+def login(url: str, email: str, password: str, address: str | None = None) -> IssuedToken:
+    """Check the password and issue a session token (OAuth2 password flow). `address` is the client's (the
+    throttle counts failures per account and per address); LoginLocked (429) while either is locked."""
     bad = InputError("wrong email or password", hint="check both, or sign up", code="auth.invalid_credentials",
                      status=401)
+    address = address or "unknown"
+    acct, addr = _keys(email, address)
+    who = email.strip().lower()[:254]
     with UnitOfWork(url) as uow:
+        t = datetime.now(UTC)
+        locked = uow.users.locked_until([acct, addr], t)
+        if locked is not None:
+            uow.users.auth_event("refused_locked", who, address, "log-in refused: locked out", t)
+            uow.commit()
+            raise LoginLocked(max(1, int((locked - t).total_seconds()) + 1))
         user = uow.users.by_email(email.strip())
-        if user is None:
-            _hasher.hash(password)  # spend the same time as a real check
-            raise bad
         try:
-            _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            raise bad from None
+            if user is None:
+                _hasher.hash(password)  # spend the same time as a real check
+                raise bad
+            try:
+                _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                raise bad from None
+        except InputError:
+            uow.users.auth_event("login_failed", who, address, "wrong password" if user else "no such account", t)
+            for key, limit in ((acct, ACCOUNT_MAX_FAILURES), (addr, ADDRESS_MAX_FAILURES)):
+                if uow.users.record_failure(key, t, t - FAILURE_WINDOW, limit, t + LOCKOUT):
+                    uow.users.auth_event("locked", who, address, f"{key.split(':', 1)[0]} locked for "
+                                         f"{LOCKOUT.total_seconds() / 60:.0f} min after {limit} failures", t)
+            uow.commit()
+            raise
+        uow.users.clear_failures(acct)
         issued = _issue(uow, user.id, "session", "login", SESSION_TTL)
         uow.commit()
         return issued
+
+
+def auth_log(url: str, email: str | None = None, limit: int = 200) -> list[dict[str, str]]:
+    """The authentication audit log (failed log-ins, lock-outs, refusals while locked), newest first."""
+    with UnitOfWork(url) as uow:
+        return [{"at": r.at.isoformat(), "event": r.event, "email": r.email, "address": r.address,
+                 "detail": r.detail} for r in uow.users.auth_events(email, limit)]
 
 
 def create_api_key(url: str, principal: Principal, name: str) -> IssuedToken:

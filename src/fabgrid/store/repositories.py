@@ -8,17 +8,20 @@ Depends on the ORM tables and the domain records.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fabgrid.store.tables import (
     AccessTokenRow,
+    AuthEventRow,
     DesignAccessRow,
     DisruptionRow,
     JobRow,
+    LoginThrottleRow,
     OrganisationRow,
     PartRow,
     QuoteRow,
@@ -71,6 +74,58 @@ class UserRepository:
     def get(self, user_id: int) -> UserRow | None:
         """The user with id `user_id`, or None."""
         return self.session.get(UserRow, user_id)
+
+    # ---- log-in throttling (per account ``acct:<email>`` and per client address ``addr:<ip>``) and its audit log
+
+    def locked_until(self, keys: list[str], now: datetime) -> datetime | None:
+        """The latest lock-out still in force among `keys`, or None."""
+        q = select(LoginThrottleRow.locked_until).where(LoginThrottleRow.key.in_(keys),
+                                                        LoginThrottleRow.locked_until.is_not(None))
+        found = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in self.session.scalars(q) if t is not None]
+        live = [t for t in found if t > now]
+        return max(live) if live else None
+
+    def record_failure(self, key: str, now: datetime, window_start_after: datetime, max_failures: int,
+                       locked_until: datetime) -> bool:
+        """Count one failed log-in of `key` (a count older than `window_start_after` starts again); at
+        `max_failures` lock it until `locked_until`. One atomic UPDATE (or the first INSERT), so concurrent failures
+        all count. True when this failure locked the key."""
+        stale = LoginThrottleRow.window_start < window_start_after
+        res = self.session.execute(
+            update(LoginThrottleRow).where(LoginThrottleRow.key == key)
+            .values(failures=case((stale, 1), else_=LoginThrottleRow.failures + 1),
+                    window_start=case((stale, now), else_=LoginThrottleRow.window_start))
+            .execution_options(synchronize_session=False))
+        if getattr(res, "rowcount", 0) == 0:
+            try:
+                with self.session.begin_nested():
+                    self.session.add(LoginThrottleRow(key=key, failures=1, window_start=now, locked_until=None))
+            except IntegrityError:  # a concurrent first failure inserted it: count on that row
+                return self.record_failure(key, now, window_start_after, max_failures, locked_until)
+        res = self.session.execute(
+            update(LoginThrottleRow).where(LoginThrottleRow.key == key, LoginThrottleRow.failures >= max_failures,
+                                           or_(LoginThrottleRow.locked_until.is_(None),
+                                               LoginThrottleRow.locked_until < now))
+            .values(locked_until=locked_until, failures=0, window_start=now)
+            .execution_options(synchronize_session=False))
+        return bool(getattr(res, "rowcount", 0) == 1)
+
+    def clear_failures(self, key: str) -> None:
+        """Forget the failed log-ins of `key` (after a successful one)."""
+        self.session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key == key,
+                                                            LoginThrottleRow.locked_until.is_(None)))
+
+    def auth_event(self, event: str, email: str, address: str, detail: str, at: datetime) -> None:
+        """Append to the authentication audit log."""
+        self.session.add(AuthEventRow(event=event, email=email[:254], address=address[:64], detail=detail[:300],
+                                      at=at))
+
+    def auth_events(self, email: str | None = None, limit: int = 200) -> list[AuthEventRow]:
+        """The authentication audit log (of one e-mail), newest first."""
+        q = select(AuthEventRow).order_by(AuthEventRow.id.desc()).limit(limit)
+        if email is not None:
+            q = q.where(AuthEventRow.email == email.lower())
+        return list(self.session.scalars(q))
 
 
 class TokenRepository:

@@ -91,12 +91,16 @@ async def login(request: Request) -> Response:
     form = await checked_form(request)
     email, nxt = field(form, "email"), local_path(field(form, "next"), "")
     url = settings_of(request).database_url
+    address = request.client.host if request.client else None
     try:
-        issued = accounts.login(url, email, str(form.get("password") or ""))
-    except InputError:
-        return render(request, "login.html", {"next": nxt, "email": email,
-                                              "error": i18n.translate(_lang(request), "login.failed")},
-                      status_code=401)
+        issued = accounts.login(url, email, str(form.get("password") or ""), address)
+    except InputError as exc:
+        locked = exc.code == "auth.locked"
+        resp = render(request, "login.html", {"next": nxt, "email": email, "error": i18n.translate(
+            _lang(request), "login.locked" if locked else "login.failed")}, status_code=429 if locked else 401)
+        if locked:
+            resp.headers["Retry-After"] = str(getattr(exc, "retry_after_s", 900))
+        return resp
     who = accounts.authenticate(url, issued.token)
     target = nxt or home_for(who.role if who else "buyer")
     return _signed_in(request, issued.token, target)
@@ -122,12 +126,16 @@ async def signup(request: Request) -> Response:
     password = str(form.get("password") or "")
     url = settings_of(request).database_url
     try:
-        accounts.signup(url, email=values["email"], password=password, name=values["name"],
-                        organisation=values["organisation"], role="buyer")
-        issued = accounts.login(url, values["email"], password)
+        accounts.public_signup(url, email=values["email"], password=password, name=values["name"],
+                               organisation=values["organisation"], role="buyer")
     except InputError as exc:
         return render(request, "signup.html", {"form": values, "error": exc.message, "hint": exc.hint},
                       status_code=exc.status if 400 <= exc.status < 500 else 422)
+    try:
+        issued = accounts.login(url, values["email"], password, request.client.host if request.client else None)
+    except InputError:  # the e-mail had an account already (with another password): say no more than that
+        return render(request, "login.html", {"next": "/parts", "email": values["email"], "error": i18n.translate(
+            _lang(request), "signup.log_in")}, status_code=200)
     return _signed_in(request, issued.token, "/parts")
 
 

@@ -40,16 +40,25 @@ def _principal_json(p: accounts.Principal) -> dict[str, Any]:
             "organisation": {"id": p.organisation_id, "name": p.organisation, "site_id": p.site_id}}
 
 
-@router.post("/signup", status_code=201, summary="Create a buyer (or factory) account and its organisation")
+@router.post("/signup", status_code=201, summary="Create a buyer (or factory) account and its organisation",
+             description="Answers the same whether or not the e-mail has an account (an existing account is left "
+                         "as it is): log in afterwards with POST /api/v1/auth/token.")
 def signup(body: SignupRequest, settings: SettingsDep) -> dict[str, Any]:
-    p = accounts.signup(settings.database_url, email=body.email, password=body.password, name=body.name,
-                        organisation=body.organisation, role=body.role)
-    return _principal_json(p)
+    r = accounts.public_signup(settings.database_url, email=body.email, password=body.password, name=body.name,
+                               organisation=body.organisation, role=body.role)
+    return {"email": r.email, "name": r.name, "role": r.role,
+            "organisation": {"name": r.organisation, "site_id": r.site_id},
+            "detail": "if this e-mail had no account, it has one now: log in with it",
+            "links": {"token": "/api/v1/auth/token"}}
 
 
-@router.post("/token", summary="Log in (OAuth2 password flow); returns a bearer token")
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: SettingsDep) -> dict[str, Any]:
-    issued = accounts.login(settings.database_url, form.username, form.password)
+@router.post("/token", summary="Log in (OAuth2 password flow); returns a bearer token",
+             responses={429: {"description": "too many failed log-ins for the account or from the address "
+                                              "(Retry-After says when to try again)"}})
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          settings: SettingsDep) -> dict[str, Any]:
+    address = request.client.host if request.client else None
+    issued = accounts.login(settings.database_url, form.username, form.password, address)
     ttl = int(accounts.SESSION_TTL.total_seconds())
     return {"access_token": issued.token, "token_type": "bearer", "expires_in": ttl}
 
