@@ -125,3 +125,12 @@ def octoprint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrintSer
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def prusalink() -> Iterator[object]:
+    """A PrusaLink protocol simulator (tests/dispatch/simulators.py) on a free port."""
+    from simulators import PrusaLinkSimulator
+
+    with PrusaLinkSimulator("prusa-key", print_s=3.0) as sim:
+        yield sim

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fabgrid.api import errors
 from fabgrid.api.routes import (
     auth,
+    builds,
     catalog,
     factories,
     factory,
@@ -39,7 +40,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         resp.headers["Retry-After"] = str(exc.retry_after_s)
         return resp
 
-    for module in (health, catalog, auth, parts, jobs, quotes, orders, factory, factories, operator, webhooks):
+    for module in (health, catalog, auth, parts, jobs, quotes, orders, factory, factories, operator, webhooks,
+                   builds):
         app.include_router(module.router)
     app.include_router(factories.operator_router)
     if settings.broker_url:

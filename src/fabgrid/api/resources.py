@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from fabgrid.domain.dispatch import MachineConnection, PlannedBuild
 from fabgrid.domain.factory import FactoryApplication, FactoryEvent
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.services.factories import SiteProfile
@@ -140,3 +141,22 @@ def factory_event_doc(e: FactoryEvent) -> dict[str, Any]:
     """One entry of the factories' audit log."""
     return {"kind": e.kind, "at": _iso(e.at), "actor_user_id": e.actor_user_id, "reason": e.reason,
             "version": e.version, "application_id": e.application_id, "site_id": e.site_id}
+
+
+# ------------------------------------------------------------------ dispatch to printers (issue 20)
+
+
+def build_doc(b: PlannedBuild) -> dict[str, Any]:
+    """A build: machine, material, parts with their order lines, status and links (no file paths)."""
+    doc = b.model_dump(mode="json", exclude={"model_file"})
+    doc["copies"] = b.copies
+    doc["links"] = {"self": f"/api/v1/factory/builds/{b.id}", "dispatch": f"/api/v1/factory/builds/{b.id}/dispatch",
+                    "events": f"/api/v1/factory/builds/{b.id}/events"}
+    return doc
+
+
+def connection_doc(c: MachineConnection) -> dict[str, Any]:
+    """A machine's link to its print host (never its keys)."""
+    doc = c.model_dump(mode="json")
+    doc["links"] = {"self": f"/api/v1/factory/machines/{c.machine_id}/connection"}
+    return doc

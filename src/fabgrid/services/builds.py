@@ -19,6 +19,8 @@ from fabgrid.domain.order import OrderStatus
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, network
 from fabgrid.services._util import new_id, now
+from fabgrid.services.accounts import Principal
+from fabgrid.services.dispatch import own_site
 from fabgrid.services.nesting import nest_files
 from fabgrid.store.tables import PartRow
 from fabgrid.store.uow import UnitOfWork
@@ -137,3 +139,16 @@ def plan_site(settings: Settings, site_id: str) -> PlanResult:
             except InputError as exc:
                 unplanned += [{"line": m[0], "reason": exc.message} for m in members]
     return PlanResult(site=site_id, builds=list_builds(settings, site_id), kept=kept, unplanned=unplanned)
+
+
+def site_builds(settings: Settings, who: Principal, site_id: str | None = None) -> list[PlannedBuild]:
+    """The builds of the caller's site (an operator: of `site_id`, or all)."""
+    return list_builds(settings, own_site(who) or site_id)
+
+
+def plan_own_site(settings: Settings, who: Principal, site_id: str | None = None) -> PlanResult:
+    """Re-plan the caller's site (an operator names the site)."""
+    site = own_site(who) or site_id
+    if site is None:
+        raise InputError("name the site to plan", hint="add ?site=SITE_ID", code="build.site")
+    return plan_site(settings, site)

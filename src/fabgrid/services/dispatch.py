@@ -22,7 +22,8 @@ from fabgrid.dispatch.base import Connection, Connector, HostError, HostState, H
 from fabgrid.dispatch.follow import Follower
 from fabgrid.domain.dispatch import BuildStatus, ConnectionState, MachineConnection, PlannedBuild
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, network
+from fabgrid.services import designs, jobs, network
+from fabgrid.services.accounts import Principal
 from fabgrid.store.telemetry import MachineEventStore
 from fabgrid.store.uow import UnitOfWork
 
@@ -43,6 +44,22 @@ class DispatchResult:
 
     build: PlannedBuild
     events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def own_site(who: Principal | None) -> str | None:
+    """The one site `who` may dispatch for (None: any, the CLI and operators); 403 for buyers."""
+    if who is None or who.role in ("operator", "admin"):
+        return None
+    if who.role != "factory" or not who.site_id:
+        raise InputError("only a factory of the network dispatches builds", hint="log in with a factory account",
+                         code="dispatch.forbidden", status=403)
+    return who.site_id
+
+
+def _check_site(who: Principal | None, site_id: str, what: str) -> None:
+    allowed = own_site(who)
+    if allowed is not None and allowed != site_id:
+        raise NotFoundError(f"{what} is not at your site", code="dispatch.not_found")
 
 
 def _machine_site(uow: UnitOfWork, machine_id: str) -> tuple[str, str]:
@@ -89,7 +106,8 @@ def _probe(conn: Connection) -> tuple[ConnectionState, str, HostStatus | None]:
 
 
 def connect_machine(settings: Settings, machine_id: str, kind: str, url: str, *, api_key: str | None = None,
-                    serial: str | None = None, access_code: str | None = None) -> MachineConnection:
+                    serial: str | None = None, access_code: str | None = None,
+                    who: Principal | None = None) -> MachineConnection:
     """Link `machine_id` to its print host, sealed under the master key, and check it once. The link is kept
     whatever the check says (the state and message say what is wrong)."""
     if kind not in kinds():
@@ -103,6 +121,7 @@ def connect_machine(settings: Settings, machine_id: str, kind: str, url: str, *,
     secret = json.dumps({"url": conn.url, "api_key": api_key, "serial": serial, "access_code": access_code})
     with UnitOfWork(settings.database_url) as uow:
         site_id, _ = _machine_site(uow, machine_id)
+        _check_site(who, site_id, f"machine {machine_id}")
         uow.dispatch.save_connection(machine_id, site_id, kind, designs.seal(master, secret.encode(),
                                                                              machine_id.encode()),
                                      designs.key_id(master))
@@ -147,10 +166,12 @@ def _host(settings: Settings, machine_id: str) -> Connector:
                                 access_code=doc.get("access_code")))
 
 
-def get_build(settings: Settings, build_id: str) -> PlannedBuild:
+def get_build(settings: Settings, build_id: str, who: Principal | None = None) -> PlannedBuild:
     """One build; 404 naming where the list is."""
     with UnitOfWork(settings.database_url) as uow:
         b = uow.dispatch.build(build_id)
+    if b is not None:
+        _check_site(who, b.site_id, f"build {build_id}")
     if b is None:
         raise NotFoundError(f"build {build_id!r} does not exist", hint="`fabgrid builds plan --site S` lists builds",
                             code="build.not_found")
@@ -181,11 +202,12 @@ def _gcode(settings: Settings, build: PlannedBuild) -> Path:
 
 def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, poll_s: float = POLL_S,
                    timeout_s: float | None = None,
-                   on_events: Callable[[list[dict[str, Any]]], None] | None = None) -> DispatchResult:
+                   on_events: Callable[[list[dict[str, Any]]], None] | None = None,
+                   who: Principal | None = None) -> DispatchResult:
     """Slice, upload and start a planned build on its machine (idle, and with the build's material where the
     host reports one); with `wait`, follow it until done, failed or cancelled. A build already printing is
     followed again. Events go to `machine_events` as they come (and to `on_events`)."""
-    build = get_build(settings, build_id)
+    build = get_build(settings, build_id, who)
     if build.status.final:
         raise InputError(f"build {build.id} is {build.status.value}", hint="plan the site again to re-build its "
                          "parts", code="dispatch.final", status=409)
@@ -284,9 +306,9 @@ def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: 
         time.sleep(poll_s)
 
 
-def cancel_build(settings: Settings, build_id: str) -> PlannedBuild:
+def cancel_build(settings: Settings, build_id: str, who: Principal | None = None) -> PlannedBuild:
     """Cancel a printing build on its host; a planned one is cancelled at once. Its lines go back to the queue."""
-    build = get_build(settings, build_id)
+    build = get_build(settings, build_id, who)
     if build.status.final:
         raise InputError(f"build {build.id} is {build.status.value} already", code="dispatch.final", status=409)
     if build.status is BuildStatus.PRINTING and build.machine_id is not None:
@@ -303,3 +325,44 @@ def machine_events(settings: Settings, build_id: str) -> list[dict[str, Any]]:
     build = get_build(settings, build_id)
     store = MachineEventStore(settings.database_url)
     return [e for e in store.events(since=build.created_at) if str(e["id"]).startswith(f"{build.id}:")]
+
+
+FOLLOW_JOB = "build_follow"
+
+
+@jobs.register(FOLLOW_JOB)
+def _follow_job(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    """Background job: follow a printing build to its end (the API's dispatch starts it)."""
+    r = dispatch_build(settings, str(params["build_id"]), wait=True)
+    return {"build_id": r.build.id, "status": r.build.status.value, "message": r.build.message,
+            "events": len(r.events)}
+
+
+def start_and_follow(settings: Settings, who: Principal, build_id: str) -> tuple[PlannedBuild, dict[str, Any]]:
+    """Send a build to its printer now (busy, unreachable, a wrong key: the error at once), then follow it in a
+    background job; the build and the job."""
+    result = dispatch_build(settings, build_id, who=who)
+    with UnitOfWork(settings.database_url) as uow:
+        job = jobs.enqueue(uow, FOLLOW_JOB, {"build_id": build_id}, organisation_id=who.organisation_id,
+                           user_id=who.user_id)
+        uow.commit()
+        doc = jobs.job_json(job)
+    jobs.submit(settings, doc["id"])
+    return result.build, doc
+
+
+def list_site_machines(settings: Settings, who: Principal) -> list[MachineConnection]:
+    """The linked machines of the caller's site (every site for an operator)."""
+    return list_machines(settings, own_site(who))
+
+
+def connection(settings: Settings, who: Principal, machine_id: str) -> MachineConnection:
+    """The link of one machine of the caller's site; 404 when it has none."""
+    with UnitOfWork(settings.database_url) as uow:
+        site_id, _ = _machine_site(uow, machine_id)
+    _check_site(who, site_id, f"machine {machine_id}")
+    found = next((c for c in list_machines(settings, site_id) if c.machine_id == machine_id), None)
+    if found is None:
+        raise NotFoundError(f"machine {machine_id} has no print host", hint="PUT its connection first",
+                            code="dispatch.not_connected")
+    return found

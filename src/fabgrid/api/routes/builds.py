@@ -1,0 +1,79 @@
+"""Builds and print hosts of the caller's site: GET /api/v1/factory/builds, POST /api/v1/factory/builds/plan,
+GET /api/v1/factory/builds/{id} (and /events), POST /api/v1/factory/builds/{id}/dispatch (sent now, followed by
+a background job) and /cancel, GET|PUT /api/v1/factory/machines/{id}/connection (URL and key stored encrypted,
+never answered back)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from fabgrid.api.auth import CurrentPrincipal
+from fabgrid.api.deps import get_settings
+from fabgrid.api.resources import build_doc, connection_doc
+from fabgrid.config import Settings
+from fabgrid.services import builds, dispatch
+
+router = APIRouter(prefix="/api/v1/factory", tags=["factory", "dispatch"])
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+class ConnectionBody(BaseModel):
+    """A machine's print host."""
+
+    kind: str = Field(description="octoprint, moonraker, prusalink or bambu", max_length=16)
+    url: str = Field(max_length=500, description="e.g. http://192.168.1.20:5000")
+    api_key: str | None = Field(default=None, max_length=200)
+    serial: str | None = Field(default=None, max_length=64)
+    access_code: str | None = Field(default=None, max_length=64)
+
+
+@router.get("/builds", summary="Builds of your site")
+def list_builds(principal: CurrentPrincipal, settings: SettingsDep,
+                site: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    return {"builds": [build_doc(b) for b in builds.site_builds(settings, principal, site)]}
+
+
+@router.post("/builds/plan", summary="Re-plan your site's builds from its open order lines")
+def plan(principal: CurrentPrincipal, settings: SettingsDep,
+         site: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    r = builds.plan_own_site(settings, principal, site)
+    return {"site": r.site, "builds": [build_doc(b) for b in r.builds], "kept": r.kept, "unplanned": r.unplanned}
+
+
+@router.get("/builds/{build_id}", summary="One build")
+def get_build(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return build_doc(dispatch.get_build(settings, build_id, principal))
+
+
+@router.get("/builds/{build_id}/events", summary="The machine events of a build's print")
+def build_events(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    dispatch.get_build(settings, build_id, principal)
+    return {"events": dispatch.machine_events(settings, build_id)}
+
+
+@router.post("/builds/{build_id}/dispatch", status_code=202, summary="Send a build to its printer")
+def dispatch_build(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
+    build, job = dispatch.start_and_follow(settings, principal, build_id)
+    return JSONResponse({"build": build_doc(build), "job": job}, status_code=202,
+                        headers={"Location": f"/api/v1/factory/builds/{build.id}"})
+
+
+@router.post("/builds/{build_id}/cancel", summary="Cancel a build (its parts go back to the queue)")
+def cancel_build(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return build_doc(dispatch.cancel_build(settings, build_id, principal))
+
+
+@router.get("/machines/{machine_id}/connection", summary="A machine's print host (without its keys)")
+def get_connection(machine_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return connection_doc(dispatch.connection(settings, principal, machine_id))
+
+
+@router.put("/machines/{machine_id}/connection", summary="Link a machine to its print host and check it")
+def put_connection(machine_id: str, body: ConnectionBody, principal: CurrentPrincipal,
+                   settings: SettingsDep) -> dict[str, Any]:
+    return connection_doc(dispatch.connect_machine(settings, machine_id, body.kind, body.url, api_key=body.api_key,
+                                                   serial=body.serial, access_code=body.access_code, who=principal))

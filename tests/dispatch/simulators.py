@@ -1,0 +1,119 @@
+"""Protocol SIMULATORS of print hosts for the dispatch tests, written from the public specifications: PrusaLink's
+v1 REST API (Prusa-Link-Web, spec/openapi.yaml: /api/v1/status, /api/v1/job, PUT /api/v1/files/usb/<name> with
+Print-After-Upload, DELETE /api/v1/job/<id>; X-Api-Key). They are not the real hosts: a print "runs" for
+`print_s` seconds of wall time. Real OctoPrint is tested with the real server (conftest.octoprint)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+
+class PrusaLinkSimulator:
+    """A PrusaLink printer simulator on 127.0.0.1:`port`."""
+
+    def __init__(self, api_key: str, print_s: float = 3.0) -> None:
+        self.api_key = api_key
+        self.print_s = print_s
+        self.state = "IDLE"
+        self.job: dict[str, Any] | None = None
+        self.started = 0.0
+        self.uploads: list[tuple[str, int, str]] = []
+        self.lock = threading.Lock()
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, doc: Any = None) -> None:
+                body = b"" if doc is None else json.dumps(doc).encode()
+                self.send_response(code)
+                if doc is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _auth(self) -> bool:
+                if self.headers.get("X-Api-Key") != sim.api_key:
+                    self._send(401, {"title": "Unauthorized"})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._auth():
+                    return
+                sim.tick()
+                if self.path == "/api/v1/status":
+                    job = {} if sim.job is None else {"id": sim.job["id"], "progress": sim.progress(),
+                                                     "time_remaining": 0}
+                    printing = sim.state == "PRINTING"
+                    self._send(200, {"printer": {"state": sim.state, "temp_nozzle": 215.0 if printing else 24.0,
+                                                 "target_nozzle": 215.0 if printing else 0.0,
+                                                 "temp_bed": 60.0 if printing else 23.8,
+                                                 "target_bed": 60.0 if printing else 0.0}, "job": job})
+                elif self.path == "/api/v1/job":
+                    if sim.job is None:
+                        self._send(204)
+                    else:
+                        self._send(200, {"id": sim.job["id"], "state": sim.state, "progress": sim.progress(),
+                                         "file": {"name": sim.job["name"], "display_name": sim.job["name"]}})
+                else:
+                    self._send(404, {"title": "Not Found"})
+
+            def do_PUT(self) -> None:
+                if not self._auth():
+                    return
+                size = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(size)
+                if not self.path.startswith("/api/v1/files/usb/"):
+                    self._send(404, {"title": "Not Found"})
+                    return
+                sim.tick()
+                if sim.state in ("PRINTING", "PAUSED", "BUSY"):
+                    self._send(409, {"title": "Conflict", "message": "printer is busy"})
+                    return
+                name = unquote(self.path.rsplit("/", 1)[1])
+                sim.uploads.append((name, len(data), self.headers.get("Print-After-Upload", "")))
+                if self.headers.get("Print-After-Upload") == "?1":
+                    with sim.lock:
+                        sim.job = {"id": len(sim.uploads), "name": name}
+                        sim.state, sim.started = "PRINTING", time.monotonic()
+                self._send(201)
+
+            def do_DELETE(self) -> None:
+                if not self._auth():
+                    return
+                if sim.job is not None and self.path == f"/api/v1/job/{sim.job['id']}" and sim.state == "PRINTING":
+                    sim.state = "STOPPED"
+                    self._send(204)
+                else:
+                    self._send(409, {"title": "Conflict"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def progress(self) -> float:
+        if self.state == "FINISHED":
+            return 100.0
+        return min(100.0, 100.0 * (time.monotonic() - self.started) / self.print_s)
+
+    def tick(self) -> None:
+        with self.lock:
+            if self.state == "PRINTING" and time.monotonic() - self.started >= self.print_s:
+                self.state = "FINISHED"
+
+    def __enter__(self) -> PrusaLinkSimulator:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
