@@ -94,9 +94,9 @@ _JOURNEY = textwrap.dedent("""
     assert part["status"] == "ready", part
     q, _ = quotes_store.create_quote(settings, who, QuoteRequest(part_id=part["id"], material="fdm_pla", quantity=3,
                                                                 destination="Changsha"))
-    assert q["offers"], q
-    o = orders.place_order(settings, who, [orders.LineRequest(q["id"])])
-    print("ok", len(q["offers"]), o.lines[0].site_id)
+    assert q.offers, q
+    o = orders.place_order(settings, who, [orders.LineRequest(q.id)])
+    print("ok", len(q.offers), o.lines[0].site_id)
 """)
 
 

@@ -15,6 +15,7 @@ from fabgrid.domain.factory import FactoryApplication, FactoryEvent
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.services.factories import SiteProfile
 from fabgrid.services.orders import DisruptionInfo
+from fabgrid.services.quotes_store import StoredQuote
 from fabgrid.services.storefront import StorefrontView
 
 #: Fields a one-line order also carries at the top level, as orders had before they had lines.
@@ -160,3 +161,13 @@ def connection_doc(c: MachineConnection) -> dict[str, Any]:
     doc = c.model_dump(mode="json")
     doc["links"] = {"self": f"/api/v1/factory/machines/{c.machine_id}/connection"}
     return doc
+
+
+def quote_doc(q: StoredQuote) -> dict[str, Any]:
+    """The quote resource: the request it was priced for, the offers and rejections, its validity and links."""
+    return {"id": q.id, "part_id": q.part_id, "input_hash": q.input_hash, "request": q.request,
+            "created_at": _iso(q.created_at), "expires_at": _iso(q.expires_at), "expired": q.expired,
+            "offers": [o.model_dump(mode="json") for o in q.quote.offers],
+            "rejected": [r.model_dump(mode="json") for r in q.quote.rejected], "currency": "CNY",
+            "links": {"self": f"/api/v1/quotes/{q.id}", "part": f"/api/v1/parts/{q.part_id}",
+                      "order": "/api/v1/orders"}}

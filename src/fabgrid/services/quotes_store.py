@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fabgrid.config import Settings
 from fabgrid.costing.quote import QuoteRequest, input_hash
+from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, network, ratelimit
-from fabgrid.services._util import iso, new_id, now, utc
+from fabgrid.services._util import new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.services.network import NetworkData
 from fabgrid.store.tables import PartRow, QuoteRow
@@ -26,7 +29,43 @@ from fabgrid.store.uow import UnitOfWork
 #: analysis hands its loaded part in, so the first quote of a fresh upload loads nothing).
 PREPARED_CACHE_SIZE = 16
 
-__all__ = ["QuoteRequest", "create_quote", "get_quote", "input_hash", "keep_prepared", "list_quotes", "quote_json"]
+__all__ = ["QuoteRequest", "StoredQuote", "create_quote", "get_quote", "input_hash", "keep_prepared", "list_quotes"]
+
+
+@dataclass(frozen=True)
+class StoredQuote:
+    """A quote the store keeps for an organisation: the engine's `Quote` (offers, rejections, validity) with
+    its id, part and the canonical request it was priced for (`QuoteRequest.canonical`, as stored)."""
+
+    id: str
+    part_id: str
+    input_hash: str
+    request: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    quote: Quote
+
+    @property
+    def expired(self) -> bool:
+        """True once the validity has passed (an expired quote can no longer be ordered)."""
+        return self.expires_at <= now()
+
+    @property
+    def offers(self) -> list[Any]:
+        """The offers (`domain.quote.Offer`), cheapest first."""
+        return list(self.quote.offers)
+
+    @property
+    def rejected(self) -> list[Any]:
+        """The sites that could not offer and why (`domain.quote.Rejection`)."""
+        return list(self.quote.rejected)
+
+    @classmethod
+    def of(cls, row: QuoteRow) -> StoredQuote:
+        """The record of a stored row (the stored JSON re-validated, never read as a dict)."""
+        return cls(id=row.id, part_id=row.part_id, input_hash=row.input_hash, request=dict(row.request),
+                   created_at=utc(row.created_at), expires_at=utc(row.expires_at),
+                   quote=Quote.model_validate(row.quote))
 
 
 class _Prepared:
@@ -108,31 +147,18 @@ def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
 
 
 def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
-             data: NetworkData) -> dict[str, Any]:
-    """Price the part with the costing engine (`services.quotes`); returns the `Quote` record as JSON."""
+             data: NetworkData) -> Quote:
+    """Price the part with the costing engine (`services.quotes`)."""
     from fabgrid.services import quotes as engine
 
     prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256), lambda: engine.prepare_part(
         designs.read_design(settings, part), part.filename, units=part.units,
         report=engine.stored_report(part.report)))
-    quote = engine.quote_request(prepared, req, queued_h=queued_h, network=data.network, rates=data.rates,
-                                 logistics=data.logistics)
-    doc: dict[str, Any] = quote.model_dump(mode="json")
-    return doc
+    return engine.quote_request(prepared, req, queued_h=queued_h, network=data.network, rates=data.rates,
+                                logistics=data.logistics)
 
 
-def quote_json(row: QuoteRow) -> dict[str, Any]:
-    """The quote resource."""
-    q = row.quote
-    return {"id": row.id, "part_id": row.part_id, "input_hash": row.input_hash, "request": row.request,
-            "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
-            "expired": utc(row.expires_at) <= now(), "offers": q.get("offers", []),
-            "rejected": q.get("rejected", []), "currency": "CNY",
-            "links": {"self": f"/api/v1/quotes/{row.id}", "part": f"/api/v1/parts/{row.part_id}",
-                      "order": "/api/v1/orders"}}
-
-
-def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple[dict[str, Any], bool]:
+def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple[StoredQuote, bool]:
     """Quote a part of the caller's organisation; returns (quote, created). Rate limited ("quote").
 
     An equal request whose stored quote is still valid returns that quote (created=False).
@@ -152,34 +178,30 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
         digest = input_hash(req, content_key(part.sha256, part.units), data_fingerprint(data.network, data.rates))
         existing = uow.quotes.by_hash(who.organisation_id, digest, now())
         if existing is not None:
-            return quote_json(existing), False
+            return StoredQuote.of(existing), False
         queued = _queued_hours(uow)
         uow.session.expunge(part)  # used after the session closes (rollback would expire it)
-    doc = _compute(settings, part, req, queued, data)
-    expires = doc.get("expires_at")
-    if not expires:
-        raise InputError("the quote engine gave no expiry", code="quote.engine", status=500)
-    from datetime import datetime
-
+    quote = _compute(settings, part, req, queued, data)
     with UnitOfWork(settings.database_url) as uow:
         row = QuoteRow(id=new_id("quo"), organisation_id=who.organisation_id, user_id=who.user_id,
                        part_id=part.id, input_hash=digest, request=req.canonical(part.sha256) | {"part_id": part.id},
-                       quote=doc, expires_at=utc(datetime.fromisoformat(expires)))
+                       quote=quote.model_dump(mode="json"), expires_at=utc(quote.expires_at))
         uow.session.add(row)
         uow.commit()
-        return quote_json(row), True
+        return StoredQuote(id=row.id, part_id=part.id, input_hash=digest, request=dict(row.request),
+                           created_at=utc(row.created_at), expires_at=utc(quote.expires_at), quote=quote), True
 
 
-def get_quote(settings: Settings, who: Principal, quote_id: str) -> dict[str, Any]:
+def get_quote(settings: Settings, who: Principal, quote_id: str) -> StoredQuote:
     """One quote of the caller's organisation (another organisation's quote is 'not found')."""
     with UnitOfWork(settings.database_url) as uow:
         row = uow.quotes.get(quote_id, who.organisation_id)
         if row is None:
             raise NotFoundError(f"quote {quote_id!r} not found", code="quote.not_found")
-        return quote_json(row)
+        return StoredQuote.of(row)
 
 
-def list_quotes(settings: Settings, who: Principal, limit: int = 100) -> list[dict[str, Any]]:
+def list_quotes(settings: Settings, who: Principal, limit: int = 100) -> list[StoredQuote]:
     """The caller's organisation's quotes, newest first."""
     with UnitOfWork(settings.database_url) as uow:
-        return [quote_json(r) for r in uow.quotes.find(who.organisation_id, limit)]
+        return [StoredQuote.of(r) for r in uow.quotes.find(who.organisation_id, limit)]

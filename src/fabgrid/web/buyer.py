@@ -80,8 +80,8 @@ async def ask_quote(request: Request, part_id: str) -> Response:
         part_id=part_id, material=field(form, "material"), quantity=_int(field(form, "quantity", "1"), "quantity"),
         process=field(form, "process") or None, finish=field(form, "finish") or None,
         need_by=date.fromisoformat(need_by) if need_by else None, destination=field(form, "destination") or None)
-    doc, _ = quotes_store.create_quote(settings_of(request), who, req)
-    return RedirectResponse(f"/quotes/{doc['id']}", status_code=303)
+    quote, _ = quotes_store.create_quote(settings_of(request), who, req)
+    return RedirectResponse(f"/quotes/{quote.id}", status_code=303)
 
 
 def _site_names(request: Request) -> dict[str, str]:
@@ -93,13 +93,13 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
     """The offers of a quote side by side (price, lead time, CO2) with the order form."""
     who = require(request, *BUYER)
     q = quotes_store.get_quote(settings_of(request), who, quote_id)
-    offers = q["offers"]
+    offers = q.offers
     best = {
-        "price": min((o["total_price_cny"] for o in offers), default=None),
-        "lead": min((o["lead_time_days"] for o in offers), default=None),
-        "co2": min((o["co2_kg"] for o in offers), default=None),
+        "price": min((o.total_price_cny for o in offers), default=None),
+        "lead": min((o.lead_time_days for o in offers), default=None),
+        "co2": min((o.co2_kg for o in offers), default=None),
     }
-    part = parts.get_part(settings_of(request), who, q["part_id"])
+    part = parts.get_part(settings_of(request), who, q.part_id)
     return render(request, "quote.html", {"quote": q, "offers": offers, "best": best, "sites": _site_names(request),
                                           "part": part}, who=who)
 
@@ -137,12 +137,12 @@ def cart_page(request: Request) -> HTMLResponse:
             q = quotes_store.get_quote(settings, who, item.quote_id)
         except InputError:
             continue  # gone or not the caller's: not shown, dropped when the cart is next written
-        offer = next((o for o in q["offers"] if o["site"] == item.site), None)
-        tiers = {t["tier"]: t for t in (offer or {}).get("tiers", [])}
-        chosen = tiers.get(item.tier or "standard") or offer or {}
-        part = parts.get_part(settings, who, q["part_id"])
+        offer = next((o for o in q.offers if o.site == item.site), None)
+        tiers = {t.tier: t for t in (offer.tiers if offer is not None else [])}
+        chosen = tiers.get(item.tier or "standard") or offer
+        part = parts.get_part(settings, who, q.part_id)
         rows.append({"item": item, "quote": q, "offer": offer, "price": chosen, "part": part})
-        total += float(chosen.get("total_price_cny", 0.0))
+        total += chosen.total_price_cny if chosen is not None else 0.0
     return render(request, "cart.html", {"rows": rows, "total": total, "sites": _site_names(request)}, who=who)
 
 

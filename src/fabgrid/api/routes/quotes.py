@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
+from fabgrid.api.resources import quote_doc
 from fabgrid.config import Settings
 from fabgrid.services import quotes_store
 
@@ -38,15 +39,16 @@ def create_quote(body: QuoteBody, principal: CurrentPrincipal, settings: Setting
     req = quotes_store.QuoteRequest(part_id=body.part_id, material=body.material.strip(), quantity=body.quantity,
                                     process=body.process, finish=body.finish, need_by=body.need_by,
                                     destination=body.destination)
-    doc, created = quotes_store.create_quote(settings, principal, req)
+    quote, created = quotes_store.create_quote(settings, principal, req)
+    doc = quote_doc(quote)
     return JSONResponse(doc, status_code=201 if created else 200, headers={"Location": doc["links"]["self"]})
 
 
 @router.get("", summary="The organisation's quotes, newest first")
 def list_quotes(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
-    return quotes_store.list_quotes(settings, principal)
+    return [quote_doc(q) for q in quotes_store.list_quotes(settings, principal)]
 
 
 @router.get("/{quote_id}", summary="A stored quote with its offers and expiry")
 def get_quote(quote_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    return quotes_store.get_quote(settings, principal, quote_id)
+    return quote_doc(quotes_store.get_quote(settings, principal, quote_id))
