@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench viewer clean
+.PHONY: run test lint typecheck unit fuzz bench viewer clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck unit
+
+# The longer byte-mutation run of part intake (tests/hostile: 5,000 mutated files per target, random seeds).
+fuzz: $(STAMP)
+	FABGRID_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest -q tests/hostile/test_hostile_fuzz.py -p no:cacheprovider
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench

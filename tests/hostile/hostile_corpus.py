@@ -242,8 +242,8 @@ CASES: tuple[Case, ...] = (
     Case("stl_nan", "nan.stl", lambda: ascii_stl(tetra()).replace(b"10.0", b"nan", 1), "mesh.nonfinite", 422),
     Case("stl_binary_declares_too_many", "lie.stl", lambda: binary_stl(tetra(), declared=2**32 - 1),
          "mesh.truncated", 422),
-    Case("stl_binary_above_triangle_limit", "many.stl", lambda: binary_stl(tetra(), declared=6_000_000)[:84]
-         + b"\0" * (50 * 6_000_000), "limit.triangles", 413, heavy=True),
+    Case("stl_binary_300mb", "many.stl", lambda: binary_stl(tetra(), declared=6_000_000)[:84]
+         + b"\0" * (50 * 6_000_000), "limit.file_size", 413, heavy=True),
     Case("stl_not_a_number", "nan_word.stl", lambda: ascii_stl(tetra()).replace(b"10.0", b"1e9999x", 1),
          "mesh.malformed", 422),
     Case("stl_garbage", "garbage.stl", lambda: b"\x00\x01garbage" * 3, "mesh.format", 422),

@@ -32,6 +32,11 @@ MAX_CHILDREN = max(1, min(4, (os.cpu_count() or 2) // 2))
 _children = threading.BoundedSemaphore(MAX_CHILDREN)
 _context_lock = threading.Lock()
 _context: Any = None
+#: Modules the analysis imports lazily (hull, ray casts, spatial index), imported once by the forkserver so
+#: that a child does not import them again per upload (a missing optional one is skipped).
+CHILD_PRELOAD = ("trimesh", "scipy.spatial", "scipy.special", "rtree", "embreex")
+#: Scheduling priority the analysis child lowers itself by.
+CHILD_NICE = 10
 #: The address space this process may add (set in an analysis child; named in the error).
 _memory_limit = [limits.ANALYSIS_MEMORY_BYTES]
 
@@ -128,7 +133,8 @@ def _mp_context() -> Any:
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["fabgrid.services.analysis", *_main_script_imports()])
+            ctx.set_forkserver_preload(["fabgrid.services.analysis", *CHILD_PRELOAD, *_main_script_imports(),
+                                        "fabgrid.services.analysis_warm"])
             _context = ctx
         return _context
 
@@ -160,12 +166,13 @@ def _main_script_imports() -> list[str]:
 
 
 def _set_limits(cpu_s: float, memory_bytes: int) -> None:
-    """Hard limits of the child: CPU seconds (SIGXCPU, then SIGKILL 5 s later) and address space added to
-    what the child already maps (a failed allocation is a MemoryError)."""
+    """Hard limits of the child: CPU seconds (SIGXCPU, then SIGKILL 5 s later), address space added to what
+    the child already maps (a failed allocation is a MemoryError), and a lower priority than the server's."""
     import resource
 
     cpu = int(cpu_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    os.nice(CHILD_NICE)  # the serving process keeps the CPU it needs to answer while a child analyses
     try:
         with open("/proc/self/statm") as fh:
             mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
