@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fabgrid.domain.dispatch import MachineConnection, PlannedBuild
-from fabgrid.domain.factory import FactoryApplication, FactoryEvent
+from fabgrid.domain.factory import FactoryApplication, FactoryDocument, FactoryEvent
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.services.factories import SiteProfile
 from fabgrid.services.orders import DisruptionInfo
@@ -171,3 +171,10 @@ def quote_doc(q: StoredQuote) -> dict[str, Any]:
             "rejected": [r.model_dump(mode="json") for r in q.quote.rejected], "currency": "CNY",
             "links": {"self": f"/api/v1/quotes/{q.id}", "part": f"/api/v1/parts/{q.part_id}",
                       "order": "/api/v1/orders"}}
+
+
+def document_doc(d: FactoryDocument) -> dict[str, Any]:
+    """An application's document (metadata and its download link)."""
+    doc: dict[str, Any] = d.model_dump(mode="json")
+    doc["links"] = {"self": f"/api/v1/factories/applications/{d.application_id}/documents/{d.id}"}
+    return doc

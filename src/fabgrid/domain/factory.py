@@ -242,3 +242,24 @@ class MachineDeclaration(_Frozen):
     model: str | None = None
     custom: CustomMachine | None = None
     name: str | None = Field(default=None, max_length=120)
+
+
+class DocumentKind(StrEnum):
+    """What an application's document is."""
+
+    BUSINESS_LICENCE = "business_licence"
+    CERTIFICATE = "certificate"
+    OTHER = "other"
+
+
+class FactoryDocument(_Frozen):
+    """An application's document (its bytes are stored encrypted; this is the metadata)."""
+
+    id: str
+    application_id: str
+    kind: DocumentKind
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime

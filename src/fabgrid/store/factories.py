@@ -12,8 +12,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fabgrid.domain.factory import ApplicationStatus, FactoryApplication, FactoryEvent, Storefront
-from fabgrid.store.tables import FactoryApplicationRow, FactoryEventRow, OrganisationRow, StorefrontRow, utcnow
+from fabgrid.domain.factory import (
+    ApplicationStatus,
+    DocumentKind,
+    FactoryApplication,
+    FactoryDocument,
+    FactoryEvent,
+    Storefront,
+)
+from fabgrid.store.tables import (
+    FactoryApplicationRow,
+    FactoryDocumentRow,
+    FactoryEventRow,
+    OrganisationRow,
+    StorefrontRow,
+    utcnow,
+)
 
 
 def _application(row: FactoryApplicationRow) -> FactoryApplication:
@@ -23,6 +37,11 @@ def _application(row: FactoryApplicationRow) -> FactoryApplication:
         lon=row.lon, contact=row.contact, certificates=tuple(row.certificates.get("items", [])),
         status=ApplicationStatus(row.status), reason=row.reason or "", site_id=row.site_id,
         decided_by=row.decided_by, decided_at=row.decided_at, created_at=row.created_at)
+
+
+def _document(r: FactoryDocumentRow) -> FactoryDocument:
+    return FactoryDocument(id=r.id, application_id=r.application_id, kind=DocumentKind(r.kind), filename=r.filename,
+                           media_type=r.media_type, size_bytes=r.size_bytes, sha256=r.sha256, created_at=r.created_at)
 
 
 _STOREFRONT_COLUMNS = ("site_id", "organisation_id", "status", "version", "rate_version", "updated_at")
@@ -109,6 +128,27 @@ class FactoryRepository:
         row.version, row.rate_version, row.updated_at = front.version, front.rate_version, now
         self.session.flush()
         return _storefront(row)
+
+    # ------------------------------------------------------------------ documents
+
+    def add_document(self, doc: FactoryDocument, storage_path: str, wrapped_key: bytes, key_id: str,
+                     uploaded_by: int) -> None:
+        """Store a document's metadata (its encrypted bytes are on disk at `storage_path`)."""
+        self.session.add(FactoryDocumentRow(
+            id=doc.id, application_id=doc.application_id, kind=doc.kind.value, filename=doc.filename,
+            media_type=doc.media_type, size_bytes=doc.size_bytes, sha256=doc.sha256, storage_path=storage_path,
+            wrapped_key=wrapped_key, key_id=key_id, uploaded_by=uploaded_by, created_at=doc.created_at))
+        self.session.flush()
+
+    def documents(self, application_id: str) -> list[FactoryDocument]:
+        """An application's documents, oldest first."""
+        q = select(FactoryDocumentRow).where(FactoryDocumentRow.application_id == application_id)
+        return [_document(r) for r in self.session.scalars(q.order_by(FactoryDocumentRow.created_at))]
+
+    def document_file(self, doc_id: str) -> tuple[FactoryDocument, str, bytes, str] | None:
+        """A document with where its encrypted bytes are, its wrapped key and the master key's id; or None."""
+        r = self.session.get(FactoryDocumentRow, doc_id)
+        return (_document(r), r.storage_path, r.wrapped_key, r.key_id) if r is not None else None
 
     # ------------------------------------------------------------------ audit log
 

@@ -420,6 +420,27 @@ class StorefrontRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FactoryDocumentRow(Base):
+    """A document of an application (business licence, certificate scan): encrypted on disk like designs (a random
+    per-file key wrapped by the master key), only its metadata here."""
+
+    __tablename__ = "factory_documents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("factory_applications.id", ondelete="CASCADE"),
+                                                index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # domain.factory.DocumentKind
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(String(255))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    uploaded_by: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class FactoryEventRow(Base):
     """Audit log of factories: applications, the operator's decisions with their reasons, and every storefront
     change with the version it made."""

@@ -1,22 +1,23 @@
 """Factories joining the network: POST|GET /api/v1/factories/applications (a factory organisation applies), and the
 operator's queue: GET /api/v1/operator/factories/applications, POST .../{id}/approve and .../{id}/reject, POST
-/api/v1/operator/factories/{site_id}/verify (end of probation). Calls services.factories only."""
+/api/v1/operator/factories/{site_id}/verify (end of probation); an application's documents (stored encrypted):
+POST|GET /api/v1/factories/applications/{id}/documents, GET .../documents/{doc_id}. Calls services only."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal, require_role
 from fabgrid.api.deps import get_settings
-from fabgrid.api.resources import application_doc, factory_event_doc, site_profile_doc
+from fabgrid.api.resources import application_doc, document_doc, factory_event_doc, site_profile_doc
 from fabgrid.config import Settings
 from fabgrid.domain.factory import ApplicationStatus, Certificate, Contact
-from fabgrid.services import factories
+from fabgrid.services import factories, factory_documents
 
 router = APIRouter(prefix="/api/v1/factories", tags=["factories"])
 operator_router = APIRouter(prefix="/api/v1/operator/factories", tags=["operator"],
@@ -75,6 +76,29 @@ def apply(body: ApplicationBody, principal: CurrentPrincipal, settings: Settings
 @router.get("/applications", summary="Your organisation's applications")
 def mine(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
     return [application_doc(a) for a in factories.my_applications(settings, principal)]
+
+
+@router.post("/applications/{app_id}/documents", status_code=201,
+             summary="Attach a document (PDF, PNG or JPEG, at most 10 MiB) to your pending application")
+async def add_document(app_id: str, principal: CurrentPrincipal, settings: SettingsDep,
+                       file: Annotated[UploadFile, File()],
+                       kind: Annotated[str, Form(description="business_licence, certificate or other")] = "other",
+                       ) -> dict[str, Any]:
+    data = await file.read(factory_documents.MAX_DOCUMENT_BYTES + 1)
+    return document_doc(factory_documents.add_document(settings, principal, app_id, kind, file.filename or "", data))
+
+
+@router.get("/applications/{app_id}/documents", summary="An application's documents (applicant or operator)")
+def list_documents(app_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
+    return [document_doc(d) for d in factory_documents.documents(settings, principal, app_id)]
+
+
+@router.get("/applications/{app_id}/documents/{doc_id}", response_class=Response,
+            summary="Download a document (applicant or operator; every read is logged)")
+def get_document(app_id: str, doc_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> Response:
+    f = factory_documents.read_document(settings, principal, app_id, doc_id)
+    return Response(f.data, media_type=f.document.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{f.document.filename}"', "Cache-Control": "private, no-store"})
 
 
 @operator_router.get("/applications", summary="The queue of applications (pending unless status is given)")

@@ -1,7 +1,8 @@
 """Factories join the network: `factory_applications` (a company's application with its unified social credit
 code, place, contact and certificates; the operator's decision and reason), `storefronts` (what an approved
-factory declares beyond its site record, its standing and change versions) and `factory_events` (the audit log
-of applications, decisions and storefront changes).
+factory declares beyond its site record, its standing and change versions), `factory_documents` (an application's
+documents, encrypted on disk like designs) and `factory_events` (the audit log of applications, decisions and
+storefront changes).
 
 Revision ID: 0006
 Revises: 0005
@@ -62,6 +63,23 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
     )
     op.create_table(
+        "factory_documents",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("application_id", sa.String(40), sa.ForeignKey("factory_applications.id", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("media_type", sa.String(64), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("storage_path", sa.String(255), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
+        sa.Column("key_id", sa.String(16), nullable=False),
+        sa.Column("uploaded_by", sa.Integer(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    op.create_index("ix_factory_documents_application_id", "factory_documents", ["application_id"])
+    op.create_table(
         "factory_events",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("application_id", sa.String(40), nullable=True),
@@ -82,6 +100,8 @@ def downgrade() -> None:
     op.drop_index("ix_factory_events_application_id", table_name="factory_events")
     op.drop_table("factory_events")
     op.drop_table("storefronts")
+    op.drop_index("ix_factory_documents_application_id", table_name="factory_documents")
+    op.drop_table("factory_documents")
     op.drop_index("ix_factory_applications_status", table_name="factory_applications")
     op.drop_index("ix_factory_applications_credit_code", table_name="factory_applications")
     op.drop_index("ix_factory_applications_organisation_id", table_name="factory_applications")
