@@ -11,9 +11,10 @@ from fabgrid.costing.base import estimate
 from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.postprocess import post_process
 from fabgrid.costing.price import machine_rate_cny_per_h, price_estimate
-from fabgrid.costing.quote import QuoteRequest, quote_network
+from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import Network, ProcessFamily
+from fabgrid.domain.quote import QuoteRequest
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday morning in China
 

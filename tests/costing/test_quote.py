@@ -9,9 +9,10 @@ import trimesh
 
 from fabgrid.costing import leadtime
 from fabgrid.costing.part import Part, from_mesh
-from fabgrid.costing.quote import QuoteRequest, quote_network
+from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates
 from fabgrid.domain.catalog import Calendar, Network, ProcessFamily, Shift
+from fabgrid.domain.quote import QuoteRequest
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services.quotes import PreparedPart, quote_prepared
 

@@ -84,7 +84,7 @@ _JOURNEY = textwrap.dedent("""
     import fabgrid, trimesh
     from fabgrid.config import load_settings
     from fabgrid.services import accounts, orders, parts, quotes_store
-    from fabgrid.costing.quote import QuoteRequest
+    from fabgrid.domain.quote import QuoteRequest
     assert fabgrid.__file__.startswith({root!r}), fabgrid.__file__
     settings = load_settings()
     who = accounts.authenticate(settings.database_url, accounts.login(settings.database_url, "b@x.example.com",

@@ -6,11 +6,16 @@ no I/O, no database, no web.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from fabgrid.domain.catalog import ProcessFamily
+from fabgrid.errors import InputError
 
 
 class _Frozen(BaseModel):
@@ -100,3 +105,53 @@ class Quote(_Frozen):
     expires_at: datetime
     offers: list[Offer]
     rejected: list[Rejection]
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    """What a buyer asks a price for: the one request type of the API, the CLI, the store and this engine.
+
+    `process` may be given as its id (the API's string); `part_id` names a stored part (services) and
+    is not part of the input hash, which takes the part by content.
+    """
+
+    material: str
+    quantity: int = 1
+    process: ProcessFamily | str | None = None  # a string is turned into its ProcessFamily (see `family`)
+    finish: str | None = None
+    need_by: date | None = None
+    destination: str | None = None
+    certifications: tuple[str, ...] = ()
+    part_id: str | None = None
+
+    def __post_init__(self) -> None:
+        proc: object = self.process
+        if isinstance(proc, str) and not isinstance(proc, ProcessFamily):
+            try:
+                object.__setattr__(self, "process", ProcessFamily(proc.strip().lower()) if proc.strip() else None)
+            except ValueError:
+                known = ", ".join(p.value for p in ProcessFamily)
+                raise InputError(f"unknown process {proc!r}", hint=f"use one of: {known}",
+                                 code="quote.process") from None
+
+    @property
+    def family(self) -> ProcessFamily | None:
+        """The requested process family (None: any process of the material)."""
+        return self.process if isinstance(self.process, ProcessFamily) else None
+
+    def canonical(self, part_sha256: str) -> dict[str, Any]:
+        """The request as it enters the input hash and the stored quote (the part by content, not by id)."""
+        doc: dict[str, Any] = {
+            "part_sha256": part_sha256, "material": self.material, "quantity": self.quantity,
+            "process": self.family.value if self.family is not None else None, "finish": self.finish,
+            "need_by": self.need_by.isoformat() if self.need_by else None, "destination": self.destination}
+        if self.certifications:
+            doc["certifications"] = sorted(self.certifications)
+        return doc
+
+
+def input_hash(req: QuoteRequest, part_sha256: str, data: str = "") -> str:
+    """SHA-256 of the canonical request with the part's content key and (when given) the fingerprint of
+    the catalog, network and rates priced with: equal inputs, equal hash (one stored quote)."""
+    doc = req.canonical(part_sha256) | ({"data": data} if data else {})
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -18,12 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from fabgrid.costing.part import checked
-from fabgrid.costing.quote import QuoteRequest, input_hash, quote_network
+from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates, load_rates
 from fabgrid.domain.catalog import Network, ProcessFamily
 from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part, Severity
-from fabgrid.domain.quote import Quote
+from fabgrid.domain.quote import Quote, QuoteRequest, input_hash
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.network.geo import Logistics
 
@@ -165,7 +165,7 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   network: Network | None = None, rates: Rates | None = None,
                   logistics: Logistics | None = None) -> Quote:
-    """Offers for a prepared part and a request; its `input_hash` is `costing.quote.input_hash` of the
+    """Offers for a prepared part and a request; its `input_hash` is `domain.quote.input_hash` of the
     request, the part's content key and the data fingerprint (what the store keys its quotes by)."""
     if network is None:
         from fabgrid.data import load_network

@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fabgrid.config import Settings
-from fabgrid.costing.quote import QuoteRequest, input_hash
-from fabgrid.domain.quote import Quote
+from fabgrid.domain.quote import Quote, QuoteRequest, input_hash
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, network, ratelimit
 from fabgrid.services._util import new_id, now, utc

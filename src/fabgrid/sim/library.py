@@ -21,9 +21,10 @@ import trimesh
 from fabgrid.costing.base import estimate
 from fabgrid.costing.part import Part, from_mesh
 from fabgrid.costing.postprocess import post_process
-from fabgrid.costing.quote import QuoteRequest, quote_network
+from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates, load_rates
 from fabgrid.domain.catalog import MachineModel, NestingMethod, Network, ProcessFamily
+from fabgrid.domain.quote import QuoteRequest
 from fabgrid.domain.sim import SimParams
 from fabgrid.errors import InputError
 
