@@ -196,3 +196,32 @@ def test_only_a_factory_organisation_applies(own: Platform) -> None:
     # the credit code of an organisation that applied already belongs to that organisation
     problem(own.client.post("/api/v1/factories/applications", json=application(), headers=h), 409)
     problem(own.client.put("/api/v1/factory/rates", json={"machine_hour_cny": {}}, headers=h), 403)  # no site yet
+
+
+def test_probation_caps_the_order_value_until_verified(own: Platform) -> None:
+    h, site_id = joined(own, "Yuhua Print Farm")
+    own.client.put("/api/v1/factory/machines", json={"machines": [{"model": "prusa_mk4"}]}, headers=h)
+    own.client.put("/api/v1/factory/materials", json={"materials": [{"material": "fdm_pla", "stock_kg": 50}]},
+                   headers=h)
+    buyer = own.buyer()
+    part = own.upload(buyer, box_stl(80, 60, 40), name="block.stl")
+
+    def offer(qty: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        r = own.client.post("/api/v1/quotes", json={"part_id": part["id"], "material": "fdm_pla", "quantity": qty,
+                                                    "destination": "Changsha"}, headers=buyer)
+        q = r.json()
+        return (next((o for o in q["offers"] if o["site"] == site_id), None),
+                next((x for x in q["rejected"] if x["site"] == site_id), None))
+
+    small, _ = offer(4)
+    assert small is not None and small["total_price_cny"] < 20_000
+    qty = int(40_000 / small["unit_price_cny"]) + 1
+    big, why = offer(qty)
+    assert big is None and why is not None and why["code"] == "probation_cap", why
+    assert own.client.get(f"/api/v1/sites/{site_id}").json()["max_order_cny"] == 20_000
+    op = own.account("operator")
+    r = own.client.post(f"/api/v1/operator/factories/{site_id}/verify", json={"reason": "trial jobs on time"},
+                        headers=op)
+    assert r.status_code == 200 and r.json()["verified"] is True and r.json()["max_order_cny"] is None, r.text
+    big, why = offer(qty)
+    assert big is not None and big["total_price_cny"] > 20_000

@@ -178,7 +178,11 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             rank = (offer.unit_price_cny, offer.lead_time_days)
             if best is None or rank < (best.unit_price_cny, best.lead_time_days):
                 best = offer
-        if best is not None:
+        if best is not None and site.max_order_cny is not None and best.total_price_cny > site.max_order_cny:
+            rejected.append(Rejection(site=site.id, process=mat.process, code="probation_cap",
+                                      reason=f"{site.name} is on probation and takes orders up to "
+                                             f"{site.max_order_cny:.0f} CNY"))
+        elif best is not None:
             offers.append(best)
     offers.sort(key=lambda o: (o.unit_price_cny, o.lead_time_days, o.site))
     return offers, rejected

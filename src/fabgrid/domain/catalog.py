@@ -286,6 +286,8 @@ class Site(Record):
     at_capacity: bool = False
     max_queue_h: float | None = Field(default=None, gt=0)
     rate_version: int = Field(default=0, ge=0)
+    #: A factory on probation takes no single order above this value (CNY); None once it is verified.
+    max_order_cny: float | None = Field(default=None, gt=0)
 
 
 class Catalog(Record):

@@ -43,6 +43,8 @@ SCORECARD_DAYS = 90
 #: A new factory's calendar until it declares its own: one day shift, Monday to Friday (local time).
 DEFAULT_SHIFT = Shift(name="day", start=time(8, 30), end=time(17, 30))
 DEFAULT_WORKDAYS = (0, 1, 2, 3, 4)
+#: Probation: a new factory takes no single order above this value until the operator verifies it.
+PROBATION_MAX_ORDER_CNY = 20_000.0
 #: How far given coordinates may lie from the city's centre (degrees, about 55 km).
 MAX_COORD_OFFSET_DEG = 0.5
 
@@ -236,14 +238,15 @@ def _new_site(uow: UnitOfWork, app: FactoryApplication, site_id: str, today: dat
                 machines=(), materials=(), labour_cny_per_h=float(statistics.median(labour)),
                 electricity_cny_per_kwh=prov.electricity_cny_per_kwh, grid_co2_kg_per_kwh=prov.grid_co2_kg_per_kwh,
                 certifications=tuple(dict.fromkeys(c.name for c in app.certificates if c.valid_on(today))),
-                calendar=calendar,
+                calendar=calendar, max_order_cny=PROBATION_MAX_ORDER_CNY,
                 quality=QualityRecord(on_time_rate=0.0, first_pass_yield=0.0, rating=0.0, orders_completed=0))
 
 
 def approve(settings: Settings, who: Principal, app_id: str, reason: str = "",
             now: datetime | None = None) -> FactoryApplication:
     """Approve an application: its site joins the network (no machines yet; labour rate the median of its city's
-    sites, tariff and grid factor of its province), on probation; the organisation's users act for it."""
+    sites, tariff and grid factor of its province), on probation (no single order above PROBATION_MAX_ORDER_CNY);
+    the organisation's users act for it."""
     _operator(who)
     now = now or datetime.now(UTC)
     with UnitOfWork(settings.database_url) as uow:
@@ -275,10 +278,12 @@ def reject(settings: Settings, who: Principal, app_id: str, reason: str) -> Fact
 
 
 def verify(settings: Settings, who: Principal, site_id: str, reason: str = "") -> Storefront:
-    """End a factory's probation (operator): it becomes verified and shows in the showroom."""
+    """End a factory's probation (operator): it becomes verified, shows in the showroom and loses its order cap."""
     _operator(who)
     with UnitOfWork(settings.database_url) as uow:
-        network.site(uow, site_id)
+        s = network.site(uow, site_id)
+        if s.max_order_cny is not None:
+            network.put_site(uow, s.model_copy(update={"max_order_cny": None}))  # the probation cap ends
         front = uow.factories.storefront(site_id) or Storefront(site_id=site_id)
         stored = uow.factories.put_storefront(front.model_copy(update={"status": FactoryStatus.VERIFIED}))
         uow.factories.log("verified", actor_user_id=who.user_id, site_id=site_id, reason=reason.strip())
