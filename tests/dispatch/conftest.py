@@ -134,3 +134,12 @@ def prusalink() -> Iterator[object]:
 
     with PrusaLinkSimulator("prusa-key", print_s=3.0) as sim:
         yield sim
+
+
+@pytest.fixture
+def moonraker() -> Iterator[object]:
+    """A Moonraker protocol simulator (tests/dispatch/simulators.py) on a free port."""
+    from simulators import MoonrakerSimulator
+
+    with MoonrakerSimulator("moon-key", print_s=3.0) as sim:
+        yield sim

@@ -6,6 +6,7 @@ Print-After-Upload, DELETE /api/v1/job/<id>; X-Api-Key). They are not the real h
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,6 +112,101 @@ class PrusaLinkSimulator:
                 self.state = "FINISHED"
 
     def __enter__(self) -> PrusaLinkSimulator:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MoonrakerSimulator:
+    """A Moonraker (Klipper) API SIMULATOR on 127.0.0.1, from Moonraker's web API documentation:
+    /printer/info, /printer/objects/query (print_stats with layer info, virtual_sdcard, extruder, heater_bed),
+    POST /server/files/upload (multipart; root=gcodes, print=true), POST /printer/print/cancel; X-Api-Key."""
+
+    def __init__(self, api_key: str | None, print_s: float = 3.0, layers: int = 20) -> None:
+        self.api_key, self.print_s, self.layers = api_key, print_s, layers
+        self.state, self.filename, self.started = "standby", "", 0.0
+        self.uploads: list[str] = []
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, doc: Any) -> None:
+                body = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _auth(self) -> bool:
+                if sim.api_key is not None and self.headers.get("X-Api-Key") != sim.api_key:
+                    self._send(401, {"error": {"code": 401, "message": "Unauthorized"}})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._auth():
+                    return
+                sim.tick()
+                if self.path == "/printer/info":
+                    self._send(200, {"result": {"state": "ready", "state_message": "Printer is ready"}})
+                elif self.path.startswith("/printer/objects/query"):
+                    frac = sim.fraction()
+                    hot = sim.state == "printing"
+                    self._send(200, {"result": {"eventtime": time.monotonic(), "status": {
+                        "print_stats": {"state": sim.state, "filename": sim.filename, "message": "",
+                                        "info": {"current_layer": int(frac * sim.layers), "total_layer": sim.layers}},
+                        "virtual_sdcard": {"progress": frac},
+                        "extruder": {"temperature": 215.0 if hot else 25.0, "target": 215.0 if hot else 0.0},
+                        "heater_bed": {"temperature": 60.0 if hot else 24.0, "target": 60.0 if hot else 0.0}}}})
+                else:
+                    self._send(404, {"error": {"code": 404, "message": "Not Found"}})
+
+            def do_POST(self) -> None:
+                if not self._auth():
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sim.tick()
+                if self.path == "/server/files/upload":
+                    m = re.search(rb'filename="([^"]+)"', body)
+                    name = m.group(1).decode() if m else "upload.gcode"
+                    sim.uploads.append(name)
+                    start = re.search(rb'name="print"\r\n\r\ntrue', body) is not None
+                    if start and sim.state == "printing":
+                        self._send(400, {"error": {"code": 400, "message": "Printer is busy"}})
+                        return
+                    if start:
+                        sim.state, sim.filename, sim.started = "printing", name, time.monotonic()
+                    self._send(201, {"item": {"path": name, "root": "gcodes"}, "print_started": start,
+                                     "action": "create_file"})
+                elif self.path == "/printer/print/cancel":
+                    if sim.state == "printing":
+                        sim.state = "cancelled"
+                    self._send(200, {"result": "ok"})
+                else:
+                    self._send(404, {"error": {"code": 404, "message": "Not Found"}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def fraction(self) -> float:
+        if self.state == "complete":
+            return 1.0
+        if self.state != "printing":
+            return 0.0
+        return min(1.0, (time.monotonic() - self.started) / self.print_s)
+
+    def tick(self) -> None:
+        if self.state == "printing" and time.monotonic() - self.started >= self.print_s:
+            self.state = "complete"
+
+    def __enter__(self) -> MoonrakerSimulator:
         self.thread.start()
         return self
 

@@ -110,3 +110,67 @@ def _cube(folder: Path) -> Path:
     path = folder / "c.stl"
     trimesh.creation.box((8.0, 8.0, 3.0)).export(path)
     return path
+
+
+def _box_stl(x: float, y: float, z: float) -> bytes:
+    import trimesh
+
+    m = trimesh.creation.box((x, y, z))
+    m.apply_translation((x / 2, y / 2, z / 2))
+    data: bytes = m.export(file_type="stl")
+    return data
+
+
+@needs_slicer
+def test_two_buyers_orders_become_one_mixed_build_printed_on_octoprint(settings: Settings, octoprint: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from fabgrid.app import create_app
+    from fabgrid.services import accounts
+
+    password = "correct horse battery"
+    _wait_idle(octoprint)
+    with TestClient(create_app(settings)) as client:
+        def login(email: str) -> dict[str, str]:
+            r = client.post("/api/v1/auth/token", data={"username": email, "password": password})
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+        orders: list[dict[str, Any]] = []
+        buyers: list[dict[str, str]] = []
+        for n, dims in enumerate([(12.0, 10.0, 3.0), (8.0, 8.0, 4.0)]):
+            email = f"buyer{n}@org{n}.example.com"
+            r = client.post("/api/v1/auth/signup", json={"email": email, "password": password, "name": f"B{n}",
+                                                         "organisation": f"Buyer {n}"})
+            assert r.status_code == 201, r.text
+            h = login(email)
+            buyers.append(h)
+            part = client.post("/api/v1/parts", files={"file": (f"p{n}.stl", _box_stl(*dims))}, headers=h).json()
+            q = client.post("/api/v1/quotes", json={"part_id": part["id"], "material": "fdm_pla", "quantity": n + 1,
+                                                    "destination": "Changsha"}, headers=h).json()
+            assert SITE in {o["site"] for o in q["offers"]}, q["offers"]
+            r = client.post("/api/v1/orders", json={"lines": [{"quote_id": q["id"], "site": SITE}],
+                                                    "consent_design_sharing": True}, headers=h)
+            assert r.status_code == 201, r.text
+            orders.append(r.json())
+        accounts.signup(settings.database_url, email="f@tianxin.example.com", password=password, name="F",
+                        organisation="Tianxin works", role="factory", site_id=SITE)
+        fh = login("f@tianxin.example.com")
+        plan = client.post("/api/v1/factory/builds/plan", headers=fh)
+        assert plan.status_code == 200, plan.text
+        [build] = plan.json()["builds"]
+        assert {p["line_id"] for p in build["parts"]} == {o["lines"][0]["id"] for o in orders}  # two buyers, mixed
+        assert build["copies"] == 3 and build["status"] == "planned" and build["material"] == "fdm_pla"
+        r = client.put(f"/api/v1/factory/machines/{build['machine_id']}/connection",
+                       json={"kind": "octoprint", "url": octoprint.url, "api_key": octoprint.api_key}, headers=fh)
+        assert r.json()["state"] == "connected", r.text
+        again = client.post("/api/v1/factory/builds/plan", headers=fh).json()
+        assert [b["id"] for b in again["builds"]] != [build["id"]] and len(again["builds"]) == 1  # re-planned
+        build = again["builds"][0]
+        result = dispatch.dispatch_build(settings, build["id"], wait=True, poll_s=0.5)
+        assert result.build.status is BuildStatus.DONE, result.build.message
+        for o, h in zip(orders, buyers, strict=True):
+            mine = client.get(f"/api/v1/orders/{o['id']}", headers=h).json()
+            assert mine["lines"][0]["status"] == "built"
+            assert [e["status"] for e in mine["timeline"]][-2:] == ["in_production", "built"]
+        kept = client.post("/api/v1/factory/builds/plan", headers=fh).json()
+        assert [b["id"] for b in kept["builds"]] == [build["id"]]  # the printed build is kept, nothing re-planned

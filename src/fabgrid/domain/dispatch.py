@@ -61,6 +61,7 @@ class BuildPart(BaseModel):
     name: str
     copies: int = Field(ge=1)
     line_id: str | None = None
+    order_id: str | None = None
 
 
 class PlannedBuild(BaseModel):

@@ -105,7 +105,7 @@ def plan_site(settings: Settings, site_id: str) -> PlanResult:
         lines = uow.orders.lines(site_id=site_id, statuses=OPEN_LINES)
         held = uow.dispatch.planned_copies(line.id for line in lines)
         kept = len(uow.dispatch.builds(site_id, [BuildStatus.PRINTING]))
-        groups: dict[tuple[str, str], list[tuple[str, str, int, PartRow]]] = {}
+        groups: dict[tuple[str, str], list[tuple[str, str, str, int, PartRow]]] = {}
         unplanned: list[dict[str, str]] = []
         for line in lines:
             todo = line.quantity - held.get(line.id, 0)
@@ -114,7 +114,8 @@ def plan_site(settings: Settings, site_id: str) -> PlanResult:
             part = uow.parts.get(line.part_id, None)
             if part is None:
                 continue
-            groups.setdefault((line.process.value, line.material), []).append((line.id, part.filename, todo, part))
+            member = (line.id, line.order_id, part.filename, todo, part)
+            groups.setdefault((line.process.value, line.material), []).append(member)
         machines = {key: _machine_for(uow, site_id, *key) for key in groups}
         uow.commit()
     del dropped
@@ -127,11 +128,11 @@ def plan_site(settings: Settings, site_id: str) -> PlanResult:
                               for m in members]
                 continue
             files, parts, copies = [], [], []
-            for line_id, filename, todo, row in members:
+            for line_id, order_id, filename, todo, row in members:
                 path = Path(tmp) / f"{line_id}{Path(filename).suffix.lower() or '.stl'}"
                 path.write_bytes(designs.read_design(settings, row))
                 files.append(path)
-                parts.append(BuildPart(name=filename, copies=todo, line_id=line_id))
+                parts.append(BuildPart(name=filename, copies=todo, line_id=line_id, order_id=order_id))
                 copies.append(f"{path.stem}:{todo}")
             try:
                 builds.append(_store(settings, site_id, found[0], found[1], process, material, parts, files, copies,

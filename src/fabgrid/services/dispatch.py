@@ -21,6 +21,7 @@ from fabgrid.config import Settings
 from fabgrid.dispatch.base import Connection, Connector, HostError, HostState, HostStatus, JobOutcome, connector, kinds
 from fabgrid.dispatch.follow import Follower
 from fabgrid.domain.dispatch import BuildStatus, ConnectionState, MachineConnection, PlannedBuild
+from fabgrid.domain.order import OrderStatus
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, jobs, network
 from fabgrid.services.accounts import Principal
@@ -178,11 +179,32 @@ def get_build(settings: Settings, build_id: str, who: Principal | None = None) -
     return b
 
 
+def _advance_lines(uow: UnitOfWork, build: PlannedBuild, status: OrderStatus, note: str) -> list[str]:
+    """Move the build's order lines to `status` where their status allows it (the order's timeline and webhooks
+    follow); the webhook jobs to submit after the commit."""
+    from fabgrid.services.orders import _set_status
+
+    job_ids: list[str] = []
+    for p in build.parts:
+        if p.order_id is None or p.line_id is None:
+            continue
+        order = uow.orders.get(p.order_id)
+        line = next((ln for ln in order.lines if ln.id == p.line_id), None) if order is not None else None
+        if order is not None and line is not None and line.status.can_become(status) and line.status != status:
+            job_ids += _set_status(uow, order, line, status, None, note)
+    return job_ids
+
+
 def _finish(settings: Settings, build: PlannedBuild, status: BuildStatus, message: str) -> PlannedBuild:
     with UnitOfWork(settings.database_url) as uow:
         uow.dispatch.update_build(build.id, status=status, message=message)
+        job_ids = (_advance_lines(uow, build, OrderStatus.BUILT, f"build {build.id} printed on {build.machine_id}")
+                   if status is BuildStatus.DONE else [])
         uow.commit()
-        return uow.dispatch.build(build.id) or build
+        done = uow.dispatch.build(build.id) or build
+    for j in job_ids:
+        jobs.submit(settings, j)
+    return done
 
 
 def _gcode(settings: Settings, build: PlannedBuild) -> Path:
@@ -248,7 +270,11 @@ def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, pol
             with UnitOfWork(settings.database_url) as uow:
                 uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
                                           message=f"sent to {build.machine_id}")
+                job_ids = _advance_lines(uow, build, OrderStatus.IN_PRODUCTION,
+                                         f"build {build.id} started on {build.machine_id}")
                 uow.commit()
+            for j in job_ids:
+                jobs.submit(settings, j)
             emit(follower.start())
         build = get_build(settings, build_id)
         if not wait:

@@ -91,6 +91,7 @@ class DispatchRepository:
                                        "model_file": build.model_file},
                                   host_job=None, message=build.message, created_at=build.created_at,
                                   updated_at=build.updated_at))
+        self.session.flush()  # the build row before its lines (no ORM relationship orders them)
         lines: dict[str, int] = {}
         for p in build.parts:
             if p.line_id:
