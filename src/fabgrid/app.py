@@ -2,20 +2,64 @@
 side by side, and the platform's start-up (database migrated and seeded, the embedded machine data).
 
 `create_app(settings)` is what `fabgrid serve`, the tests and the benchmarks run. The only module that imports
-both api and web; api and web never import each other.
+both api and web; api and web never import each other. `SecurityHeaders` puts nosniff, frame denial, the referrer
+policy and a Content-Security-Policy (a strict default where a page did not set its own) on every answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 
 from fabgrid import __version__
 from fabgrid.api import app as api
 from fabgrid.config import Settings, load_settings
 from fabgrid.web import pages
+
+#: The Content-Security-Policy of answers that set none (JSON, problems, redirects, files): nothing may load or frame.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#: /docs: Swagger UI from its CDN, started by /static/swagger-init.js (no inline script; its styles are inline).
+DOCS_CSP = ("default-src 'none'; script-src 'self' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"), (b"content-security-policy", DEFAULT_CSP.encode()))
+
+
+class SecurityHeaders:
+    """ASGI middleware: adds each of `SECURITY_HEADERS` to every HTTP answer that does not carry it already
+    (pages keep their own CSP, `web.session.CSP`)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _docs_page() -> HTMLResponse:
+    html = ('<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1.0">'
+            '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">'
+            '<title>fabgrid API</title></head><body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>'
+            '<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>'
+            '<script src="/static/swagger-init.js"></script></body></html>')
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCS_CSP})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from fabgrid.services.parts import resume_interrupted
 
         resume_interrupted(settings)  # inline analyses a stopped server left `running`
+        from fabgrid.services.jobs import resubmit_stale
+
+        resubmit_stale(settings, 60.0)  # jobs whose dispatch was lost, or whose worker died (lease expired)
         fleet = None
         if settings.embedded_fleet and not settings.mqtt_url:
             from fabgrid.services.live_fleet import start_embedded_fleet
@@ -46,8 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Manufacturing-as-a-Service: DFM, instant quotes, allocation across a factory network.",
         lifespan=lifespan,
+        docs_url=None,  # served below without FastAPI's inline script
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.add_api_route("/docs", _docs_page, include_in_schema=False, response_class=HTMLResponse)
+    app.add_middleware(SecurityHeaders)
     api.install(app, settings)
     pages.install(app)
     return app
