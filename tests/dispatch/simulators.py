@@ -116,7 +116,7 @@ class PrusaLinkSimulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        self.server.shutdown()  # returns at once when a test already stopped it
         self.server.server_close()
 
 

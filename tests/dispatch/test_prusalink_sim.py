@@ -71,3 +71,28 @@ def test_slicer_failure_fails_the_build_and_frees_its_parts(settings: Settings, 
     after = dispatch.get_build(settings, build.id)
     assert after.status is BuildStatus.FAILED and not after.status.active
     assert prusalink.uploads == []
+
+
+@needs_slicer
+def test_dropped_connection_mid_print_keeps_the_build_and_says_so(settings: Settings, prusalink: Any,
+                                                                  cube: Path) -> None:
+    import threading
+    import time
+
+    dispatch.connect_machine(settings, MACHINE, "prusalink", prusalink.url, api_key="prusa-key")
+    prusalink.print_s = 60.0
+    build = builds.create_build(settings, SITE, MACHINE, [cube], "fdm_petg", copies=2)
+
+    def drop() -> None:
+        time.sleep(1.5)
+        prusalink.server.shutdown()
+        prusalink.server.server_close()
+
+    t = threading.Thread(target=drop)
+    t.start()
+    result = dispatch.dispatch_build(settings, build.id, wait=True, poll_s=0.3, lost_s=2.0)
+    t.join()
+    assert result.build.status is BuildStatus.PRINTING and result.build.status.active  # parts still held
+    assert "lost the connection" in result.build.message and "dispatch --wait" in result.build.message
+    assert result.build.estimated_time_s > 0  # PrusaSlicer's estimate from the G-code
+    assert result.events[-1]["type"] == "state" and result.events[-1]["state"] == "offline"

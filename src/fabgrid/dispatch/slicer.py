@@ -7,12 +7,16 @@ Depends on the standard library and fabgrid.errors only.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from fabgrid.errors import InputError
+
+_TIME = re.compile(r"^; estimated printing time \(normal mode\) = (.+)$", re.M)
+_UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 #: Seconds PrusaSlicer may take for one build before it is stopped.
 SLICE_TIMEOUT_S = 600.0
@@ -47,3 +51,15 @@ def slice_gcode(models: Sequence[Path], profile_ini: str, out: Path, *, slicer: 
                          f"{tail or 'no output'}", hint="check that the parts fit the machine's bed and are "
                          "closed meshes", code="dispatch.slicer_failed")
     return out
+
+
+def estimated_time_s(gcode: Path) -> float | None:
+    """PrusaSlicer's own print-time estimate written into the G-code (``1d 2h 3m 4s``), or None without one."""
+    with gcode.open("rb") as fh:
+        fh.seek(max(0, gcode.stat().st_size - 65536))
+        tail = fh.read().decode("utf-8", "replace")
+    m = _TIME.search(tail)
+    if m is None:
+        return None
+    parts = re.findall(r"(\d+)([dhms])", m.group(1))
+    return float(sum(int(n) * _UNIT_S[u] for n, u in parts)) if parts else None

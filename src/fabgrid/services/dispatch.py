@@ -225,7 +225,7 @@ def _gcode(settings: Settings, build: PlannedBuild) -> Path:
 def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, poll_s: float = POLL_S,
                    timeout_s: float | None = None,
                    on_events: Callable[[list[dict[str, Any]]], None] | None = None,
-                   who: Principal | None = None) -> DispatchResult:
+                   who: Principal | None = None, lost_s: float = LOST_S) -> DispatchResult:
     """Slice, upload and start a planned build on its machine (idle, and with the build's material where the
     host reports one); with `wait`, follow it until done, failed or cancelled. A build already printing is
     followed again. Events go to `machine_events` as they come (and to `on_events`)."""
@@ -266,10 +266,15 @@ def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, pol
                 if exc.code == "dispatch.slicer_failed":
                     _finish(settings, build, BuildStatus.FAILED, exc.message)
                 raise
+            from fabgrid.dispatch.slicer import estimated_time_s
+
+            est = estimated_time_s(gcode)
+            if est is not None:
+                follower.planned_unit_s = est / max(build.copies, 1)
             job = host.start(f"{build.id}.gcode", gcode.read_bytes())
             with UnitOfWork(settings.database_url) as uow:
                 uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
-                                          message=f"sent to {build.machine_id}")
+                                          message=f"sent to {build.machine_id}", estimated_time_s=est)
                 job_ids = _advance_lines(uow, build, OrderStatus.IN_PRODUCTION,
                                          f"build {build.id} started on {build.machine_id}")
                 uow.commit()
@@ -279,14 +284,14 @@ def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, pol
         build = get_build(settings, build_id)
         if not wait:
             return DispatchResult(build, received)
-        return _follow(settings, build, host, follower, emit, poll_s, timeout_s, received)
+        return _follow(settings, build, host, follower, emit, poll_s, timeout_s, received, lost_s)
     finally:
         host.close()
 
 
 def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: Follower,
             emit: Callable[[list[dict[str, Any]]], None], poll_s: float, timeout_s: float | None,
-            received: list[dict[str, Any]]) -> DispatchResult:
+            received: list[dict[str, Any]], lost_s: float) -> DispatchResult:
     started = time.monotonic()
     seen_running = False
     lost_since: float | None = None
@@ -299,7 +304,7 @@ def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: 
             if exc.code != "dispatch.unreachable":
                 raise
             lost_since = lost_since or time.monotonic()
-            if time.monotonic() - lost_since > LOST_S:
+            if time.monotonic() - lost_since > lost_s:
                 emit(follower.read(HostStatus(HostState.OFFLINE, message=exc.message)))
                 with UnitOfWork(settings.database_url) as uow:
                     uow.dispatch.update_build(build.id, message=f"lost the connection to {build.machine_id}: the "

@@ -114,11 +114,14 @@ class DispatchRepository:
         return [_build(r) for r in self.session.scalars(q)]
 
     def update_build(self, build_id: str, *, status: BuildStatus | None = None, host_job: str | None = None,
-                     message: str | None = None, machine_id: str | None = None) -> None:
-        """Change a build's status, host job, message or machine."""
+                     message: str | None = None, machine_id: str | None = None,
+                     estimated_time_s: float | None = None) -> None:
+        """Change a build's status, host job, message, machine or estimated print time."""
         row = self.session.get(BuildRow, build_id)
         if row is None:
             return
+        if estimated_time_s is not None:
+            row.estimated_time_s = estimated_time_s
         if status is not None:
             row.status = status.value
         if host_job is not None:
