@@ -134,3 +134,39 @@ def test_site_filters(own: Platform, factory: tuple[dict[str, str], str]) -> Non
     r = own.client.get("/api/v1/sites/cs-jingkai-01").json()
     assert r["verified"] is True and set(r["scorecard"]) >= {"orders", "on_time_rate", "quality_issue_rate", "days"}
     problem(own.client.get("/api/v1/sites", params={"material": "unobtainium"}), 404)
+
+
+def test_an_expired_certificate_stops_matching_work_that_needs_it(own: Platform,
+                                                                 factory: tuple[dict[str, str], str]) -> None:
+    """The factory declared ISO 9001 valid until 2028-06-30: a request needing ISO 9001 gets its offer before that
+    day and a `certification_expired` rejection after it; the showroom filter drops it then too."""
+    from datetime import UTC, datetime
+
+    from web_kit import box_stl
+
+    from fabgrid.costing.quote import QuoteRequest
+    from fabgrid.services import factories, network, quotes
+    from fabgrid.store.uow import UnitOfWork
+
+    h, site_id = factory
+    r = own.client.put("/api/v1/factory/materials", json={"materials": [{"material": "fdm_pla", "stock_kg": 9}]},
+                       headers=h)
+    assert r.status_code == 200, r.text
+    with UnitOfWork(own.settings.database_url) as uow:
+        data = network.current(uow)
+    assert data.network.sites[site_id].certificate_expiry == {"ISO 9001": datetime(2028, 6, 30).date()}
+    prepared = quotes.prepare_part(box_stl(40, 30, 20), "bracket.stl")
+    req = QuoteRequest(material="fdm_pla", quantity=2, certifications=("ISO 9001",))
+
+    def outcome(now: datetime) -> str:
+        q = quotes.quote_request(prepared, req, now=now, network=data.network, rates=data.rates,
+                                 logistics=data.logistics)
+        if any(o.site == site_id for o in q.offers):
+            return "offer"
+        return next(x.code for x in q.rejected if x.site == site_id)
+
+    assert outcome(datetime(2027, 3, 1, tzinfo=UTC)) == "offer"
+    assert outcome(datetime(2028, 7, 2, tzinfo=UTC)) == "certification_expired"
+    later = factories.search(own.settings, certificate="ISO 9001", now=datetime(2028, 7, 2, tzinfo=UTC))
+    assert site_id not in {p.site.id for p in later}
+    assert site_id in {p.site.id for p in factories.search(own.settings, certificate="ISO 9001")}

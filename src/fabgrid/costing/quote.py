@@ -9,7 +9,7 @@ network.geo (shipping); never on store, services, api or cli.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from fabgrid.costing import leadtime
 from fabgrid.costing.base import estimate
@@ -52,7 +52,8 @@ def validate_request(network: Network, req: QuoteRequest) -> Material:
 
 
 def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req: QuoteRequest,
-                    models: Sequence[MachineModel], dfm_errors: Mapping[str, Sequence[str]]) -> Rejection | None:
+                    models: Sequence[MachineModel], dfm_errors: Mapping[str, Sequence[str]],
+                    today: date) -> Rejection | None:
     proc = mat.process
     cat = network.catalog
     if not any(network.machine_model(m).process is proc for m in site.machines):
@@ -68,6 +69,11 @@ def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req
     if missing:
         return Rejection(site=site.id, process=proc, code="certification",
                          reason=f"{site.name} lacks certification {', '.join(missing)}")
+    expired = [c for c in req.certifications
+               if (until := site.certificate_expiry.get(c)) is not None and until < today]
+    if expired:
+        return Rejection(site=site.id, process=proc, code="certification_expired",
+                         reason=f"{site.name}'s certificate {', '.join(expired)} expired")
     dfm = [*dfm_errors.get(proc.value, ()), *dfm_errors.get("*", ())]
     if dfm:
         return Rejection(site=site.id, process=proc, code="dfm",
@@ -155,7 +161,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             if model.process is mat.process and mat.id in model.materials:
                 counts[model.id] = counts.get(model.id, 0) + 1
         models = [network.catalog.machine_models[k] for k in sorted(counts)]
-        why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {})
+        why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {}, leadtime.local_today(now))
         queued = (queued_h or {}).get((site.id, mat.process), 0.0)
         if why is None and site.at_capacity:
             why = Rejection(site=site.id, process=mat.process, code="at_capacity",

@@ -288,6 +288,8 @@ class Site(Record):
     rate_version: int = Field(default=0, ge=0)
     #: A factory on probation takes no single order above this value (CNY); None once it is verified.
     max_order_cny: float | None = Field(default=None, gt=0)
+    #: Expiry of a certification where the factory declared it; an expired one no longer matches work needing it.
+    certificate_expiry: dict[str, date] = Field(default_factory=dict)
 
 
 class Catalog(Record):

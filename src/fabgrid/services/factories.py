@@ -239,6 +239,7 @@ def _new_site(uow: UnitOfWork, app: FactoryApplication, site_id: str, today: dat
                 electricity_cny_per_kwh=prov.electricity_cny_per_kwh, grid_co2_kg_per_kwh=prov.grid_co2_kg_per_kwh,
                 certifications=tuple(dict.fromkeys(c.name for c in app.certificates if c.valid_on(today))),
                 calendar=calendar, max_order_cny=PROBATION_MAX_ORDER_CNY,
+                certificate_expiry={c.name: c.expires_on for c in app.certificates},
                 quality=QualityRecord(on_time_rate=0.0, first_pass_yield=0.0, rating=0.0, orders_completed=0))
 
 
