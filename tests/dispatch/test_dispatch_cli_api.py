@@ -73,6 +73,10 @@ def test_api_connection_builds_and_dispatch(settings: Settings, prusalink: Any, 
             return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
         me, other = login("f@tianxin.example.com"), login("g@other.example.com")
+        client.post("/api/v1/auth/signup", json={"email": "b@buyer.example.com", "password": PASSWORD, "name": "B",
+                                                 "organisation": "Buyer"})
+        refused = client.get("/api/v1/factory/builds", headers=login("b@buyer.example.com"))
+        assert refused.status_code == 403 and refused.json()["title"] == "dispatch.forbidden"
         url = f"/api/v1/factory/machines/{MACHINE}/connection"
         r = client.put(url, json={"kind": "prusalink", "url": prusalink.url, "api_key": "prusa-key"}, headers=me)
         assert r.status_code == 200 and r.json()["state"] == "connected" and "api_key" not in r.json()
