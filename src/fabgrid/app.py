@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (default: from the environment): API routers first, then the pages and
     their static files."""
     settings = settings or load_settings()
+    from fabgrid.services.platform import configure_database
+
+    configure_database(settings)  # before any engine of the database is made
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ from fabgrid.config import Settings
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services._util import iso, new_id, now
 from fabgrid.services.accounts import Principal
+from fabgrid.store.db import DatabaseBusy
 from fabgrid.store.tables import JobRow
 from fabgrid.store.uow import UnitOfWork
 
@@ -44,6 +45,9 @@ TERMINAL = ("succeeded", "failed")
 STALE_RUNNING_S = 900.0
 #: A job whose worker died this many times fails instead of running again (it may be what kills them).
 MAX_LOST_RUNS = 3
+#: A job that found the database saturated runs again after this delay, up to this many attempts.
+BUSY_RETRY_S = 5.0
+MAX_BUSY_ATTEMPTS = 20
 
 _dispatcher: Dispatcher | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -243,6 +247,12 @@ def _run_handler(settings: Settings, kind: str, params: dict[str, Any], attempts
                    "detail": f"attempt {attempts}: {r.reason}", "hint": None}
         if attempts < r.max_attempts:
             return "queued", None, problem, r.delay_s
+        return "failed", None, problem, None
+    except DatabaseBusy as busy:  # the database was saturated: not the job's fault, run it again shortly
+        problem = {"type": "urn:fabgrid:problem:db.busy", "title": "db.busy", "status": 503,
+                   "detail": f"attempt {attempts}: {busy.message}", "hint": None}
+        if attempts < MAX_BUSY_ATTEMPTS:
+            return "queued", None, problem, BUSY_RETRY_S
         return "failed", None, problem, None
     except InputError as exc:
         return "failed", None, _problem(exc), None

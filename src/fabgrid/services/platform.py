@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fabgrid.config import Settings
 from fabgrid.services import network
-from fabgrid.store.db import upgrade
+from fabgrid.store.db import configure_pool, upgrade
 from fabgrid.store.uow import UnitOfWork
 
 
@@ -21,6 +22,13 @@ class DatabaseState:
     revision: str | None
     counts: dict[str, int]
     seeded: bool = False
+
+
+def configure_database(settings: Settings) -> None:
+    """Bound this process's connection pool by `settings` (FABGRID_DB_POOL_SIZE, FABGRID_DB_POOL_TIMEOUT_S): a
+    request that finds no free connection in time is refused with 503 and Retry-After (`store.db.DatabaseBusy`)
+    instead of stalling."""
+    configure_pool(settings.database_url, settings.db_pool_size, settings.db_pool_timeout_s)
 
 
 def prepare_database(url: str) -> DatabaseState:

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from fabgrid.errors import InputError
 
@@ -23,6 +25,42 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 StoreError = SQLAlchemyError
 #: A database failure that may pass when retried (connection lost, server restarting, database locked).
 TransientStoreError = OperationalError
+
+
+#: Connections per process (and as many again in overflow) and how long a caller waits for one, by default.
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_TIMEOUT_S = 5.0
+#: Seconds a refused caller is told to wait (Retry-After).
+BUSY_RETRY_AFTER_S = 2
+_pools: dict[str, tuple[int, float]] = {}
+
+
+class DatabaseBusy(InputError):
+    """No database connection became free within the pool timeout: the process is saturated. Answered 503 with
+    Retry-After (the request is refused at once instead of stalling), never a 500."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"the server is busy: no database connection became free within {timeout_s:g} s",
+                         hint=f"retry in {BUSY_RETRY_AFTER_S} s", code="db.busy", status=503)
+        self.retry_after_s = BUSY_RETRY_AFTER_S
+
+
+class _BoundedPool(QueuePool):
+    """A QueuePool whose exhaustion raises `DatabaseBusy` (an error callers and the API understand)."""
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except PoolTimeoutError:
+            raise DatabaseBusy(self.timeout()) from None
+
+
+def configure_pool(url: str, size: int, timeout_s: float) -> None:
+    """Connections per process for `url` (`size`, plus as many in overflow) and the wait for one (`timeout_s`);
+    `get_engine(url)` answers the engine of that configuration from then on (one engine per configuration)."""
+    key = _normalise_url(url)
+    if _pools.get(key) != (size, timeout_s):
+        _pools[key] = (size, timeout_s)
 
 
 def _normalise_url(url: str) -> str:
@@ -41,9 +79,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-@functools.cache
 def get_engine(url: str) -> Engine:
-    """A pooled engine for `url` (one per URL per process)."""
+    """A pooled engine for `url` (one per URL and pool configuration per process; `configure_pool`)."""
+    size, timeout_s = _pools.get(_normalise_url(url), (DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT_S))
+    return _engine(url, size, timeout_s)
+
+
+@functools.cache
+def _engine(url: str, pool_size: int, pool_timeout_s: float) -> Engine:
     url = _normalise_url(url)
     try:
         parsed = make_url(url)
@@ -51,11 +94,14 @@ def get_engine(url: str) -> Engine:
         raise InputError(f"database URL {url!r} is not a valid SQLAlchemy URL: {exc}",
                          hint="use sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
                          code="db.url") from None
+    pool = {"poolclass": _BoundedPool, "pool_size": pool_size, "max_overflow": pool_size,
+            "pool_timeout": pool_timeout_s}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        in_memory = not parsed.database or parsed.database == ":memory:"
+        if not in_memory:
+            Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                                  "check_same_thread": False})
+                                                  "check_same_thread": False}, **({} if in_memory else pool))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -64,9 +110,12 @@ def get_engine(url: str) -> Engine:
         except ImportError:
             raise InputError("PostgreSQL needs the psycopg driver, which is not installed",
                              hint="pip install 'fabgrid[postgres]'", code="db.driver") from None
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, **pool)  # type: ignore[arg-type]
     raise InputError(f"unsupported database {parsed.get_backend_name()!r} in FABGRID_DATABASE_URL",
                      hint="use SQLite (default) or PostgreSQL", code="db.url")
+
+
+get_engine.cache_clear = _engine.cache_clear  # type: ignore[attr-defined]
 
 
 def ping(url: str) -> str:
