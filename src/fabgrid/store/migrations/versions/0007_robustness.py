@@ -15,15 +15,11 @@ lock-outs. Only additions: nothing existing changes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-# TODO(issue-16): "0006" (factories) is being written by another change; until it is in the tree this revision
-# follows 0005. Made static once 0006 lands.
-down_revision = "0006" if any(Path(__file__).parent.glob("0006_*.py")) else "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
