@@ -96,3 +96,24 @@ def test_dropped_connection_mid_print_keeps_the_build_and_says_so(settings: Sett
     assert "lost the connection" in result.build.message and "dispatch --wait" in result.build.message
     assert result.build.estimated_time_s > 0  # PrusaSlicer's estimate from the G-code
     assert result.events[-1]["type"] == "state" and result.events[-1]["state"] == "offline"
+
+
+@needs_slicer
+def test_two_dispatches_of_one_build_upload_it_once(settings: Settings, prusalink: Any, cube: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    dispatch.connect_machine(settings, MACHINE, "prusalink", prusalink.url, api_key="prusa-key")
+    prusalink.print_s = 60.0
+    build = builds.create_build(settings, SITE, MACHINE, [cube], "fdm_petg")
+
+    def send() -> str:
+        try:
+            return dispatch.dispatch_build(settings, build.id).build.status.value
+        except InputError as exc:
+            return str(exc.code)
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(lambda _: send(), range(2)))
+    # the second either lost the claim or came after the first had sent it (then it only reads the state)
+    assert "printing" in outcomes and set(outcomes) <= {"printing", "dispatch.sending"}
+    assert len(prusalink.uploads) == 1

@@ -20,9 +20,11 @@ class ConnectionState(StrEnum):
 
 
 class BuildStatus(StrEnum):
-    """Where a build is: planned -> printing -> done | failed | cancelled (failed and cancelled free its lines)."""
+    """Where a build is: planned -> sending (slicing, uploading: claimed by one dispatch) -> printing -> done |
+    failed | cancelled (failed and cancelled free its lines; a refused send goes back to planned)."""
 
     PLANNED = "planned"
+    SENDING = "sending"
     PRINTING = "printing"
     DONE = "done"
     FAILED = "failed"
@@ -31,7 +33,7 @@ class BuildStatus(StrEnum):
     @property
     def active(self) -> bool:
         """True while the build holds its order lines."""
-        return self in (BuildStatus.PLANNED, BuildStatus.PRINTING, BuildStatus.DONE)
+        return self in (BuildStatus.PLANNED, BuildStatus.SENDING, BuildStatus.PRINTING, BuildStatus.DONE)
 
     @property
     def final(self) -> bool:

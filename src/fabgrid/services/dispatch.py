@@ -222,6 +222,41 @@ def _gcode(settings: Settings, build: PlannedBuild) -> Path:
     return slice_gcode([Path(build.model_file)], slicer_config(build.machine_model, build.material), out)
 
 
+def _send(settings: Settings, build: PlannedBuild, host: Connector, follower: Follower,
+          emit: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Check the printer, slice, upload and start a claimed build; the build is `printing` afterwards."""
+    st = host.status()
+    if st.state is not HostState.IDLE:
+        raise HostError(f"machine {build.machine_id} is {st.state.value}"
+                        + (f" ({st.job})" if st.job else "") + f": build {build.id} waits in the queue",
+                        hint="dispatch again when the printer is idle", code="dispatch.busy", status=409)
+    if st.material is not None and st.material.lower() not in build.material.lower():
+        raise HostError(f"machine {build.machine_id} has {st.material} loaded; build {build.id} needs "
+                        f"{build.material}", hint="load the build's material, then dispatch again",
+                        code="dispatch.material", status=409)
+    try:
+        gcode = _gcode(settings, build)
+    except InputError as exc:
+        if exc.code == "dispatch.slicer_failed":
+            _finish(settings, build, BuildStatus.FAILED, exc.message)
+        raise
+    from fabgrid.dispatch.slicer import estimated_time_s
+
+    est = estimated_time_s(gcode)
+    if est is not None:
+        follower.planned_unit_s = est / max(build.copies, 1)
+    job = host.start(f"{build.id}.gcode", gcode.read_bytes())
+    with UnitOfWork(settings.database_url) as uow:
+        uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
+                                  message=f"sent to {build.machine_id}", estimated_time_s=est)
+        job_ids = _advance_lines(uow, build, OrderStatus.IN_PRODUCTION,
+                                 f"build {build.id} started on {build.machine_id}")
+        uow.commit()
+    for j in job_ids:
+        jobs.submit(settings, j)
+    emit(follower.start())
+
+
 def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, poll_s: float = POLL_S,
                    timeout_s: float | None = None,
                    on_events: Callable[[list[dict[str, Any]]], None] | None = None,
@@ -250,37 +285,27 @@ def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, pol
     follower = Follower(job=build.id, run=secrets.token_hex(3), machine=build.machine_id, site=build.site_id,
                         copies=build.copies, planned_unit_s=max(build.estimated_time_s, 1.0) / max(build.copies, 1))
     try:
+        if build.status is BuildStatus.SENDING:
+            raise InputError(f"build {build.id} is being sent to {build.machine_id} by another dispatch",
+                             hint="follow it with `fabgrid dispatch BUILD --wait` once it prints",
+                             code="dispatch.sending", status=409)
         if build.status is BuildStatus.PLANNED:
-            st = host.status()
-            if st.state is not HostState.IDLE:
-                raise HostError(f"machine {build.machine_id} is {st.state.value}"
-                                + (f" ({st.job})" if st.job else "") + f": build {build.id} waits in the queue",
-                                hint="dispatch again when the printer is idle", code="dispatch.busy", status=409)
-            if st.material is not None and st.material.lower() not in build.material.lower():
-                raise HostError(f"machine {build.machine_id} has {st.material} loaded; build {build.id} needs "
-                                f"{build.material}", hint="load the build's material, then dispatch again",
-                                code="dispatch.material", status=409)
-            try:
-                gcode = _gcode(settings, build)
-            except InputError as exc:
-                if exc.code == "dispatch.slicer_failed":
-                    _finish(settings, build, BuildStatus.FAILED, exc.message)
-                raise
-            from fabgrid.dispatch.slicer import estimated_time_s
-
-            est = estimated_time_s(gcode)
-            if est is not None:
-                follower.planned_unit_s = est / max(build.copies, 1)
-            job = host.start(f"{build.id}.gcode", gcode.read_bytes())
             with UnitOfWork(settings.database_url) as uow:
-                uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
-                                          message=f"sent to {build.machine_id}", estimated_time_s=est)
-                job_ids = _advance_lines(uow, build, OrderStatus.IN_PRODUCTION,
-                                         f"build {build.id} started on {build.machine_id}")
+                claimed = uow.dispatch.claim(build.id, BuildStatus.PLANNED, BuildStatus.SENDING,
+                                             f"sending to {build.machine_id}")
                 uow.commit()
-            for j in job_ids:
-                jobs.submit(settings, j)
-            emit(follower.start())
+            if not claimed:
+                raise InputError(f"build {build.id} was dispatched by another caller just now",
+                                 hint="follow it with `fabgrid dispatch BUILD --wait`", code="dispatch.sending",
+                                 status=409)
+            try:
+                _send(settings, build, host, follower, emit)
+            except BaseException as exc:
+                with UnitOfWork(settings.database_url) as uow:  # refused before the printer started: queued again
+                    uow.dispatch.claim(build.id, BuildStatus.SENDING, BuildStatus.PLANNED,
+                                       getattr(exc, "message", str(exc)))
+                    uow.commit()
+                raise
         build = get_build(settings, build_id)
         if not wait:
             return DispatchResult(build, received)

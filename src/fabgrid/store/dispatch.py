@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fabgrid.domain.dispatch import BuildPart, BuildStatus, ConnectionState, MachineConnection, PlannedBuild
@@ -131,6 +131,13 @@ class DispatchRepository:
         if machine_id is not None:
             row.machine_id = machine_id
         row.updated_at = utcnow()
+
+    def claim(self, build_id: str, expected: BuildStatus, new: BuildStatus, message: str) -> bool:
+        """Move a build from `expected` to `new` in one statement (compare-and-set); False when another caller
+        moved it first."""
+        r = self.session.execute(update(BuildRow).where(BuildRow.id == build_id, BuildRow.status == expected.value)
+                                 .values(status=new.value, message=message[:500], updated_at=utcnow()))
+        return bool(getattr(r, "rowcount", 0) == 1)
 
     def planned_copies(self, line_ids: Iterable[str]) -> dict[str, int]:
         """Copies of each line held by active builds (planned, printing, done)."""
