@@ -30,13 +30,14 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
            "FABGRID_DEMO_SOURCE": "simulation", "FABGRID_EMBEDDED_FLEET": "0", "FABGRID_MASTER_KEY": KEY,
            "FABGRID_WORKER_QUEUE": "fabgrid-staging", "FABGRID_INLINE_ANALYSIS_MAX_BYTES": "65536",
            "FABGRID_RATE_LIMITS": "upload=3/600, quote=10/60", "FABGRID_WEBHOOK_ALLOW_PRIVATE": "yes",
-           "FABGRID_JOB_LEASE_S": "7.5", "FABGRID_DB_POOL_SIZE": "4", "FABGRID_DB_POOL_TIMEOUT_S": "0.5"}
+           "FABGRID_JOB_LEASE_S": "7.5", "FABGRID_DB_POOL_SIZE": "4", "FABGRID_DB_POOL_TIMEOUT_S": "0.5",
+           "FABGRID_MAX_IN_FLIGHT": "12"}
     s = load_settings(env=env)
     assert (s.database_url, s.broker_url, s.mqtt_url) == ("postgresql://u@h/db", "redis://h:6379/0", "mqtt://h:1883")
     assert s.demo_source == "simulation" and s.embedded_fleet is False and s.master_key == KEY
     assert s.worker_queue == "fabgrid-staging" and s.inline_analysis_max_bytes == 65536
     assert s.rate_limits == (("upload", 3.0, 600.0), ("quote", 10.0, 60.0)) and s.webhook_allow_private
-    assert (s.job_lease_s, s.db_pool_size, s.db_pool_timeout_s) == (7.5, 4, 0.5)
+    assert (s.job_lease_s, s.db_pool_size, s.db_pool_timeout_s, s.max_in_flight) == (7.5, 4, 0.5, 12)
     assert load_settings("sqlite:///x.db", env=env).database_url == "sqlite:///x.db"  # --database-url wins
     assert KEY not in repr(s)  # the key never lands in a log line
 
@@ -60,6 +61,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     ("FABGRID_DB_POOL_SIZE", "2.5", "not a number"),
     ("FABGRID_DB_POOL_SIZE", "0", "outside"),
     ("FABGRID_DB_POOL_TIMEOUT_S", "120", "outside"),
+    ("FABGRID_MAX_IN_FLIGHT", "0", "outside"),
 ])
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, words: str) -> None:
     with pytest.raises(InputError, match=words) as err:
@@ -71,7 +73,7 @@ def test_settings_survive_the_environment_of_worker_processes(tmp_path: Path) ->
     s = Settings(data_dir=tmp_path, database_url="sqlite:///a.db", broker_url="redis://h/0", mqtt_url=None,
                  demo_source="simulation", embedded_fleet=True, master_key=KEY, worker_queue="q1",
                  inline_analysis_max_bytes=0, rate_limits=parse_rate_limits("upload=2.5/60"),
-                 webhook_allow_private=True, job_lease_s=12.5, db_pool_size=3, db_pool_timeout_s=0.25)
+                 webhook_allow_private=True, job_lease_s=12.5, db_pool_size=3, db_pool_timeout_s=0.25, max_in_flight=7)
     assert load_settings(env=settings_environ(s)) == s
     plain = replace(s, broker_url=None, embedded_fleet=None, master_key=None, inline_analysis_max_bytes=None,
                     rate_limits=None, webhook_allow_private=False)

@@ -53,6 +53,48 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class LoadShedder:
+    """ASGI middleware: at most `limit` HTTP requests of this process in progress at once; one more is answered
+    503 with Retry-After at once (problem+json under /api), so that overload is refused instead of queued into
+    multi-second stalls. /health is never refused (the probes must see a busy server as alive)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit, self.in_flight = app, limit, 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            await self._refuse(scope, send)
+            return
+        self.in_flight += 1  # one event loop per process: no lock needed
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _refuse(self, scope: Any, send: Any) -> None:
+        import json
+
+        detail = f"the server is at capacity ({self.limit} requests in progress in this process)"
+        if str(scope.get("path", "")).startswith("/api/"):
+            body = json.dumps({"type": "urn:fabgrid:problem:server.busy", "title": "server.busy", "status": 503,
+                               "detail": detail, "hint": f"retry after {BUSY_RETRY_AFTER_S} s",
+                               "retry_after_s": BUSY_RETRY_AFTER_S}).encode()
+            kind = b"application/problem+json"
+        else:
+            body, kind = (detail + f"; retry after {BUSY_RETRY_AFTER_S} s").encode(), b"text/plain; charset=utf-8"
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", kind), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(BUSY_RETRY_AFTER_S).encode()), *SECURITY_HEADERS]})
+        await send({"type": "http.response.body", "body": body})
+
+
+#: Seconds a refused caller is told to wait.
+BUSY_RETRY_AFTER_S = 1
+
+
 def _docs_page() -> HTMLResponse:
     html = ('<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1.0">'
             '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">'
@@ -101,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_api_route("/docs", _docs_page, include_in_schema=False, response_class=HTMLResponse)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(LoadShedder, limit=settings.max_in_flight)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry the headers too
     api.install(app, settings)
     pages.install(app)
     return app

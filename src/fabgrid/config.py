@@ -21,6 +21,8 @@ FABGRID_DB_POOL_SIZE               database connections per process (PostgreSQL;
                                    many again in overflow.
 FABGRID_DB_POOL_TIMEOUT_S          how long a request waits for a connection before it is answered 503 with
                                    Retry-After (default 5 s, 0.1..60).
+FABGRID_MAX_IN_FLIGHT              requests one server process works on at once; more are answered 503 with
+                                   Retry-After at once (default 64, 1..10000).
 Depends on nothing but platformdirs (and fabgrid.errors).
 """
 
@@ -70,6 +72,7 @@ class Settings:
     job_lease_s: float = 60.0
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
+    max_in_flight: int = 64
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,6 +166,7 @@ _NUMBERS: dict[str, tuple[float, float, float]] = {
     "FABGRID_JOB_LEASE_S": (2.0, 3600.0, 60.0),
     "FABGRID_DB_POOL_SIZE": (1, 200, 10),
     "FABGRID_DB_POOL_TIMEOUT_S": (0.1, 60.0, 5.0),
+    "FABGRID_MAX_IN_FLIGHT": (1, 10000, 64),
 }
 
 
@@ -205,6 +209,7 @@ def load_settings(database_url: str | None = None, env: Mapping[str, str] | None
         job_lease_s=_number(env, "FABGRID_JOB_LEASE_S"),
         db_pool_size=int(_number(env, "FABGRID_DB_POOL_SIZE")),
         db_pool_timeout_s=_number(env, "FABGRID_DB_POOL_TIMEOUT_S"),
+        max_in_flight=int(_number(env, "FABGRID_MAX_IN_FLIGHT")),
     )
 
 
@@ -215,7 +220,8 @@ def settings_environ(settings: Settings) -> dict[str, str]:
            "FABGRID_DEMO_SOURCE": settings.demo_source, "FABGRID_WORKER_QUEUE": settings.worker_queue,
            "FABGRID_WEBHOOK_ALLOW_PRIVATE": "1" if settings.webhook_allow_private else "0",
            "FABGRID_JOB_LEASE_S": repr(settings.job_lease_s), "FABGRID_DB_POOL_SIZE": str(settings.db_pool_size),
-           "FABGRID_DB_POOL_TIMEOUT_S": repr(settings.db_pool_timeout_s)}
+           "FABGRID_DB_POOL_TIMEOUT_S": repr(settings.db_pool_timeout_s),
+           "FABGRID_MAX_IN_FLIGHT": str(settings.max_in_flight)}
     fleet, limits, inline = settings.embedded_fleet, settings.rate_limits, settings.inline_analysis_max_bytes
     optional = {"FABGRID_INLINE_ANALYSIS_MAX_BYTES": None if inline is None else str(inline),
                 "FABGRID_BROKER_URL": settings.broker_url, "FABGRID_MQTT_URL": settings.mqtt_url,
