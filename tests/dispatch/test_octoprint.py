@@ -4,6 +4,7 @@ mid-print frees the build's parts; a wrong key, an unreachable host and a busy p
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -55,6 +56,16 @@ def test_dispatch_follows_a_build_to_done_and_stores_its_events(settings: Settin
     stored = dispatch.machine_events(settings, build.id)
     assert [e["id"] for e in stored] == [e["id"] for e in result.events]
     assert octoprint.api("GET", "/api/job").json()["job"]["file"]["name"] == f"{build.id}.gcode"
+    # the same event model as MQTT/OPC UA telemetry: each event validates, and the KPI engine reads them
+    from fabgrid.domain.telemetry import EVENT_ADAPTER
+    from fabgrid.services.machine_data import kpis_of_file
+
+    for e in stored:
+        EVENT_ADAPTER.validate_python(e)
+    path = settings.data_dir / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in stored), encoding="utf-8")
+    [row] = [r for r in kpis_of_file(path).rows if r.scope == "machine" and r.key == MACHINE]
+    assert row.quality_ratio == 1.0 and row.availability is not None and row.availability > 0.5
     with pytest.raises(InputError) as again:
         dispatch.dispatch_build(settings, build.id)
     assert again.value.code == "dispatch.final"
