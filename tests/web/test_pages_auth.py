@@ -87,3 +87,22 @@ def test_pages_send_a_strict_content_security_policy(site: Site) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "cdn" not in r.text.lower()
+
+
+def test_login_page_locks_an_account_after_failures_and_says_so(site: Site) -> None:
+    """Issue 16, item 11, on the pages: five wrong passwords, then the account is locked (429, Retry-After, the
+    message in the user's language); a sign-up with the taken e-mail says nothing about it."""
+    b = site.browser()
+    email = site.signup_buyer(b)
+    anon = site.browser("zh-CN")
+    codes = []
+    for i in range(6):
+        token = csrf_of(anon.get("/login").text)
+        codes.append(anon.post("/login", data={"csrf_token": token, "email": email, "password": f"wrong {i}"}))
+    assert [r.status_code for r in codes] == [401] * 5 + [429]
+    assert "登录失败次数过多" in codes[-1].text and int(codes[-1].headers["Retry-After"]) > 0
+    other = site.browser()
+    token = csrf_of(other.get("/signup").text)
+    r = other.post("/signup", data={"csrf_token": token, "name": "Eve", "organisation": f"Eve Org {site.next_n()}",
+                                    "email": email, "password": "a different passphrase"})
+    assert r.status_code == 200 and "If this e-mail address had no account" in r.text
