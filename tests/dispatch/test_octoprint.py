@@ -174,9 +174,13 @@ def test_two_buyers_orders_become_one_mixed_build_printed_on_octoprint(settings:
         r = client.put(f"/api/v1/factory/machines/{build['machine_id']}/connection",
                        json={"kind": "octoprint", "url": octoprint.url, "api_key": octoprint.api_key}, headers=fh)
         assert r.json()["state"] == "connected", r.text
+        cancelled = client.post(f"/api/v1/factory/builds/{build['id']}/cancel", headers=fh).json()
+        assert cancelled["status"] == "cancelled" and "back in the queue" in cancelled["message"]
         again = client.post("/api/v1/factory/builds/plan", headers=fh).json()
-        assert [b["id"] for b in again["builds"]] != [build["id"]] and len(again["builds"]) == 1  # re-planned
-        build = again["builds"][0]
+        [replanned] = [b for b in again["builds"] if b["status"] == "planned"]
+        assert replanned["id"] != build["id"] and replanned["copies"] == 3  # the cancelled build's parts, again
+        assert {p["line_id"] for p in replanned["parts"]} == {p["line_id"] for p in build["parts"]}
+        build = replanned
         result = dispatch.dispatch_build(settings, build["id"], wait=True, poll_s=0.5)
         assert result.build.status is BuildStatus.DONE, result.build.message
         for o, h in zip(orders, buyers, strict=True):
@@ -184,4 +188,4 @@ def test_two_buyers_orders_become_one_mixed_build_printed_on_octoprint(settings:
             assert mine["lines"][0]["status"] == "built"
             assert [e["status"] for e in mine["timeline"]][-2:] == ["in_production", "built"]
         kept = client.post("/api/v1/factory/builds/plan", headers=fh).json()
-        assert [b["id"] for b in kept["builds"]] == [build["id"]]  # the printed build is kept, nothing re-planned
+        assert [b["id"] for b in kept["builds"] if b["status"] != "cancelled"] == [build["id"]]  # kept, no new
