@@ -70,7 +70,7 @@ def _machine_site(uow: UnitOfWork, machine_id: str) -> tuple[str, str]:
             if m.id == machine_id:
                 return site.id, m.model
     raise NotFoundError(f"machine {machine_id!r} is not in the network",
-                        hint="`fabgrid machines list` and the factory's machine page list the machines",
+                        hint="`fabgrid network --json` lists the sites with their machines",
                         code="dispatch.machine")
 
 
