@@ -23,6 +23,8 @@ FABGRID_DB_POOL_TIMEOUT_S          how long a request waits for a connection bef
                                    Retry-After (default 5 s, 0.1..60).
 FABGRID_MAX_IN_FLIGHT              requests one server process works on at once; more are answered 503 with
                                    Retry-After at once (default 64, 1..10000).
+FABGRID_FACTORY_RESPONSE_H         hours a factory has to accept or decline a line allocated to it; then the line
+                                   is re-allocated as if declined (default 24, 0.01..720).
 Depends on nothing but platformdirs (and fabgrid.errors).
 """
 
@@ -73,6 +75,8 @@ class Settings:
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
     max_in_flight: int = 64
+    #: hours a factory has to accept or decline a line allocated to it (then it is re-allocated).
+    factory_response_h: float = 24.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -167,6 +171,7 @@ _NUMBERS: dict[str, tuple[float, float, float]] = {
     "FABGRID_DB_POOL_SIZE": (1, 200, 10),
     "FABGRID_DB_POOL_TIMEOUT_S": (0.1, 60.0, 5.0),
     "FABGRID_MAX_IN_FLIGHT": (1, 10000, 64),
+    "FABGRID_FACTORY_RESPONSE_H": (0.01, 720.0, 24.0),
 }
 
 
@@ -210,6 +215,7 @@ def load_settings(database_url: str | None = None, env: Mapping[str, str] | None
         db_pool_size=int(_number(env, "FABGRID_DB_POOL_SIZE")),
         db_pool_timeout_s=_number(env, "FABGRID_DB_POOL_TIMEOUT_S"),
         max_in_flight=int(_number(env, "FABGRID_MAX_IN_FLIGHT")),
+        factory_response_h=_number(env, "FABGRID_FACTORY_RESPONSE_H"),
     )
 
 
@@ -221,7 +227,8 @@ def settings_environ(settings: Settings) -> dict[str, str]:
            "FABGRID_WEBHOOK_ALLOW_PRIVATE": "1" if settings.webhook_allow_private else "0",
            "FABGRID_JOB_LEASE_S": repr(settings.job_lease_s), "FABGRID_DB_POOL_SIZE": str(settings.db_pool_size),
            "FABGRID_DB_POOL_TIMEOUT_S": repr(settings.db_pool_timeout_s),
-           "FABGRID_MAX_IN_FLIGHT": str(settings.max_in_flight)}
+           "FABGRID_MAX_IN_FLIGHT": str(settings.max_in_flight),
+           "FABGRID_FACTORY_RESPONSE_H": repr(settings.factory_response_h)}
     fleet, limits, inline = settings.embedded_fleet, settings.rate_limits, settings.inline_analysis_max_bytes
     optional = {"FABGRID_INLINE_ANALYSIS_MAX_BYTES": None if inline is None else str(inline),
                 "FABGRID_BROKER_URL": settings.broker_url, "FABGRID_MQTT_URL": settings.mqtt_url,

@@ -44,6 +44,7 @@ def install(app: FastAPI, settings: Settings) -> None:
                    builds):
         app.include_router(module.router)
     app.include_router(factories.operator_router)
+    app.include_router(factory.orders_router)
     if settings.broker_url:
         from fabgrid.workers import install_dispatcher
 

@@ -10,9 +10,11 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from fabgrid.domain.acceptance import DateProposal, FactoryResponse
 from fabgrid.domain.dispatch import MachineConnection, PlannedBuild
 from fabgrid.domain.factory import FactoryApplication, FactoryDocument, FactoryEvent
 from fabgrid.domain.order import Order, OrderLine
+from fabgrid.services.acceptance import AcceptanceView
 from fabgrid.services.factories import SiteProfile
 from fabgrid.services.orders import DisruptionInfo
 from fabgrid.services.quotes_store import StoredQuote
@@ -178,3 +180,34 @@ def document_doc(d: FactoryDocument) -> dict[str, Any]:
     doc: dict[str, Any] = d.model_dump(mode="json")
     doc["links"] = {"self": f"/api/v1/factories/applications/{d.application_id}/documents/{d.id}"}
     return doc
+
+
+# ------------------------------------------------------------------ factories answer their work (issue 18, item 4)
+
+
+def proposal_doc(p: DateProposal) -> dict[str, Any]:
+    """A factory's proposed delivery date, the buyer's decision and where to give it."""
+    doc: dict[str, Any] = p.model_dump(mode="json")
+    base = f"/api/v1/orders/{p.order_id}/date-proposals/{p.id}"
+    doc["links"] = {"order": f"/api/v1/orders/{p.order_id}", "accept": f"{base}/accept", "reject": f"{base}/reject"}
+    return doc
+
+
+def response_doc(r: FactoryResponse) -> dict[str, Any]:
+    """A site's answer to a line: accepted, declined with a reason, or timeout; where it went and the platform's
+    cost of keeping the buyer's price."""
+    doc: dict[str, Any] = r.model_dump(mode="json")
+    doc["response_s"] = round(r.response_s, 3)
+    doc["currency"] = "CNY"
+    return doc
+
+
+def acceptance_doc(v: AcceptanceView) -> dict[str, Any]:
+    """An order's lines with their acceptance state (pending, accepted, awaiting_buyer, none), the answers and the
+    proposed dates."""
+    return {"order_id": v.order_id,
+            "lines": [{"line_id": ln.line_id, "site_id": ln.site_id, "state": ln.state.value,
+                       "allocated_at": _iso(ln.allocated_at), "respond_by": _iso(ln.respond_by)} for ln in v.lines],
+            "responses": [response_doc(r) for r in v.responses],
+            "proposals": [proposal_doc(p) for p in v.proposals],
+            "links": {"order": f"/api/v1/orders/{v.order_id}"}}

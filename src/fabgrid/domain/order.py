@@ -38,11 +38,12 @@ class OrderStatus(StrEnum):
 
 _ORDERED = tuple(OrderStatus)
 
-#: Allowed transitions. `allocated -> allocated` is a reroute to another site; `built -> in_production` is
-#: rework after a failed inspection; `inspected` is set by entering a passed inspection.
+#: Allowed transitions. `allocated -> allocated` is a reroute to another site; `allocated -> placed` is a line
+#: declined (or not answered in time) that no other site can take: it waits for the buyer without a site;
+#: `built -> in_production` is rework after a failed inspection; `inspected` is set by entering a passed inspection.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PLACED: frozenset({OrderStatus.ALLOCATED}),
-    OrderStatus.ALLOCATED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION}),
+    OrderStatus.ALLOCATED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION, OrderStatus.PLACED}),
     OrderStatus.IN_PRODUCTION: frozenset({OrderStatus.ALLOCATED, OrderStatus.BUILT}),
     OrderStatus.BUILT: frozenset({OrderStatus.INSPECTED, OrderStatus.IN_PRODUCTION}),
     OrderStatus.INSPECTED: frozenset({OrderStatus.SHIPPED}),

@@ -306,6 +306,10 @@ class Scorecard:
     delivered: int
     on_time_rate: float | None
     quality_issue_rate: float | None
+    #: accepted over all answers to allocated lines (declines and timeouts count against it); median hours from
+    #: allocation to an answer given (`services.acceptance.response_figures`).
+    acceptance_rate: float | None = None
+    median_response_h: float | None = None
 
 
 @dataclass(frozen=True)
@@ -336,9 +340,13 @@ def _scorecard(uow: UnitOfWork, site_id: str, now: datetime) -> Scorecard:
             delivered += 1
             at = uow.orders.delivered_at(ln.id)
             on_time += 1 if at is not None and local_today(at) <= ln.delivery_date else 0
+    from fabgrid.services.acceptance import response_figures
+
+    accepted, median_h = response_figures(uow.acceptance.responses(site_id=site_id, since=since))
     return Scorecard(days=SCORECARD_DAYS, orders=len(orders), lines=len(lines), delivered=delivered,
                      on_time_rate=on_time / delivered if delivered else None,
-                     quality_issue_rate=failed / inspected if inspected else None)
+                     quality_issue_rate=failed / inspected if inspected else None,
+                     acceptance_rate=accepted, median_response_h=median_h)
 
 
 def _profile(uow: UnitOfWork, site: Site, front: Storefront | None, now: datetime,

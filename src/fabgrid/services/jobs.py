@@ -141,7 +141,8 @@ def resubmit_stale(settings: Settings, older_than_s: float) -> int:
 
 def start_sweeper(settings: Settings, every_s: float | None = None) -> threading.Event:
     """A daemon thread calling `resubmit_stale` every `every_s` seconds (default: the job lease), so a job whose
-    worker died is taken over even when its broker message is gone; set the returned event to stop it."""
+    worker died is taken over even when its broker message is gone, and `acceptance.expire_unanswered` (lines
+    their factory did not answer within the response time); set the returned event to stop it."""
     stop = threading.Event()
     period = every_s if every_s is not None else settings.job_lease_s
 
@@ -149,6 +150,9 @@ def start_sweeper(settings: Settings, every_s: float | None = None) -> threading
         while not stop.wait(period):
             try:
                 resubmit_stale(settings, max(60.0, period))
+                from fabgrid.services.acceptance import expire_unanswered
+
+                expire_unanswered(settings, now())  # allocated lines their factory did not answer in time
             except Exception:  # the database restarting: the next round tries again
                 log.warning("job sweep failed", exc_info=True)
 

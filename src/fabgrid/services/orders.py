@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -545,6 +545,51 @@ def list_disruptions(settings: Settings, who: Principal) -> list[DisruptionInfo]
         return [_disruption(d) for d in uow.disruptions.find()]
 
 
+def _wanted_lines(uow: UnitOfWork, lines: Sequence[OrderLine]) -> list[_Wanted]:
+    """The lines to place again with their quotes; the promised delivery date is the due date."""
+    wanted: list[_Wanted] = []
+    for ln in lines:
+        row = uow.session.get(QuoteRow, ln.quote_id)
+        if row is not None:
+            q = _typed(row)
+            wanted.append(_Wanted(ln.id, q.quote, q.request, ln.quantity, ln.delivery_date))
+    return wanted
+
+
+def _meets_date(quote: Quote, site: str, line: OrderLine) -> bool:
+    try:
+        return _find_offer(quote, site, line.tier)[1].delivery_date <= line.delivery_date
+    except InputError:  # no such tier at that site
+        return False
+
+
+def place_elsewhere(uow: UnitOfWork, lines: Sequence[OrderLine], site_id: str,
+                    excluded: Mapping[str, Collection[str]] | None = None) -> dict[str, tuple[str, TierOffer]]:
+    """Where the allocation engine places `lines` again with `site_id` out of the picture (the same re-allocation
+    as a disruption's reroute, the site closed over the whole horizon), among the offers of their quotes that
+    deliver at the line's tier by its promised date and are not from the sites `excluded[line id]`: line id ->
+    (new site, that site's offer at the line's tier). Lines it cannot place elsewhere are absent. Changes nothing."""
+    by_id = {ln.id: ln for ln in lines}
+    wanted = []
+    for w in _wanted_lines(uow, lines):
+        ln = by_id[w.line_id]
+        skip = {site_id, *(excluded or {}).get(ln.id, ())}
+        keep = tuple(o for o in w.quote.offers if o.site not in skip and _meets_date(w.quote, o.site, ln))
+        if keep:
+            wanted.append(replace(w, quote=w.quote.model_copy(update={"offers": keep})))
+    if not wanted:
+        return {}
+    closed = Disruption(kind=DisruptionKind.SITE, site=site_id, days=HORIZON_DAYS)
+    placed = _allocate(uow, _scenario(uow, wanted, {ln.order_id for ln in lines}, closed))
+    quotes = {w.line_id: w.quote for w in wanted}
+    out: dict[str, tuple[str, TierOffer]] = {}
+    for ln in lines:
+        new = placed.get(ln.id)
+        if new is not None and new != site_id:
+            out[ln.id] = (new, _find_offer(quotes[ln.id], new, ln.tier)[1])
+    return out
+
+
 @jobs.register("reroute")
 def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     with UnitOfWork(settings.database_url) as uow:
@@ -552,13 +597,7 @@ def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
         if d is None:
             raise NotFoundError("disruption vanished", code="disruption.not_found")
         affected = uow.orders.lines(site_id=d.site_id, statuses=REROUTABLE)
-        wanted: list[_Wanted] = []
-        for ln in affected:
-            row = uow.session.get(QuoteRow, ln.quote_id)
-            if row is not None:
-                q = _typed(row)
-                # the promised delivery date is the due date: a closed site makes its lines late
-                wanted.append(_Wanted(ln.id, q.quote, q.request, ln.quantity, ln.delivery_date))
+        wanted = _wanted_lines(uow, affected)
         closed = Disruption(kind=DisruptionKind.SITE, site=d.site_id, days=d.days)
         orders_hit = {ln.order_id for ln in affected}
         placed = _allocate(uow, _scenario(uow, wanted, orders_hit, closed)) if wanted else {}

@@ -506,3 +506,42 @@ class BuildLineRow(Base):
     line_id: Mapped[str] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"), primary_key=True,
                                          index=True)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+# ------------------------------------------------------------------ factories answer their work (migration 0010)
+
+
+class FactoryResponseRow(Base):
+    """A site's answer to an order line allocated to it (`domain.acceptance.Answer`), with where a declined line
+    went and what keeping the buyer's price cost the platform."""
+
+    __tablename__ = "factory_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[str] = mapped_column(String(40), index=True)
+    site_id: Mapped[str] = mapped_column(String(64), index=True)
+    answer: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    allocated_at: Mapped[datetime] = mapped_column()
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reallocated_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    platform_cost_cny: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class DateProposalRow(Base):
+    """A factory's proposed delivery date for a line, and the buyer's decision (`domain.acceptance.ProposalStatus`)."""
+
+    __tablename__ = "date_proposals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[str] = mapped_column(String(40))
+    site_id: Mapped[str] = mapped_column(String(64))
+    proposed_date: Mapped[str] = mapped_column(String(10))  # ISO date
+    previous_date: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
+from fabgrid.store.acceptance import AcceptanceRepository
 from fabgrid.store.db import session_factory
 from fabgrid.store.dispatch import DispatchRepository
 from fabgrid.store.factories import FactoryRepository
@@ -46,6 +47,7 @@ class UnitOfWork:
     rate_buckets: RateBucketRepository
     factories: FactoryRepository
     dispatch: DispatchRepository
+    acceptance: AcceptanceRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -66,6 +68,7 @@ class UnitOfWork:
         self.rate_buckets = RateBucketRepository(self.session)
         self.factories = FactoryRepository(self.session)
         self.dispatch = DispatchRepository(self.session)
+        self.acceptance = AcceptanceRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

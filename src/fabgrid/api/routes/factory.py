@@ -1,10 +1,14 @@
 """Factories: GET /api/v1/factory/work, POST /api/v1/factory/orders/{id}/status and /inspection,
-GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged), and the
+GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged), the
 storefront of the caller's own site: GET|PUT /api/v1/factory/machines, /materials, /rates, /calendar, PUT /capacity
-(each PUT replaces the list and answers the stored version)."""
+(each PUT replaces the list and answers the stored version), and the site's answer to its work: POST
+/api/v1/factory/orders/{id}/accept, /decline ({reason, note?}), /propose-date ({date, note?}), each with an optional
+line_id; the buyer's side is `orders_router`: GET /api/v1/orders/{id}/acceptance and
+POST /api/v1/orders/{id}/date-proposals/{pid}/accept or /reject."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -13,7 +17,10 @@ from pydantic import BaseModel, Field
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import (
+    acceptance_doc,
     order_doc,
+    proposal_doc,
+    response_doc,
     storefront_calendar_doc,
     storefront_capacity_doc,
     storefront_machines_doc,
@@ -21,11 +28,13 @@ from fabgrid.api.resources import (
     storefront_rates_doc,
 )
 from fabgrid.config import Settings
+from fabgrid.domain.acceptance import FACTORY_REASONS
 from fabgrid.domain.catalog import Shift
 from fabgrid.domain.factory import CalendarEntry, CustomMachine, MachineDeclaration, MaterialStock
-from fabgrid.services import designs, orders, storefront
+from fabgrid.services import acceptance, designs, orders, storefront
 
 router = APIRouter(prefix="/api/v1/factory", tags=["factory"])
+orders_router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
@@ -53,6 +62,7 @@ class InspectionBody(BaseModel):
 @router.get("/work", summary="Orders with lines allocated to the caller's site (those lines only)")
 def work(principal: CurrentPrincipal, settings: SettingsDep,
          include_done: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    acceptance.expire_unanswered(settings, dt.datetime.now(dt.UTC))  # the list shows no line past its response time
     return [order_doc(o) for o in orders.factory_work(settings, principal, include_done)]
 
 
@@ -184,3 +194,67 @@ def get_capacity(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str
 @router.put("/capacity", summary="Say your site is at capacity (no offers) and its maximum queue")
 def put_capacity(body: CapacityBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     return storefront_capacity_doc(storefront.put_capacity(settings, principal, body.at_capacity, body.max_queue_h))
+
+
+# ---------------------------------------------------------------------------- accept, decline, propose a date
+
+
+class AcceptBody(BaseModel):
+    """Accept the work allocated to your site."""
+
+    line_id: str | None = Field(default=None, max_length=40,
+                                description="one line of the order; omitted: all its lines at your site waiting")
+
+
+class DeclineBody(BaseModel):
+    """Decline the work allocated to your site; it goes to the next best capable site."""
+
+    reason: str = Field(max_length=40, description=", ".join(r.value for r in FACTORY_REASONS))
+    note: str = Field(default="", max_length=500, description="needed for reason 'other'")
+    line_id: str | None = Field(default=None, max_length=40,
+                                description="one line of the order; omitted: all its allocated lines at your site")
+
+
+class ProposeDateBody(BaseModel):
+    """A new delivery date for your line of an order; the buyer accepts or rejects it."""
+
+    date: dt.date = Field(description="YYYY-MM-DD, after today")
+    note: str = Field(default="", max_length=500)
+    line_id: str | None = Field(default=None, max_length=40, description="needed when your site holds several lines")
+
+
+@router.post("/orders/{order_id}/accept", summary="Accept your site's allocated lines of an order")
+def accept(order_id: str, principal: CurrentPrincipal, settings: SettingsDep,
+           body: AcceptBody | None = None) -> dict[str, Any]:
+    return order_doc(acceptance.accept(settings, principal, order_id, body.line_id if body else None))
+
+
+@router.post("/orders/{order_id}/decline", summary="Decline your site's allocated lines of an order (with a reason)")
+def decline(order_id: str, body: DeclineBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    done = acceptance.decline(settings, principal, order_id, body.reason, body.note, body.line_id)
+    return {"order_id": order_id, "responses": [response_doc(r) for r in done]}
+
+
+@router.post("/orders/{order_id}/propose-date", status_code=201,
+             summary="Propose a new delivery date for your line of an order")
+def propose_date(order_id: str, body: ProposeDateBody, principal: CurrentPrincipal,
+                 settings: SettingsDep) -> dict[str, Any]:
+    return proposal_doc(acceptance.propose_date(settings, principal, order_id, body.date, body.note, body.line_id))
+
+
+@orders_router.get("/{order_id}/acceptance",
+                   summary="The order's lines with their factory's answer (pending, accepted, awaiting_buyer)")
+def order_acceptance(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return acceptance_doc(acceptance.acceptance_view(settings, principal, order_id))
+
+
+@orders_router.post("/{order_id}/date-proposals/{proposal_id}/accept", summary="Accept a factory's proposed date")
+def accept_proposal(order_id: str, proposal_id: str, principal: CurrentPrincipal,
+                    settings: SettingsDep) -> dict[str, Any]:
+    return proposal_doc(acceptance.decide_proposal(settings, principal, order_id, proposal_id, True))
+
+
+@orders_router.post("/{order_id}/date-proposals/{proposal_id}/reject", summary="Reject a factory's proposed date")
+def reject_proposal(order_id: str, proposal_id: str, principal: CurrentPrincipal,
+                    settings: SettingsDep) -> dict[str, Any]:
+    return proposal_doc(acceptance.decide_proposal(settings, principal, order_id, proposal_id, False))
