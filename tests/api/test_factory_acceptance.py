@@ -5,6 +5,7 @@ scorecard's acceptance rate and median response time follow the answers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
@@ -16,8 +17,9 @@ from web_kit import Platform, box_stl, make_settings
 
 from fabgrid.app import create_app
 from fabgrid.config import load_settings
+from fabgrid.domain.acceptance import Answer, FactoryResponse
 from fabgrid.errors import InputError
-from fabgrid.services import acceptance
+from fabgrid.services import acceptance, jobs
 from fabgrid.services._util import now
 
 
@@ -216,3 +218,49 @@ def test_no_site_left_asks_the_buyer(own: Platform) -> None:
     _problem(own.client.post(f"/api/v1/factory/orders/{order['id']}/accept", headers=own.account("factory",
                                                                                                   site=seen[-1])),
              404, "order.not_found")
+
+
+def test_response_figures_by_hand() -> None:
+    """Three answers after 1 h (accepted), 3 h (declined) and a timeout after 24 h: accepted 1 of 3, median of
+    the answers given (1 h, 3 h) 2 h; nothing to measure: None."""
+    t0 = now()
+
+    def resp(answer: Answer, hours: float) -> FactoryResponse:
+        return FactoryResponse(order_id="o", line_id="l", site_id="s", answer=answer, allocated_at=t0,
+                               answered_at=t0 + timedelta(hours=hours))
+
+    figures = acceptance.response_figures([resp(Answer.ACCEPTED, 1), resp(Answer.DECLINED, 3),
+                                           resp(Answer.TIMEOUT, 24)])
+    assert figures == (pytest.approx(1 / 3), pytest.approx(2.0))
+    assert acceptance.response_figures([resp(Answer.TIMEOUT, 24)]) == (0.0, None)
+    assert acceptance.response_figures([]) == (None, None)
+
+
+def test_the_work_list_and_the_sweeper_expire_unanswered_lines(own: Platform,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a response time of about a second, a factory's work list no longer shows the line it did not answer,
+    and the background sweeper moves an unanswered line on its own."""
+    short = replace(own.settings, factory_response_h=0.0003)  # 1.08 s
+    monkeypatch.setitem(own.client.app.state._state, "settings", short)
+    buyer = own.buyer()
+    order = _order(own, buyer, (16, 26, 11))
+    site = order["site_id"]
+    fh = own.account("factory", site=site)
+    time.sleep(1.2)
+    work = own.client.get("/api/v1/factory/work", headers=fh).json()
+    assert order["id"] not in {o["id"] for o in work}
+    after = own.client.get(f"/api/v1/orders/{order['id']}", headers=buyer).json()
+    assert after["lines"][0]["site_id"] != site
+
+    second = _order(own, buyer, (17, 27, 12))
+    stop = jobs.start_sweeper(short, every_s=0.2)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            line = own.client.get(f"/api/v1/orders/{second['id']}", headers=buyer).json()["lines"][0]
+            if line["site_id"] != second["site_id"]:
+                break
+            assert time.monotonic() < deadline, "the sweeper did not expire the line"
+            time.sleep(0.2)
+    finally:
+        stop.set()
