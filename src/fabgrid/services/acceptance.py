@@ -259,16 +259,17 @@ def decline(settings: Settings, who: Principal, order_id: str, reason: str, note
     return done
 
 
-def expire_unanswered(settings: Settings, at: datetime | None = None) -> list[Expired]:
-    """Lines allocated longer than the response time without their site's answer: each is treated as declined
-    (reason timeout). Called by the background sweep and before a factory's work list is read."""
+def expire_unanswered(settings: Settings, at: datetime | None = None, site_id: str | None = None) -> list[Expired]:
+    """Lines allocated longer than the response time without their site's answer (of `site_id` only, when given):
+    each is treated as declined (reason timeout). Called by the background sweep (every site) and before a
+    factory's work list is read (its site)."""
     t = utc(at) if at is not None else now()
     limit = timedelta(hours=settings.factory_response_h)
     out: list[Expired] = []
     job_ids: list[str] = []
     with UnitOfWork(settings.database_url) as uow:
         by_order: dict[str, list[OrderLine]] = {}
-        for ln in uow.orders.lines(statuses=(OrderStatus.ALLOCATED,)):
+        for ln in uow.orders.lines(site_id=site_id, statuses=(OrderStatus.ALLOCATED,)):
             by_order.setdefault(ln.order_id, []).append(ln)
         for order_id, lines in by_order.items():
             if len(out) >= EXPIRE_BATCH:

@@ -62,7 +62,8 @@ class InspectionBody(BaseModel):
 @router.get("/work", summary="Orders with lines allocated to the caller's site (those lines only)")
 def work(principal: CurrentPrincipal, settings: SettingsDep,
          include_done: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    acceptance.expire_unanswered(settings, dt.datetime.now(dt.UTC))  # the list shows no line past its response time
+    # the list shows no line past its response time
+    acceptance.expire_unanswered(settings, dt.datetime.now(dt.UTC), site_id=principal.site_id or "-")
     return [order_doc(o) for o in orders.factory_work(settings, principal, include_done)]
 
 
