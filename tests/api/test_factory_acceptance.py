@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,3 +265,25 @@ def test_the_work_list_and_the_sweeper_expire_unanswered_lines(own: Platform,
             time.sleep(0.2)
     finally:
         stop.set()
+
+
+def test_decline_and_accept_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """The same answers on PostgreSQL: a decline moves the line, the new site accepts, the scorecards follow."""
+    settings = replace(make_settings(tmp_path), database_url=pg_url)
+    with TestClient(create_app(settings)) as client:
+        p = Platform(client, settings)
+        buyer = p.buyer()
+        order = _order(p, buyer)
+        site = order["site_id"]
+        r = client.post(f"/api/v1/factory/orders/{order['id']}/decline", json={"reason": "not_manufacturable"},
+                        headers=p.account("factory", site=site))
+        assert r.status_code == 200, r.text
+        new = r.json()["responses"][0]["reallocated_to"]
+        assert new not in (None, site)
+        r = client.post(f"/api/v1/factory/orders/{order['id']}/accept", json={"line_id": order["lines"][0]["id"]},
+                        headers=p.account("factory", site=new))
+        assert r.status_code == 200, r.text
+        view = client.get(f"/api/v1/orders/{order['id']}/acceptance", headers=buyer).json()
+        assert [(x["site_id"], x["answer"]) for x in view["responses"]] == [(site, "declined"), (new, "accepted")]
+        assert view["lines"][0]["state"] == "accepted"
+        assert _scorecard(p, site)["acceptance_rate"] == 0.0 and _scorecard(p, new)["acceptance_rate"] == 1.0
