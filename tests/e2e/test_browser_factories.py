@@ -79,11 +79,11 @@ def test_a_factory_joins_through_the_pages(browser: Any, server: Server, tmp_pat
     assert "pending" in page.inner_text("#my-applications")
     _shot(page, "02-application-sent-en")
 
-    accounts.signup(server.database_url, email="op.e2e@park.example.com", password=PASSWORD, name="Zhou Min",
-                    organisation="Park operations E2E", role="operator")
+    accounts.signup(server.database_url, email="op.factories.e2e@park.example.com", password=PASSWORD, name="Zhou Min",
+                    organisation="Park operations (factories E2E)", role="operator")
     op = ctx.browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US").new_page()
     op.set_default_timeout(60_000)
-    _login(op, server, "op.e2e@park.example.com")
+    _login(op, server, "op.factories.e2e@park.example.com")
     op.goto(server.url + "/operator/factories")
     card = op.locator("section.card[data-application]").first
     assert CODE in card.inner_text()
