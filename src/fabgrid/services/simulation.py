@@ -221,6 +221,11 @@ def simulate(o: SimulationOptions, note: Callable[[str], None] | None = None,
         metrics = run_local(setups, rest, int(workers), progress)
     done.update(zip(rest, metrics, strict=True))
     wall_s = time.perf_counter() - t0
+    timed_out = sum(1 for m in done.values() if m.get("allocations_unproven", 0) > 0)
+    if timed_out:
+        say(f"{timed_out} of {len(done)} runs had an allocation end at its time limit: their results depend on "
+            "the machine's speed and load (another run, or another number of workers, may differ); "
+            "a longer --set fabgrid.allocation_time_limit_s lets them finish")
     docs = []
     for i, st in enumerate(setups):
         runs = {p: [done[RunTask(i, p, s)] for s in seeds] for p in pols}
@@ -250,6 +255,7 @@ def simulate(o: SimulationOptions, note: Callable[[str], None] | None = None,
         doc = {"days": o.days, "seed": o.seed, "seeds": seeds, "sweep": [_parse_key(x) for x in o.sweeps],
                "scenarios": [{"set": list(ov[len(o.overrides):]), **d} for ov, d in zip(sets, docs, strict=True)]}
     doc["runs"] = len(tasks)
+    doc["runs_time_dependent"] = timed_out
     doc["wall_s"] = wall_s
     return Simulation(doc=doc, policies=pols, headline=tuple(HEADLINE))
 

@@ -102,7 +102,8 @@ def run_metrics(world: World, rates: Rates) -> dict[str, Any]:
         "lead_time_days_mean": float(lead.mean()) if lead.size else nan,
         "lead_time_days_p90": float(np.percentile(lead, 90)) if lead.size else nan,
         "builds": r.builds, "failures": r.failures, "units_rerouted": r.reroutes,
-        "allocation_batches": r.allocations, "allocation_s": r.allocation_s,
+        "allocation_batches": r.allocations, "allocations_unproven": r.allocations_unproven,
+        "allocation_s": r.allocation_s,
         "sequencing_plans": r.sequencing_plans, "sequencing_s": r.sequencing_s,
         "builds_interrupted": r.interrupted_builds, "units_interrupted": r.interrupted_units,
     }

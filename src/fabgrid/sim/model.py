@@ -92,6 +92,7 @@ class Record:
     failures: int = 0
     reroutes: int = 0
     allocations: int = 0
+    allocations_unproven: int = 0      # ended at the time limit, not the gap target: time-dependent
     allocation_s: float = 0.0
     sequencing_plans: int = 0          # calls of the scheduling engine (fabgrid policy)
     sequencing_s: float = 0.0
