@@ -25,6 +25,9 @@ FABGRID_MAX_IN_FLIGHT              requests one server process works on at once;
                                    Retry-After at once (default 64, 1..10000).
 FABGRID_FACTORY_RESPONSE_H         hours a factory has to accept or decline a line allocated to it; then the line
                                    is re-allocated as if declined (default 24, 0.01..720).
+FABGRID_SMTP_URL                   e-mail of message notifications: ``smtp://host:port`` (unset = no e-mail).
+FABGRID_SMTP_FROM                  the sender of those e-mails (default ``fabgrid@localhost``).
+FABGRID_CLAIM_WINDOW_DAYS          days after delivery within which a buyer may open a claim (default 7, 1..365).
 Depends on nothing but platformdirs (and fabgrid.errors).
 """
 
@@ -77,6 +80,11 @@ class Settings:
     max_in_flight: int = 64
     #: hours a factory has to accept or decline a line allocated to it (then it is re-allocated).
     factory_response_h: float = 24.0
+    #: ``smtp://host:port`` of message notifications (None: no e-mail is sent), and their sender.
+    smtp_url: str | None = None
+    smtp_from: str = "fabgrid@localhost"
+    #: days after delivery within which a buyer may open a claim on a line.
+    claim_window_days: float = 7.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -172,6 +180,7 @@ _NUMBERS: dict[str, tuple[float, float, float]] = {
     "FABGRID_DB_POOL_TIMEOUT_S": (0.1, 60.0, 5.0),
     "FABGRID_MAX_IN_FLIGHT": (1, 10000, 64),
     "FABGRID_FACTORY_RESPONSE_H": (0.01, 720.0, 24.0),
+    "FABGRID_CLAIM_WINDOW_DAYS": (1.0, 365.0, 7.0),
 }
 
 
@@ -216,7 +225,22 @@ def load_settings(database_url: str | None = None, env: Mapping[str, str] | None
         db_pool_timeout_s=_number(env, "FABGRID_DB_POOL_TIMEOUT_S"),
         max_in_flight=int(_number(env, "FABGRID_MAX_IN_FLIGHT")),
         factory_response_h=_number(env, "FABGRID_FACTORY_RESPONSE_H"),
+        smtp_url=_smtp_url(env),
+        smtp_from=env.get("FABGRID_SMTP_FROM", "").strip() or "fabgrid@localhost",
+        claim_window_days=_number(env, "FABGRID_CLAIM_WINDOW_DAYS"),
     )
+
+
+_SMTP_URL = re.compile(r"smtp://[A-Za-z0-9.\-]+:\d{1,5}")
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("FABGRID_SMTP_URL", "").strip()
+    if not raw:
+        return None
+    if not _SMTP_URL.fullmatch(raw):
+        raise _bad("FABGRID_SMTP_URL", raw, "is not smtp://host:port", "e.g. smtp://127.0.0.1:25")
+    return raw
 
 
 def settings_environ(settings: Settings) -> dict[str, str]:
@@ -228,11 +252,12 @@ def settings_environ(settings: Settings) -> dict[str, str]:
            "FABGRID_JOB_LEASE_S": repr(settings.job_lease_s), "FABGRID_DB_POOL_SIZE": str(settings.db_pool_size),
            "FABGRID_DB_POOL_TIMEOUT_S": repr(settings.db_pool_timeout_s),
            "FABGRID_MAX_IN_FLIGHT": str(settings.max_in_flight),
-           "FABGRID_FACTORY_RESPONSE_H": repr(settings.factory_response_h)}
+           "FABGRID_FACTORY_RESPONSE_H": repr(settings.factory_response_h),
+           "FABGRID_SMTP_FROM": settings.smtp_from, "FABGRID_CLAIM_WINDOW_DAYS": repr(settings.claim_window_days)}
     fleet, limits, inline = settings.embedded_fleet, settings.rate_limits, settings.inline_analysis_max_bytes
     optional = {"FABGRID_INLINE_ANALYSIS_MAX_BYTES": None if inline is None else str(inline),
                 "FABGRID_BROKER_URL": settings.broker_url, "FABGRID_MQTT_URL": settings.mqtt_url,
-                "FABGRID_MASTER_KEY": settings.master_key,
+                "FABGRID_MASTER_KEY": settings.master_key, "FABGRID_SMTP_URL": settings.smtp_url,
                 "FABGRID_EMBEDDED_FLEET": None if fleet is None else str(int(fleet)),
                 "FABGRID_RATE_LIMITS": None if limits is None else ",".join(f"{a}={n!r}/{w!r}" for a, n, w in limits)}
     env.update({k: v for k, v in optional.items() if v is not None})
