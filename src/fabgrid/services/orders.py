@@ -20,7 +20,7 @@ from typing import Any
 
 from fabgrid.config import Settings
 from fabgrid.domain.allocation import Candidate, Disruption, DisruptionKind, Line, Scenario, ScenarioSite
-from fabgrid.domain.catalog import Site
+from fabgrid.domain.catalog import ProcessFamily, Site
 from fabgrid.domain.order import (
     FACTORY_OPEN,
     FACTORY_STATUSES,
@@ -623,3 +623,48 @@ def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     for j in job_ids:
         jobs.submit(settings, j)
     return report
+
+
+# ---------------------------------------------------------------- lines agreed outside the instant quote
+
+
+@dataclass(frozen=True)
+class AwardedLine:
+    """A line agreed at a price outside the instant quote (an RFQ's award): the stored quote that records the
+    bid, the site, and the agreed process, material, quantity, unit price and delivery date."""
+
+    quote_id: str
+    part_id: str
+    site_id: str
+    process: ProcessFamily
+    material: str
+    quantity: int
+    unit_price_cny: float
+    lead_time_days: int
+    delivery_date: date
+    finish: str | None = None
+
+
+def place_awarded(uow: UnitOfWork, who: Principal, lines: Sequence[AwardedLine], destination: str | None = None,
+                  consent_design_sharing: bool = True, note: str = "") -> tuple[Order, list[str]]:
+    """An order of lines agreed at a price (an RFQ's award), in the caller's unit of work: one line per part at its
+    site and agreed price, allocated at once (the site answers it like any allocated line). Returns the order and
+    the webhook jobs to submit after the caller's commit."""
+    _check_lines([LineRequest(ln.quote_id) for ln in lines])
+    oid = new_id("ord")
+    made = [OrderLine(id=new_id("oln"), order_id=oid, position=pos, quote_id=ln.quote_id, part_id=ln.part_id,
+                      site_id=None, offer_site_id=ln.site_id, process=ln.process, material=ln.material,
+                      finish=ln.finish, quantity=ln.quantity, tier="standard", unit_price_cny=ln.unit_price_cny,
+                      total_price_cny=round(ln.unit_price_cny * ln.quantity, 2), lead_time_days=ln.lead_time_days,
+                      delivery_date=ln.delivery_date, machine_h=0.0, status=OrderStatus.PLACED)
+            for pos, ln in enumerate(lines, start=1)]
+    order = Order(id=oid, organisation_id=who.organisation_id, user_id=who.user_id, status=OrderStatus.PLACED,
+                  destination=destination, consent_design_sharing=consent_design_sharing, created_at=now(),
+                  lines=tuple(made))
+    uow.orders.add(order)
+    uow.orders.event(oid, OrderStatus.PLACED, note, who.user_id)
+    job_ids = _notify(uow, order, None, OrderStatus.PLACED, note)
+    for line, ln in zip(made, lines, strict=True):
+        job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who, f"to site {ln.site_id} (awarded)"
+                               + ("" if len(made) == 1 else f", line {line.position}"), site_id=ln.site_id)
+    return order, job_ids
