@@ -29,7 +29,7 @@ from fabgrid.store.tables import WebhookDeliveryRow, WebhookRow
 from fabgrid.store.uow import UnitOfWork
 
 SIGNATURE_HEADER = "X-Fabgrid-Signature"
-EVENTS = ("order.status",)
+EVENTS = ("order.status", "message.created", "rfq.awarded")
 #: Seconds before each retry; after the last one the delivery is failed.
 BACKOFF_S: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0, 1800.0)
 TIMEOUT_S = 5.0
