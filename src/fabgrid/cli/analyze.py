@@ -43,12 +43,23 @@ def _print(report: PartReport) -> None:
         table(f"{len(r.findings)} findings", ["severity", "process", "machine", "code", "message", "fix"],
               [(f.severity.value, f.process.value if f.process else "", f.machine_model or "", f.code,
                 f.message, f.fix) for f in r.findings])
+        codes = {f.code for f in r.findings}
+        for code in sorted(c for c in codes if c.startswith("units.maybe_")):
+            console.print(f"hint: analyse it with --units {code.removeprefix('units.maybe_')} if that is its unit")
+        if r.repairs is None and codes & _REPAIRABLE:
+            console.print("hint: --repair merges vertices, fixes winding and normals and fills small holes")
+        if "mesh.multiple_bodies" in codes:
+            console.print("hint: --per-body reports every body as its own part")
     if r.repairs is not None:
         console.print("repairs: " + "; ".join(r.repairs))
     for part in r.parts:
         console.print(f"[bold]{part.name}[/]: {part.triangles} triangles, volume {part.volume_mm3:.6g} mm3, "
                       f"bbox {' x '.join(f'{v:.4g}' for v in part.bbox_mm)} mm, "
                       f"{sum(1 for f in part.findings if f.severity.value == 'error')} errors")
+
+
+#: Finding codes the automatic repair addresses (the CLI names its flag for them).
+_REPAIRABLE = {"mesh.open", "mesh.winding", "mesh.inverted", "mesh.degenerate_faces", "mesh.duplicate_faces"}
 
 
 def analyze_cmd(

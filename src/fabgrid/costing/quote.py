@@ -43,7 +43,7 @@ def validate_request(network: Network, req: QuoteRequest) -> Material:
     fam = req.family
     if fam is not None and mat.process is not fam:
         raise InputError(f"material {mat.id!r} is a {mat.process.value} material, not {fam.value}",
-                         hint=f"drop --process or pick a {fam.value} material", code="quote.process")
+                         hint=f"choose any process, or pick a {fam.value} material", code="quote.process")
     if req.quantity < 1 or req.quantity > 100_000:
         raise InputError(f"quantity must be 1..100000, got {req.quantity}", code="quote.quantity")
     if req.finish is not None:

@@ -22,6 +22,22 @@ class ThinRegion(BaseModel):
     face_indices: list[int]
 
 
+class RepairOutcome(BaseModel):
+    """The automatic repair of a part (`geometry.repair.auto_repair`): whether it was needed and applied
+    (then the repaired mesh is the one analysed, viewed and quoted), the defect counts before and after,
+    what it changed, and why it was not applied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    needed: bool
+    applied: bool
+    before: dict[str, int] = Field(default_factory=dict)
+    after: dict[str, int] = Field(default_factory=dict)
+    changes: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
 class PartReport(BaseModel):
     """Everything part intake knows about one file (or one body with per-body analysis), in mm."""
 
@@ -63,6 +79,7 @@ class PartReport(BaseModel):
     orderable: dict[str, bool] = Field(default_factory=dict)
     machines_ok: dict[str, list[str]] = Field(default_factory=dict)
     repairs: list[str] | None = None
+    auto_repair: RepairOutcome | None = None
     part: PartGeometry
     parts: list[PartReport] = Field(default_factory=list)
     timings_s: dict[str, float] = Field(default_factory=dict)

@@ -82,6 +82,31 @@ def weld(points: NDArray[np.floating[Any]], overwrite: bool = False) -> tuple[Fl
     return vertices, inverse.reshape(-1).astype(np.int64, copy=False)
 
 
+#: Points closer than this fraction of the part's largest extent are one vertex (`merge_close`): 2**-32,
+#: about 2.3e-10, far below the resolution of a binary STL's float32 (6e-8 relative), so no two points an
+#: exporter meant to be distinct merge; CAD exporters write 0 and 1e-17 (cos 90 deg) for one corner.
+WELD_REL_TOL = 2.0 ** -32
+
+
+def merge_close(vertices: FloatArray, inverse: IntArray, rel_tol: float = WELD_REL_TOL) -> tuple[FloatArray, IntArray]:
+    """Merge welded vertices (n, 3) mm that lie within `rel_tol` x the largest extent of each other:
+    -> (vertices (n', 3) float64, inverse (k,) int64 into them), each merged group keeping the coordinates of
+    its first vertex. Coordinates are snapped to a grid of that size (as trimesh's merge_vertices rounds to
+    1e-8) and welded exactly; bit-identical points were merged by `weld` already."""
+    if len(vertices) < 2:
+        return vertices, inverse
+    extent = float(np.ptp(vertices, axis=0).max())
+    if extent <= 0.0:
+        return vertices, inverse
+    tol = extent * rel_tol
+    snapped, group = weld(np.round(vertices / tol), overwrite=True)
+    if len(snapped) == len(vertices):
+        return vertices, inverse
+    first = np.full(len(snapped), -1, dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group), dtype=np.int64)[::-1]
+    return vertices[first], group[inverse]
+
+
 # ---------------------------------------------------------------- STL
 
 _STL_VERTEX = re.compile(rb"vertex[ \t\r\n\f\v]+([^ \t\r\n\f\v]+)[ \t\r\n\f\v]+([^ \t\r\n\f\v]+)"
@@ -284,6 +309,7 @@ def load_bytes(data: bytes, filename: str, units: str | None = None) -> Part:
             points *= scale
     limits.check_coordinates(float(np.abs(points).max()), filename)
     vertices, inverse = weld(points, overwrite=True)  # `points` is this function's own array
+    vertices, inverse = merge_close(vertices, inverse)
     group = np.repeat(np.arange(len(soup), dtype=np.int64), [len(t) for _, t in soup])
     return Part(name=Path(filename).name, fmt=fmt, vertices=vertices, faces=inverse.reshape(-1, 3), group=group,
                 group_names=[g for g, _ in soup], units=unit, units_source=source)

@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from fabgrid.domain.geometry import RepairOutcome
+from fabgrid.domain.part import Part
 from fabgrid.geometry import limits
 from fabgrid.geometry.analyze import unique_ints
 from fabgrid.geometry.load import weld
@@ -94,10 +96,12 @@ def _fill_holes(vertices: FloatArray, faces: IntArray, max_edges: int) -> tuple[
         return vertices, faces, 0
     sel = small[loop_idx]
     centre_sum = np.zeros((len(ids), 3))
-    np.add.at(centre_sum, loop_idx[sel], vertices[border[sel, 0]])
+    # each vertex of a simple loop ends two of its edges: the mean over both ends is the loop's centre
+    # whichever way the edges run (a face wound the wrong way beside the hole reverses one of them)
+    np.add.at(centre_sum, loop_idx[sel], vertices[border[sel, 0]] + vertices[border[sel, 1]])
     new_index = np.full(len(ids), -1, dtype=np.int64)
     new_index[small] = n + np.arange(int(small.sum()))
-    centres = centre_sum[small] / size[small, None]
+    centres = centre_sum[small] / (2.0 * size[small, None])
     fill = np.stack([border[sel, 1], border[sel, 0], new_index[loop_idx[sel]]], axis=1)
     return np.vstack([vertices, centres]), np.vstack([faces, fill]), int(small.sum())
 
@@ -134,7 +138,9 @@ def _consistent_winding(faces: IntArray, n_vertices: int) -> NDArray[np.bool_]:
         parent[nodes[1:]] = pred[nodes[1:]]
     child = np.flatnonzero(parent != np.arange(m))
     rel = np.zeros(m, dtype=np.int8)
-    rel[child] = (np.asarray(g[child, parent[child]]).reshape(-1) == 2).astype(np.int8)
+    picked = g[child, parent[child]]  # a dense matrix, or sparse for some index shapes and scipy versions
+    picked = picked.toarray() if sparse.issparse(picked) else picked
+    rel[child] = (np.asarray(picked).reshape(-1) == 2).astype(np.int8)
     anc = parent.copy()
     while np.any(anc != anc[anc]):  # pointer doubling: rel[v] stays the parity from v to anc[v]
         rel ^= rel[anc]
@@ -191,3 +197,152 @@ def repair(vertices: FloatArray, faces: IntArray, tol_rel: float = 1e-6) -> Repa
               "bodies_flipped": "turned {} inside-out bodies the right way out"}
     notes = [labels[k].format(n, tol_rel * scale) for k, n in changes.items() if n]
     return RepairResult(vertices=v, faces=f, changes=changes, notes=notes or ["nothing to repair"])
+
+
+#: Finding codes that `auto_repair` addresses (a page offers the repair for them; the CLI names --repair).
+REPAIRABLE_CODES = frozenset({"mesh.open", "mesh.winding", "mesh.inverted", "mesh.degenerate_faces",
+                              "mesh.duplicate_faces"})
+
+
+@dataclass
+class AutoRepair:
+    """What the automatic repair found and did: `applied` (the repaired mesh is the one analysed and
+    quoted), the defects `before` (boundary edges and loops, inconsistent winding, inverted volume,
+    degenerate and duplicate faces), the `changes` of `repair`, and `reason` when it was not applied."""
+
+    needed: bool
+    applied: bool
+    before: dict[str, int]
+    after: dict[str, int]
+    changes: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+def defects(vertices: FloatArray, faces: IntArray) -> dict[str, int]:
+    """Counts of the defects repair can fix, from the edge topology (one sort of the 3m edges):
+    boundary_edges, boundary_loops (connected runs of boundary edges), nonmanifold_edges, inconsistent_edges
+    (an edge two faces traverse in the same direction), inverted (1 when a closed mesh has negative volume),
+    degenerate_faces, duplicate_faces."""
+    if len(faces) == 0:
+        return {"boundary_edges": 0, "boundary_loops": 0, "nonmanifold_edges": 0, "inconsistent_edges": 0,
+                "inverted": 0, "degenerate_faces": 0, "duplicate_faces": 0}
+    n = len(vertices)
+    e = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    lo, hi = np.minimum(e[:, 0], e[:, 1]), np.maximum(e[:, 0], e[:, 1])
+    und = lo * n + hi
+    _, inv, cnt = np.unique(und, return_inverse=True, return_counts=True)
+    inv = inv.reshape(-1)
+    border = e[cnt[inv] == 1]
+    loops = 0
+    if len(border):
+        g = sparse.coo_matrix((np.ones(len(border)), (border[:, 0], border[:, 1])), shape=(n, n))
+        _, lab = connected_components(g, directed=False)
+        loops = len(np.unique(lab[border[:, 0]]))
+    manifold_pairs = int((cnt == 2).sum())
+    two = np.flatnonzero(cnt[inv] == 2)
+    pair = two[np.argsort(und[two], kind="stable")].reshape(-1, 2)  # the two uses of each manifold edge
+    inconsistent = int((e[pair[:, 0], 0] == e[pair[:, 1], 0]).sum())  # both traverse it the same way
+    tri = vertices[faces]
+    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    scale = float(np.ptp(vertices, axis=0).max()) or 1.0
+    rep = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
+    dup = len(faces) - len(np.unique(np.sort(faces, axis=1), axis=0))
+    closed = len(border) == 0 and manifold_pairs == len(cnt)
+    vol = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0
+    return {"boundary_edges": len(border), "boundary_loops": int(loops),
+            "nonmanifold_edges": int((cnt > 2).sum()), "inconsistent_edges": inconsistent,
+            "inverted": int(closed and inconsistent == 0 and vol < 0),
+            "degenerate_faces": int((rep | (area2 <= 1e-12 * scale * scale)).sum()), "duplicate_faces": int(dup)}
+
+
+#: The automatic repair closes holes only while the added faces are at most this share of the surface.
+MAX_FILLED_AREA_SHARE = 0.01
+
+
+#: A hole whose boundary lies in one plane (within this fraction of the part's size) is closed by a flat
+#: patch that restores the missing face exactly; such holes may add up to this share of the surface.
+FLAT_HOLE_REL_TOL = 1e-6
+MAX_FLAT_FILLED_AREA_SHARE = 0.25
+
+
+def _holes_planar(vertices: FloatArray, faces: IntArray) -> bool:
+    """Whether the boundary loop of every hole lies in one plane (smallest singular value of its centred
+    vertices, per vertex, within FLAT_HOLE_REL_TOL x the part's size)."""
+    e = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    n = len(vertices)
+    und = np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1])
+    _, inv, cnt = np.unique(und, return_inverse=True, return_counts=True)
+    border = e[cnt[inv.reshape(-1)] == 1]
+    if len(border) == 0:
+        return True
+    g = sparse.coo_matrix((np.ones(len(border)), (border[:, 0], border[:, 1])), shape=(n, n))
+    _, lab = connected_components(g, directed=False)
+    scale = float(np.ptp(vertices, axis=0).max()) or 1.0
+    loop_of = lab[border[:, 0]]
+    for loop in np.unique(loop_of)[:1000]:
+        pts = vertices[np.unique(border[loop_of == loop])]
+        if len(pts) <= 3:
+            continue
+        sv = np.linalg.svd(pts - pts.mean(axis=0), compute_uv=False)
+        if sv[-1] / np.sqrt(len(pts)) > FLAT_HOLE_REL_TOL * scale:
+            return False
+    return True
+
+
+def _area(vertices: FloatArray, faces: IntArray) -> float:
+    tri = vertices[faces]
+    return float(np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()) / 2.0
+
+
+#: Defect counts that make a mesh worth repairing.
+_FIXABLE = ("boundary_edges", "inconsistent_edges", "inverted", "degenerate_faces", "duplicate_faces")
+
+
+def auto_repair(vertices: FloatArray, faces: IntArray) -> tuple[FloatArray, IntArray, AutoRepair]:
+    """Repair a mesh when it has defects `repair` can fix and the result is safe: a closed (watertight,
+    manifold), consistently wound solid with outward normals. Otherwise the mesh is returned unchanged
+    and `reason` says why (the repair would leave it open, or non-manifold). Returns (vertices, faces,
+    outcome)."""
+    before = defects(vertices, faces)
+    if not any(before[k] for k in _FIXABLE):
+        return vertices, faces, AutoRepair(needed=False, applied=False, before=before, after=before)
+    fixed = repair(vertices, faces)
+    after = defects(fixed.vertices, fixed.faces)
+    problems = []
+    if after["boundary_edges"]:
+        problems.append(f"{after['boundary_edges']} boundary edges in {after['boundary_loops']} holes would stay "
+                        f"open (only holes of at most {limits.REPAIR_MAX_HOLE_EDGES} edges are closed)")
+    if after["nonmanifold_edges"]:
+        problems.append(f"{after['nonmanifold_edges']} edges would be shared by more than two faces")
+    if after["inconsistent_edges"] or after["inverted"]:
+        problems.append("the winding could not be made consistent")
+    if len(fixed.faces) == 0:
+        problems.append("no faces would be left")
+    total = _area(fixed.vertices, fixed.faces)
+    added = total - _area(vertices, np.unique(np.sort(faces, axis=1), axis=0))
+    share = added / total if total > 0 else 0.0
+    flat = _holes_planar(vertices, faces)
+    if share > MAX_FILLED_AREA_SHARE and not (flat and share <= MAX_FLAT_FILLED_AREA_SHARE):
+        problems.append(f"the holes are large: closing them adds {100 * share:.1f} % of the surface (at most "
+                        f"{100 * MAX_FILLED_AREA_SHARE:g} %, or {100 * MAX_FLAT_FILLED_AREA_SHARE:g} % for flat holes, "
+                        "is closed automatically)")
+    if problems:
+        return vertices, faces, AutoRepair(needed=True, applied=False, before=before, after=after,
+                                           changes=fixed.changes, notes=fixed.notes,
+                                           reason="; ".join(problems))
+    return fixed.vertices, fixed.faces, AutoRepair(needed=True, applied=True, before=before, after=after,
+                                                   changes=fixed.changes, notes=fixed.notes)
+
+
+def auto_repair_part(part: Part) -> tuple[Part, RepairOutcome]:
+    """`auto_repair` of a loaded part: the same part when nothing was applied (its cached facts kept), else
+    a new part of the repaired mesh (same name, format and units). Deterministic, so the analysis, the
+    viewer and the quote of one file see the same mesh."""
+    v, f, out = auto_repair(part.vertices, part.faces)
+    outcome = RepairOutcome(needed=out.needed, applied=out.applied, before=out.before, after=out.after,
+                            changes=out.changes, notes=out.notes, reason=out.reason)
+    if not out.applied:
+        return part, outcome
+    return Part(name=part.name, vertices=v, faces=f, fmt=part.fmt, group_names=part.group_names,
+                units=part.units, units_source=part.units_source), outcome

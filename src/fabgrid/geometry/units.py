@@ -5,6 +5,9 @@ Pure functions; depends only on `fabgrid.errors`.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from fabgrid.errors import InputError
 
 #: Scale from a unit to mm (3MF names and the short names of the CLI).
@@ -21,8 +24,6 @@ _ALIASES = {
 
 #: Below this largest extent (mm) a unit-less part is suspiciously small for a part in mm.
 SMALL_PART_MM = 8.0
-#: Below this largest extent (mm) a unit-less part is more likely in metres than in inches.
-METRE_PART_MM = 2.0
 
 
 def normalise_unit(name: str) -> str:
@@ -34,16 +35,53 @@ def normalise_unit(name: str) -> str:
     return _ALIASES[key]
 
 
-def guess_units(max_extent_mm: float) -> tuple[str, float] | None:
-    """For a unit-less file read as mm, the likelier unit and its scale when the part is implausibly small.
+#: Largest extents (mm) a made-to-order part plausibly has: from a small bracket to about a metre (the
+#: largest build envelopes and machining tables of the network are under 1 m).
+PLAUSIBLE_MIN_MM = 5.0
+PLAUSIBLE_MAX_MM = 1000.0
+#: A typical largest extent (mm) of a part quoted on the platform: among plausible readings the one whose
+#: size is nearest to it (on a log scale) wins.
+TYPICAL_PART_MM = 60.0
+#: The readings tried for a unit-less file that is implausibly small in mm.
+GUESS_UNITS = ("inch", "m")
 
-    A part whose largest extent is under 2 mm is more likely in metres (x1000); under 8 mm more
-    likely in inches (x25.4). Returns None when mm is plausible.
+
+@dataclass(frozen=True)
+class UnitGuess:
+    """The likelier unit of a unit-less file: `unit`, its `scale` to mm, the largest extent it gives (mm)
+    and `reason`, the readings compared in words (English; pages translate from the fields)."""
+
+    unit: str
+    scale: float
+    max_extent_mm: float
+    readings_mm: dict[str, float]
+    reason: str
+
+
+def guess_unit(max_extent_mm: float) -> UnitGuess | None:
+    """For a unit-less file read as mm, the reading whose size is plausible for a part, when the mm reading
+    is implausibly small (largest extent under SMALL_PART_MM); None when mm is plausible or nothing is.
+
+    Each reading of GUESS_UNITS scales the largest extent; those within PLAUSIBLE_MIN_MM..PLAUSIBLE_MAX_MM
+    compete and the one nearest TYPICAL_PART_MM (log scale) wins: 1.35 read as inch is 34 mm, as m 1,352 mm
+    (bigger than any build envelope), so inch.
     """
-    if max_extent_mm <= 0:
+    if max_extent_mm <= 0 or max_extent_mm >= SMALL_PART_MM:
         return None
-    if max_extent_mm < METRE_PART_MM and max_extent_mm * 1000.0 <= 2000.0:
-        return "m", 1000.0
-    if max_extent_mm < SMALL_PART_MM:
-        return "inch", 25.4
-    return None
+    readings = {u: max_extent_mm * UNIT_TO_MM[u] for u in GUESS_UNITS}
+    plausible = {u: s for u, s in readings.items() if PLAUSIBLE_MIN_MM <= s <= PLAUSIBLE_MAX_MM}
+    if not plausible:
+        return None
+    unit = min(plausible, key=lambda u: abs(math.log(plausible[u] / TYPICAL_PART_MM)))
+    words = ", ".join(f"in {u} {s:,.4g} mm" + ("" if u in plausible else " (not plausible)")
+                      for u, s in readings.items())
+    reason = (f"read as mm the largest side is {max_extent_mm:.4g} mm, under {SMALL_PART_MM:g} mm; {words}; "
+              f"{unit} gives the size nearest a typical part ({PLAUSIBLE_MIN_MM:g}-{PLAUSIBLE_MAX_MM:g} mm)")
+    return UnitGuess(unit=unit, scale=UNIT_TO_MM[unit], max_extent_mm=plausible[unit], readings_mm=readings,
+                     reason=reason)
+
+
+def guess_units(max_extent_mm: float) -> tuple[str, float] | None:
+    """(unit, scale) of `guess_unit`, or None."""
+    g = guess_unit(max_extent_mm)
+    return None if g is None else (g.unit, g.scale)

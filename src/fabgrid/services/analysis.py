@@ -47,7 +47,7 @@ def _processes(catalog: Catalog, process: str | None) -> list[ProcessFamily]:
     known = [p.value for p in catalog.processes]
     key = process.strip().lower()
     if key not in known:
-        raise InputError(f"--process {process!r} is not a process of the catalog",
+        raise InputError(f"process {process!r} is not a process of the catalog",
                          hint=f"use one of: {', '.join(known)}", code="analysis.unknown_process")
     return [ProcessFamily(key)]
 
@@ -55,21 +55,23 @@ def _processes(catalog: Catalog, process: str | None) -> list[ProcessFamily]:
 def analyze_file(path_or_bytes: str | Path | bytes, filename: str | None = None, process: str | None = None,
                  units: str | None = None, repair: bool = False, per_body: bool = False,
                  catalog: Catalog | None = None, time_budget_s: float = limits.ANALYSIS_TIME_S,
-                 thickness_samples: int = limits.THICKNESS_SAMPLES) -> PartReport:
+                 thickness_samples: int = limits.THICKNESS_SAMPLES, auto_repair: bool = False) -> PartReport:
     """Analyse a part given as a path or as bytes (then `filename` names it and gives its format).
 
     `process` restricts DFM to one process family (default: every process of the catalog); `units`
     (mm, inch, m, cm, um) overrides the file's unit; `repair` fixes simple defects first and reports
-    them; `per_body` adds one report per body. Raises InputError / LimitError on bad input.
+    them; `per_body` adds one report per body; `auto_repair` repairs the mesh where that is safe
+    (`geometry.repair.auto_repair`, reported in `auto_repair`). Raises InputError / LimitError on bad input.
     """
     return analyze_with_part(path_or_bytes, filename, process, units, repair, per_body, catalog, time_budget_s,
-                             thickness_samples)[0]
+                             thickness_samples, auto_repair)[0]
 
 
 def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = None, process: str | None = None,
                       units: str | None = None, repair: bool = False, per_body: bool = False,
                       catalog: Catalog | None = None, time_budget_s: float = limits.ANALYSIS_TIME_S,
-                      thickness_samples: int = limits.THICKNESS_SAMPLES) -> tuple[PartReport, Part]:
+                      thickness_samples: int = limits.THICKNESS_SAMPLES,
+                      auto_repair: bool = False) -> tuple[PartReport, Part]:
     """`analyze_file` that also returns the loaded part (with the facts the analysis computed on it), for
     a caller that goes on to quote it without loading the file again."""
     if catalog is None:
@@ -80,7 +82,7 @@ def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = 
     name = filename or (Path(path_or_bytes).name if not isinstance(path_or_bytes, bytes | bytearray) else "part")
     try:
         return _analyze(path_or_bytes, filename, families, units, repair, per_body, catalog, time_budget_s,
-                        thickness_samples)
+                        thickness_samples, auto_repair)
     except InputError:
         raise
     except MemoryError:
@@ -100,7 +102,7 @@ def _memory_error(name: str, memory_bytes: int | None = None) -> LimitError:
 
 def _analyze(path_or_bytes: str | Path | bytes, filename: str | None, families: list[ProcessFamily],
              units: str | None, repair: bool, per_body: bool, catalog: Catalog, time_budget_s: float,
-             thickness_samples: int) -> tuple[PartReport, Part]:
+             thickness_samples: int, auto_repair: bool = False) -> tuple[PartReport, Part]:
     if isinstance(path_or_bytes, bytes | bytearray):
         if not filename:
             raise InputError("a part given as bytes needs its filename (for the format)",
@@ -115,12 +117,21 @@ def _analyze(path_or_bytes: str | Path | bytes, filename: str | None, families: 
         mesh.name = name
     load_s = budget.elapsed_s()
     budget.check("load")
+    outcome = None
+    if auto_repair and not repair:
+        from fabgrid.geometry.repair import auto_repair_part
+
+        mesh, outcome = auto_repair_part(mesh)
+        budget.check("repair")
     procs = [catalog.processes[f] for f in families]
     machines = [m for m in catalog.machine_models.values() if m.process in families]
     opts = Options(repair=repair, per_body=per_body, thickness_samples=thickness_samples)
     report = analyze_loaded(mesh, procs, machines, opts, budget)
-    return report.model_copy(update={"timings_s": {"load": load_s, **report.timings_s,
-                                                   "total": budget.elapsed_s()}}), mesh
+    extra: dict[str, Any] = {}
+    if outcome is not None:
+        extra = {"auto_repair": outcome, "repairs": outcome.notes if outcome.applied else report.repairs}
+    return report.model_copy(update={**extra, "timings_s": {"load": load_s, **report.timings_s,
+                                                            "total": budget.elapsed_s()}}), mesh
 
 
 # ---------------------------------------------------------------- the isolated child
@@ -190,13 +201,13 @@ def _error_doc(exc: InputError) -> dict[str, Any]:
 
 
 def _child(conn: Connection, data: bytes, filename: str, units: str | None, catalog: Catalog,
-           time_budget_s: float, memory_bytes: int, grace_s: float) -> None:
+           time_budget_s: float, memory_bytes: int, grace_s: float, auto_repair: bool = False) -> None:
     """The child's work: limits first, then the analysis; one message back (the result or the error)."""
     try:
         _memory_limit[0] = memory_bytes
         _set_limits(time_budget_s + grace_s, memory_bytes)
         report, part = analyze_with_part(data, filename=filename, units=units, catalog=catalog,
-                                         time_budget_s=time_budget_s)
+                                         time_budget_s=time_budget_s, auto_repair=auto_repair)
         try:
             conn.send(("ok", report, part))
         except Exception:  # something the engines cached on the part does not pickle: the report alone
@@ -212,7 +223,8 @@ def _child(conn: Connection, data: bytes, filename: str, units: str | None, cata
 def analyze_isolated(data: bytes, filename: str, units: str | None = None, catalog: Catalog | None = None,
                      time_budget_s: float = limits.ANALYSIS_TIME_S,
                      memory_bytes: int = limits.ANALYSIS_MEMORY_BYTES,
-                     grace_s: float = limits.ANALYSIS_GRACE_S) -> tuple[PartReport, Part | None]:
+                     grace_s: float = limits.ANALYSIS_GRACE_S,
+                     auto_repair: bool = False) -> tuple[PartReport, Part | None]:
     """`analyze_with_part` of an untrusted file in a child process with hard limits: CPU seconds and
     wall time of `time_budget_s + grace_s`, `memory_bytes` of address space. A child that
     runs over, runs out or dies is a LimitError / InputError; the caller's process is never at risk.
@@ -226,7 +238,8 @@ def analyze_isolated(data: bytes, filename: str, units: str | None = None, catal
     with _children:
         recv, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(send, bytes(data), filename, units, catalog, time_budget_s,
-                                                memory_bytes, grace_s), daemon=True, name="fabgrid-analysis")
+                                                memory_bytes, grace_s, auto_repair), daemon=True,
+                           name="fabgrid-analysis")
         proc.start()
         send.close()
         try:

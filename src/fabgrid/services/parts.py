@@ -160,7 +160,8 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
     problem: dict[str, Any] | None = None
     loaded: Part | None = None
     try:  # an untrusted file: analysed in a child process with hard limits (services.analysis)
-        analysed, loaded = analyze_isolated(data, filename=filename, units=units, catalog=catalog)
+        analysed, loaded = analyze_isolated(data, filename=filename, units=units, catalog=catalog,
+                                            auto_repair=True)
         report = analysed.model_dump(mode="json")
     except InputError as exc:
         problem = _problem(exc)
@@ -271,6 +272,9 @@ def part_mesh(settings: Settings, who: Principal, part_id: str, fmt: str = "glb"
 
     loaded = cached_part(part.id, part.sha256)  # the part the upload's analysis loaded, if still cached
     if loaded is None:
-        loaded = load_bytes(designs.read_design(settings, part), part.filename, units=part.units)
+        from fabgrid.geometry.repair import auto_repair_part
+
+        loaded = auto_repair_part(load_bytes(designs.read_design(settings, part), part.filename,
+                                             units=part.units))[0]  # the mesh the analysis repaired
     data = loaded.trimesh.export(file_type=fmt)
     return (data if isinstance(data, bytes) else str(data).encode()), MESH_FORMATS[fmt]

@@ -83,10 +83,12 @@ def prepare_loaded(part: Part, report: PartReport | Mapping[str, Any] | None = N
 
 def prepare_part(data: bytes, filename: str, units: str | None = None,
                  report: PartReport | Mapping[str, Any] | None = None) -> PreparedPart:
-    """Load a part from its bytes (any supported format); `report` (analysis) supplies DFM errors."""
+    """Load a part from its bytes (any supported format), repaired where that is safe (as its analysis
+    repaired it: `geometry.repair.auto_repair_part`); `report` (analysis) supplies DFM errors."""
     from fabgrid.geometry.load import load_bytes
+    from fabgrid.geometry.repair import auto_repair_part
 
-    return prepare_loaded(load_bytes(data, filename, units=units), report,
+    return prepare_loaded(auto_repair_part(load_bytes(data, filename, units=units))[0], report,
                           content_key(hashlib.sha256(data).hexdigest(), units), filename)
 
 
@@ -94,13 +96,15 @@ def prepare_path(path: str | Path, units: str | None = None, analyse: bool = Tru
                  process: str | ProcessFamily | None = None) -> PreparedPart:
     """Load a part file once; with `analyse`, run the DFM analysis (for `process`, default every
     process) so that blocking errors reject sites. The self-intersection search (a warning only,
-    never blocking) is left out: it is the slowest stage and does not change a quote."""
+    never blocking) is left out: it is the slowest stage and does not change a quote. The part is
+    repaired first where that is safe (merged vertices, winding, small holes: `auto_repair_part`)."""
     from fabgrid.geometry import limits
     from fabgrid.geometry.load import load_bytes, read_part_file
+    from fabgrid.geometry.repair import auto_repair_part
 
     p = Path(path)
     data = read_part_file(p)
-    loaded = load_bytes(data, p.name, units=units)
+    loaded, _ = auto_repair_part(load_bytes(data, p.name, units=units))
     key = content_key(hashlib.sha256(data).hexdigest(), units)
     report = None
     if analyse:

@@ -10,9 +10,11 @@ import numpy as np
 
 from fabgrid.domain.part import DfmFinding, Severity
 from fabgrid.geometry.dfm.registry import MeshContext, faces_list, mesh_rule, points_list
-from fabgrid.geometry.units import guess_units
+from fabgrid.geometry.units import guess_unit
 
-_REPAIR = "run the analysis with --repair (merges vertices, fixes winding and normals, fills small holes)"
+#: The fix of a defect the automatic repair handles (no command-line flag: web users read these too; the
+#: CLI adds its own hint, `cli.analyze`).
+_REPAIR = "repair the mesh (merge vertices, fix winding and normals, fill small holes): quoting does it when it is safe"
 
 
 @mesh_rule("mesh.open")
@@ -101,7 +103,7 @@ def bodies(ctx: MeshContext) -> list[DfmFinding]:
     return [DfmFinding(
         code="mesh.multiple_bodies", severity=Severity.INFO,
         message=f"the file has {f.bodies} separate bodies",
-        fix="order them as one part, or analyse and quote them one by one (--per-body)",
+        fix="order them as one part, or split them into one file per body and quote them one by one",
         value=float(f.bodies))]
 
 
@@ -111,15 +113,15 @@ def units(ctx: MeshContext) -> list[DfmFinding]:
     if ctx.units_source != "assumed":
         return []
     ext = ctx.facts.extents_mm
-    guess = guess_units(float(np.max(ext)))
+    guess = guess_unit(float(np.max(ext)))
     if guess is None:
         return []
-    unit, scale = guess
+    unit, scale = guess.unit, guess.scale
     size = " x ".join(f"{x:.4g}" for x in ext)
     scaled = " x ".join(f"{x * scale:.4g}" for x in ext)
     return [DfmFinding(
         code=f"units.maybe_{unit}", severity=Severity.WARNING,
         message=f"the file has no unit; read as mm the part is {size} mm, which is very small. "
-                f"If it is in {unit} it is {scaled} mm",
-        fix=f"if the part is in {unit}, analyse it with --units {unit} (or export it in mm)",
+                f"If it is in {unit} it is {scaled} mm ({guess.reason})",
+        fix=f"if the part is in {unit}, switch its unit to {unit} (or export it in mm)",
         value=float(np.max(ext)), limit=float(np.max(ext) * scale))]
