@@ -71,6 +71,8 @@ class WorkBuild(_Record):
 
     ``machines``: the machine ids allowed (empty: every machine of the site that runs the material).
     ``steps``: its follow-up steps in order; None takes the process's standard steps from the catalog.
+    ``finish_steps``: the buyer's chosen finishing operations (with their durations), done after the
+    process's standard steps and before inspection when ``steps`` is None.
     """
 
     id: str = Field(min_length=1)
@@ -80,6 +82,7 @@ class WorkBuild(_Record):
     parts: int = Field(ge=1, default=1)
     machines: tuple[str, ...] = ()
     steps: tuple[WorkStep, ...] | None = None
+    finish_steps: tuple[WorkStep, ...] = ()
 
 
 class WorkJob(_Record):

@@ -160,6 +160,7 @@ def _steps(network: Network, build: WorkBuild) -> list[WorkStep]:
         fin = network.catalog.finishes.get(step)
         per_part_s = fin.time_s_per_part if fin else 0.0
         out.append(WorkStep(step=step, duration_h=max(routes.step(step).min_h, build.parts * per_part_s / 3600)))
+    out.extend(fs for fs in build.finish_steps if fs.step not in {o.step for o in out})  # the buyer's finish
     out.append(WorkStep(step=INSPECTION, duration_h=max(routes.inspection_min_h,
                                                         build.parts * routes.inspection_s_per_part / 3600)))
     return out

@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fabgrid.domain.catalog import Network
-from fabgrid.domain.schedule import Schedule, Workload
+from fabgrid.domain.catalog import Catalog, Network
+from fabgrid.domain.schedule import Schedule, Workload, WorkStep
 from fabgrid.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -106,6 +106,20 @@ def solve_instance(path: Path, fmt: str | None, *, time_limit_s: float, workers:
     return InstancePlan(name=path.name, format=fmt, jobs=len(problem.jobs), machines=len(problem.resources),
                         schedule=s, baseline=result.baseline, check_ok=result.check.ok,
                         check_makespan=result.check.makespan, gantt=picture)
+
+
+def finish_steps(catalog: Catalog, finish: str | None, parts: int, area_mm2: float) -> tuple[WorkStep, ...]:
+    """The finishing operation a buyer chose for `parts` copies of a part of `area_mm2`, as a schedule step:
+    its duration from finishes.yaml (time per part plus time per cm2 of surface, the same figures its price
+    and lead time were quoted with), at least the step's shortest batch (routes.yaml). Empty without a
+    finish, or for a finish the catalog does not know."""
+    from fabgrid.scheduling.workload import load_routes
+
+    fin = catalog.finishes.get(finish) if finish else None
+    if fin is None:
+        return ()
+    hours = parts * (fin.time_s_per_part + fin.time_s_per_cm2 * area_mm2 / 100.0) / 3600.0
+    return (WorkStep(step=fin.id, duration_h=min(24.0 * 14, max(load_routes().step(fin.id).min_h, hours))),)
 
 
 def require_site(network: Network, site_id: str) -> None:

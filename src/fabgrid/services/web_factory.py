@@ -22,6 +22,8 @@ from fabgrid.domain.order import QUEUED_AT_SITE
 from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError
 from fabgrid.services.accounts import Principal
+from fabgrid.services.network import current as current_network
+from fabgrid.services.planning import finish_steps
 from fabgrid.store.uow import UnitOfWork
 
 SCHEDULE_TIME_LIMIT_S = 3.0
@@ -52,10 +54,19 @@ def _factory(who: Principal) -> str:
     return who.site_id
 
 
+def _area_mm2(uow: UnitOfWork, part_id: str) -> float:
+    """The analysed surface area of a part (0 when it has no report): what a finish's time per cm2 takes."""
+    part = uow.parts.get(part_id, None)
+    report: Any = part.report if part is not None else None
+    area = report.get("area_mm2") if isinstance(report, dict) else getattr(report, "area_mm2", None)
+    return float(area or 0.0)
+
+
 def site_workload(settings: Settings, who: Principal, start: datetime | None = None) -> Any:
     """The open order lines of the caller's site as a `Workload`: each line one job (named after its order, with
     the line's position when the order has several lines here), its builds from the quoted estimate (machine time of
-    all copies split over the estimated number of builds), due at the line's delivery date."""
+    all copies split over the estimated number of builds) with the buyer's finish as a step of each build
+    (`planning.finish_steps`), due at the line's delivery date."""
     from fabgrid.domain.schedule import WorkBuild, WorkJob, Workload
     from fabgrid.scheduling.workload import default_start
 
@@ -63,6 +74,7 @@ def site_workload(settings: Settings, who: Principal, start: datetime | None = N
     t0 = start or default_start()
     jobs = []
     with UnitOfWork(settings.database_url) as uow:
+        catalog = current_network(uow).network.catalog
         lines = uow.orders.lines(site_id=site_id, statuses=QUEUED_AT_SITE, limit=500)
         per_order = Counter(ln.order_id for ln in lines)
         for ln in lines:
@@ -73,8 +85,10 @@ def site_workload(settings: Settings, who: Principal, start: datetime | None = N
             print_h = min(MAX_BUILD_H, max(0.1, math.ceil(ln.machine_h / n_builds * 10) / 10))
             per_build = max(1, math.ceil(ln.quantity / n_builds))
             job_id = ln.order_id if per_order[ln.order_id] == 1 else f"{ln.order_id}/{ln.position}"
+            finishing = finish_steps(catalog, ln.finish, per_build, _area_mm2(uow, ln.part_id)) if ln.finish else ()
             builds = tuple(WorkBuild(id=f"{job_id}-b{i + 1}", process=ln.process, material=ln.material,
-                                     print_h=print_h, parts=per_build) for i in range(n_builds))
+                                     print_h=print_h, parts=per_build, finish_steps=finishing)
+                           for i in range(n_builds))
             due = max(datetime.combine(ln.delivery_date, time(18, 0), tzinfo=UTC), t0 + timedelta(hours=1))
             jobs.append(WorkJob(id=job_id, due=due, builds=builds))
     if not jobs:

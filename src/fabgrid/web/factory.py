@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from fabgrid.domain import order as domain_order
 from fabgrid.errors import InputError
-from fabgrid.services import orders, web_factory, web_photos
+from fabgrid.services import network, orders, web_factory, web_photos
 from fabgrid.web import factories, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -57,6 +57,7 @@ def factory_page(request: Request) -> Response:
     return render(request, "factory.html", {
         "work": work, "open": [r for r in work if r.line.status in OPEN_HERE],
         "machines": web_factory.machine_status(settings, who), "site_id": who.site_id,
+        "finish_names": {f.id: f.name for f in network.network_of(settings).catalog.finishes.values()},
         "flash": i18n.translate(language(request), "flash.saved") if request.query_params.get("done") else None},
         who=who)
 
