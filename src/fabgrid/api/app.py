@@ -23,6 +23,7 @@ from fabgrid.api.routes import (
     orders,
     parts,
     quotes,
+    rfqs,
     webhooks,
 )
 from fabgrid.config import Settings
@@ -45,6 +46,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router)
     app.include_router(factories.operator_router)
     app.include_router(factory.orders_router)
+    for rfq_router in rfqs.ROUTERS:
+        app.include_router(rfq_router)
     if settings.broker_url:
         from fabgrid.workers import install_dispatcher
 

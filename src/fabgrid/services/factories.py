@@ -310,6 +310,11 @@ class Scorecard:
     #: allocation to an answer given (`services.acceptance.response_figures`).
     acceptance_rate: float | None = None
     median_response_h: float | None = None
+    #: claims decided in the window, those upheld (remake or partial refund), upheld per delivered line
+    #: (`services.claims.claim_figures`).
+    claims: int = 0
+    claims_upheld: int = 0
+    claim_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -343,10 +348,14 @@ def _scorecard(uow: UnitOfWork, site_id: str, now: datetime) -> Scorecard:
     from fabgrid.services.acceptance import response_figures
 
     accepted, median_h = response_figures(uow.acceptance.responses(site_id=site_id, since=since))
+    from fabgrid.services.claims import claim_figures
+
+    claims, upheld, claim_rate = claim_figures(uow, site_id, since, delivered)
     return Scorecard(days=SCORECARD_DAYS, orders=len(orders), lines=len(lines), delivered=delivered,
                      on_time_rate=on_time / delivered if delivered else None,
                      quality_issue_rate=failed / inspected if inspected else None,
-                     acceptance_rate=accepted, median_response_h=median_h)
+                     acceptance_rate=accepted, median_response_h=median_h, claims=claims, claims_upheld=upheld,
+                     claim_rate=claim_rate)
 
 
 def _profile(uow: UnitOfWork, site: Site, front: Storefront | None, now: datetime,

@@ -27,6 +27,7 @@ from fabgrid.store.repositories import (
     UserRepository,
     WebhookRepository,
 )
+from fabgrid.store.rfq import RfqRepository
 
 
 class UnitOfWork:
@@ -48,6 +49,7 @@ class UnitOfWork:
     factories: FactoryRepository
     dispatch: DispatchRepository
     acceptance: AcceptanceRepository
+    rfq: RfqRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.factories = FactoryRepository(self.session)
         self.dispatch = DispatchRepository(self.session)
         self.acceptance = AcceptanceRepository(self.session)
+        self.rfq = RfqRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1,0 +1,152 @@
+"""Claims on delivered order lines: within FABGRID_CLAIM_WINDOW_DAYS after delivery (default 7) the buyer opens a
+claim with photos and a description; the factory answers; the park's operator decides remake, partial refund or
+rejected. Upheld claims (remake, partial refund) count in the factory's scorecard (`claim_figures`).
+
+Depends on the store, services.messages/attachments/jobs and the domain; never on api, web or cli.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from fabgrid.config import Settings
+from fabgrid.domain.order import OrderStatus
+from fabgrid.domain.rfq import Claim, ClaimOutcome
+from fabgrid.errors import InputError, NotFoundError
+from fabgrid.services import attachments, jobs
+from fabgrid.services._util import iso, new_id, now
+from fabgrid.services.accounts import Principal
+from fabgrid.services.messages import is_operator, notify
+from fabgrid.store.uow import UnitOfWork
+
+MAX_PHOTOS = 20
+UPHELD = frozenset({ClaimOutcome.REMAKE, ClaimOutcome.PARTIAL_REFUND})
+
+
+def open_claim(settings: Settings, who: Principal, order_id: str, line_id: str, description: str,
+               photo_file_ids: Sequence[str] = ()) -> Claim:
+    """The buyer's claim on a delivered line of its order, within the claim window after delivery."""
+    text = description.strip()
+    if not text:
+        raise InputError("a claim needs a description", code="claim.description")
+    if len(photo_file_ids) > MAX_PHOTOS:
+        raise InputError(f"a claim has at most {MAX_PHOTOS} photos", code="claim.photos")
+    at = now()
+    with UnitOfWork(settings.database_url) as uow:
+        o = uow.orders.get(order_id, who.organisation_id) if who.role != "factory" else None
+        if o is None:
+            raise NotFoundError(f"order {order_id!r} not found", code="order.not_found")
+        ln = o.line(line_id)
+        if ln is None:
+            raise NotFoundError(f"order {order_id} has no line {line_id!r}", code="order.line_not_found")
+        delivered = uow.orders.delivered_at(line_id)
+        if ln.status is not OrderStatus.DELIVERED or delivered is None:
+            raise InputError(f"line {line_id} is {ln.status.value}; a claim is opened after delivery",
+                             code="claim.not_delivered", status=409)
+        closes = delivered + timedelta(days=settings.claim_window_days)
+        if at > closes:
+            raise InputError(f"the claim window of line {line_id} closed at {iso(closes)} "
+                             f"({settings.claim_window_days:g} days after delivery)", code="claim.window_closed",
+                             status=409)
+        if any(c.outcome is None for c in uow.rfq.claims(line_id=line_id)):
+            raise InputError(f"line {line_id} has an open claim", code="claim.open", status=409)
+        for f in photo_file_ids:
+            if not attachments.own_file(uow, who, f).media_type.startswith("image/"):
+                raise InputError(f"photo {f} is not an image", code="claim.photos", status=415)
+        c = Claim(id=new_id("clm"), order_id=order_id, line_id=line_id, site_id=str(ln.site_id),
+                  organisation_id=o.organisation_id, user_id=who.user_id, description=text[:5000],
+                  photo_file_ids=tuple(photo_file_ids), created_at=at)
+        uow.rfq.add_claim(c)
+        job_ids = notify(uow, settings, site_ids=[c.site_id], subject=f"fabgrid：索赔 {c.id} / claim {c.id}",
+                         body=f"order {order_id}, line {line_id}:\n\n{text}")
+        uow.commit()
+    for j in job_ids:
+        jobs.submit(settings, j)
+    return c
+
+
+def _visible(uow: UnitOfWork, who: Principal, claim_id: str) -> Claim:
+    c = uow.rfq.claim(claim_id)
+    ok = c is not None and (is_operator(who) or (who.role == "factory" and who.site_id == c.site_id)
+                            or (who.role != "factory" and who.organisation_id == c.organisation_id))
+    if c is None or not ok:
+        raise NotFoundError(f"claim {claim_id!r} not found", code="claim.not_found")
+    return c
+
+
+def get_claim(settings: Settings, who: Principal, claim_id: str) -> Claim:
+    """A claim, for the buyer, the factory and the operators."""
+    with UnitOfWork(settings.database_url) as uow:
+        return _visible(uow, who, claim_id)
+
+
+def order_claims(settings: Settings, who: Principal, order_id: str) -> list[Claim]:
+    """The claims of an order the caller may see."""
+    with UnitOfWork(settings.database_url) as uow:
+        return [c for c in uow.rfq.claims(order_id=order_id) if _may(who, c)]
+
+
+def _may(who: Principal, c: Claim) -> bool:
+    return (is_operator(who) or (who.role == "factory" and who.site_id == c.site_id)
+            or (who.role != "factory" and who.organisation_id == c.organisation_id))
+
+
+def answer(settings: Settings, who: Principal, claim_id: str, text: str) -> Claim:
+    """The factory answers a claim on its line (once, before the decision)."""
+    if not text.strip():
+        raise InputError("an answer needs a text", code="claim.answer")
+    with UnitOfWork(settings.database_url) as uow:
+        c = _visible(uow, who, claim_id)
+        if who.role != "factory":
+            raise InputError("the factory of the line answers a claim", code="claim.not_factory", status=403)
+        if c.answer is not None or c.outcome is not None:
+            raise InputError(f"claim {claim_id} was answered already", code="claim.answered", status=409)
+        uow.rfq.update_claim(claim_id, {"answer": text.strip()[:5000], "answered_at": iso(now())})
+        uow.commit()
+        return uow.rfq.claim(claim_id) or c
+
+
+def decide(settings: Settings, who: Principal, claim_id: str, outcome: str, refund_cny: float | None = None,
+           note: str = "") -> Claim:
+    """The operator's decision: remake, partial_refund (with the amount, at most the line's total) or rejected."""
+    if not is_operator(who):
+        raise InputError("the park's operator decides claims", code="claim.not_operator", status=403)
+    try:
+        out = ClaimOutcome(outcome)
+    except ValueError:
+        raise InputError(f"outcome {outcome!r} is not one of {', '.join(o.value for o in ClaimOutcome)}",
+                         code="claim.outcome") from None
+    with UnitOfWork(settings.database_url) as uow:
+        c = _visible(uow, who, claim_id)
+        if c.outcome is not None:
+            raise InputError(f"claim {claim_id} was decided already ({c.outcome.value})", code="claim.decided",
+                             status=409)
+        o = uow.orders.get(c.order_id)
+        ln = o.line(c.line_id) if o is not None else None
+        total = ln.total_price_cny if ln is not None else 0.0
+        if out is ClaimOutcome.PARTIAL_REFUND:
+            if refund_cny is None or not 0 < refund_cny <= total:
+                raise InputError(f"a partial refund needs refund_cny between 0 and the line's {total:.2f} CNY",
+                                 code="claim.refund")
+        elif refund_cny is not None:
+            raise InputError("refund_cny goes with a partial_refund only", code="claim.refund")
+        at = now()
+        uow.rfq.update_claim(claim_id, {"refund_cny": refund_cny, "decision_note": note.strip()[:2000]},
+                             outcome=out.value, decided_at=at)
+        job_ids = notify(uow, settings, organisation_ids=[c.organisation_id], site_ids=[c.site_id],
+                         subject=f"fabgrid：索赔 {c.id} 已裁定 / claim {c.id} decided: {out.value}",
+                         body=note.strip() or out.value)
+        uow.commit()
+        decided = uow.rfq.claim(claim_id) or c
+    for j in job_ids:
+        jobs.submit(settings, j)
+    return decided
+
+
+def claim_figures(uow: UnitOfWork, site_id: str, since: datetime,
+                  delivered_lines: int) -> tuple[int, int, float | None]:
+    """(claims decided, claims upheld, upheld claims per delivered line) of a site since `since`."""
+    decided = [c for c in uow.rfq.claims(site_id=site_id, decided_since=since) if c.outcome is not None]
+    upheld = sum(1 for c in decided if c.outcome in UPHELD)
+    return len(decided), upheld, (upheld / delivered_lines if delivered_lines else (1.0 if upheld else None))

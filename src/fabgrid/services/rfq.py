@@ -1,0 +1,653 @@
+"""Requests for quotes (issue 19): a buyer's RFQ of stored parts with quantity tiers, wishes and PDF drawings goes to
+the verified factories that can make it (process, material, build volume, certificates, region, not at capacity),
+ranked by their scorecard, and to factories the buyer invites from the showroom. Until a factory accepts the NDA
+(its text's SHA-256, the user and time recorded) it sees a teaser only; after, the files, every access in the
+owner's design audit log; the owner may revoke access. Factories bid per tier before the deadline; the award
+becomes an order at the bid price (a line per part, `services.orders.place_awarded`) and a contract
+(`services.contracts`); the other bidders are told, without the price.
+
+Depends on the store, services.factories/network/orders/contracts/messages/attachments/designs and the domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fabgrid.config import Settings
+from fabgrid.costing.leadtime import local_today
+from fabgrid.domain.catalog import ProcessFamily
+from fabgrid.domain.quote import Estimate, Offer, Quote
+from fabgrid.domain.rfq import (
+    Bid,
+    BidStatus,
+    BidTier,
+    Contract,
+    Invitation,
+    Rfq,
+    RfqPart,
+    RfqStatus,
+    StoredFile,
+    Thread,
+)
+from fabgrid.errors import InputError, NotFoundError
+from fabgrid.services import attachments, contracts, designs, factories, jobs, network, orders, webhooks
+from fabgrid.services._util import new_id, now
+from fabgrid.services.accounts import Principal
+from fabgrid.services.messages import is_operator, notify, open_thread, texts
+from fabgrid.store.uow import UnitOfWork
+
+MAX_PARTS = 20
+MAX_TIERS = 10
+#: Sites the matching invites at most (the buyer's own invitations come on top).
+MAX_MATCHED = 8
+DRAWING_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+
+# ---------------------------------------------------------------------------- the NDA
+
+
+@dataclass(frozen=True)
+class Nda:
+    """The click-through NDA: its version, its text in both languages and the SHA-256 a factory accepts."""
+
+    version: str
+    zh: str
+    en: str
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the UTF-8 bytes of the zh-CN text, a blank line, and the en text."""
+        return hashlib.sha256((self.zh + "\n\n" + self.en).encode()).hexdigest()
+
+
+def nda() -> Nda:
+    """The shipped NDA (data/rfq_texts.yaml)."""
+    doc = texts()["nda"]
+    return Nda(str(doc["version"]), str(doc["zh-CN"]), str(doc["en"]))
+
+
+# ---------------------------------------------------------------------------- creating and matching
+
+
+@dataclass(frozen=True)
+class PartWish:
+    """One part of a new RFQ as the buyer asks it."""
+
+    part_id: str
+    quantities: tuple[int, ...]
+    material: str | None = None
+    process: str | None = None
+    drawing_file_id: str | None = None
+    tolerances: bool = False
+    threads: bool = False
+    finish: str | None = None
+
+
+def standing(sc: factories.Scorecard | None) -> float:
+    """One figure to rank factories by (0..1): the mean of the scorecard's known rates (on time, first-pass
+    quality, acceptance, claims not upheld); 0.5 for a factory with nothing measured yet."""
+    if sc is None:
+        return 0.5
+    figs = [sc.on_time_rate, None if sc.quality_issue_rate is None else 1 - sc.quality_issue_rate,
+            sc.acceptance_rate, None if sc.claim_rate is None else 1 - sc.claim_rate]
+    known = [f for f in figs if f is not None]
+    return sum(known) / len(known) if known else 0.5
+
+
+def _fits(box: tuple[float, float, float] | None, volume: tuple[float, float, float]) -> bool:
+    return box is None or all(a <= b for a, b in zip(sorted(box), sorted(volume), strict=True))
+
+
+def _capable(settings: Settings, parts: Sequence[RfqPart], certificates: Sequence[str],
+             province: str | None) -> list[str]:
+    """Verified sites that can make every part (process, material, build volume, certificates, region, capacity)."""
+    sites: set[str] | None = None
+    with UnitOfWork(settings.database_url) as uow:
+        net = network.current(uow).network
+    models = net.catalog.machine_models
+    for p in parts:
+        proc = ProcessFamily(p.process) if p.process else None
+        found = factories.search(settings, process=proc, material=p.material, province=province, verified_only=True)
+        ok: set[str] = set()
+        for prof in found:
+            if prof.site.at_capacity or prof.storefront.at_capacity:
+                continue
+            if any(not factories.certified(prof, c, local_today(now())) for c in certificates):
+                continue
+            vols = [models[m.model].build_volume_mm for m in prof.site.machines if m.model in models
+                    and (proc is None or models[m.model].process is proc)]
+            if vols and any(_fits(p.bbox_mm, v) for v in vols):
+                ok.add(prof.site.id)
+        sites = ok if sites is None else sites & ok
+    return sorted(sites or ())
+
+
+def _part(uow: UnitOfWork, who: Principal, i: int, w: PartWish) -> RfqPart:
+    brief = uow.rfq.part_brief(w.part_id)
+    if brief is None or brief[0] != who.organisation_id:
+        raise NotFoundError(f"parts[{i}]: part {w.part_id!r} not found", hint="POST /api/v1/parts uploads one",
+                            code="part.not_found")
+    qs = tuple(w.quantities)
+    if not qs or len(qs) > MAX_TIERS or len(set(qs)) != len(qs) or any(not 1 <= q <= 1_000_000 for q in qs):
+        raise InputError(f"parts[{i}].quantities must be 1 to {MAX_TIERS} different quantities of 1..1,000,000",
+                         hint="e.g. [100, 500, 5000]", code="rfq.quantities")
+    proc = None
+    if w.process:
+        try:
+            proc = ProcessFamily(w.process.strip().lower())
+        except ValueError:
+            raise InputError(f"parts[{i}].process {w.process!r} is not a process",
+                             hint=", ".join(p.value for p in ProcessFamily), code="rfq.process") from None
+    material = None
+    if w.material:
+        catalog = network.current(uow).network.catalog
+        try:
+            material = catalog.material(w.material, proc).id
+        except InputError as exc:
+            raise InputError(f"parts[{i}].material: {exc.message}", hint=exc.hint, code="rfq.material") from None
+    if w.drawing_file_id:
+        f = attachments.own_file(uow, who, w.drawing_file_id)
+        if f.media_type not in DRAWING_TYPES:
+            raise InputError(f"parts[{i}].drawing_file_id {f.id} is {f.media_type}, not a PDF drawing or image",
+                             code="rfq.drawing")
+    return RfqPart(part_id=w.part_id, material=material, process=proc.value if proc else None, quantities=qs,
+                   drawing_file_id=w.drawing_file_id, tolerances=w.tolerances, threads=w.threads, finish=w.finish,
+                   bbox_mm=brief[3], filename=brief[1])
+
+
+@dataclass(frozen=True)
+class RfqView:
+    """An RFQ as its buyer sees it: the invitations (with their NDA state) and the thread per invited site."""
+
+    rfq: Rfq
+    invitations: tuple[Invitation, ...]
+    files: dict[str, StoredFile] = field(default_factory=dict)
+
+
+def create_rfq(settings: Settings, who: Principal, parts: Sequence[PartWish], *, need_by: date,
+               bid_deadline: datetime, nda_required: bool, certificates: Sequence[str] = (),
+               target_price_cny: float | None = None, destination: str | None = None, province: str | None = None,
+               invite: Sequence[str] = (), exhibition_id: str | None = None) -> RfqView:
+    """A buyer's RFQ, sent to the matched and the invited verified factories (each with its own thread)."""
+    if who.role == "factory":
+        raise InputError("an RFQ is a buyer's request", code="rfq.not_buyer", status=403)
+    if not parts or len(parts) > MAX_PARTS:
+        raise InputError(f"an RFQ has 1 to {MAX_PARTS} parts", code="rfq.parts")
+    if len({p.part_id for p in parts}) != len(parts):
+        raise InputError("a part is in the RFQ twice", hint="give it several quantities instead", code="rfq.parts")
+    at = now()
+    deadline = bid_deadline if bid_deadline.tzinfo else bid_deadline.replace(tzinfo=UTC)
+    if deadline <= at:
+        raise InputError(f"bid_deadline {deadline.isoformat()} has passed", code="rfq.deadline")
+    if need_by <= local_today(at) or deadline.date() > need_by:
+        raise InputError(f"need_by {need_by} must be after today and not before the bid deadline",
+                         code="rfq.need_by")
+    if target_price_cny is not None and not 0 < target_price_cny < 1e9:
+        raise InputError("target_price_cny must be positive", code="rfq.target_price")
+    certs = tuple(dict.fromkeys(c.strip() for c in certificates if c.strip()))
+    with UnitOfWork(settings.database_url) as uow:
+        wanted = [_part(uow, who, i, w) for i, w in enumerate(parts)]
+        if exhibition_id is not None and uow.rfq.exhibition(exhibition_id) is None:
+            raise NotFoundError(f"exhibition {exhibition_id!r} not found", code="exhibition.not_found")
+    fronts = {p.site.id: p for p in factories.search(settings, verified_only=True)}
+    for s in invite:
+        if s not in fronts:
+            raise InputError(f"site {s!r} is not a verified factory of the showroom", hint="GET /api/v1/sites?"
+                             "verified=true lists them", code="rfq.invite")
+    matched = _capable(settings, wanted, certs, province)
+    ranked = sorted(matched, key=lambda s: (-standing(factories.profile(settings, s).scorecard), s))
+    chosen = list(dict.fromkeys([*invite, *ranked[:MAX_MATCHED]]))
+    if not chosen:
+        raise InputError("no verified factory can make these parts", hint="relax the process, material or "
+                         "certificates, or invite a factory from the showroom", code="rfq.no_factory", status=409)
+    rfq = Rfq(id=new_id("rfq"), organisation_id=who.organisation_id, user_id=who.user_id, status=RfqStatus.OPEN,
+              parts=tuple(wanted), need_by=need_by, bid_deadline=deadline, nda_required=nda_required,
+              certificates=certs, target_price_cny=target_price_cny, destination=destination,
+              exhibition_id=exhibition_id, created_at=at)
+    with UnitOfWork(settings.database_url) as uow:
+        uow.rfq.add_rfq(rfq)
+        for rank, s in enumerate(chosen, start=1):
+            t = open_thread(uow, "rfq", rfq.id, f"rfq:{rfq.id}:{s}", who.organisation_id, [s])
+            uow.rfq.add_invitation(Invitation(rfq_id=rfq.id, site_id=s, source="invited" if s in invite else
+                                              "matched", rank=rank, thread_id=t.id))
+        job_ids = notify(uow, settings, site_ids=chosen, subject=f"fabgrid：新询价 {rfq.id} / new RFQ {rfq.id}",
+                         body=f"/api/v1/factory/rfqs/{rfq.id}")
+        uow.commit()
+        view = RfqView(rfq, tuple(uow.rfq.invitations(rfq.id)))
+    for j in job_ids:
+        jobs.submit(settings, j)
+    return view
+
+
+def _own(uow: UnitOfWork, who: Principal, rfq_id: str) -> Rfq:
+    r = uow.rfq.rfq(rfq_id)
+    if r is None or not (is_operator(who) or (who.role != "factory" and r.organisation_id == who.organisation_id)):
+        raise NotFoundError(f"rfq {rfq_id!r} not found", code="rfq.not_found")
+    return r
+
+
+def get_rfq(settings: Settings, who: Principal, rfq_id: str) -> RfqView:
+    """An RFQ of the caller's organisation (operators: any)."""
+    with UnitOfWork(settings.database_url) as uow:
+        r = _own(uow, who, rfq_id)
+        files = {p.drawing_file_id: attachments.stored(uow, p.drawing_file_id) for p in r.parts if p.drawing_file_id}
+        return RfqView(r, tuple(uow.rfq.invitations(rfq_id)), files)
+
+
+def list_rfqs(settings: Settings, who: Principal) -> list[RfqView]:
+    """The caller's organisation's RFQs, newest first."""
+    with UnitOfWork(settings.database_url) as uow:
+        return [RfqView(r, tuple(uow.rfq.invitations(r.id))) for r in uow.rfq.rfqs(who.organisation_id)]
+
+
+def revoke(settings: Settings, who: Principal, rfq_id: str, site_id: str) -> Invitation:
+    """The owner ends a site's access to the RFQ's files (logged in each part's audit log)."""
+    with UnitOfWork(settings.database_url) as uow:
+        r = _own(uow, who, rfq_id)
+        if uow.rfq.invitation(rfq_id, site_id) is None:
+            raise NotFoundError(f"rfq {rfq_id} was not sent to site {site_id!r}", code="rfq.invitation")
+        uow.rfq.revoke(rfq_id, site_id, now())
+        for p in r.parts:
+            _audit(uow, who, p.part_id, "rfq_revoke", True, f"RFQ {rfq_id}: access of site {site_id} revoked")
+        uow.commit()
+        inv = uow.rfq.invitation(rfq_id, site_id)
+        assert inv is not None
+        return inv
+
+
+# ---------------------------------------------------------------------------- the factory's side
+
+
+@dataclass(frozen=True)
+class FactoryView:
+    """An RFQ as an invited factory sees it: `full` after the NDA (or without one), else the teaser; its bids;
+    the outcome once awarded ('awarded', 'lost', or None)."""
+
+    rfq: Rfq
+    invitation: Invitation
+    full: bool
+    bids: tuple[Bid, ...]
+    files: dict[str, StoredFile]
+    outcome: str | None
+
+
+def _audit(uow: UnitOfWork, who: Principal, part_id: str, action: str, allowed: bool, reason: str) -> None:
+    uow.rfq.audit(part_id, actor_user_id=who.user_id, actor_email=who.email, actor_organisation=who.organisation,
+                  actor_site_id=who.site_id, action=action, allowed=allowed, reason=reason)
+
+
+def _invited(uow: UnitOfWork, who: Principal, rfq_id: str) -> tuple[Rfq, Invitation]:
+    if who.role != "factory" or not who.site_id:
+        raise InputError("only a factory account sees its RFQ invitations", code="factory.not_factory", status=403)
+    r = uow.rfq.rfq(rfq_id)
+    inv = uow.rfq.invitation(rfq_id, who.site_id) if r is not None else None
+    if r is None or inv is None:
+        raise NotFoundError(f"rfq {rfq_id!r} not found", code="rfq.not_found")
+    return r, inv
+
+
+def _full(r: Rfq, inv: Invitation) -> bool:
+    return inv.revoked_at is None and (inv.nda_at is not None or not r.nda_required)
+
+
+def _outcome(r: Rfq, bids: Sequence[Bid]) -> str | None:
+    if any(b.status is BidStatus.AWARDED for b in bids):
+        return "awarded"
+    if any(b.status is BidStatus.LOST for b in bids) or (r.status is RfqStatus.AWARDED and bids):
+        return "lost"
+    return None
+
+
+def _factory_view(uow: UnitOfWork, r: Rfq, inv: Invitation, site_id: str) -> FactoryView:
+    full = _full(r, inv)
+    files = {p.drawing_file_id: attachments.stored(uow, p.drawing_file_id) for p in r.parts
+             if full and p.drawing_file_id}
+    bids = tuple(uow.rfq.bids(r.id, site_id))
+    return FactoryView(r, inv, full, bids, files, _outcome(r, bids))
+
+
+def factory_rfqs(settings: Settings, who: Principal) -> list[FactoryView]:
+    """The caller's site's invitations, newest first (teasers until the NDA)."""
+    if who.role != "factory" or not who.site_id:
+        raise InputError("only a factory account sees RFQ invitations", code="factory.not_factory", status=403)
+    with UnitOfWork(settings.database_url) as uow:
+        out = []
+        for inv in uow.rfq.invitations_of_site(who.site_id):
+            r = uow.rfq.rfq(inv.rfq_id)
+            if r is not None:
+                out.append(_factory_view(uow, r, inv, who.site_id))
+        return out
+
+
+def factory_rfq(settings: Settings, who: Principal, rfq_id: str) -> FactoryView:
+    """One invitation: full after the NDA (the view logged in each part's audit log), else the teaser."""
+    with UnitOfWork(settings.database_url) as uow:
+        r, inv = _invited(uow, who, rfq_id)
+        view = _factory_view(uow, r, inv, str(who.site_id))
+        if view.full:
+            for p in r.parts:
+                _audit(uow, who, p.part_id, "rfq_view", True, f"RFQ {rfq_id}: full view, site {who.site_id}")
+            uow.commit()
+        return view
+
+
+def accept_nda(settings: Settings, who: Principal, rfq_id: str, sha256: str) -> Invitation:
+    """The factory accepts the NDA whose text has SHA-256 `sha256` (the current text's; 422 otherwise)."""
+    current = nda()
+    if sha256.strip().lower() != current.sha256:
+        raise InputError("nda_sha256 is not the SHA-256 of the current NDA text", hint=f"read the NDA (version "
+                         f"{current.version}) and send {current.sha256}", code="rfq.nda_hash")
+    with UnitOfWork(settings.database_url) as uow:
+        r, inv = _invited(uow, who, rfq_id)
+        if inv.revoked_at is not None:
+            raise InputError("the buyer revoked your access to this RFQ", code="rfq.access_revoked", status=403)
+        if not uow.rfq.accept_nda(rfq_id, str(who.site_id), current.sha256, who.user_id, now()):
+            raise InputError(f"your site accepted the NDA of RFQ {rfq_id} already", code="rfq.nda_accepted",
+                             status=409)
+        for p in r.parts:
+            _audit(uow, who, p.part_id, "rfq_nda", True, f"RFQ {rfq_id}: NDA {current.sha256[:12]} accepted by "
+                   f"{who.email} for site {who.site_id}")
+        uow.commit()
+        accepted = uow.rfq.invitation(rfq_id, str(who.site_id))
+        assert accepted is not None
+        return accepted
+
+
+def _file_access(uow: UnitOfWork, who: Principal, rfq_id: str, part_id: str, what: str) -> Rfq:
+    """Check (and log) a factory's access to a file of the RFQ: 404 uninvited, 403 before the NDA or revoked."""
+    r, inv = _invited(uow, who, rfq_id)
+    if all(p.part_id != part_id for p in r.parts):
+        raise NotFoundError(f"rfq {rfq_id} has no part {part_id!r}", code="rfq.part")
+    if _full(r, inv):
+        _audit(uow, who, part_id, what, True, f"RFQ {rfq_id}: NDA accepted by site {who.site_id}"
+               if inv.nda_at else f"RFQ {rfq_id}: no NDA required")
+        return r
+    if inv.revoked_at is not None:
+        reason, err = "access revoked by the owner", InputError(
+            "the buyer revoked your access to this RFQ's files", code="rfq.access_revoked", status=403)
+    else:
+        reason, err = "NDA not accepted", InputError(
+            "accept the RFQ's NDA before you read its files", hint=f"POST /api/v1/factory/rfqs/{rfq_id}/nda",
+            code="rfq.nda_required", status=403)
+    _audit(uow, who, part_id, what, False, f"RFQ {rfq_id}: {reason} (site {who.site_id})")
+    uow.commit()
+    raise err
+
+
+def factory_drawing(settings: Settings, who: Principal, rfq_id: str, file_id: str) -> attachments.FileData:
+    """A drawing of the RFQ, for an invited factory after the NDA (every attempt logged)."""
+    with UnitOfWork(settings.database_url) as uow:
+        r = uow.rfq.rfq(rfq_id)
+        part = next((p for p in (r.parts if r else ()) if p.drawing_file_id == file_id), None)
+        if part is None:
+            _invited(uow, who, rfq_id)
+            raise NotFoundError(f"rfq {rfq_id} has no file {file_id!r}", code="file.not_found")
+        _file_access(uow, who, rfq_id, part.part_id, "rfq_drawing_download")
+        data = attachments.read(settings, uow, file_id)
+        uow.commit()
+        return data
+
+
+def factory_design(settings: Settings, who: Principal, rfq_id: str, part_id: str) -> designs.DesignFile:
+    """A part's model file, for an invited factory after the NDA (every attempt logged)."""
+    with UnitOfWork(settings.database_url) as uow:
+        _file_access(uow, who, rfq_id, part_id, "rfq_design_download")
+        part = uow.parts.get(part_id, None)
+        if part is None:
+            raise NotFoundError(f"part {part_id!r} not found", code="part.not_found")
+        uow.commit()
+    return designs.DesignFile(part.id, part.filename, designs.read_design(settings, part))
+
+
+# ---------------------------------------------------------------------------- bids
+
+
+def place_bid(settings: Settings, who: Principal, rfq_id: str, tiers: Sequence[dict[str, Any]], *,
+              valid_until: date, notes: str = "", deviations: str = "") -> Bid:
+    """A factory's bid: a unit price and lead time per part and quantity of the RFQ's tiers, before the deadline.
+    One active bid per site (withdraw it to bid again)."""
+    at = now()
+    with UnitOfWork(settings.database_url) as uow:
+        r, inv = _invited(uow, who, rfq_id)
+        if r.status is not RfqStatus.OPEN:
+            raise InputError(f"rfq {rfq_id} is {r.status.value}", code="rfq.closed", status=409)
+        if at > r.bid_deadline:
+            raise InputError(f"the bid deadline of rfq {rfq_id} passed at {r.bid_deadline.isoformat()}",
+                             code="rfq.deadline_passed", status=409)
+        if inv.revoked_at is not None:
+            raise InputError("the buyer revoked your access to this RFQ", code="rfq.access_revoked", status=403)
+        if valid_until < local_today(at):
+            raise InputError(f"valid_until {valid_until} has passed", code="rfq.bid_validity")
+        if any(b.status is BidStatus.ACTIVE for b in uow.rfq.bids(rfq_id, who.site_id)):
+            raise InputError("your site has an active bid on this RFQ", hint="withdraw it to bid again",
+                             code="rfq.bid_exists", status=409)
+        parts = {p.part_id: p for p in r.parts}
+        made: list[BidTier] = []
+        for i, t in enumerate(tiers):
+            try:
+                tier = BidTier.model_validate(t)
+            except ValueError as exc:
+                raise InputError(f"tiers[{i}]: {exc}", code="rfq.bid_tier") from None
+            p = parts.get(tier.part_id)
+            if p is None or tier.quantity not in p.quantities:
+                raise InputError(f"tiers[{i}]: part {tier.part_id} at quantity {tier.quantity} is not in the RFQ",
+                                 hint="; ".join(f"{q.part_id}: {list(q.quantities)}" for q in r.parts),
+                                 code="rfq.bid_tier")
+            if any(m.part_id == tier.part_id and m.quantity == tier.quantity for m in made):
+                raise InputError(f"tiers[{i}] prices part {tier.part_id} at {tier.quantity} twice",
+                                 code="rfq.bid_tier")
+            made.append(tier)
+        if not made:
+            raise InputError("a bid needs at least one tier", code="rfq.bid_tier")
+        bid = Bid(id=new_id("bid"), rfq_id=rfq_id, site_id=str(who.site_id), user_id=who.user_id,
+                  status=BidStatus.ACTIVE, tiers=tuple(made), valid_until=valid_until, notes=notes.strip()[:2000],
+                  deviations=deviations.strip()[:2000], created_at=at)
+        uow.rfq.add_bid(bid)
+        job_ids = notify(uow, settings, organisation_ids=[r.organisation_id],
+                         subject=f"fabgrid：询价 {rfq_id} 收到报价 / a bid on RFQ {rfq_id}",
+                         body=f"/api/v1/rfqs/{rfq_id}/bids")
+        uow.commit()
+    for j in job_ids:
+        jobs.submit(settings, j)
+    return bid
+
+
+def withdraw_bid(settings: Settings, who: Principal, rfq_id: str, bid_id: str) -> Bid:
+    """The factory withdraws its active bid."""
+    with UnitOfWork(settings.database_url) as uow:
+        _invited(uow, who, rfq_id)
+        b = uow.rfq.bid(bid_id)
+        if b is None or b.rfq_id != rfq_id or b.site_id != who.site_id:
+            raise NotFoundError(f"bid {bid_id!r} not found", code="rfq.bid_not_found")
+        if not uow.rfq.set_bid_status(bid_id, BidStatus.WITHDRAWN, expect=BidStatus.ACTIVE):
+            raise InputError(f"bid {bid_id} is {b.status.value}", code="rfq.bid_not_active", status=409)
+        uow.commit()
+        return uow.rfq.bid(bid_id) or b
+
+
+@dataclass(frozen=True)
+class BidLine:
+    """One bid in the buyer's comparison: the factory, its standing and scorecard, the earliest delivery."""
+
+    bid: Bid
+    site_name: str
+    city: str
+    scorecard: factories.Scorecard | None
+    standing: float
+    delivery_date: date
+    meets_need_by: bool
+    total_cny_by_quantity: dict[str, float]
+
+
+def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
+    """The RFQ's bids side by side (withdrawn ones included, marked), cheapest total first."""
+    with UnitOfWork(settings.database_url) as uow:
+        r = _own(uow, who, rfq_id)
+        found = uow.rfq.bids(rfq_id)
+        net = network.current(uow).network
+    today = local_today(now())
+    out = []
+    for b in found:
+        s = net.sites.get(b.site_id)
+        sc = factories.profile(settings, b.site_id).scorecard
+        lead = max(t.lead_time_days for t in b.tiers)
+        delivery = today + timedelta(days=lead)
+        totals: dict[str, float] = {}
+        for t in b.tiers:
+            key = str(t.quantity)
+            totals[key] = round(totals.get(key, 0.0) + t.unit_price_cny * t.quantity, 2)
+        out.append(BidLine(b, s.name if s else b.site_id, s.city if s else "", sc, standing(sc), delivery,
+                           delivery <= r.need_by, totals))
+    return sorted(out, key=lambda x: (x.bid.status is not BidStatus.ACTIVE, min(x.total_cny_by_quantity.values())))
+
+
+# ---------------------------------------------------------------------------- award
+
+
+@dataclass(frozen=True)
+class Award:
+    """What an award made: the order, the contract (draft) and the order's thread."""
+
+    order: Any
+    contract: Contract
+    thread: Thread
+
+
+def _award_quote(uow: UnitOfWork, r: Rfq, p: RfqPart, bid: Bid, tier: BidTier, process: ProcessFamily,
+                 material: str, city: str, delivery: date) -> str:
+    """A quote that records the awarded tier (the order line's quote), valid until the bid's validity."""
+    at = now()
+    total = round(tier.unit_price_cny * tier.quantity, 2)
+    est = Estimate(process=process, machine_model="", material=material, quantity=tier.quantity, time_s=0.0,
+                   job_time_s=0.0, builds=1, material_g=0.0, part_g=0.0, support_g=0.0, energy_kwh=0.0,
+                   operator_s=0.0, setup_s=0.0)
+    offer = Offer(site=bid.site_id, city=city, process=process, machine="", material=material,
+                  quantity=tier.quantity, unit_price_cny=tier.unit_price_cny, total_price_cny=total,
+                  lead_time_days=tier.lead_time_days, ship_date=delivery, delivery_date=delivery,
+                  meets_need_by=delivery <= r.need_by, energy_kwh=0.0, co2_kg=0.0, tiers=[],
+                  breakdown={"bid_unit_price_cny": tier.unit_price_cny}, estimate=est)
+    expires = datetime.combine(bid.valid_until + timedelta(days=1), time(), UTC)
+    q = Quote(input_hash=hashlib.sha256(f"rfq:{r.id}:{bid.id}:{p.part_id}".encode()).hexdigest(),
+              part_name=p.filename, material=material, quantity=tier.quantity, process=process, finish=p.finish,
+              need_by=r.need_by, destination=r.destination, created_at=at, expires_at=expires, offers=[offer],
+              rejected=[])
+    qid = new_id("quo")
+    uow.rfq.add_quote_record(qid, organisation_id=r.organisation_id, user_id=r.user_id, part_id=p.part_id,
+                             input_hash=q.input_hash, request={"part_id": p.part_id, "material": material,
+                                                               "quantity": tier.quantity, "rfq_id": r.id,
+                                                               "bid_id": bid.id, "destination": r.destination},
+                             quote=q.model_dump(mode="json"), expires_at=expires)
+    return qid
+
+
+def award(settings: Settings, who: Principal, rfq_id: str, bid_id: str, *,
+          quantities: dict[str, int] | None = None, part_ids: Sequence[str] | None = None,
+          payment_terms: dict[str, float] | None = None) -> Award:
+    """Award a bid (all its parts, or `part_ids` to split the RFQ over several bids) at the quantity chosen per
+    part (default: the smallest tier the bid prices): an order at the bid price, a line per part, allocated to
+    the bidder; a draft contract; the order's thread. With every part awarded, the other bids are lost and their
+    factories told, without the price."""
+    pay = contracts.check_payment(payment_terms)
+    at = now()
+    with UnitOfWork(settings.database_url) as uow:
+        r = _own(uow, who, rfq_id)
+        if who.role == "factory" or (is_operator(who) and r.organisation_id != who.organisation_id):
+            raise InputError("only the buyer awards its RFQ", code="rfq.not_buyer", status=403)
+        if r.status is not RfqStatus.OPEN:
+            raise InputError(f"rfq {rfq_id} is {r.status.value}", code="rfq.closed", status=409)
+        bid = uow.rfq.bid(bid_id)
+        if bid is None or bid.rfq_id != rfq_id:
+            raise NotFoundError(f"bid {bid_id!r} not found on rfq {rfq_id}", code="rfq.bid_not_found")
+        if bid.status is not BidStatus.ACTIVE:
+            raise InputError(f"bid {bid_id} is {bid.status.value}; only an active bid is awarded",
+                             code="rfq.bid_not_active", status=409)
+        if bid.valid_until < local_today(at):
+            raise InputError(f"bid {bid_id} was valid until {bid.valid_until}", code="rfq.bid_expired", status=409)
+        priced = {t.part_id for t in bid.tiers}
+        wanted = list(part_ids) if part_ids else [p.part_id for p in r.parts if p.part_id in priced
+                                                  and p.part_id not in r.awarded]
+        if not wanted:
+            raise InputError("the bid prices no part left to award", code="rfq.award_parts", status=409)
+        net = network.current(uow).network
+        site = net.sites.get(bid.site_id)
+        if site is None:
+            raise InputError(f"site {bid.site_id} left the network", code="rfq.site_gone", status=409)
+        lines: list[orders.AwardedLine] = []
+        docs: list[dict[str, Any]] = []
+        for pid in wanted:
+            p = next((x for x in r.parts if x.part_id == pid), None)
+            if p is None or pid in r.awarded or pid not in priced:
+                raise InputError(f"part {pid!r} is not an unawarded part of the RFQ priced by bid {bid_id}",
+                                 code="rfq.award_parts", status=409 if p is not None else 422)
+            qty = (quantities or {}).get(pid) or min(t.quantity for t in bid.tiers if t.part_id == pid)
+            tier = bid.tier(pid, qty)
+            if tier is None:
+                raise InputError(f"bid {bid_id} has no price for part {pid} at {qty}", code="rfq.award_quantity")
+            proc = ProcessFamily(p.process) if p.process else next(
+                (net.catalog.machine_models[m.model].process for m in site.machines
+                 if m.model in net.catalog.machine_models), ProcessFamily.CNC)
+            material = p.material or (site.materials[0] if site.materials else "unspecified")
+            delivery = local_today(at) + timedelta(days=tier.lead_time_days)
+            qid = _award_quote(uow, r, p, bid, tier, proc, material, site.city, delivery)
+            lines.append(orders.AwardedLine(quote_id=qid, part_id=pid, site_id=bid.site_id, process=proc,
+                                            material=material, quantity=qty, unit_price_cny=tier.unit_price_cny,
+                                            lead_time_days=tier.lead_time_days, delivery_date=delivery,
+                                            finish=p.finish))
+            brief = uow.rfq.part_brief(pid)
+            if brief is not None:
+                docs.append({"kind": "design", "name": brief[1], "sha256": brief[2]})
+            if p.drawing_file_id:
+                f = attachments.stored(uow, p.drawing_file_id)
+                docs.append({"kind": "drawing", "name": f.filename, "sha256": f.sha256})
+        order, job_ids = orders.place_awarded(uow, who, lines, destination=r.destination, consent_design_sharing=True,
+                                              note=f"awarded from RFQ {rfq_id}, bid {bid_id} of {bid.site_id}")
+        uow.rfq.set_bid_status(bid_id, BidStatus.AWARDED)
+        awarded = {**r.awarded, **{pid: bid_id for pid in wanted}}
+        done = all(p.part_id in awarded for p in r.parts)
+        uow.rfq.set_awarded(rfq_id, awarded, RfqStatus.AWARDED if done else RfqStatus.OPEN)
+        inv = uow.rfq.invitation(rfq_id, bid.site_id)
+        if inv is not None and inv.nda_at is not None:
+            docs.append({"kind": "nda", "name": f"NDA {nda().version}, accepted {inv.nda_at.isoformat()}",
+                         "sha256": inv.nda_sha256})
+        bid_doc = bid.model_dump_json().encode()
+        docs.append({"kind": "bid", "name": f"bid {bid_id}", "sha256": hashlib.sha256(bid_doc).hexdigest()})
+        delivery_date = max(ln.delivery_date for ln in lines)
+        terms = {"parties": {"buyer": contracts.party_of_buyer(uow, r.organisation_id),
+                             "factory": contracts.party_of_site(uow, bid.site_id)},
+                 "lines": [{"part_id": ln.part_id, "filename": next(p.filename for p in r.parts if p.part_id ==
+                                                                   ln.part_id), "process": ln.process.value,
+                            "material": ln.material, "quantity": ln.quantity, "unit_price_cny": ln.unit_price_cny,
+                            "total_cny": round(ln.unit_price_cny * ln.quantity, 2),
+                            "lead_time_days": ln.lead_time_days, "delivery_date": ln.delivery_date.isoformat()}
+                           for ln in lines],
+                 "total_cny": order.total_price_cny, "delivery_date": delivery_date.isoformat(),
+                 "payment_terms": pay, "claim_window_days": settings.claim_window_days,
+                 "milestones": contracts.milestones(delivery_date, pay, settings.claim_window_days),
+                 "documents": docs}
+        contract = contracts.new_contract(uow, rfq_id=rfq_id, order_id=order.id, organisation_id=r.organisation_id,
+                                          site_id=bid.site_id, terms=terms)
+        thread = open_thread(uow, "order", order.id, f"order:{order.id}", r.organisation_id, [bid.site_id])
+        orgs = uow.rfq.organisations_of_sites([b.site_id for b in uow.rfq.bids(rfq_id)])
+        won_org = orgs.get(bid.site_id)
+        if won_org is not None:
+            job_ids += webhooks.emit(uow, won_org, "rfq.awarded", {"rfq_id": rfq_id, "bid_id": bid_id,
+                                                                   "awarded": True, "order_id": order.id})
+        if done:
+            lost = texts()["email"]["lost"]
+            for b in uow.rfq.bids(rfq_id):
+                if b.status is BidStatus.ACTIVE:
+                    uow.rfq.set_bid_status(b.id, BidStatus.LOST)
+                    job_ids += notify(uow, settings, site_ids=[b.site_id], subject=str(lost["subject"]).format(
+                        rfq=rfq_id), body=str(lost["body"]).format(rfq=rfq_id))
+                    if b.site_id in orgs:
+                        job_ids += webhooks.emit(uow, orgs[b.site_id], "rfq.awarded",
+                                                 {"rfq_id": rfq_id, "bid_id": b.id, "awarded": False})
+        uow.commit()
+        placed = uow.orders.get(order.id) or order
+    for j in job_ids:
+        jobs.submit(settings, j)
+    return Award(placed, contract, thread)
