@@ -13,7 +13,10 @@ PLATFORM_TABLES = {"parts", "jobs", "quotes", "orders", "order_lines", "order_ev
                    "design_access", "rate_buckets", "webhooks", "webhook_deliveries", "disruptions", "machine_events",
                    "processes", "materials", "machine_models", "sites", "machines", "organisations", "users",
                    "access_tokens", "telemetry_dead_letters", "idempotency_keys", "login_throttle", "auth_events",
-                   "factory_applications", "storefronts", "factory_events", "factory_documents"}
+                   "factory_applications", "storefronts", "factory_events", "factory_documents",
+                   # issue 19 (migration 0011)
+                   "rfq_files", "rfqs", "rfq_invitations", "rfq_bids", "contracts", "threads", "messages",
+                   "thread_reads", "claims", "exhibitions", "booths", "meeting_slots"}
 
 
 def _table(diff: tuple[object, ...]) -> str | None:
