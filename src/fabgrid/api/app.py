@@ -46,6 +46,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router)
     app.include_router(factories.operator_router)
     app.include_router(factory.orders_router)
+    app.include_router(operator.buyer_router)
     for rfq_router in rfqs.ROUTERS:
         app.include_router(rfq_router)
     if settings.broker_url:

@@ -25,6 +25,8 @@ class OrderStatus(StrEnum):
     INSPECTED = "inspected"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    #: Cancelled before it was built (a buyer who does not accept the date a disruption moved it to); no way on.
+    CANCELLED = "cancelled"
 
     @property
     def rank(self) -> int:
@@ -40,15 +42,18 @@ _ORDERED = tuple(OrderStatus)
 
 #: Allowed transitions. `allocated -> allocated` is a reroute to another site; `allocated -> placed` is a line
 #: declined (or not answered in time) that no other site can take: it waits for the buyer without a site;
-#: `built -> in_production` is rework after a failed inspection; `inspected` is set by entering a passed inspection.
+#: `built -> in_production` is rework after a failed inspection; `inspected` is set by entering a passed inspection;
+#: a line not yet built may be cancelled (`cancelled` is final).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PLACED: frozenset({OrderStatus.ALLOCATED}),
-    OrderStatus.ALLOCATED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION, OrderStatus.PLACED}),
-    OrderStatus.IN_PRODUCTION: frozenset({OrderStatus.ALLOCATED, OrderStatus.BUILT}),
+    OrderStatus.PLACED: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
+    OrderStatus.ALLOCATED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION, OrderStatus.PLACED,
+                                      OrderStatus.CANCELLED}),
+    OrderStatus.IN_PRODUCTION: frozenset({OrderStatus.ALLOCATED, OrderStatus.BUILT, OrderStatus.CANCELLED}),
     OrderStatus.BUILT: frozenset({OrderStatus.INSPECTED, OrderStatus.IN_PRODUCTION}),
     OrderStatus.INSPECTED: frozenset({OrderStatus.SHIPPED}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
 }
 
 #: Statuses a factory sets itself, each only from the one before it on the way.
@@ -60,8 +65,8 @@ REROUTABLE = frozenset({OrderStatus.PLACED, OrderStatus.ALLOCATED, OrderStatus.I
 #: Lines on a factory's work list (allocated up to ready to ship).
 FACTORY_OPEN = frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION, OrderStatus.BUILT,
                           OrderStatus.INSPECTED})
-#: Not yet delivered.
-OPEN = frozenset(s for s in OrderStatus if s is not OrderStatus.DELIVERED)
+#: Not yet delivered (nor cancelled).
+OPEN = frozenset(s for s in OrderStatus if s not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED))
 
 
 def order_status(lines: tuple[OrderLine, ...] | list[OrderLine]) -> OrderStatus:

@@ -38,8 +38,8 @@ from fabgrid.services.accounts import Principal
 from fabgrid.store.tables import DisruptionRow, QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
-#: The way of an order line, in order (the page's progress steps).
-STATUSES = tuple(s.value for s in OrderStatus)
+#: The way of an order line, in order (the page's progress steps; a cancelled line leaves the way).
+STATUSES = tuple(s.value for s in OrderStatus if s is not OrderStatus.CANCELLED)
 #: Days of free capacity the allocation sees ahead.
 HORIZON_DAYS = 30
 ALLOCATION_TIME_S = 5.0

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from fabgrid.store.acceptance import AcceptanceRepository
 from fabgrid.store.db import session_factory
 from fabgrid.store.dispatch import DispatchRepository
+from fabgrid.store.disruptions import NetworkDisruptionRepository
 from fabgrid.store.factories import FactoryRepository
 from fabgrid.store.network import CatalogRepository
 from fabgrid.store.orders import OrderRepository
@@ -49,6 +50,7 @@ class UnitOfWork:
     factories: FactoryRepository
     dispatch: DispatchRepository
     acceptance: AcceptanceRepository
+    network_disruptions: NetworkDisruptionRepository
     rfq: RfqRepository
 
     def __init__(self, url: str) -> None:
@@ -71,6 +73,7 @@ class UnitOfWork:
         self.factories = FactoryRepository(self.session)
         self.dispatch = DispatchRepository(self.session)
         self.acceptance = AcceptanceRepository(self.session)
+        self.network_disruptions = NetworkDisruptionRepository(self.session)
         self.rfq = RfqRepository(self.session)
         return self
 

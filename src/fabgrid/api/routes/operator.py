@@ -1,28 +1,80 @@
-"""Park operators: GET /api/v1/operator/orders, POST/GET /api/v1/operator/disruptions (reroute as a job)."""
+"""Park operators: GET /api/v1/operator/orders; disruptions (issue 22): POST /api/v1/operator/disruptions
+{kind, target, start, end?, preview?} (200 with the moves for a preview, 202 once applied), GET (list, one), PATCH
+{start?, end?, open_ended?} (edit), DELETE (cancel one not yet ended); the older {site_id, days} body still
+closes a site N days from now with a reroute job. GET /api/v1/operator/kpis (ISO 22400 KPIs of a window).
+For buyers: POST /api/v1/orders/{id}/lines/{line_id}/cancel (a line whose date a disruption moved).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fabgrid.api.auth import CurrentPrincipal, require_role
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import disruption_doc, order_doc
 from fabgrid.config import Settings
-from fabgrid.services import orders
+from fabgrid.domain.disruption import DisruptionMove, NetworkDisruption
+from fabgrid.errors import InputError
+from fabgrid.services import disruptions, orders
+from fabgrid.services._util import now
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operator"], dependencies=[require_role("operator")])  # type: ignore[list-item]
+#: The buyer's answer to a disruption that moved a line's date.
+buyer_router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 class DisruptionBody(BaseModel):
-    """A site closed for some days."""
+    """A disruption over a window: `kind` and `target` (site id, machine id, province, FROM:TO route of city
+    names, material id), `start`, `end` (none: open-ended); `preview: true` only shows the moves. The older form
+    `{site_id, days}` closes a site for `days` from now (a reroute job)."""
 
-    site_id: str = Field(max_length=64)
-    days: int = Field(ge=1, le=365)
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["site", "machine", "province", "route", "material"] | None = None
+    target: str | None = Field(default=None, max_length=200)
+    start: datetime | None = None
+    end: datetime | None = None
+    preview: bool = False
+    note: str = Field(default="", max_length=500)
+    site_id: str | None = Field(default=None, max_length=64)
+    days: int | None = Field(default=None, ge=1, le=365)
+
+
+class EditBody(BaseModel):
+    """A disruption's new window: `start` (before it started only), `end`, or `open_ended: true` for no end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime | None = None
+    end: datetime | None = None
+    open_ended: bool = False
+
+
+def move_doc(m: DisruptionMove) -> dict[str, Any]:
+    """One affected line: old and new site, price, date, distance, CO2, the load it adds."""
+    doc: dict[str, Any] = m.model_dump(mode="json")
+    doc["moved"], doc["slips"] = m.moved, m.slips
+    doc["buyer_price_cny"] = m.old_price_cny
+    doc["platform_cost_cny"] = (round(m.new_price_cny - m.old_price_cny, 2) if m.new_price_cny is not None
+                                and m.moved else 0.0)
+    doc["links"] = {"order": f"/api/v1/orders/{m.order_id}"}
+    return doc
+
+
+def network_disruption_doc(d: NetworkDisruption, at: datetime | None = None) -> dict[str, Any]:
+    """The disruption resource: kind, target, window, state, the moves applied."""
+    return {"id": d.id, "kind": d.kind.value, "target": d.target, "start": d.start.isoformat(),
+            "end": d.end.isoformat() if d.end else None, "state": d.state(at or now()).value, "note": d.note,
+            "declared_by": d.declared_by, "created_at": d.created_at.isoformat(),
+            "cancelled_at": d.cancelled_at.isoformat() if d.cancelled_at else None,
+            "moves": [move_doc(m) for m in d.moves],
+            "links": {"self": f"/api/v1/operator/disruptions/{d.id}"}}
 
 
 @router.get("/orders", summary="Every order of the network")
@@ -30,12 +82,59 @@ def all_orders(principal: CurrentPrincipal, settings: SettingsDep, status: str |
     return [order_doc(o) for o in orders.list_orders(settings, principal, status, limit=1000)]
 
 
-@router.post("/disruptions", status_code=202, summary="Declare a site closed N days; its open orders are rerouted")
+@router.post("/disruptions", status_code=202, summary="Declare a disruption (or preview its moves)",
+             responses={200: {"description": "the preview's moves; nothing changed"}})
 def declare(body: DisruptionBody, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
-    doc = disruption_doc(orders.declare_disruption(settings, principal, body.site_id, body.days))
-    return JSONResponse(doc, status_code=202, headers={"Location": doc["job"]["links"]["self"]})
+    if body.kind is None:
+        if body.site_id is None or body.days is None:
+            raise InputError("a disruption needs kind, target and start (or the older site_id and days)",
+                             hint='e.g. {"kind": "machine", "target": "cs-tianxin-01-m1", '
+                                  '"start": "2026-12-04T08:00:00+08:00", "end": "2026-12-06T08:00:00+08:00"}',
+                             code="disruption.body")
+        doc = disruption_doc(orders.declare_disruption(settings, principal, body.site_id, body.days))
+        return JSONResponse(doc, status_code=202, headers={"Location": doc["job"]["links"]["self"]})
+    if body.target is None or body.start is None:
+        raise InputError(f"a {body.kind} disruption needs target and start", hint="end is optional (open-ended)",
+                         code="disruption.body")
+    if body.preview:
+        plan = disruptions.preview(settings, principal, body.kind, body.target, body.start, body.end)
+        return JSONResponse({"kind": plan.kind.value, "target": plan.target, "start": plan.start.isoformat(),
+                             "end": plan.end.isoformat() if plan.end else None,
+                             "moves": [move_doc(m) for m in plan.moves]}, status_code=200)
+    done = disruptions.declare(settings, principal, body.kind, body.target, body.start, body.end, body.note)
+    assert done.disruption is not None
+    doc = network_disruption_doc(done.disruption)
+    return JSONResponse(doc, status_code=202, headers={"Location": doc["links"]["self"]})
 
 
-@router.get("/disruptions", summary="Declared disruptions with their reroute reports")
-def disruptions(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
-    return [disruption_doc(d) for d in orders.list_disruptions(settings, principal)]
+@router.get("/disruptions", summary="Declared disruptions: those over a window, then the older site closures")
+def list_disruptions(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
+    at = now()
+    new = [(d.created_at, network_disruption_doc(d, at)) for d in disruptions.list_disruptions(settings, principal)]
+    old = [(d.created_at, disruption_doc(d) | {"kind": "site", "target": d.site_id})
+           for d in orders.list_disruptions(settings, principal)]
+    return [doc for _, doc in sorted(new + old, key=lambda x: x[0], reverse=True)]
+
+
+@router.get("/disruptions/{disruption_id}", summary="One disruption with its moves")
+def one(disruption_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return network_disruption_doc(disruptions.get(settings, principal, disruption_id))
+
+
+@router.patch("/disruptions/{disruption_id}", summary="Change a disruption's window")
+def edit(disruption_id: str, body: EditBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    done = disruptions.edit(settings, principal, disruption_id, body.start, body.end, body.open_ended)
+    assert done.disruption is not None
+    return network_disruption_doc(done.disruption)
+
+
+@router.delete("/disruptions/{disruption_id}", summary="Cancel a disruption that has not ended")
+def cancel(disruption_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return network_disruption_doc(disruptions.cancel(settings, principal, disruption_id))
+
+
+@buyer_router.post("/{order_id}/lines/{line_id}/cancel", summary="Cancel a line whose date a disruption moved")
+def cancel_line(order_id: str, line_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    c = disruptions.cancel_line(settings, principal, order_id, line_id)
+    return {"order_id": c.order_id, "line_id": c.line_id, "status": "cancelled", "disruption_id": c.disruption_id,
+            "at": c.at.isoformat(), "links": {"order": f"/api/v1/orders/{c.order_id}"}}
