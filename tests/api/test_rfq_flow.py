@@ -32,6 +32,7 @@ from web_kit import Platform, box_stl, make_settings
 
 from fabgrid.app import create_app
 from fabgrid.services import attachments, webhooks
+from fabgrid.services import claims as claims_service
 
 
 class Inbox:
@@ -236,6 +237,13 @@ def test_the_whole_path_with_two_factories(own: Platform, factories: dict[str, A
     inbox.wait_for(buyer_email(own, buyer), "M6 or M5")
     problem(c.get(f"/api/v1/threads/{thread_a}/messages", headers=b["h"]), 404, "thread.not_found")
 
+    # an instant quote of the part tells each site's CO2 per part (where its machines are known)
+    r = c.post("/api/v1/quotes", json={"part_id": part["id"], "material": "fdm_pla", "quantity": 50,
+                                       "destination": "Changsha"}, headers=buyer)
+    assert r.status_code in (200, 201), r.text
+    offer_a = next(o for o in r.json()["offers"] if o["site"] == a["site"])
+    co2_a = offer_a["co2_kg"] / offer_a["quantity"]
+
     # bids from both; B withdraws its first one and bids again
     valid = (date.today() + timedelta(days=20)).isoformat()
     pid = part["id"]
@@ -269,6 +277,8 @@ def test_the_whole_path_with_two_factories(own: Platform, factories: dict[str, A
     row_a = next(x for x in compared if x["id"] == bid_a["id"])
     assert row_a["total_cny_by_quantity"] == {"50": 625.0, "500": 4900.0} and row_a["scorecard"]["orders"] == 0
     assert row_a["meets_need_by"] is True and row_a["site_name"] == a["org"]
+    assert row_a["co2_kg_by_quantity"]["50"] == pytest.approx(50 * co2_a, abs=1e-3)
+    assert row_a["co2_kg_by_quantity"]["500"] == pytest.approx(500 * co2_a, abs=1e-2) and co2_a > 0
     problem(c.post(f"/api/v1/rfqs/{rfq['id']}/award", json={"bid_id": first_b["id"]}, headers=buyer), 409,
             "rfq.bid_not_active")
     problem(c.post(f"/api/v1/rfqs/{rfq['id']}/award", json={"bid_id": bid_a["id"]}, headers=b["h"]), 404,
@@ -433,6 +443,14 @@ def test_the_whole_path_with_two_factories(own: Platform, factories: dict[str, A
     assert r.status_code == 200 and r.json()["outcome"] == "partial_refund", r.text
     problem(c.post(f"/api/v1/operator/claims/{claim['id']}/decision", json={"outcome": "rejected"}, headers=op),
             409, "claim.decided")
+    # the claim window closes FABGRID_CLAIM_WINDOW_DAYS (7) after delivery
+    delivered_at = next(e["at"] for e in c.get(f"/api/v1/orders/{oid}", headers=buyer).json()["timeline"]
+                        if e["status"] == "delivered")
+    later = datetime.fromisoformat(delivered_at) + timedelta(days=7, minutes=1)
+    monkeypatch.setattr(claims_service, "now", lambda: later)
+    problem(c.post(f"/api/v1/orders/{oid}/claims", json={"line_id": lid, "description": "late"}, headers=buyer),
+            409, "claim.window_closed")
+    monkeypatch.undo()
     after = c.get(f"/api/v1/sites/{a['site']}").json()["scorecard"]
     assert after["claims"] == 1 and after["claims_upheld"] == 1 and after["claim_rate"] == 1.0
     assert c.get(f"/api/v1/sites/{b['site']}").json()["scorecard"]["claims"] == 0

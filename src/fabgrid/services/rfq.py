@@ -481,6 +481,9 @@ class BidLine:
     delivery_date: date
     meets_need_by: bool
     total_cny_by_quantity: dict[str, float]
+    #: production CO2 of the bid's parts at each quantity, where the factory's machines are known: from the buyer's
+    #: instant quotes of the parts, the per-part CO2 of that site's offer (None when no quote has one)
+    co2_kg_by_quantity: dict[str, float] | None = None
 
 
 def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
@@ -489,6 +492,7 @@ def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
         r = _own(uow, who, rfq_id)
         found = uow.rfq.bids(rfq_id)
         net = network.current(uow).network
+        co2_unit = _co2_per_part(uow, r)
     today = local_today(now())
     out = []
     for b in found:
@@ -500,9 +504,31 @@ def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
         for t in b.tiers:
             key = str(t.quantity)
             totals[key] = round(totals.get(key, 0.0) + t.unit_price_cny * t.quantity, 2)
+        co2: dict[str, float] | None = {}
+        for t in b.tiers:
+            unit = co2_unit.get((t.part_id, b.site_id))
+            if unit is None or co2 is None:
+                co2 = None
+                continue
+            co2[str(t.quantity)] = round(co2.get(str(t.quantity), 0.0) + unit * t.quantity, 3)
         out.append(BidLine(b, s.name if s else b.site_id, s.city if s else "", sc, standing(sc), delivery,
-                           delivery <= r.need_by, totals))
+                           delivery <= r.need_by, totals, co2 or None))
     return sorted(out, key=lambda x: (x.bid.status is not BidStatus.ACTIVE, min(x.total_cny_by_quantity.values())))
+
+
+def _co2_per_part(uow: UnitOfWork, r: Rfq) -> dict[tuple[str, str], float]:
+    """(part id, site) -> production CO2 per part (kg) of the newest instant quote's offer from that site."""
+    out: dict[tuple[str, str], float] = {}
+    for p in r.parts:
+        for doc in uow.rfq.quotes_of_part(p.part_id, r.organisation_id):
+            try:
+                q = Quote.model_validate(doc)
+            except ValueError:
+                continue
+            for o in q.offers:
+                if (p.material is None or o.material == p.material) and o.quantity > 0:
+                    out.setdefault((p.part_id, o.site), o.co2_kg / o.quantity)
+    return out
 
 
 # ---------------------------------------------------------------------------- award

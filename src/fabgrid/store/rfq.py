@@ -158,6 +158,12 @@ class RfqRepository:
                                   input_hash=input_hash, request=request, quote=quote, expires_at=expires_at))
         self.session.flush()
 
+    def quotes_of_part(self, part_id: str, organisation_id: int) -> list[dict[str, Any]]:
+        """The stored quotes (JSON of `domain.quote.Quote`) of an organisation's part, newest first."""
+        q = (select(QuoteRow.quote).where(QuoteRow.part_id == part_id, QuoteRow.organisation_id == organisation_id)
+             .order_by(QuoteRow.created_at.desc()))
+        return [dict(x) for x in self.session.scalars(q)]
+
     # ------------------------------------------------------------------ RFQs and invitations
 
     def add_rfq(self, rfq: Rfq) -> None:

@@ -162,7 +162,7 @@ def list_bids(rfq_id: str, principal: CurrentPrincipal, settings: SettingsDep) -
     return [{**bid_doc(x.bid), "site_name": x.site_name, "city": x.city, "standing": round(x.standing, 3),
              "scorecard": asdict(x.scorecard) if x.scorecard else None, "delivery_date": _iso(x.delivery_date),
              "meets_need_by": x.meets_need_by, "total_cny_by_quantity": x.total_cny_by_quantity,
-             "co2_kg": None} for x in rfq.bids(settings, principal, rfq_id)]
+             "co2_kg_by_quantity": x.co2_kg_by_quantity} for x in rfq.bids(settings, principal, rfq_id)]
 
 
 class AwardBody(BaseModel):
