@@ -39,7 +39,7 @@ def test_three_parts_in_one_order(own: Platform) -> None:
     quotes = [_quote(own, h, p["id"], qty=i + 1) for i, p in enumerate(parts)]
     chosen = quotes[0]["offers"][-1]["site"]
     body = {"lines": [{"quote_id": quotes[0]["id"], "site": chosen, "tier": "standard"},
-                      {"quote_id": quotes[1]["id"]}, {"quote_id": quotes[2]["id"], "tier": "express"}],
+                      {"quote_id": quotes[1]["id"]}, {"quote_id": quotes[2]["id"], "tier": "economy"}],
             "consent_design_sharing": True}
     r = own.client.post("/api/v1/orders", json=body, headers=h)
     assert r.status_code == 201, r.text
@@ -50,7 +50,7 @@ def test_three_parts_in_one_order(own: Platform) -> None:
     assert [ln["quote_id"] for ln in lines] == [q["id"] for q in quotes]
     assert [ln["part_id"] for ln in lines] == [p["id"] for p in parts]
     assert [ln["quantity"] for ln in lines] == [1, 2, 3]
-    assert lines[0]["site_id"] == chosen and lines[2]["tier"] == "express"
+    assert lines[0]["site_id"] == chosen and lines[2]["tier"] == "economy"
     for ln, q in zip(lines, quotes, strict=True):
         assert ln["status"] == "allocated" and ln["site_id"] in {o["site"] for o in q["offers"]}
         offer = next(o for o in q["offers"] if o["site"] == ln["site_id"])

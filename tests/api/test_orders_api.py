@@ -58,8 +58,11 @@ def test_quote_input_errors(platform: Platform, buyer: dict[str, Any]) -> None:
 def test_order_lifecycle(platform: Platform, buyer: dict[str, Any]) -> None:
     q = quote(platform, buyer, qty=5)
     offer = q["offers"][0]
-    express = next(t for t in offer["tiers"] if t["tier"] == "express")
-    r = platform.client.post("/api/v1/orders", json={"quote_id": q["id"], "site": offer["site"], "tier": "express",
+    # the dearest tier offered (express is offered only where it ships earlier than standard: issue 17)
+    express = max(offer["tiers"], key=lambda t: t["unit_price_cny"])
+    assert express["tier"] != "express" or express["ship_date"] < offer["ship_date"]
+    r = platform.client.post("/api/v1/orders", json={"quote_id": q["id"], "site": offer["site"],
+                                                     "tier": express["tier"],
                                                      "consent_design_sharing": True}, headers=buyer["h"])
     assert r.status_code == 201, r.text
     order = r.json()

@@ -34,7 +34,14 @@ def test_quote_json_contract(part_file: Path) -> None:
         for key in ("site", "process", "machine", "material", "unit_price_cny", "total_price_cny",
                     "lead_time_days", "ship_date", "delivery_date", "energy_kwh", "co2_kg", "tiers", "breakdown"):
             assert key in o
-        assert {t["tier"] for t in o["tiers"]} == {"economy", "standard", "express"}
+        # express is offered only where it ships earlier than standard (issue 17), and then it costs more
+        names = [t["tier"] for t in o["tiers"]]
+        assert {"economy", "standard"} <= set(names) <= {"economy", "standard", "express"}
+        by = {t["tier"]: t for t in o["tiers"]}
+        if "express" in by:
+            assert by["express"]["ship_date"] < by["standard"]["ship_date"]
+            assert by["express"]["unit_price_cny"] > by["standard"]["unit_price_cny"]
+        assert o["time_s"] == pytest.approx(o["setup_s"] + o["run_s"], abs=0.2)
         assert o["material"] == "fdm_pla" and o["process"] == "fdm"
         assert o["total_price_cny"] == pytest.approx(3 * o["unit_price_cny"], abs=0.05)
     for r in doc["rejected"]:

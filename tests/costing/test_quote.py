@@ -75,8 +75,10 @@ def test_tiers_and_queue(network: Network, rates: Rates, box_part: Part) -> None
     offers, _ = quote_network(box_part, network, req, rates, NOW)
     o = next(x for x in offers if x.site == "a")
     tiers = {t.tier: t for t in o.tiers}
-    assert tiers["economy"].unit_price_cny <= tiers["standard"].unit_price_cny <= tiers["express"].unit_price_cny
-    assert tiers["express"].ship_date <= tiers["standard"].ship_date <= tiers["economy"].ship_date
+    # nothing is queued at the site: express would buy no earlier date, so it is not offered (issue 17)
+    assert "express" not in tiers
+    assert tiers["economy"].unit_price_cny <= tiers["standard"].unit_price_cny
+    assert tiers["standard"].ship_date < tiers["economy"].ship_date
     assert o.delivery_date > o.ship_date  # Changsha -> Guangzhou takes road days
     assert o.meets_need_by == (o.delivery_date <= date(2026, 3, 4))
     assert o.co2_kg > o.breakdown["machine_co2_kg"] > 0
@@ -84,7 +86,11 @@ def test_tiers_and_queue(network: Network, rates: Rates, box_part: Part) -> None
     q = next(x for x in queued if x.site == "a")
     assert q.ship_date > o.ship_date
     assert q.unit_price_cny == o.unit_price_cny
-    assert next(t for t in q.tiers if t.tier == "express").ship_date == tiers["express"].ship_date
+    qt = {t.tier: t for t in q.tiers}
+    assert qt["economy"].unit_price_cny <= qt["standard"].unit_price_cny <= qt["express"].unit_price_cny
+    assert qt["express"].ship_date < qt["standard"].ship_date <= qt["economy"].ship_date
+    # express goes ahead of the queued work: its date is the one an empty queue gives
+    assert qt["express"].ship_date == tiers["standard"].ship_date
 
 
 def test_calendar_skips_holidays() -> None:

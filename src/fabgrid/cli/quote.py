@@ -50,17 +50,30 @@ def quote_cmd(
         emit_json({"input_hash": q.input_hash, "part": q.part_name, "material": q.material, "quantity": q.quantity,
                    "created_at": q.created_at, "expires_at": q.expires_at, "currency": "CNY",
                    "offers": [_offer_json(o) for o in q.offers],
-                   "rejected": [r.model_dump(mode="json") for r in q.rejected]})
+                   "rejected": [r.model_dump(mode="json") for r in q.rejected], "vat_pct": q.vat_pct,
+                   "price_breaks": [b.model_dump(mode="json") for b in q.price_breaks],
+                   "unmakeable": q.unmakeable.model_dump(mode="json") if q.unmakeable else None})
         return
     table(f"{len(q.offers)} offers: {q.quantity} x {q.material}, valid until {q.expires_at:%Y-%m-%d}",
           ["site", "machine", "unit CNY", "total CNY", "ship", "deliver", "CO2e kg"],
           [(o.site, o.machine, f"{o.unit_price_cny:.2f}", f"{o.total_price_cny:.2f}", o.ship_date,
             o.delivery_date, f"{o.co2_kg:.3f}") for o in q.offers])
     console.print("economy / express tiers, energy and the cost breakdown: add --json")
-    if q.rejected:
+    if q.price_breaks:
+        table("price breaks (standard tier, cheapest offer)", ["quantity", "unit CNY", "total CNY", "site", "deliver"],
+              [(b.quantity, "-" if b.unit_price_cny is None else f"{b.unit_price_cny:.2f}",
+                "-" if b.total_price_cny is None else f"{b.total_price_cny:.2f}", b.site or "-", b.delivery_date or "-")
+               for b in q.price_breaks])
+    if q.offers and q.rejected:
         table("sites that cannot make it", ["site", "reason"], [(r.site, r.reason) for r in q.rejected])
-    if not q.offers:
-        console.print("[bold red]no site of the network can make this part[/]")
+    if q.unmakeable is not None:
+        console.print(f"[bold red]no site of the network can make this part[/] ({len(q.rejected)} sites checked)")
+        for lim in q.unmakeable.limits:
+            console.print(f"  limit: {lim.message}")
+        for a in q.unmakeable.alternatives:
+            console.print(f"  instead: {a.material} ({a.process.value}): {a.offers} offers, from "
+                          f"{a.unit_price_cny:.2f} CNY a part, delivery from {a.delivery_date}")
+        console.print("  or ask for a quote by hand: POST /api/v1/rfqs (the web quote page links it)")
 
 
 def estimate_cmd(

@@ -18,7 +18,7 @@ from fabgrid.costing.part import Part
 from fabgrid.costing.postprocess import PostProcess, finish_offered, post_process
 from fabgrid.costing.price import Price, price_estimate
 from fabgrid.costing.rates import Rates
-from fabgrid.domain.catalog import MachineModel, Material, Network, ProcessFamily, Site
+from fabgrid.domain.catalog import MachineModel, Material, NestingMethod, Network, ProcessFamily, Site
 from fabgrid.domain.quote import Estimate, Offer, QuoteRequest, Rejection, TierOffer
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.network import geo
@@ -89,68 +89,118 @@ def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req
     return None
 
 
-def _shipping(site: Site, destination: str | None, unit_kg: float,
-              logistics: Logistics | None) -> tuple[float, int, float]:
+def _shipping(site: Site, destination: str | None, line_kg: float, logistics: Logistics | None,
+              ) -> tuple[float, int, float, float | None]:
+    """(line shipping CNY as one consignment, transit days, CO2 kg of the line, road km) to the destination."""
     if destination is None:
-        return 0.0, 0, 0.0
+        return 0.0, 0, 0.0, None
     lg = logistics or geo.load_logistics()
     city = lg.city(destination)
-    cost, days, co2 = geo.shipping_between(site.lat, site.lon, city.lat, city.lon, unit_kg, lg)
-    return float(cost), int(days), float(co2)
+    road = geo.road_km_between(site.lat, site.lon, city.lat, city.lon, lg)
+    days = int(geo.shipping_days(road, lg))
+    co2 = float(geo.shipping_co2_kg_per_unit(road, line_kg, lg))
+    return geo.consignment_cny(road, line_kg, lg), days, co2, road
 
 
-def _offer(site: Site, model: MachineModel, n_machines: int, est: Estimate, pr: Price, post: PostProcess,
+def _vat(price: float, vat_pct: float | None) -> float | None:
+    return None if vat_pct is None else round(price * (1.0 + vat_pct / 100.0), 2)
+
+
+def _tier_dates(site: Site, catalog_job: leadtime.Job, rates: Rates, now: datetime, queued_min: float,
+                priority_min: float, extra_days: int, station_min: Mapping[str, float]) -> dict[str, tuple[date, int]]:
+    """Per tier: (ship date, minute of completion) from the site's calendar, its queue and the job's route. A tier
+    waits for its share of the queue, and never for less than the work queued in a priority tier (express work
+    is not overtaken by later express work)."""
+    clk = leadtime.clock(site.calendar, now.replace(second=0, microsecond=0))
+    cutoff = float(rates.shipping["dispatch_cutoff_h"])
+    margin = round(float(rates.shipping.get("dispatch_margin_h", 0.0)) * 60)
+    out: dict[str, tuple[date, int]] = {}
+    for name, tier in rates.tiers.items():
+        ahead = max(queued_min * tier.queue_factor, priority_min)
+        share = min(tier.queue_factor, 1.0) if queued_min > 0 else 0.0
+        done = leadtime.completion(clk, catalog_job, ahead, overtime=tier.overtime,
+                                   station_min={k: v * max(share, priority_min / max(queued_min, 1e-9))
+                                                for k, v in station_min.items()})
+        done = clk.attended(done, margin) if margin > 0 else done
+        out[name] = (leadtime.ship_after(site.calendar, clk.at(done), cutoff, extra_days + tier.extra_days), done)
+    return out
+
+
+def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr: Price, post: PostProcess,
            mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
-           logistics: Logistics | None = None, unattended: bool = False) -> Offer:
+           logistics: Logistics | None = None, priority_h: float = 0.0,
+           station_h: Mapping[str, float] | None = None) -> Offer:
     ship_cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
-    ship_cny, transit, ship_co2 = _shipping(site, req.destination, unit_kg, logistics)
-    co2 = carbon(est, mat, site, ship_co2)
-    machine_h = est.job_time_s / 3600.0 / max(n_machines, 1)
-    operator_h = req.quantity * (post.operator_s + rates.price.handling_min_per_part[est.process] * 60) / 3600
+    line_ship, transit, line_co2, road = _shipping(site, req.destination, unit_kg * req.quantity, logistics)
+    ship_cny = line_ship / req.quantity
+    co2 = carbon(est, mat, site, line_co2 / req.quantity)
     today = leadtime.local_today(now)
+    dates = _tier_dates(site, job, rates, now, queued_h * 60.0, priority_h * 60.0, post.lead_days,
+                        {k: v * 60.0 for k, v in (station_h or {}).items()})
     tiers: list[TierOffer] = []
-    for name, tier in rates.tiers.items():
-        days = leadtime.production_days(site.calendar, machine_h + queued_h * tier.queue_factor, operator_h,
-                                        unattended)
-        ship = leadtime.ship_date(site.calendar, now, days, post.lead_days + tier.extra_days,
-                                  float(ship_cfg["dispatch_cutoff_h"]))
+    for name, tier in sorted(rates.tiers.items(), key=lambda kv: kv[1].price_factor):
+        ship = dates[name][0]
         unit = pr.tier_unit_cny(tier.price_factor) + ship_cny
-        tiers.append(TierOffer(tier=name, unit_price_cny=round(unit, 2), total_price_cny=round(unit * req.quantity, 2),
+        total = round(unit * req.quantity, 2)
+        # a dearer tier that does not ship earlier than every cheaper one buys nothing: not offered
+        if tiers and ship >= min(t.ship_date for t in tiers) and name != "standard":
+            continue
+        tiers.append(TierOffer(tier=name, unit_price_cny=round(unit, 2), total_price_cny=total,
                                lead_time_days=(ship - today).days, ship_date=ship,
-                               delivery_date=leadtime.delivery_date(ship, transit)))
+                               delivery_date=leadtime.delivery_date(ship, transit),
+                               unit_price_incl_vat_cny=_vat(unit, rates.vat_pct),
+                               total_price_incl_vat_cny=_vat(total, rates.vat_pct)))
     std = next((t for t in tiers if t.tier == "standard"), tiers[0])
     breakdown = {k: round(v, 4) for k, v in pr.as_dict().items()}
     rate_h = pr.machine_cny * 3600 / max(est.time_s, 1e-9)
     breakdown.update(shipping_cny=round(ship_cny, 4), machine_rate_cny_h=round(rate_h, 4),
-                     time_s=round(est.time_s, 1), material_g=round(est.material_g, 3),
+                     time_s=round(est.time_s, 1), setup_s=round(est.setup_s, 1),
+                     run_s=round(est.time_s - est.setup_s, 1), material_g=round(est.material_g, 3),
                      machine_co2_kg=round(co2.machine_co2_kg, 5), material_co2_kg=round(co2.material_co2_kg, 5),
-                     shipping_co2_kg=round(co2.shipping_co2_kg, 5), queued_h=round(queued_h, 2))
+                     shipping_co2_kg=round(co2.shipping_co2_kg, 5), queued_h=round(queued_h, 2),
+                     builds=float(job.builds), build_h=job.build_h, machines=float(job.machines))
+    breakdown.update({f"station_h.{k}": round(v, 3) for k, v in job.station_hours().items()})
     return Offer(
         site=site.id, city=site.city, process=est.process, machine=model.id, material=mat.id, quantity=req.quantity,
         unit_price_cny=std.unit_price_cny, total_price_cny=std.total_price_cny, lead_time_days=std.lead_time_days,
         ship_date=std.ship_date, delivery_date=std.delivery_date,
         meets_need_by=None if req.need_by is None else std.delivery_date <= req.need_by,
         energy_kwh=round(est.energy_kwh, 5), co2_kg=round(co2.total_co2_kg, 5), tiers=tiers,
-        breakdown=breakdown, estimate=est, rate_version=site.rate_version,
+        breakdown=breakdown, estimate=est, rate_version=site.rate_version, site_name=site.name,
+        distance_km=None if road is None else round(road, 1), time_s=round(est.time_s, 1),
+        setup_s=round(est.setup_s, 1), run_s=round(est.time_s - est.setup_s, 1), shipping_cny=round(line_ship, 2),
+        unit_price_incl_vat_cny=std.unit_price_incl_vat_cny, total_price_incl_vat_cny=std.total_price_incl_vat_cny,
     )
+
+
+def offer_rank(o: Offer) -> tuple[float, date, float, str]:
+    """How offers are ordered: unit price, then delivery date, then road distance to the destination, then site."""
+    return (o.unit_price_cny, o.delivery_date, o.distance_km if o.distance_km is not None else 0.0, o.site)
 
 
 def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates, now: datetime,
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   dfm_errors: Mapping[str, Sequence[str]] | None = None,
-                  logistics: Logistics | None = None,
+                  logistics: Logistics | None = None, routing: leadtime.Routing | None = None,
+                  priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  station_h: Mapping[tuple[str, str], float] | None = None,
                   ) -> tuple[list[Offer], list[Rejection]]:
     """Offers of every capable site (cheapest machine model each) and the rejections of the others.
 
     `queued_h` gives the hours of work already queued per (site id, process); `dfm_errors` the blocking
     DFM messages per process id ("*": every process) of the part's analysis; `logistics` the freight figures
-    (the shipped ones when None). Offers are sorted by
-    unit price, then lead time, then site id; rejections by site id.
+    (the shipped ones when None); `routing` the follow-up steps, cool-down and inspection of a build as the
+    sites plan them (none when None); `priority_h` the part of `queued_h` ordered in a priority tier (express);
+    `station_h` the hours of work queued at each site's stations per (site id, step). Dates come from each
+    site's calendar and queue (`leadtime.completion`). Offers are
+    sorted by `offer_rank` (unit price, delivery date, distance); rejections by site id.
     """
     mat = validate_request(network, req)
     post = post_process(network.catalog, mat.process, part.area_mm2, req.finish)
     unattended = network.catalog.processes[mat.process].capability.unattended
+    route = routing or leadtime.Routing()
+    one_at_a_time = network.catalog.processes[mat.process].capability.nesting is NestingMethod.NONE
     offers: list[Offer] = []
     rejected: list[Rejection] = []
     for site_id in sorted(network.sites):
@@ -160,6 +210,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             model = network.machine_model(m)
             if model.process is mat.process and mat.id in model.materials:
                 counts[model.id] = counts.get(model.id, 0) + 1
+        # the site's planner puts a build on any machine of the process that runs the material
+        eligible = sum(counts.values())
         models = [network.catalog.machine_models[k] for k in sorted(counts)]
         why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {}, leadtime.local_today(now))
         queued = (queued_h or {}).get((site.id, mat.process), 0.0)
@@ -178,11 +230,14 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                 continue
             est = _estimate(part, model, mat, req.quantity, rates)
             pr = price_estimate(est, model, mat, site, post, rates)
-            q = (queued_h or {}).get((site.id, mat.process), 0.0) / max(counts[model.id], 1)
-            offer = _offer(site, model, counts[model.id], est, pr, post, mat, req, rates, now, q, logistics,
-                           unattended)
-            rank = (offer.unit_price_cny, offer.lead_time_days)
-            if best is None or rank < (best.unit_price_cny, best.lead_time_days):
+            q = queued / max(eligible, 1)
+            qp = min((priority_h or {}).get((site.id, mat.process), 0.0), queued) / max(eligible, 1)
+            job = leadtime.site_job(site, network.catalog, mat.process, eligible, est.job_time_s, est.builds,
+                                    req.quantity, post.steps, part.area_mm2, route, attended=not unattended,
+                                    batch_setup_s=est.setup_s * req.quantity if one_at_a_time else None)
+            offer = _offer(site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp,
+                           {step: h for (sid, step), h in (station_h or {}).items() if sid == site.id})
+            if best is None or offer_rank(offer) < offer_rank(best):
                 best = offer
         if best is not None and site.max_order_cny is not None and best.total_price_cny > site.max_order_cny:
             rejected.append(Rejection(site=site.id, process=mat.process, code="probation_cap",
@@ -190,5 +245,5 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                                              f"{site.max_order_cny:.0f} CNY"))
         elif best is not None:
             offers.append(best)
-    offers.sort(key=lambda o: (o.unit_price_cny, o.lead_time_days, o.site))
+    offers.sort(key=offer_rank)
     return offers, rejected

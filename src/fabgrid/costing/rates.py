@@ -60,6 +60,8 @@ class Tier(_Rec):
     price_factor: float = Field(gt=0)
     queue_factor: float = Field(ge=0)
     extra_days: int = Field(ge=0)
+    #: attended machines (CNC) run through the night for this tier (overtime); default: within the shifts
+    overtime: bool = False
 
 
 class Rates(_Rec):
@@ -70,6 +72,9 @@ class Rates(_Rec):
     tiers: dict[str, Tier]
     process: dict[str, dict[str, Any]]
     shipping: dict[str, Any]
+    #: value-added tax on the goods (percent) and its source; None where the costing data has no `vat` section
+    vat_pct: float | None = Field(default=None, ge=0, le=100)
+    vat_source: str = ""
 
     def section(self, name: str) -> dict[str, Any]:
         """The process section `name` (fdm, sla, powder_bed, metal_pbf, cnc)."""
@@ -111,6 +116,8 @@ def parse_rates(doc: dict[str, Any]) -> Rates:
             tiers=tiers,
             process=process,
             shipping=doc["shipping"],
+            vat_pct=(doc.get("vat") or {}).get("rate_pct"),
+            vat_source=str((doc.get("vat") or {}).get("source", "")),
         )
     except KeyError as exc:
         raise InputError(f"{_FILE}: key {exc.args[0]!r} is missing", code="costing.rates") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -54,6 +54,8 @@ class TierOffer(_Frozen):
     lead_time_days: int
     ship_date: date
     delivery_date: date
+    unit_price_incl_vat_cny: float | None = None
+    total_price_incl_vat_cny: float | None = None
 
 
 class Offer(_Frozen):
@@ -78,6 +80,55 @@ class Offer(_Frozen):
     estimate: Estimate
     #: the version of the site's rates this offer was priced with (its storefront's rate version)
     rate_version: int | None = None
+    #: the site's name (readable), road distance to the destination, machine time per part split into its share
+    #: of set-up and its run (time_s = setup_s + run_s), prices with VAT; absent in quotes stored before them
+    site_name: str | None = None
+    distance_km: float | None = None
+    time_s: float | None = None
+    setup_s: float | None = None
+    run_s: float | None = None
+    shipping_cny: float | None = Field(default=None, description="shipping of the line (one consignment)")
+    unit_price_incl_vat_cny: float | None = None
+    total_price_incl_vat_cny: float | None = None
+
+
+class PriceBreak(_Frozen):
+    """The best standard-tier offer at one quantity (the quote page's price-break table)."""
+
+    quantity: int
+    offers: int
+    site: str | None = None
+    unit_price_cny: float | None = None
+    total_price_cny: float | None = None
+    unit_price_incl_vat_cny: float | None = None
+    total_price_incl_vat_cny: float | None = None
+    delivery_date: date | None = None
+
+
+class Alternative(_Frozen):
+    """Another process or material that can make a part no site offers: how many offers, the cheapest."""
+
+    process: ProcessFamily
+    material: str
+    offers: int
+    unit_price_cny: float
+    delivery_date: date
+
+
+class Limit(_Frozen):
+    """What keeps every site from making the part: a code, a sentence, and the figures behind it."""
+
+    code: str
+    message: str
+    figures: dict[str, float | str] = Field(default_factory=dict)
+
+
+class Unmakeable(_Frozen):
+    """Why no site offers (the limits), what could make it instead, and whether to ask for a quote by hand."""
+
+    limits: list[Limit]
+    alternatives: list[Alternative]
+    rfq_suggested: bool = True
 
 
 class Rejection(_Frozen):
@@ -105,6 +156,11 @@ class Quote(_Frozen):
     expires_at: datetime
     offers: list[Offer]
     rejected: list[Rejection]
+    #: VAT rate the prices with VAT add (percent), price breaks at 1, 10, 100, 1000 and the asked quantity, and
+    #: when no site offers: the limits and alternatives (absent in quotes stored before them)
+    vat_pct: float | None = None
+    price_breaks: list[PriceBreak] = Field(default_factory=list)
+    unmakeable: Unmakeable | None = None
 
 
 @dataclass(frozen=True)
@@ -155,3 +211,33 @@ def input_hash(req: QuoteRequest, part_sha256: str, data: str = "") -> str:
     the catalog, network and rates priced with: equal inputs, equal hash (one stored quote)."""
     doc = req.canonical(part_sha256) | ({"data": data} if data else {})
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredQuote:
+    """A quote the store keeps for an organisation: the engine's `Quote` (offers, rejections, validity) with
+    its id, part and the canonical request it was priced for (`QuoteRequest.canonical`, as stored). The
+    store re-validates the stored JSON into it (`Quote.model_validate`), never reads it as a dict."""
+
+    id: str
+    part_id: str
+    input_hash: str
+    request: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    quote: Quote
+
+    @property
+    def expired(self) -> bool:
+        """True once the validity has passed (an expired quote can no longer be ordered)."""
+        return self.expires_at <= datetime.now(UTC)
+
+    @property
+    def offers(self) -> list[Any]:
+        """The offers (`domain.quote.Offer`), cheapest first."""
+        return list(self.quote.offers)
+
+    @property
+    def rejected(self) -> list[Any]:
+        """The sites that could not offer and why (`domain.quote.Rejection`)."""
+        return list(self.quote.rejected)

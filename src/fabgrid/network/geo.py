@@ -6,6 +6,7 @@ intensity, city coordinates) come from `fabgrid/data/logistics.yaml`. Depends on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -45,6 +46,8 @@ class Logistics:
     min_cny_per_unit: float
     co2_kg_per_t_km: float
     cities: dict[str, City]
+    #: price of a consignment's first started kilogram per band (None: data without it, priced per unit)
+    band_first_kg_cny: FloatArray | None = None
 
     def city(self, name: str) -> City:
         """The city called `name` (case-insensitive); NotFoundError names a few known cities."""
@@ -64,7 +67,9 @@ def parse_logistics(doc: dict[str, Any]) -> Logistics:
         raise InputError("logistics.yaml: tariff bands must have increasing max_road_km")
     cities = {str(c["name"]).casefold(): City(str(c["name"]), str(c["province"]), float(c["lat"]),
                                               float(c["lon"])) for c in doc["cities"]}
+    first = [b.get("first_kg_cny") for b in bands]
     return Logistics(
+        band_first_kg_cny=np.array([float(f) for f in first]) if all(f is not None for f in first) else None,
         circuity_factor=float(doc["road"]["circuity_factor"]),
         band_max_km=max_km,
         band_cny_per_kg=np.array([float(b["cny_per_kg"]) for b in bands]),
@@ -135,3 +140,22 @@ def shipping_between(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLi
     road = road_km(great_circle_km(lat1, lon1, lat2, lon2), lg)
     return (shipping_cny_per_unit(road, unit_mass_kg, lg), shipping_days(road, lg),
             shipping_co2_kg_per_unit(road, unit_mass_kg, lg))
+
+
+def road_km_between(lat1: float, lon1: float, lat2: float, lon2: float, logistics: Logistics | None = None) -> float:
+    """Estimated road distance in km between two points (great circle x circuity factor)."""
+    return float(road_km(great_circle_km(lat1, lon1, lat2, lon2), logistics)[()])
+
+
+def consignment_cny(road: float, mass_kg: float, logistics: Logistics | None = None) -> float:
+    """Price of one consignment of `mass_kg` over `road` km: the band's first-kilogram price, then its per-kg rate
+    for every further started kilogram. Data without first-kilogram prices: the per-unit rate (at least the
+    per-unit minimum), as `shipping_cny_per_unit` prices one unit."""
+    lg = logistics or load_logistics()
+    if mass_kg <= 0:
+        return 0.0
+    band = int(_band(np.asarray([float(road)]), lg)[0])
+    if lg.band_first_kg_cny is None:
+        return float(max(lg.band_cny_per_kg[band] * mass_kg, lg.min_cny_per_unit))
+    extra_kg = max(0, math.ceil(mass_kg - 1e-9) - 1)
+    return float(lg.band_first_kg_cny[band] + extra_kg * lg.band_cny_per_kg[band])

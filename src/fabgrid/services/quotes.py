@@ -7,23 +7,36 @@ Used by the API, the CLI (`fabgrid quote`, `fabgrid estimate`) and the store ser
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from fabgrid.costing.leadtime import CoolDown, Routing
 from fabgrid.costing.part import checked
 from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates, load_rates
 from fabgrid.domain.catalog import Network, ProcessFamily
 from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part, Severity
-from fabgrid.domain.quote import Quote, QuoteRequest, input_hash
+from fabgrid.domain.quote import (
+    Alternative,
+    Limit,
+    Offer,
+    PriceBreak,
+    Quote,
+    QuoteRequest,
+    Rejection,
+    Unmakeable,
+    input_hash,
+)
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.network.geo import Logistics
 
@@ -41,6 +54,10 @@ class PreparedPart:
     name: str
     dfm_errors: dict[str, list[str]] = field(default_factory=dict)
     key: str = ""
+    #: the thinnest wall the analysis measured (mm), when it measured one
+    min_wall_mm: float | None = None
+    #: the processes the analysis checked (None: every process)
+    analysed: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -78,7 +95,9 @@ def dfm_errors(report: PartReport | Mapping[str, Any] | None) -> dict[str, list[
 def prepare_loaded(part: Part, report: PartReport | Mapping[str, Any] | None = None, key: str = "",
                    name: str | None = None) -> PreparedPart:
     """A loaded part (e.g. the one an analysis just read) ready for quoting; `report` supplies DFM errors."""
-    return PreparedPart(checked(part), name or part.name, dfm_errors(report), key)
+    rep = stored_report(report)
+    return PreparedPart(checked(part), name or part.name, dfm_errors(rep), key,
+                        rep.min_wall_mm if rep is not None else None)
 
 
 def prepare_part(data: bytes, filename: str, units: str | None = None,
@@ -117,7 +136,10 @@ def prepare_path(path: str | Path, units: str | None = None, analyse: bool = Tru
         machines = [m for m in catalog.machine_models.values() if fam is None or m.process is fam]
         report = analyze_loaded(loaded, procs, machines, Options(self_intersections=False),
                                 limits.Budget(limits.ANALYSIS_TIME_S, p.name))
-    return prepare_loaded(loaded, report, key, p.name)
+    prepared = prepare_loaded(loaded, report, key, p.name)
+    if analyse and fam is not None:
+        prepared.analysed = (fam.value,)
+    return prepared
 
 
 _FINGERPRINTS: dict[tuple[int, int], tuple[Network, Rates, str]] = {}
@@ -165,6 +187,115 @@ def quote_prepared(prepared: PreparedPart, material: str, quantity: int = 1, pro
     return quote_request(prepared, req, now=now, queued_h=queued_h, network=network, rates=rates)
 
 
+#: Quantities of the price-break table (the asked quantity is added).
+PRICE_BREAKS = (1, 10, 100, 1000)
+
+
+@functools.cache
+def routing() -> Routing:
+    """What follows a build at a site, as the sites' planner models it: cool-down, steps, inspection
+    (data/scheduling/routes.yaml) and the station kinds (finishes.yaml), for the quote's dates."""
+    from fabgrid.data import load_station_kinds
+    from fabgrid.scheduling.workload import load_routes
+
+    r = load_routes()
+    return Routing(cool_down={k: CoolDown(v.where, v.ratio, v.min_h) for k, v in r.cool_down.items()},
+                   attended={k: v.attended for k, v in r.steps.items()},
+                   min_h={k: v.min_h for k, v in r.steps.items()}, default_min_h=r.steps["default"].min_h,
+                   inspection_s_per_part=r.inspection_s_per_part, inspection_min_h=r.inspection_min_h,
+                   station_kinds=load_station_kinds())
+
+
+def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer], network: Network, rates: Rates,
+                 now: datetime, queued_h: Mapping[tuple[str, ProcessFamily], float] | None,
+                 logistics: Logistics | None, route: Routing) -> list[PriceBreak]:
+    """The cheapest standard offer at 1, 10, 100, 1000 and the asked quantity (ascending), in the same request."""
+    out = []
+    for qty in sorted({*PRICE_BREAKS, req.quantity}):
+        found = offers if qty == req.quantity else quote_network(
+            prepared.part, network, replace(req, quantity=qty), rates, now, queued_h, prepared.dfm_errors,
+            logistics, route)[0]
+        best = found[0] if found else None
+        out.append(PriceBreak(quantity=qty, offers=len(found), site=best.site if best else None,
+                              unit_price_cny=best.unit_price_cny if best else None,
+                              total_price_cny=best.total_price_cny if best else None,
+                              unit_price_incl_vat_cny=best.unit_price_incl_vat_cny if best else None,
+                              total_price_incl_vat_cny=best.total_price_incl_vat_cny if best else None,
+                              delivery_date=best.delivery_date if best else None))
+    return out
+
+
+#: Alternatives named when nothing can make a part.
+MAX_ALTERNATIVES = 5
+
+
+def _limits(prepared: PreparedPart, req: QuoteRequest, rejected: list[Rejection], network: Network) -> list[Limit]:
+    """What stops every site: the largest envelope of the process against the part, the thinnest wall against the
+    process's minimum, and how many sites gave each other reason."""
+    cat = network.catalog
+    mat = cat.materials[req.material]
+    proc = mat.process
+    part = prepared.part
+    out: list[Limit] = []
+    codes: dict[str, list[Rejection]] = {}
+    for r in rejected:
+        codes.setdefault(r.code, []).append(r)
+    models = {network.machine_model(m).id for s in network.sites.values() for m in s.machines
+              if network.machine_model(m).process is proc and mat.id in network.machine_model(m).materials}
+    if "too_big" in codes or not any(part.fits(cat.machine_models[m].build_volume_mm) for m in models):
+        big = max(models, key=lambda m: math.prod(cat.machine_models[m].build_volume_mm), default=None)
+        x, y, z = part.bbox_mm
+        if big is not None:
+            ex, ey, ez = cat.machine_models[big].build_volume_mm
+            out.append(Limit(code="too_big", message=(
+                f"the part is {x:.0f} x {y:.0f} x {z:.0f} mm; the largest {proc.value} build envelope in the network "
+                f"for {mat.id} is {ex:.0f} x {ey:.0f} x {ez:.0f} mm ({big})"),
+                figures={"part_x_mm": round(x, 1), "part_y_mm": round(y, 1), "part_z_mm": round(z, 1),
+                         "envelope_x_mm": ex, "envelope_y_mm": ey, "envelope_z_mm": ez, "machine_model": big}))
+    if "dfm" in codes:
+        need = cat.processes[proc].min_wall_mm if proc in cat.processes else None
+        first = codes["dfm"][0].reason
+        figures: dict[str, float | str] = {}
+        if prepared.min_wall_mm is not None:
+            figures["min_wall_mm"] = round(prepared.min_wall_mm, 2)
+        if need is not None:
+            figures["process_min_wall_mm"] = need
+        wall = (f"; thinnest wall {prepared.min_wall_mm:.2f} mm, {proc.value} needs {need:g} mm"
+                if prepared.min_wall_mm is not None and need is not None and prepared.min_wall_mm < need else "")
+        out.append(Limit(code="dfm", message=f"{first}{wall}", figures=figures))
+    # sites without the process or the material say nothing about the part, unless they are all there is
+    quiet = {"too_big", "dfm"} | ({"no_process", "material_not_stocked", "material_not_supported"} if out else set())
+    for code, rs in sorted(codes.items()):
+        if code in quiet:
+            continue
+        out.append(Limit(code=code, message=f"{len(rs)} site(s): {rs[0].reason}", figures={"sites": len(rs)}))
+    return out
+
+
+def unmakeable(prepared: PreparedPart, req: QuoteRequest, rejected: list[Rejection], network: Network, rates: Rates,
+               now: datetime, queued_h: Mapping[tuple[str, ProcessFamily], float] | None,
+               logistics: Logistics | None, route: Routing) -> Unmakeable:
+    """When no site offers: the limits, and other materials (of this or another process) that get offers for the
+    same part, most offers first; a request for quote by hand is suggested. A process the part's analysis did not
+    check is left out (its DFM errors are unknown)."""
+    out: list[Alternative] = []
+    for mat in sorted(network.catalog.materials.values(), key=lambda m: m.id):
+        if mat.id == req.material or (prepared.analysed is not None and mat.process.value not in prepared.analysed):
+            continue
+        fin = req.finish if req.finish and mat.process in getattr(network.catalog.finishes.get(req.finish),
+                                                                  "processes", ()) else None
+        alt = replace(req, material=mat.id, process=None, finish=fin)
+        found, _ = quote_network(prepared.part, network, alt, rates, now, queued_h, prepared.dfm_errors, logistics,
+                                 route)
+        if found:
+            out.append(Alternative(process=mat.process, material=mat.id, offers=len(found),
+                                   unit_price_cny=found[0].unit_price_cny,
+                                   delivery_date=min(o.delivery_date for o in found)))
+    out.sort(key=lambda a: (-a.offers, a.unit_price_cny, a.material))
+    return Unmakeable(limits=_limits(prepared, req, rejected, network), alternatives=out[:MAX_ALTERNATIVES],
+                      rfq_suggested=True)
+
+
 def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | None = None,
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   network: Network | None = None, rates: Rates | None = None,
@@ -179,13 +310,18 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise InputError("now must be timezone-aware", code="quote.now")
+    route = routing()
     offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors,
-                                     logistics)
+                                     logistics, route)
+    breaks = price_breaks(prepared, req, offers, network, rates, now, queued_h, logistics, route) if offers else []
     return Quote(
         input_hash=input_hash(req, prepared.key, _fingerprint(network, rates)),
         part_name=prepared.name, material=req.material, quantity=req.quantity, process=req.family,
         finish=req.finish, need_by=req.need_by, destination=req.destination, created_at=now,
         expires_at=now + timedelta(days=rates.validity_days), offers=offers, rejected=rejected,
+        vat_pct=rates.vat_pct, price_breaks=breaks,
+        unmakeable=None if offers else unmakeable(prepared, req, rejected, network, rates, now, queued_h,
+                                                  logistics, route),
     )
 
 
@@ -197,7 +333,12 @@ def quote_file(path: str | Path, material: str, quantity: int = 1, process: str 
 
     mat = load_catalog().material(material, process)
     prepared = prepare_path(path, units=units, analyse=analyse, process=mat.process)
-    return quote_prepared(prepared, mat.id, quantity, process, finish, need_by, destination, now=now)
+    q = quote_prepared(prepared, mat.id, quantity, process, finish, need_by, destination, now=now)
+    if not q.offers and analyse:
+        # the alternatives need the other processes' DFM findings: analyse once more for every process
+        every = prepare_path(path, units=units, analyse=True, process=None)
+        q = quote_prepared(every, mat.id, quantity, process, finish, need_by, destination, now=q.created_at)
+    return q
 
 
 def estimate_file(path: str | Path, machine: str, material: str | None = None, quantity: int = 1,

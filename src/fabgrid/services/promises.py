@@ -1,0 +1,165 @@
+"""Do the sites' schedules keep the dates the quotes promised? Each site's ordered lines become a workload (builds as
+the quoted estimate batches them, released when ordered, due at the dispatch cut-off of the promised ship date),
+the site planner (`services.planning.plan_site`) schedules it and every line's end is held against its promise.
+
+Used by the promise test and `bench/quote_dates.py`. The planning runs in a spawned child process (OR-Tools and
+the allocation engine's HiGHS cannot share one process). Depends on the store (orders, quotes), services.network
+and services.planning; never on api, web or cli.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from fabgrid.config import Settings
+from fabgrid.costing import leadtime
+from fabgrid.domain.catalog import Network, ProcessFamily
+from fabgrid.domain.order import QUEUED_AT_SITE
+from fabgrid.domain.quote import Offer, Quote
+from fabgrid.domain.schedule import WorkBuild, WorkJob, Workload
+from fabgrid.services import network as network_service
+from fabgrid.store.uow import UnitOfWork
+
+#: Planner time limit per site (dispatch rules, then CP-SAT warm-started from the best of them).
+PLAN_TIME_LIMIT_S = 3.0
+#: Weight of a line's lateness in the planner's objective, per tier (express lines are protected first).
+TIER_WEIGHT = {"express": 3, "standard": 2, "economy": 1}
+
+
+@dataclass(frozen=True)
+class PromisedLine:
+    """An ordered line as its site must make it: builds, when it was ordered and the ship date promised."""
+
+    id: str
+    site_id: str
+    process: ProcessFamily
+    material: str
+    quantity: int
+    machine_h: float
+    builds: int
+    build_h: float
+    tier: str
+    ordered_at: datetime
+    ship_date: date
+
+
+@dataclass(frozen=True)
+class PromiseCheck:
+    """One line against the site's schedule: the deadline to ship on the promised date and when the plan ends it."""
+
+    line_id: str
+    site_id: str
+    tier: str
+    ship_date: date
+    deadline: datetime
+    completion: datetime
+
+    @property
+    def kept(self) -> bool:
+        """True when the schedule finishes the line by its promised dispatch."""
+        return self.completion <= self.deadline
+
+
+def _typed(quote: object) -> Quote:
+    return quote if isinstance(quote, Quote) else Quote.model_validate(quote)
+
+
+def line_of(line_id: str, offer: Offer, tier: str, ordered_at: datetime, ship: date) -> PromisedLine:
+    """A line ordered at `offer` in `tier`, with its builds as the offer's dates batched them (an offer stored
+    before the batching was recorded: the estimate's builds)."""
+    builds = int(offer.breakdown.get("builds", offer.estimate.builds))
+    build_h = offer.breakdown.get("build_h") or leadtime.build_hours(offer.estimate.job_time_s, builds)
+    return PromisedLine(id=line_id, site_id=offer.site, process=offer.process, material=offer.material,
+                        quantity=offer.quantity, machine_h=offer.estimate.job_time_s / 3600.0, builds=builds,
+                        build_h=float(build_h), tier=tier, ordered_at=ordered_at, ship_date=ship)
+
+
+def station_hours(offer: Offer) -> dict[str, float]:
+    """Hours of station work per step the offer's dates counted for its line (none in offers stored before)."""
+    return {k.split(".", 1)[1]: float(v) for k, v in offer.breakdown.items() if k.startswith("station_h.")}
+
+
+def ordered_lines(settings: Settings, site_id: str | None = None) -> list[PromisedLine]:
+    """The lines queued at the sites (allocated or in production) with the ship date their quote's offer and tier
+    promised and the number of builds of the quoted estimate."""
+    out: list[PromisedLine] = []
+    with UnitOfWork(settings.database_url) as uow:
+        for ln in uow.orders.lines(site_id=site_id, statuses=QUEUED_AT_SITE):
+            if ln.site_id is None:
+                continue
+            stored = uow.quotes.by_id(ln.quote_id)
+            order = uow.orders.get(ln.order_id)
+            if stored is None or order is None:
+                continue
+            quote = _typed(stored.quote)
+            offer = next((o for o in quote.offers if o.site == ln.offer_site_id), None)
+            if offer is None:
+                continue
+            tier = next((t for t in offer.tiers if t.tier == ln.tier), None)
+            ship = tier.ship_date if tier is not None else offer.ship_date
+            out.append(line_of(ln.id, offer, ln.tier, order.created_at, ship))
+    return out
+
+
+def workload(site_id: str, lines: Sequence[PromisedLine], cutoff_h: float) -> Workload:
+    """The site's workload of `lines`: one job per line, its builds as the quote batched them, released when
+    ordered, due at the promised dispatch."""
+    start = min(ln.ordered_at for ln in lines).replace(second=0, microsecond=0)
+    jobs = []
+    for ln in lines:
+        n = max(ln.builds, 1)
+        per_build = max(1, math.ceil(ln.quantity / n))
+        print_h = ln.build_h
+        builds = tuple(WorkBuild(id=f"{ln.id}-b{i + 1}", process=ln.process, material=ln.material, print_h=print_h,
+                                 parts=per_build) for i in range(n))
+        jobs.append(WorkJob(id=ln.id, due=leadtime.ship_deadline(ln.ship_date, cutoff_h),
+                            release=max(ln.ordered_at, start), weight=TIER_WEIGHT.get(ln.tier, 1), builds=builds))
+    return Workload(site=site_id, start=start, source="orders", jobs=tuple(jobs))
+
+
+def _plan(network: Network, site_id: str, work: Workload, horizon_days: float,
+          time_limit_s: float) -> list[tuple[str, datetime]]:
+    from fabgrid.services.planning import plan_site
+
+    p = plan_site(network, site_id, work, horizon_days, time_limit_s=time_limit_s, workers=1)
+    if not p.check_ok:
+        raise AssertionError(f"the schedule of site {site_id} fails the independent check")
+    return [(o.job, o.completion) for o in p.orders]
+
+
+def check_sites(network: Network, lines: Iterable[PromisedLine], cutoff_h: float,
+                time_limit_s: float = PLAN_TIME_LIMIT_S) -> list[PromiseCheck]:
+    """Plan every site holding some of `lines` and hold each line's end against its promised dispatch."""
+    by_site: dict[str, list[PromisedLine]] = {}
+    for ln in lines:
+        by_site.setdefault(ln.site_id, []).append(ln)
+    out: list[PromiseCheck] = []
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        futures = {}
+        for site_id, mine in sorted(by_site.items()):
+            work = workload(site_id, mine, cutoff_h)
+            assert work.start is not None
+            last = max(leadtime.ship_deadline(ln.ship_date, cutoff_h) for ln in mine)
+            horizon = max(1.0, (last - work.start + timedelta(days=2)).total_seconds() / 86400.0)
+            futures[site_id] = pool.submit(_plan, network, site_id, work, horizon, time_limit_s)
+        for site_id, fut in futures.items():
+            done = dict(fut.result(timeout=600))
+            for ln in by_site[site_id]:
+                out.append(PromiseCheck(line_id=ln.id, site_id=site_id, tier=ln.tier, ship_date=ln.ship_date,
+                                        deadline=leadtime.ship_deadline(ln.ship_date, cutoff_h),
+                                        completion=done[ln.id]))
+    return out
+
+
+def check_orders(settings: Settings, time_limit_s: float = PLAN_TIME_LIMIT_S) -> list[PromiseCheck]:
+    """Every line queued at a site of the configured database against its site's schedule."""
+    with UnitOfWork(settings.database_url) as uow:
+        data = network_service.current(uow)
+    return check_sites(data.network, ordered_lines(settings), float(data.rates.shipping["dispatch_cutoff_h"]),
+                       time_limit_s)
