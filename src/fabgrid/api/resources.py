@@ -171,8 +171,11 @@ def quote_doc(q: StoredQuote) -> dict[str, Any]:
             "created_at": _iso(q.created_at), "expires_at": _iso(q.expires_at), "expired": q.expired,
             "offers": [o.model_dump(mode="json") for o in q.quote.offers],
             "rejected": [r.model_dump(mode="json") for r in q.quote.rejected], "currency": "CNY",
+            "vat_pct": q.quote.vat_pct, "price_breaks": [b.model_dump(mode="json") for b in q.quote.price_breaks],
+            "unmakeable": q.quote.unmakeable.model_dump(mode="json") if q.quote.unmakeable else None,
+            "rfq_suggested": bool(q.quote.unmakeable and q.quote.unmakeable.rfq_suggested),
             "links": {"self": f"/api/v1/quotes/{q.id}", "part": f"/api/v1/parts/{q.part_id}",
-                      "order": "/api/v1/orders"}}
+                      "order": "/api/v1/orders"} | ({"rfq": "/api/v1/rfqs"} if q.quote.unmakeable else {})}
 
 
 def document_doc(d: FactoryDocument) -> dict[str, Any]:

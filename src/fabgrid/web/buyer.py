@@ -88,20 +88,59 @@ def _site_names(request: Request) -> dict[str, str]:
     return network.site_names(settings_of(request))
 
 
+#: How the quote page may sort its offers (the query's `sort`), each a key on (offer, site record).
+QUOTE_SORTS = ("price", "delivery", "co2", "distance", "rating")
+
+
+def _sort_key(sort: str) -> Any:
+    if sort == "delivery":
+        return lambda o, s: (o.delivery_date, o.unit_price_cny, o.site)
+    if sort == "co2":
+        return lambda o, s: (o.co2_kg, o.unit_price_cny, o.site)
+    if sort == "distance":
+        return lambda o, s: (o.distance_km if o.distance_km is not None else 0.0, o.unit_price_cny, o.site)
+    if sort == "rating":
+        return lambda o, s: (-(s.quality.rating if s else 0.0), o.unit_price_cny, o.site)
+    return lambda o, s: (o.unit_price_cny, o.delivery_date, o.distance_km or 0.0, o.site)
+
+
 @router.get("/quotes/{quote_id}", response_class=HTMLResponse)
 def quote_page(request: Request, quote_id: str) -> HTMLResponse:
-    """The offers of a quote side by side (price, lead time, CO2) with the order form."""
+    """The offers of a quote side by side (price with and without VAT per part and in total, delivery, CO2,
+    distance, the site's rating and certificates), sorted and filtered by the query (sort, max_days, certificate),
+    the price-break table, and when nothing offers: what limits it, what could make it instead and an RFQ."""
     who = require(request, *BUYER)
-    q = quotes_store.get_quote(settings_of(request), who, quote_id)
-    offers = q.offers
+    settings = settings_of(request)
+    q = quotes_store.get_quote(settings, who, quote_id)
+    net = network.network_of(settings)
+    sort = request.query_params.get("sort", "price")
+    sort = sort if sort in QUOTE_SORTS else "price"
+    cert = request.query_params.get("certificate", "").strip()
+    raw_days = request.query_params.get("max_days", "").strip()
+    max_days = int(raw_days) if raw_days.isdigit() else None
+    all_offers = q.offers
+    def kept(o: Any) -> bool:
+        site = net.sites.get(o.site)
+        if cert and (site is None or cert not in site.certifications):
+            return False
+        return max_days is None or o.lead_time_days <= max_days
+
+    offers = [o for o in all_offers if kept(o)]
+    key = _sort_key(sort)
+    offers.sort(key=lambda o: key(o, net.sites.get(o.site)))
     best = {
         "price": min((o.total_price_cny for o in offers), default=None),
         "lead": min((o.lead_time_days for o in offers), default=None),
         "co2": min((o.co2_kg for o in offers), default=None),
     }
-    part = parts.get_part(settings_of(request), who, q.part_id)
-    return render(request, "quote.html", {"quote": q, "offers": offers, "best": best, "sites": _site_names(request),
-                                          "part": part}, who=who)
+    certificates = sorted({c for o in all_offers if o.site in net.sites for c in net.sites[o.site].certifications})
+    part = parts.get_part(settings, who, q.part_id)
+    return render(request, "quote.html", {"quote": q, "offers": offers, "all_count": len(all_offers), "best": best,
+                                          "sites": _site_names(request), "site_records": net.sites, "part": part,
+                                          "sort": sort, "sorts": QUOTE_SORTS, "certificate": cert,
+                                          "certificates": certificates, "max_days": max_days,
+                                          "vat_pct": q.quote.vat_pct, "breaks": q.quote.price_breaks,
+                                          "unmakeable": q.quote.unmakeable}, who=who)
 
 
 @router.post("/quotes/{quote_id}/order")
