@@ -77,3 +77,40 @@ def test_factory_work_list_and_schedule_have_the_finish(platform: Platform, orde
     for op, b in zip(ops, sorted(job.builds, key=lambda b: b.id), strict=True):
         minutes = (datetime.fromisoformat(str(op["end"])) - datetime.fromisoformat(str(op["start"]))).total_seconds()
         assert minutes / 60 == pytest.approx(b.finish_steps[0].duration_h * 60, abs=1.0)
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    fonts = {str(f.get_object()["/BaseFont"]) for page in reader.pages
+             for f in (page["/Resources"].get_object().get("/Font") or {}).values()}
+    assert any("CJK" in f for f in fonts), fonts  # the CJK font is embedded (subset)
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_invoice_pdf_lists_the_finish_and_adds_up(platform: Platform, ordered: dict[str, Any]) -> None:
+    from decimal import Decimal
+
+    oid = ordered["order"]["id"]
+    line = ordered["order"]["lines"][0]
+    unit = Decimal(str(line["unit_price_cny"])).quantize(Decimal("0.01"))
+    net = (unit * 20).quantize(Decimal("0.01"))
+    vat = (net * Decimal("13") / 100).quantize(Decimal("0.01"))
+    fin = load_catalog().finishes[FINISH]
+    zh = platform.client.get(f"/api/v1/orders/{oid}/invoice.pdf", params={"lang": "zh-CN"}, headers=ordered["h"])
+    assert zh.status_code == 200 and zh.headers["content-type"] == "application/pdf"
+    text = _pdf_text(zh.content)
+    flat = text.replace("\n", "").replace(" ", "")
+    for words in ("发票信息", "购买方", "销售方", "统一社会信用代码", "价税合计", "税率", "标准", "加工劳务"):
+        assert words in flat, words
+    assert fin.name.replace(" ", "") in flat and "13%" in flat
+    assert f"¥{net}" in flat and f"¥{vat}" in flat and f"¥{net + vat}" in flat
+    en = platform.client.get(f"/api/v1/orders/{oid}/invoice.pdf", headers=ordered["h"] | {"Accept-Language": "en"})
+    etext = _pdf_text(en.content).replace("\n", " ")
+    assert "Invoice" in etext and "VAT" in etext and "standard" in etext
+    assert "Announcement 2019 No. 39".lower() in " ".join(etext.split()).lower()  # the rate's source
+    other = platform.buyer()
+    assert platform.client.get(f"/api/v1/orders/{oid}/invoice.pdf", headers=other).status_code == 404

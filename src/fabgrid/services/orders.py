@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -113,6 +113,13 @@ def _set_status(uow: UnitOfWork, order: Order, line: OrderLine, status: OrderSta
     moved = uow.orders.update_line(line.id, status=status, site_id=site_id)
     uow.orders.event(order.id, status, note, who.user_id if who else None, line=moved)
     return _notify(uow, order, moved, status, note)
+
+
+def set_line_status(uow: UnitOfWork, order: Order, line: OrderLine, status: OrderStatus, who: Principal | None,
+                    note: str = "") -> list[str]:
+    """`_set_status` for other use cases (services.checkout's cancellation), in the caller's unit of work: the
+    transition checked, the event appended; returns the webhook jobs to submit after the commit."""
+    return _set_status(uow, order, line, status, who, note)
 
 
 # ---------------------------------------------------------------- allocation scenario
@@ -215,12 +222,14 @@ def _quoted(uow: UnitOfWork, who: Principal, i: int, ln: LineRequest) -> _Quoted
 
 
 def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest],
-                consent_design_sharing: bool = False, idempotency: tuple[str, str] | None = None) -> Order:
+                consent_design_sharing: bool = False, idempotency: tuple[str, str] | None = None,
+                on_placed: Callable[[UnitOfWork, Order], None] | None = None) -> Order:
     """Order one or several quotes, each at the quoted price of the chosen offer (site) and tier, while the quotes
     are valid. Lines without a site are placed together by the allocation engine among their quotes' offers, by
     price and free capacity. 409 when a quote expired or was ordered already; 422 when an offer or tier is not in
     the quote or the quotes ship to different destinations. `idempotency` (key, request hash) is recorded with the
-    order, in its transaction (`place_order_once`)."""
+    order, in its transaction (`place_order_once`). `on_placed` records more about the new order in the same
+    transaction (services.checkout: the address, tax details and consent)."""
     _check_lines(lines)
     with UnitOfWork(settings.database_url) as uow:
         quoted = [_quoted(uow, who, i, ln) for i, ln in enumerate(lines)]
@@ -259,6 +268,8 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
                       destination=destinations.pop(), consent_design_sharing=bool(consent_design_sharing),
                       created_at=now(), lines=tuple(made))
         uow.orders.add(order)
+        if on_placed is not None:
+            on_placed(uow, order)
         total = order.total_price_cny
         note = (f"at the quoted price {total:.2f} CNY"
                 + (f" ({made[0].tier})" if len(made) == 1 else f", {len(made)} lines")
@@ -309,7 +320,8 @@ def _placed_before(settings: Settings, who: Principal, key: str, request_hash: s
 
 
 def place_order_once(settings: Settings, who: Principal, key: str, lines: Sequence[LineRequest],
-                     consent_design_sharing: bool = False) -> Placed:
+                     consent_design_sharing: bool = False,
+                     on_placed: Callable[[UnitOfWork, Order], None] | None = None) -> Placed:
     """`place_order` under an `Idempotency-Key` of the caller's organisation: the same key with the same request
     gives the order the first request placed (also while that request is still running elsewhere: the loser of
     the race reads the winner's order); the same key with another request is a 422."""
@@ -321,7 +333,7 @@ def place_order_once(settings: Settings, who: Principal, key: str, lines: Sequen
     if prior is not None:
         return Placed(prior, True)
     try:
-        return Placed(place_order(settings, who, lines, consent_design_sharing, (key, request_hash)), False)
+        return Placed(place_order(settings, who, lines, consent_design_sharing, (key, request_hash), on_placed), False)
     except InputError as exc:
         if exc.code != "order.duplicate":
             raise

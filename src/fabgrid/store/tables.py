@@ -734,3 +734,22 @@ class MeetingSlotRow(Base):
     organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     booked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+# ------------------------------------------------------------------ checkout (issue 17, migration 0013)
+
+
+class OrderCheckoutRow(Base):
+    """What the buyer gave at checkout for an order: shipping address and contact, PO number, the company's
+    tax details for the fapiao (JSON of `domain.checkout`), and when the design-sharing consent was given."""
+
+    __tablename__ = "order_checkout"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    shipping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    po_number: Mapped[str] = mapped_column(String(60), default="")
+    tax: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    consent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    consent_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

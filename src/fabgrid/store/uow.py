@@ -10,6 +10,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from fabgrid.store.acceptance import AcceptanceRepository
+from fabgrid.store.checkout import CheckoutRepository
 from fabgrid.store.db import session_factory
 from fabgrid.store.dispatch import DispatchRepository
 from fabgrid.store.disruptions import NetworkDisruptionRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
     factories: FactoryRepository
     dispatch: DispatchRepository
     acceptance: AcceptanceRepository
+    checkout: CheckoutRepository
     network_disruptions: NetworkDisruptionRepository
     rfq: RfqRepository
 
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.factories = FactoryRepository(self.session)
         self.dispatch = DispatchRepository(self.session)
         self.acceptance = AcceptanceRepository(self.session)
+        self.checkout = CheckoutRepository(self.session)
         self.network_disruptions = NetworkDisruptionRepository(self.session)
         self.rfq = RfqRepository(self.session)
         return self

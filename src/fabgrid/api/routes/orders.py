@@ -1,20 +1,21 @@
-"""Orders: POST /api/v1/orders (one or several lines; an Idempotency-Key header makes a retry safe),
-GET /api/v1/orders[/{id}], GET /api/v1/orders/{id}/invoice
-(printable HTML)."""
+"""Orders: POST /api/v1/orders (one or several lines; an Idempotency-Key header makes a retry safe; with
+`shipping` the checkout: address, contact, PO number, tax details, consent), GET /api/v1/orders[/{id}],
+GET /api/v1/orders/{id}/checkout, POST /api/v1/orders/{id}/consent | /cancel, POST
+/api/v1/orders/{id}/lines/{line_id}/reorder (a fresh quote), GET /api/v1/orders/{id}/invoice (printable HTML)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
-from fabgrid.api.resources import order_doc
+from fabgrid.api.resources import order_doc, quote_doc
 from fabgrid.config import Settings
-from fabgrid.services import invoices, orders
+from fabgrid.services import checkout, invoices, orders
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -29,6 +30,38 @@ class LineBody(BaseModel):
     tier: str | None = Field(default=None, max_length=32, examples=["standard"], description="default standard")
 
 
+class ShippingBody(BaseModel):
+    """Where the parts go."""
+
+    recipient: str = Field(max_length=100)
+    phone: str = Field(max_length=30)
+    province: str = Field(default="", max_length=40)
+    city: str = Field(max_length=80)
+    district: str = Field(default="", max_length=80)
+    street: str = Field(max_length=200)
+    postal_code: str = Field(default="", max_length=10)
+
+
+class ContactBody(BaseModel):
+    """Who to call about the order (default: the recipient)."""
+
+    name: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=30)
+    email: str = Field(default="", max_length=254)
+
+
+class TaxBody(BaseModel):
+    """The buyer company on the fapiao: name, unified social credit code (GB 32100), address, telephone, bank."""
+
+    company_name: str = Field(max_length=200)
+    credit_code: str = Field(max_length=30)
+    address: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=30)
+    bank_name: str = Field(default="", max_length=100)
+    bank_account: str = Field(default="", max_length=40)
+    invoice_kind: str = Field(default="vat_normal", description="vat_special (增值税专用发票) or vat_normal")
+
+
 class OrderBody(BaseModel):
     """Order one or several quotes: `lines`, or (the single-part form) `quote_id` with `site` and `tier`."""
 
@@ -38,6 +71,11 @@ class OrderBody(BaseModel):
     tier: str | None = Field(default=None, max_length=32, description="single-part form: the tier")
     consent_design_sharing: bool = Field(
         default=False, description="allow the allocated factories to download the designs while they hold the work")
+    shipping: ShippingBody | None = Field(default=None, description="checkout: where the parts go (with it the "
+                                          "order keeps its address, contact, PO number and tax details)")
+    contact: ContactBody | None = None
+    po_number: str = Field(default="", max_length=60, description="the buyer's purchase-order number")
+    tax: TaxBody | None = Field(default=None, description="the company's details for the fapiao")
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
@@ -46,6 +84,17 @@ class OrderBody(BaseModel):
         if self.lines is not None and (self.site is not None or self.tier is not None):
             raise ValueError("site and tier go into each line when lines are given")
         return self
+
+    def checkout(self) -> checkout.CheckoutForm | None:
+        """The checkout details, checked (None: an order without checkout, as before)."""
+        if self.shipping is None:
+            return None
+        raw: dict[str, object] = {f"shipping_{k}": v for k, v in self.shipping.model_dump().items()}
+        raw |= {f"contact_{k}": v for k, v in (self.contact.model_dump() if self.contact else {}).items()}
+        if self.tax is not None:
+            t = self.tax.model_dump()
+            raw |= {"invoice_kind": t.pop("invoice_kind")} | {f"tax_{k}": v for k, v in t.items()}
+        return checkout.parse(raw | {"po_number": self.po_number, "consent": self.consent_design_sharing})
 
     def line_requests(self) -> list[orders.LineRequest]:
         """The lines to order."""
@@ -62,6 +111,11 @@ def place_order(body: OrderBody, principal: CurrentPrincipal, settings: Settings
                     "(200, Idempotent-Replayed: true); the same key with another body is a 422")] = None,
                 ) -> JSONResponse:
     lines = body.line_requests()
+    form = body.checkout()
+    if form is not None:
+        made = checkout.place(settings, principal, lines, form, idempotency_key)
+        doc = order_doc(made)
+        return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
     if idempotency_key is None:
         doc = order_doc(orders.place_order(settings, principal, lines, body.consent_design_sharing))
         return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
@@ -82,7 +136,65 @@ def get_order(order_id: str, principal: CurrentPrincipal, settings: SettingsDep)
     return order_doc(orders.get_order(settings, principal, order_id))
 
 
+def _invoice_lang(lang: str | None, accept_language: str | None) -> str:
+    if lang:
+        return lang
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "zh-CN" if first.startswith("zh") else "en"
+
+
+LangQuery = Annotated[str | None, Query(pattern="^(zh-CN|zh|en)$", description="zh-CN or en (default: "
+                                        "Accept-Language, else en)")]
+
+
+@router.get("/{order_id}/invoice.pdf", summary="The invoice as a PDF in zh-CN or en (CJK font embedded)",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def invoice_pdf(order_id: str, principal: CurrentPrincipal, settings: SettingsDep, lang: LangQuery = None,
+                accept_language: Annotated[str | None, Header()] = None) -> Response:
+    pdf = invoices.invoice_pdf(settings, principal, order_id, _invoice_lang(lang, accept_language))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="invoice-{order_id}.pdf"', "Cache-Control": "no-store"})
+
+
 @router.get("/{order_id}/invoice", response_class=HTMLResponse, summary="The invoice as printable HTML")
-def invoice(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
-    return HTMLResponse(invoices.invoice_html(settings, principal, order_id),
+def invoice(order_id: str, principal: CurrentPrincipal, settings: SettingsDep, lang: LangQuery = None,
+            accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+    return HTMLResponse(invoices.invoice_html(settings, principal, order_id, _invoice_lang(lang, accept_language)),
                         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+@router.get("/{order_id}/checkout", summary="The order's checkout: address, contact, PO number, tax details, consent")
+def get_checkout(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    c = checkout.checkout_of(settings, principal, order_id)
+    if c is None:
+        from fabgrid.errors import NotFoundError
+
+        raise NotFoundError(f"order {order_id} was placed without checkout details", code="order.no_checkout")
+    return c.model_dump(mode="json")
+
+
+@router.post("/{order_id}/consent", summary="Consent to design sharing after ordering (the factories may then "
+             "download the designs)")
+def give_consent(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return order_doc(checkout.give_consent(settings, principal, order_id))
+
+
+class CancelBody(BaseModel):
+    """Lines to cancel (none: the whole order) and why."""
+
+    line_ids: list[str] = Field(default_factory=list, max_length=orders.MAX_LINES)
+    reason: str = Field(default="", max_length=200)
+
+
+@router.post("/{order_id}/cancel", summary="Cancel lines before production starts (409 after: the policy)")
+def cancel(order_id: str, principal: CurrentPrincipal, settings: SettingsDep,
+           body: CancelBody | None = None) -> dict[str, Any]:
+    b = body or CancelBody()
+    return order_doc(checkout.cancel(settings, principal, order_id, b.line_ids, b.reason))
+
+
+@router.post("/{order_id}/lines/{line_id}/reorder", status_code=201,
+             summary="A fresh quote for a delivered line (same part, material, finish, quantity, destination)")
+def reorder(order_id: str, line_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
+    doc = quote_doc(checkout.reorder(settings, principal, order_id, line_id))
+    return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
