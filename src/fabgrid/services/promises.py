@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -82,6 +83,38 @@ def line_of(line_id: str, offer: Offer, tier: str, ordered_at: datetime, ship: d
 def station_hours(offer: Offer) -> dict[str, float]:
     """Hours of station work per step the offer's dates counted for its line (none in offers stored before)."""
     return {k.split(".", 1)[1]: float(v) for k, v in offer.breakdown.items() if k.startswith("station_h.")}
+
+
+_station_cache: dict[str, dict[str, float]] = {}
+_station_lock = threading.Lock()
+
+
+def open_queue(uow: UnitOfWork) -> tuple[dict[tuple[str, ProcessFamily], float], dict[tuple[str, str], float]]:
+    """What the queued lines hold beyond their machine hours (`services.network.open_machine_hours`): the machine
+    hours ordered express per (site, process), which a new express line does not overtake, and the station hours
+    per (site, step) their quotes' dates counted (read once per quote: a stored quote does not change)."""
+    priority: dict[tuple[str, ProcessFamily], float] = {}
+    stations: dict[tuple[str, str], float] = {}
+    for ln in uow.orders.lines(statuses=QUEUED_AT_SITE):
+        if ln.site_id is None:
+            continue
+        if ln.tier == "express":
+            priority[(ln.site_id, ln.process)] = priority.get((ln.site_id, ln.process), 0.0) + ln.machine_h
+        key = f"{ln.quote_id}:{ln.offer_site_id}"
+        with _station_lock:
+            hours = _station_cache.get(key)
+        if hours is None:
+            stored = uow.quotes.by_id(ln.quote_id)
+            offer = next((o for o in _typed(stored.quote).offers if o.site == ln.offer_site_id),
+                         None) if stored is not None else None
+            hours = station_hours(offer) if offer is not None else {}
+            with _station_lock:
+                if len(_station_cache) > 100_000:
+                    _station_cache.clear()
+                _station_cache[key] = hours
+        for step, h in hours.items():
+            stations[(ln.site_id, step)] = stations.get((ln.site_id, step), 0.0) + h
+    return priority, stations
 
 
 def ordered_lines(settings: Settings, site_id: str | None = None) -> list[PromisedLine]:

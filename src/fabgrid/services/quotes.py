@@ -208,13 +208,15 @@ def routing() -> Routing:
 
 def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer], network: Network, rates: Rates,
                  now: datetime, queued_h: Mapping[tuple[str, ProcessFamily], float] | None,
-                 logistics: Logistics | None, route: Routing) -> list[PriceBreak]:
+                 logistics: Logistics | None, route: Routing,
+                 priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                 station_h: Mapping[tuple[str, str], float] | None = None) -> list[PriceBreak]:
     """The cheapest standard offer at 1, 10, 100, 1000 and the asked quantity (ascending), in the same request."""
     out = []
     for qty in sorted({*PRICE_BREAKS, req.quantity}):
         found = offers if qty == req.quantity else quote_network(
             prepared.part, network, replace(req, quantity=qty), rates, now, queued_h, prepared.dfm_errors,
-            logistics, route)[0]
+            logistics, route, priority_h, station_h)[0]
         best = found[0] if found else None
         out.append(PriceBreak(quantity=qty, offers=len(found), site=best.site if best else None,
                               unit_price_cny=best.unit_price_cny if best else None,
@@ -299,9 +301,13 @@ def unmakeable(prepared: PreparedPart, req: QuoteRequest, rejected: list[Rejecti
 def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | None = None,
                   queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   network: Network | None = None, rates: Rates | None = None,
-                  logistics: Logistics | None = None) -> Quote:
+                  logistics: Logistics | None = None,
+                  priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  station_h: Mapping[tuple[str, str], float] | None = None) -> Quote:
     """Offers for a prepared part and a request; its `input_hash` is `domain.quote.input_hash` of the
-    request, the part's content key and the data fingerprint (what the store keys its quotes by)."""
+    request, the part's content key and the data fingerprint (what the store keys its quotes by).
+    `priority_h` and `station_h`: the express part of the queue and the stations' queued hours
+    (`services.promises.open_queue`)."""
     if network is None:
         from fabgrid.data import load_network
 
@@ -312,8 +318,9 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
         raise InputError("now must be timezone-aware", code="quote.now")
     route = routing()
     offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors,
-                                     logistics, route)
-    breaks = price_breaks(prepared, req, offers, network, rates, now, queued_h, logistics, route) if offers else []
+                                     logistics, route, priority_h, station_h)
+    breaks = price_breaks(prepared, req, offers, network, rates, now, queued_h, logistics, route, priority_h,
+                          station_h) if offers else []
     return Quote(
         input_hash=input_hash(req, prepared.key, _fingerprint(network, rates)),
         part_name=prepared.name, material=req.material, quantity=req.quantity, process=req.family,

@@ -17,7 +17,7 @@ from typing import Any
 from fabgrid.config import Settings
 from fabgrid.domain.quote import Quote, QuoteRequest, input_hash
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, network, ratelimit
+from fabgrid.services import designs, network, promises, ratelimit
 from fabgrid.services._util import new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.services.network import NetworkData
@@ -146,14 +146,16 @@ def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
 
 
 def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
-             data: NetworkData) -> Quote:
+             data: NetworkData,
+             extras: tuple[dict[Any, float], dict[Any, float]] = ({}, {})) -> Quote:
     """Price the part with the costing engine (`services.quotes`)."""
     from fabgrid.services import quotes as engine
 
     prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256), lambda: engine.prepare_part(
         designs.read_design(settings, part), part.filename, units=part.units,
         report=engine.stored_report(part.report)))
-    return engine.quote_request(prepared, req, queued_h=queued_h, network=data.network, rates=data.rates,
+    return engine.quote_request(prepared, req, queued_h=queued_h, priority_h=extras[0], station_h=extras[1],
+                                network=data.network, rates=data.rates,
                                 logistics=data.logistics)
 
 
@@ -179,8 +181,9 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
         if existing is not None:
             return StoredQuote.of(existing), False
         queued = _queued_hours(uow)
+        extras = promises.open_queue(uow)
         uow.session.expunge(part)  # used after the session closes (rollback would expire it)
-    quote = _compute(settings, part, req, queued, data)
+    quote = _compute(settings, part, req, queued, data, extras)
     with UnitOfWork(settings.database_url) as uow:
         row = QuoteRow(id=new_id("quo"), organisation_id=who.organisation_id, user_id=who.user_id,
                        part_id=part.id, input_hash=digest, request=req.canonical(part.sha256) | {"part_id": part.id},
