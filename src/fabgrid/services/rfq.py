@@ -223,6 +223,12 @@ def create_rfq(settings: Settings, who: Principal, parts: Sequence[PartWish], *,
     return view
 
 
+def my_parts(settings: Settings, who: Principal) -> list[tuple[str, str]]:
+    """(part id, file name) of the caller's organisation's analysed parts, for the RFQ form."""
+    with UnitOfWork(settings.database_url) as uow:
+        return uow.rfq.parts_of(who.organisation_id)
+
+
 def _own(uow: UnitOfWork, who: Principal, rfq_id: str) -> Rfq:
     r = uow.rfq.rfq(rfq_id)
     if r is None or not (is_operator(who) or (who.role != "factory" and r.organisation_id == who.organisation_id)):

@@ -144,6 +144,13 @@ class RfqRepository:
         bbox = (float(box[0]), float(box[1]), float(box[2])) if isinstance(box, list) and len(box) == 3 else None
         return r.organisation_id, r.filename, r.sha256, bbox
 
+    def parts_of(self, organisation_id: int, limit: int = 200) -> list[tuple[str, str]]:
+        """(part id, file name) of an organisation's analysed parts, newest first."""
+        q = (select(PartRow.id, PartRow.filename).where(PartRow.organisation_id == organisation_id,
+                                                        PartRow.status == "ready")
+             .order_by(PartRow.created_at.desc()).limit(limit))
+        return [(str(i), str(n)) for i, n in self.session.execute(q)]
+
     def audit(self, part_id: str, *, actor_user_id: int, actor_email: str, actor_organisation: str,
               actor_site_id: str | None, action: str, allowed: bool, reason: str) -> None:
         """One entry of the owner's design audit log (`design_access`)."""

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from fabgrid.domain import order as domain_order
 from fabgrid.errors import InputError
 from fabgrid.services import network, orders, web_factory, web_photos
-from fabgrid.web import factories, i18n
+from fabgrid.web import factories, i18n, rfqs
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -135,3 +135,4 @@ async def add_photo(request: Request, order_id: str) -> Response:
 
 
 router.include_router(factories.router)
+router.include_router(rfqs.router)  # the RFQ pages of both halves (issue 19)

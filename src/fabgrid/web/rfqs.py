@@ -1,0 +1,196 @@
+"""Pages of requests for quotes (issue 19). The buyer's half: the RFQ form (a part, material, quantity tiers, a
+PDF drawing, dates, NDA, factories to invite), the RFQ with its bids side by side and the award, the contract
+(accept, PDF) and the message threads. The factory's half: its invitations (teasers), one RFQ with the NDA to
+accept, the files once accepted, and the bid form.
+
+Calls services.rfq/contracts/messages/attachments/factories only; never the store or the engines.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from fabgrid.errors import InputError
+from fabgrid.services import attachments, contracts, factories, messages, network, rfq
+from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+BUYER = ("buyer",)
+FACTORY = ("factory",)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _quantities(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.replace("，", ",").replace(" ", ",").split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"quantities {text!r} are not whole numbers", hint="e.g. 50, 500",
+                         code="rfq.quantities") from None
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{name} {text!r} is not a date", hint="YYYY-MM-DD", code=f"rfq.{name}") from None
+
+
+def _deadline(text: str) -> datetime:
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"bid deadline {text!r} is not a date and time", code="rfq.deadline") from None
+    return (local if local.tzinfo else local.replace(tzinfo=SHANGHAI)).astimezone(UTC)
+
+
+@router.get("/rfqs", response_class=HTMLResponse)
+def rfqs_page(request: Request, part: str = "") -> HTMLResponse:
+    """The buyer's RFQs and the form of a new one."""
+    who = require(request, *BUYER)
+    settings = settings_of(request)
+    today = datetime.now(SHANGHAI).date()
+    showroom = factories.search(settings, verified_only=True)
+    return render(request, "rfqs.html", {
+        "rfqs": rfq.list_rfqs(settings, who), "parts": rfq.my_parts(settings, who), "chosen": part,
+        "showroom": showroom, "materials": sorted(network.network_of(settings).catalog.materials.values(),
+                                                  key=lambda m: m.id),
+        "need_by": (today + timedelta(days=30)).isoformat(),
+        "deadline": (datetime.now(SHANGHAI) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")}, who=who)
+
+
+@router.post("/rfqs")
+async def create_rfq(request: Request) -> Response:
+    """Create an RFQ from the form (the drawing uploaded first, encrypted)."""
+    who = require(request, *BUYER)
+    settings = settings_of(request)
+    form = await checked_form(request)
+    drawing_id = None
+    upload = form.get("drawing")
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = await upload.read(attachments.MAX_FILE_BYTES + 1)
+        drawing_id = attachments.upload(settings, who, upload.filename, data).id
+    wish = rfq.PartWish(part_id=field(form, "part_id"), quantities=_quantities(field(form, "quantities")),
+                        material=field(form, "material") or None, process=field(form, "process") or None,
+                        drawing_file_id=drawing_id, tolerances=bool(field(form, "tolerances")),
+                        threads=bool(field(form, "threads")))
+    invite = [str(v) for v in form.getlist("invite") if isinstance(v, str)]
+    v = rfq.create_rfq(settings, who, [wish], need_by=_date(field(form, "need_by"), "need_by"),
+                       bid_deadline=_deadline(field(form, "bid_deadline")), nda_required=bool(field(form, "nda")),
+                       invite=invite, destination=field(form, "destination") or None)
+    return RedirectResponse(f"/rfqs/{v.rfq.id}", status_code=303)
+
+
+@router.get("/rfqs/{rfq_id}", response_class=HTMLResponse)
+def rfq_page(request: Request, rfq_id: str) -> HTMLResponse:
+    """An RFQ: invitations, the bids side by side, the award."""
+    who = require(request, *BUYER)
+    settings = settings_of(request)
+    v = rfq.get_rfq(settings, who, rfq_id)
+    return render(request, "rfq.html", {"v": v, "r": v.rfq, "bids": rfq.bids(settings, who, rfq_id),
+                                        "names": network.site_names(settings)}, who=who)
+
+
+@router.post("/rfqs/{rfq_id}/award")
+async def award(request: Request, rfq_id: str) -> Response:
+    """Award a bid at the chosen quantity; on to the contract."""
+    who = require(request, *BUYER)
+    form = await checked_form(request)
+    v = rfq.get_rfq(settings_of(request), who, rfq_id)
+    qty = field(form, "quantity")
+    quantities = {v.rfq.parts[0].part_id: int(qty)} if qty.isdigit() else None
+    a = rfq.award(settings_of(request), who, rfq_id, field(form, "bid_id"), quantities=quantities)
+    return RedirectResponse(f"/contracts/{a.contract.id}", status_code=303)
+
+
+@router.get("/contracts/{contract_id}", response_class=HTMLResponse)
+def contract_page(request: Request, contract_id: str) -> HTMLResponse:
+    """A contract version: parties, lines, payment, documents, acceptance; the PDF in both languages."""
+    who = require(request, "buyer", "factory")
+    settings = settings_of(request)
+    c = contracts.get_contract(settings, who, contract_id)
+    thread = messages.order_thread(settings, who, c.order_id)
+    return render(request, "contract.html", {"c": c, "terms": c.terms, "thread_id": thread.id}, who=who)
+
+
+@router.post("/contracts/{contract_id}/accept")
+async def accept_contract(request: Request, contract_id: str) -> Response:
+    """The caller's side accepts the contract."""
+    who = require(request, "buyer", "factory")
+    await checked_form(request)
+    contracts.accept(settings_of(request), who, contract_id)
+    return RedirectResponse(f"/contracts/{contract_id}", status_code=303)
+
+
+@router.get("/threads/{thread_id}", response_class=HTMLResponse)
+def thread_page(request: Request, thread_id: str) -> HTMLResponse:
+    """A message thread (its parties only)."""
+    who = require(request, "buyer", "factory", "operator")
+    v = messages.read_thread(settings_of(request), who, thread_id)
+    return render(request, "thread.html", {"v": v, "thread": v.thread}, who=who)
+
+
+@router.post("/threads/{thread_id}")
+async def post_message(request: Request, thread_id: str) -> Response:
+    """Write to a thread."""
+    who = require(request, "buyer", "factory", "operator")
+    form = await checked_form(request)
+    messages.post(settings_of(request), who, thread_id, field(form, "body"), internal=bool(field(form, "internal")))
+    return RedirectResponse(f"/threads/{thread_id}#messages", status_code=303)
+
+
+# ---------------------------------------------------------------------------- the factory's half
+
+
+@router.get("/factory/rfqs", response_class=HTMLResponse)
+def factory_rfqs_page(request: Request) -> HTMLResponse:
+    """The site's RFQ invitations."""
+    who = require(request, *FACTORY)
+    return render(request, "factory_rfqs.html", {"views": rfq.factory_rfqs(settings_of(request), who)}, who=who)
+
+
+@router.get("/factory/rfqs/{rfq_id}", response_class=HTMLResponse)
+def factory_rfq_page(request: Request, rfq_id: str) -> HTMLResponse:
+    """One invitation: the teaser and the NDA, or everything after it; the bid form."""
+    who = require(request, *FACTORY)
+    v = rfq.factory_rfq(settings_of(request), who, rfq_id)
+    valid = (datetime.now(SHANGHAI).date() + timedelta(days=14)).isoformat()
+    return render(request, "factory_rfq.html", {"v": v, "r": v.rfq, "nda": rfq.nda(), "valid_until": valid}, who=who)
+
+
+@router.post("/factory/rfqs/{rfq_id}/nda")
+async def accept_nda(request: Request, rfq_id: str) -> Response:
+    """Accept the NDA whose hash the form carries."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    if not field(form, "agree"):
+        raise InputError("tick that you read and accept the NDA", code="rfq.nda_not_ticked")
+    rfq.accept_nda(settings_of(request), who, rfq_id, field(form, "nda_sha256"))
+    return RedirectResponse(f"/factory/rfqs/{rfq_id}", status_code=303)
+
+
+@router.post("/factory/rfqs/{rfq_id}/bids")
+async def bid(request: Request, rfq_id: str) -> Response:
+    """Bid: a unit price and lead time per part and quantity (empty prices are left out)."""
+    who = require(request, *FACTORY)
+    settings = settings_of(request)
+    form = await checked_form(request)
+    v = rfq.factory_rfq(settings, who, rfq_id)
+    tiers = []
+    for i, p in enumerate(v.rfq.parts):
+        for q in p.quantities:
+            price = field(form, f"price_{i}_{q}")
+            if not price:
+                continue
+            try:
+                tiers.append({"part_id": p.part_id, "quantity": q, "unit_price_cny": float(price),
+                              "lead_time_days": int(field(form, f"lead_{i}_{q}", "0"))})
+            except ValueError:
+                raise InputError(f"the price or lead time at {q} is not a number", code="rfq.bid_tier") from None
+    rfq.place_bid(settings, who, rfq_id, tiers, valid_until=_date(field(form, "valid_until"), "valid_until"),
+                  notes=field(form, "notes"), deviations=field(form, "deviations"))
+    return RedirectResponse(f"/factory/rfqs/{rfq_id}?bid=1", status_code=303)
