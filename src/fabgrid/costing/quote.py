@@ -174,6 +174,13 @@ def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr
     )
 
 
+def _unit_shipping(site: Site, est: Estimate, req: QuoteRequest, rates: Rates, logistics: Logistics | None) -> float:
+    """Shipping per part of the line (as `_offer` prices it), for ranking sites before they are dated."""
+    cfg = rates.shipping
+    unit_kg = (est.part_g / 1000.0) * float(cfg["packaging_factor"]) + float(cfg["packaging_kg_per_part"])
+    return _shipping(site, req.destination, unit_kg * req.quantity, logistics)[0] / req.quantity
+
+
 def offer_rank(o: Offer) -> tuple[float, date, float, str]:
     """How offers are ordered: unit price, then delivery date, then road distance to the destination, then site."""
     return (o.unit_price_cny, o.delivery_date, o.distance_km if o.distance_km is not None else 0.0, o.site)
@@ -185,6 +192,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                   logistics: Logistics | None = None, routing: leadtime.Routing | None = None,
                   priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   station_h: Mapping[tuple[str, str], float] | None = None,
+                  cheapest_only: bool = False,
                   ) -> tuple[list[Offer], list[Rejection]]:
     """Offers of every capable site (cheapest machine model each) and the rejections of the others.
 
@@ -194,7 +202,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     sites plan them (none when None); `priority_h` the part of `queued_h` ordered in a priority tier (express);
     `station_h` the hours of work queued at each site's stations per (site id, step). Dates come from each
     site's calendar and queue (`leadtime.completion`). Offers are
-    sorted by `offer_rank` (unit price, delivery date, distance); rejections by site id.
+    sorted by `offer_rank` (unit price, delivery date, distance); rejections by site id. With `cheapest_only`
+    only the offers at the lowest unit price are made (the price-break table's need).
     """
     mat = validate_request(network, req)
     post = post_process(network.catalog, mat.process, part.area_mm2, req.finish)
@@ -203,6 +212,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     one_at_a_time = network.catalog.processes[mat.process].capability.nesting is NestingMethod.NONE
     offers: list[Offer] = []
     rejected: list[Rejection] = []
+    std_factor = (rates.tiers.get("standard") or min(rates.tiers.values(), key=lambda t: t.price_factor)).price_factor
+    pending: list[tuple[float, Site, list[tuple[float, str, MachineModel, Estimate, Price]], float, int]] = []
     for site_id in sorted(network.sites):
         site = network.sites[site_id]
         counts: dict[str, int] = {}
@@ -224,12 +235,25 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
         if why is not None:
             rejected.append(why)
             continue
-        best: Offer | None = None
+        # price every machine model first (cheap), date only the cheapest of the site (dates cost a simulation)
+        priced = []
         for model in models:
             if not part.fits(model.build_volume_mm):
                 continue
             est = _estimate(part, model, mat, req.quantity, rates)
             pr = price_estimate(est, model, mat, site, post, rates)
+            priced.append((round(pr.tier_unit_cny(std_factor), 2), model.id, model, est, pr))
+        if not priced:
+            continue
+        low = min(p[0] for p in priced)
+        pending.append((low, site, [p for p in priced if p[0] == low], queued, eligible))
+    pending.sort(key=lambda c: (c[0] + _unit_shipping(c[1], c[2][0][3], req, rates, logistics), c[1].id))
+    for _low, site, tied, queued, eligible in pending:
+        if cheapest_only and offers and offers[0].unit_price_cny < round(
+                _low + _unit_shipping(site, tied[0][3], req, rates, logistics), 2):
+            break
+        best: Offer | None = None
+        for _p, _mid, model, est, pr in tied:
             q = queued / max(eligible, 1)
             qp = min((priority_h or {}).get((site.id, mat.process), 0.0), queued) / max(eligible, 1)
             job = leadtime.site_job(site, network.catalog, mat.process, eligible, est.job_time_s, est.builds,
@@ -245,5 +269,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                                              f"{site.max_order_cny:.0f} CNY"))
         elif best is not None:
             offers.append(best)
+            offers.sort(key=offer_rank)
+    rejected.sort(key=lambda r: r.site)
     offers.sort(key=offer_rank)
     return offers, rejected

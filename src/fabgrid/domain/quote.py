@@ -96,7 +96,8 @@ class PriceBreak(_Frozen):
     """The best standard-tier offer at one quantity (the quote page's price-break table)."""
 
     quantity: int
-    offers: int
+    #: offers at the asked quantity (None on the other rows: only the cheapest is computed there)
+    offers: int | None = None
     site: str | None = None
     unit_price_cny: float | None = None
     total_price_cny: float | None = None

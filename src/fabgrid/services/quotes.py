@@ -216,9 +216,10 @@ def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer],
     for qty in sorted({*PRICE_BREAKS, req.quantity}):
         found = offers if qty == req.quantity else quote_network(
             prepared.part, network, replace(req, quantity=qty), rates, now, queued_h, prepared.dfm_errors,
-            logistics, route, priority_h, station_h)[0]
+            logistics, route, priority_h, station_h, cheapest_only=True)[0]
         best = found[0] if found else None
-        out.append(PriceBreak(quantity=qty, offers=len(found), site=best.site if best else None,
+        count = len(found) if qty == req.quantity else None
+        out.append(PriceBreak(quantity=qty, offers=count, site=best.site if best else None,
                               unit_price_cny=best.unit_price_cny if best else None,
                               total_price_cny=best.total_price_cny if best else None,
                               unit_price_incl_vat_cny=best.unit_price_incl_vat_cny if best else None,
