@@ -80,3 +80,4 @@ def test_nothing_can_make_it_says_why_and_what_can(site: Site) -> None:
     html = b.get(url).text
     assert 'id="unmakeable"' in html and 'data-code="too_big"' in html and "largest build envelope" in html
     assert 'data-material="cnc_steel_45"' in html and 'id="rfq-link"' in html
+    assert 'href="/rfqs?part=prt_' in html  # the RFQ form of the part (issue 19)
