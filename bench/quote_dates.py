@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     no_offer = 0
     t0 = time.perf_counter()
     for i, now in enumerate(times):
-        name, prepared = parts[int(rng.integers(len(parts)))]
+        _name, prepared = parts[int(rng.integers(len(parts)))]
         mat = materials[int(rng.integers(len(materials)))]
         qty = int(rng.choice([1, 2, 5, 10, 20, 50, 100]))
         dest = cities[int(rng.integers(len(cities)))]

@@ -324,7 +324,7 @@ def ship_after(calendar: Calendar, done: datetime, cutoff_h: float, extra_days: 
 def ship_deadline(ship: date, cutoff_h: float) -> datetime:
     """The latest instant (UTC) work may end to ship on `ship`: the dispatch cut-off of that day, site time."""
     h = int(cutoff_h)
-    m = int(round((cutoff_h - h) * 60))
+    m = round((cutoff_h - h) * 60)
     return datetime(ship.year, ship.month, ship.day, h, m, tzinfo=SITE_TZ).astimezone(UTC)
 
 
