@@ -2,12 +2,14 @@
 
 Objective: weighted tardiness of the orders first, then makespan (two solves; the second keeps the
 first's value). Warm-started from a schedule (usually the best dispatch rule); reports status and the
-proven bound. Depends on OR-Tools, problem and domain records; no I/O.
+proven bound. A classic job shop (one machine per operation, makespan only) runs the plain model with
+OR-Tools' defaults beside the tabu search of `tabu`, the two exchanging their best schedules. Depends on OR-Tools, problem and domain records; no I/O.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from ortools.sat.python import cp_model
 from fabgrid.domain.schedule import Schedule, ScheduledOperation, SolveStatus
 from fabgrid.scheduling.dispatch import objectives
 from fabgrid.scheduling.problem import Problem
+from fabgrid.scheduling.tabu import Exchange, classic, improve, operations_of, rows_of
 
 
 @dataclass
@@ -237,6 +240,8 @@ def solve(problem: Problem, *, time_limit_s: float = 10.0, warm: Schedule | None
     twice the warm start's makespan, and ``optimal`` means optimal within that horizon.
     """
     t0 = time.perf_counter()
+    if warm is not None and classic(problem) and problem.num_operations:
+        return _solve_classic(problem, warm, time_limit_s, workers, seed)
     horizon = problem.horizon or problem.trivial_horizon()
     if warm is not None:
         # Without orders the warm start bounds the makespan; with orders, a schedule of least tardiness
@@ -287,6 +292,74 @@ def solve(problem: Problem, *, time_limit_s: float = 10.0, warm: Schedule | None
                     lower_bound=min(lower, makespan),
                     status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
                     solver="cp-sat", time_s=time.perf_counter() - t0)
+
+
+class _Publish(cp_model.CpSolverSolutionCallback):
+    """Hands each CP-SAT schedule shorter than the best known to the exchange."""
+
+    def __init__(self, built: _Model, exchange: Exchange) -> None:
+        super().__init__()
+        self._built, self._exchange = built, exchange
+
+    def on_solution_callback(self) -> None:
+        makespan = round(self.objective_value)
+        if makespan < self._exchange.makespan:
+            rows = [(j, k, v.resources[0] if v.resources[0] is not None else -1, self.value(v.start),
+                     self.value(v.end)) for (j, k), v in self._built.ops.items()]
+            self._exchange.offer(makespan, rows, "cp-sat")
+
+
+CLASSIC_ROUNDS = 2
+"""CP-SAT runs of a classic job shop; each after the first starts from the best schedule known."""
+
+
+def _solve_classic(problem: Problem, warm: Schedule, time_limit_s: float, workers: int,
+                   seed: int) -> Schedule:
+    """A classic job shop (makespan only): CP-SAT and a tabu search side by side, sharing schedules.
+
+    The CP-SAT model is the plain one (interval variables, no-overlap per machine, makespan) with
+    OR-Tools' default portfolio on ``workers`` workers, hinted with the best schedule known; the tabu
+    search (a thread; CP-SAT releases the interpreter lock while it searches) restarts from each
+    shorter CP-SAT schedule and hands its own improvements to the next CP-SAT round.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
+    built = _build(problem, problem.horizon or problem.trivial_horizon())
+    built.model.minimize(built.makespan)
+    exchange = Exchange(warm.makespan, rows_of(warm.operations))
+    floor = problem.lower_bound()
+    searcher = threading.Thread(
+        target=improve, args=(problem, warm.operations),
+        kwargs={"time_limit_s": time_limit_s, "seed": seed, "lower_bound": floor, "exchange": exchange},
+        daemon=True, name="tabu")
+    searcher.start()
+    optimal = False
+    try:
+        for rnd in range(CLASSIC_ROUNDS):
+            left = deadline - time.perf_counter()
+            if left <= 0.05 or exchange.makespan <= floor:
+                break
+            span = left / (CLASSIC_ROUNDS - rnd)
+            makespan, rows = exchange.best()
+            _hint(built, problem, _as_schedule(problem, operations_of(rows)))
+            solver = _solver(span, workers, seed + rnd)
+            status = solver.solve(built.model, _Publish(built, exchange))
+            bound = solver.best_objective_bound
+            if math.isfinite(bound):
+                floor = max(floor, math.ceil(bound - 1e-6))
+            if status == cp_model.OPTIMAL:
+                optimal = True
+                break
+    finally:
+        exchange.stopped = True
+        searcher.join()
+    makespan, rows = exchange.best()
+    ops = operations_of(rows)
+    wt, makespan = objectives(problem, ops)
+    optimal = optimal or makespan <= floor
+    return Schedule(operations=ops, makespan=makespan, weighted_tardiness=wt, lower_bound=min(floor, makespan),
+                    status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
+                    solver=f"cp-sat+tabu:{exchange.found_by}", time_s=time.perf_counter() - t0)
 
 
 def _as_schedule(problem: Problem, ops: tuple[ScheduledOperation, ...]) -> Schedule:
