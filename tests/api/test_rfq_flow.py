@@ -532,3 +532,44 @@ def test_bad_input_is_refused_and_changes_nothing(own: Platform, factories: dict
     assert c.get(f"/api/v1/factory/rfqs/{rid}", headers=a["h"]).json()["access"] == "teaser"
     audit = c.get(f"/api/v1/parts/{part['id']}/audit", headers=buyer).json()
     assert [e["action"] for e in audit][-2:] == ["rfq_revoke", "rfq_design_download"] and audit[-1]["allowed"] is False
+
+
+def test_one_slot_is_booked_once_by_concurrent_buyers(own: Platform, factories: dict[str, Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fabgrid.errors import InputError
+    from fabgrid.services import accounts, exhibitions
+
+    s = own.settings
+    op = accounts.signup(s.database_url, email="op.slots@park.example.com", password="correct horse battery",
+                         name="Op", organisation="Park slots", role="operator")
+    e = exhibitions.create(s, op, "Slots", "matchmaking", date.today(), date.today() + timedelta(days=1))
+    at = datetime.now(UTC) + timedelta(hours=1)
+    # bad booths: outside the dates, overlapping slots, a site that is not a verified factory
+    for slots, code in (([(at + timedelta(days=5), 30)], "exhibition.slots"),
+                        ([(at, 30), (at + timedelta(minutes=15), 30)], "exhibition.slots")):
+        with pytest.raises(InputError) as err:
+            exhibitions.add_booth(s, op, e.id, factories["a"]["site"], [], slots)
+        assert err.value.code == code
+    with pytest.raises(InputError, match="not a verified factory"):
+        exhibitions.add_booth(s, op, e.id, "fac-nowhere", [], [(at, 30)])
+    booth = exhibitions.add_booth(s, op, e.id, factories["a"]["site"], ["brackets"], [(at, 30)])
+    assert exhibitions.get_exhibition(s, e.id).exhibition.booths[0].id == booth.id  # nothing half-added before
+    buyers = [accounts.signup(s.database_url, email=f"slot{i}@buyers.example.com", password="correct horse battery",
+                              name=f"B{i}", organisation=f"Slot buyer {i}") for i in range(8)]
+    slot = booth.slots[0].id
+
+    def book(who: accounts.Principal) -> str:
+        try:
+            exhibitions.book(s, who, e.id, slot)
+            return "booked"
+        except InputError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(book, buyers))
+    assert sorted(outcomes) == ["booked"] + ["exhibition.slot_taken"] * 7
+    winner = buyers[outcomes.index("booked")]
+    got = exhibitions.get_exhibition(s, e.id, op).exhibition.booths[0].slots[0]
+    assert got.organisation_id == winner.organisation_id
+    assert exhibitions.get_exhibition(s, e.id).counts.meetings == 1

@@ -55,6 +55,8 @@ def media_type(filename: str, data: bytes) -> str:
             raise InputError(f"{filename!r} is not {what}: it does not start with {head[:8]!r}",
                              hint=f"export the drawing again as {what}", code="file.type_mismatch", status=415)
     found = next((m for head, m, _ in _KINDS if data.startswith(head)), None)
+    if found == "model/3mf" and not name.endswith(".3mf"):
+        found = None  # a zip is a 3MF model only by name (Office files and archives are zips too)
     if found is None and (name.endswith(".stl") or _is_stl(data)):
         if not _is_stl(data):
             raise InputError(f"{filename!r} is not an STL file", code="file.type_mismatch", status=415)
