@@ -1,20 +1,25 @@
-"""Park operator pages: the network map with each site's load, disruptions (declare one, see the reroutes)
-and the network KPIs.
+"""Park operator pages: the network map with each site's load and the disruptions in force, disruptions (kind,
+target, start and end; a preview of the moves per affected line before committing; cancel), the older "close a
+site N days", the network summary and the KPI report of a chosen window.
 
-Calls services.orders and services.web_operator; the map comes from web.mapsvg.
+Calls services.disruptions, services.orders and services.web_operator; the map comes from web.mapsvg.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from fabgrid.config import Settings
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import catalog_read, jobs, orders, web_operator
+from fabgrid.services import catalog_read, disruptions, jobs, orders, web_operator
+from fabgrid.services._util import now
 from fabgrid.services.accounts import Principal
 from fabgrid.web import i18n, mapsvg
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
@@ -23,39 +28,57 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 OPERATOR = ("operator",)
 #: Load (queued workdays) drawn as fully loaded on the map.
 FULL_LOAD_DAYS = 10.0
+#: Times typed in the form are Shanghai time.
+LOCAL = ZoneInfo("Asia/Shanghai")
 
 
-@router.get("/operator", response_class=HTMLResponse)
-def operator_page(request: Request) -> HTMLResponse:
-    """The map with the load of each site, the disruption form and list, and the KPIs."""
-    who = require(request, *OPERATOR)
+def _context(request: Request, who: Principal, preview: dict[str, Any] | None = None) -> dict[str, Any]:
     settings = settings_of(request)
-    loads = web_operator.site_loads(settings, who)
+    at = now()
+    loads = web_operator.site_loads(settings, who, at)
     sites = catalog_read.network_view(settings).sites
     proj = mapsvg.projection()
     points = []
     for s in sites:
         x, y = proj.xy(s.lon, s.lat)
         load = loads[s.id]
-        share = min(1.0, load["load_days"] / FULL_LOAD_DAYS)
+        share = min(1.0, load.load_days / FULL_LOAD_DAYS)
         points.append({"site": s, "x": x, "y": y, "r": 3 + len(s.machines) ** 0.5, "load": load,
-                       "level": min(4, int(share * 5)), "closed": load["closed_until"] is not None})
-    disruptions = []
+                       "level": min(4, int(share * 5)), "closed": load.closed,
+                       "disrupted": bool(load.disruptions)})
+    legacy = []
     for info in orders.list_disruptions(settings, who):
         d = dataclasses.asdict(info)
         d["job_status"], d["job_problem"] = _job_state(settings, who, d)
-        disruptions.append(d)
+        legacy.append(d)
     names = {s.id: s.name for s in sites}
-    by_load = sorted(sites, key=lambda s: (-loads[s.id]["load_days"], -loads[s.id]["open_orders"], s.id))
+    by_load = sorted(sites, key=lambda s: (-loads[s.id].load_days, -loads[s.id].open_lines, s.id))
     lang = language(request)
     declared = request.query_params.get("declared")
-    return render(request, "operator.html", {
+    window = request.query_params.get("window")
+    kpi_site = request.query_params.get("site") or None
+    report = None
+    if window:
+        report = web_operator.kpi_report(settings, who, "site" if kpi_site else "network", kpi_site, window)
+    targets = sorted({s.id for s in sites} | {m.id for s in sites for m in s.machines}
+                     | {s.province for s in sites})
+    return {
         "points": points, "outline": mapsvg.outline_paths(), "outline_source": mapsvg.outline_source(),
         "map_w": mapsvg.WIDTH, "map_h": proj.height, "sites": by_load, "names": names, "loads": loads,
-        "full_load_days": FULL_LOAD_DAYS, "disruptions": disruptions,
+        "full_load_days": FULL_LOAD_DAYS, "disruptions": legacy,
+        "network_disruptions": [(d, d.state(at).value) for d in disruptions.list_disruptions(settings, who)],
+        "kinds": disruptions.KINDS, "targets": targets, "preview": preview,
         "kpis": web_operator.network_kpis(settings, who), "statuses": orders.STATUSES,
+        "report": report, "windows": tuple(web_operator.WINDOWS), "window": window, "kpi_site": kpi_site,
         "flash": i18n.translate(lang, "operator.declared", id=declared) if declared else None,
-        "refresh": any(d["job_status"] in ("queued", "running") for d in disruptions)}, who=who)
+        "refresh": any(d["job_status"] in ("queued", "running") for d in legacy)}
+
+
+@router.get("/operator", response_class=HTMLResponse)
+def operator_page(request: Request) -> HTMLResponse:
+    """The map with the load of each site, the disruption form and list, the KPIs (and a window's report)."""
+    who = require(request, *OPERATOR)
+    return render(request, "operator.html", _context(request, who), who=who)
 
 
 def _job_state(settings: Settings, who: Principal, d: dict[str, Any]) -> tuple[str, str | None]:
@@ -72,14 +95,62 @@ def _job_state(settings: Settings, who: Principal, d: dict[str, Any]) -> tuple[s
     return str(job["status"]), (problem.get("detail") or problem.get("title")) if problem else None
 
 
+def _when(form: FormData, name: str, required: bool) -> datetime | None:
+    value = field(form, name)
+    if not value:
+        if required:
+            raise InputError(f"{name} is missing", hint="give the date and time (Shanghai time)",
+                             code=f"disruption.{name}")
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a date and time", hint="e.g. 2026-12-04T08:00",
+                         code=f"disruption.{name}") from None
+    return t.replace(tzinfo=LOCAL) if t.tzinfo is None else t
+
+
+def _disruption_form(form: FormData) -> dict[str, Any]:
+    return {"kind": field(form, "kind"), "target": field(form, "target"), "start": _when(form, "start", True),
+            "end": _when(form, "end", False), "note": field(form, "note")}
+
+
+@router.post("/operator/disruptions/preview", response_class=HTMLResponse)
+async def preview(request: Request) -> HTMLResponse:
+    """What-if: the page with the moves the disruption would make; nothing changes until it is committed."""
+    who = require(request, *OPERATOR)
+    f = _disruption_form(await checked_form(request))
+    plan = disruptions.preview(settings_of(request), who, f["kind"], f["target"], f["start"], f["end"])
+    shown = {"kind": plan.kind.value, "target": plan.target, "moves": plan.moves, "note": f["note"],
+             "start": plan.start.astimezone(LOCAL).strftime("%Y-%m-%dT%H:%M"),
+             "end": plan.end.astimezone(LOCAL).strftime("%Y-%m-%dT%H:%M") if plan.end else ""}
+    return render(request, "operator.html", _context(request, who, shown), who=who)
+
+
 @router.post("/operator/disruptions")
 async def declare(request: Request) -> Response:
-    """Declare a site closed for some days; its open orders are rerouted in the background."""
+    """Declare a disruption over a window and apply its moves; the older form (site_id, days) closes a site for some
+    days and reroutes its open orders in the background."""
     who = require(request, *OPERATOR)
     form = await checked_form(request)
+    settings = settings_of(request)
+    if field(form, "kind"):
+        f = _disruption_form(form)
+        done = disruptions.declare(settings, who, f["kind"], f["target"], f["start"], f["end"], f["note"])
+        assert done.disruption is not None
+        return RedirectResponse(f"/operator?declared={done.disruption.id}", status_code=303)
     try:
         days = int(field(form, "days", "0"))
     except ValueError:
         raise InputError("days must be a whole number", code="disruption.days") from None
-    info = orders.declare_disruption(settings_of(request), who, field(form, "site_id"), days)
+    info = orders.declare_disruption(settings, who, field(form, "site_id"), days)
     return RedirectResponse(f"/operator?declared={info.id}", status_code=303)
+
+
+@router.post("/operator/disruptions/{disruption_id}/cancel")
+async def cancel(request: Request, disruption_id: str) -> Response:
+    """Cancel a disruption that has not ended (before its start its lines go back as they were)."""
+    who = require(request, *OPERATOR)
+    await checked_form(request)
+    disruptions.cancel(settings_of(request), who, disruption_id)
+    return RedirectResponse("/operator", status_code=303)

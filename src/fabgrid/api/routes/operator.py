@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,8 +19,9 @@ from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import disruption_doc, order_doc
 from fabgrid.config import Settings
 from fabgrid.domain.disruption import DisruptionMove, NetworkDisruption
+from fabgrid.domain.telemetry import Kpis
 from fabgrid.errors import InputError
-from fabgrid.services import disruptions, orders
+from fabgrid.services import disruptions, orders, web_operator
 from fabgrid.services._util import now
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operator"], dependencies=[require_role("operator")])  # type: ignore[list-item]
@@ -131,6 +132,37 @@ def edit(disruption_id: str, body: EditBody, principal: CurrentPrincipal, settin
 @router.delete("/disruptions/{disruption_id}", summary="Cancel a disruption that has not ended")
 def cancel(disruption_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     return network_disruption_doc(disruptions.cancel(settings, principal, disruption_id))
+
+
+def _kpis_doc(k: Kpis) -> dict[str, Any]:
+    doc: dict[str, Any] = k.model_dump(mode="json")
+    doc["performance"] = doc["effectiveness"]  # ISO 22400-2 calls OEE's second factor effectiveness
+    return doc
+
+
+def kpi_report_doc(r: web_operator.KpiReport) -> dict[str, Any]:
+    """The KPI report: the window, the ISO 22400 KPIs with their elements (whole window and per trend period), and
+    the order figures."""
+    return {
+        "scope": r.scope, "site": r.site, "window": r.window, "from": r.start.isoformat(), "to": r.end.isoformat(),
+        "period_s": r.period_s, "machines": r.machines, "sites": list(r.sites),
+        "kpis": _kpis_doc(r.total) if r.total is not None else None,
+        "trend": [_kpis_doc(k) for k in r.trend],
+        "utilisation": r.utilisation, "utilization_efficiency": r.utilization_efficiency,
+        "machine_h": r.machine_h, "value_added_cny_per_machine_h": r.value_added_cny_per_machine_h,
+        "cost_cny_per_machine_h": r.cost_cny_per_machine_h,
+        "orders": {"delivered_lines": r.delivered_lines, "on_time_rate": r.on_time_rate,
+                   "lead_time_days_median": r.lead_time_days_median, "delivered_value_cny": r.delivered_value_cny,
+                   "delivered_machine_h": r.delivered_machine_h, "open_by_status": r.open_by_status},
+        "note": r.note}
+
+
+@router.get("/kpis", summary="ISO 22400 KPIs of the network or a site over a window, with a trend")
+def kpis(principal: CurrentPrincipal, settings: SettingsDep,
+         scope: Annotated[Literal["network", "site"], Query()] = "network",
+         site: Annotated[str | None, Query(max_length=64)] = None,
+         window: Annotated[Literal["shift", "day", "week", "30d"], Query()] = "day") -> dict[str, Any]:
+    return kpi_report_doc(web_operator.kpi_report(settings, principal, scope, site, window))
 
 
 @buyer_router.post("/{order_id}/lines/{line_id}/cancel", summary="Cancel a line whose date a disruption moved")

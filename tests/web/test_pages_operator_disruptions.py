@@ -1,0 +1,61 @@
+"""The operator's page (issue 22): a disruption's preview lists the affected lines with old and new site, price,
+date, distance and CO2 and changes nothing; committing applies it (the map and the table show the site closed);
+cancelling it puts the lines back; the KPI window selector shows a report; both languages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pages_kit import Site, csrf_of
+
+from fabgrid.services._util import now
+
+LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def _local(dt_utc: object) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    assert isinstance(dt_utc, datetime)
+    return dt_utc.astimezone(ZoneInfo("Asia/Shanghai")).strftime(LOCAL)
+
+
+def test_preview_commit_cancel_and_kpi_window(site: Site) -> None:
+    buyer = site.browser()
+    site.signup_buyer(buyer)
+    order_id, site_id = site.ordered(buyer)
+    before = buyer.get(f"/api/v1/orders/{order_id}").json()["lines"][0]
+    op = site.browser("zh")
+    site.login(op, site.account("operator"))
+    page = op.get("/operator")
+    assert page.status_code == 200 and 'id="disruption-preview-form"' in page.text and "申报中断" in page.text
+    start = now() + timedelta(minutes=10)  # scheduled: it has not started yet
+    form = {"csrf_token": csrf_of(page.text), "kind": "site", "target": site_id, "start": _local(start),
+            "end": _local(start + timedelta(days=3))}
+    r = op.post("/operator/disruptions/preview", data=form)
+    assert r.status_code == 200, r.text
+    assert 'id="dis-moves"' in r.text and f'data-line="{before["id"]}"' in r.text and "买家价格（不变）" in r.text
+    assert 'id="disruption-commit-form"' in r.text
+    assert buyer.get(f"/api/v1/orders/{order_id}").json()["lines"][0]["site_id"] == site_id  # nothing changed
+
+    r = op.post("/operator/disruptions", data=form | {"csrf_token": csrf_of(r.text), "note": "maintenance"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/operator?declared=ndr_")
+    moved = buyer.get(f"/api/v1/orders/{order_id}").json()["lines"][0]
+    assert moved["site_id"] != site_id and moved["total_price_cny"] == before["total_price_cny"]
+    page = op.get("/operator")
+    assert 'data-state="scheduled"' in page.text and "已计划" in page.text
+    dis_id = r.headers["location"].split("=", 1)[1]
+    r = op.post(f"/operator/disruptions/{dis_id}/cancel", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    back = buyer.get(f"/api/v1/orders/{order_id}").json()["lines"][0]
+    assert (back["site_id"], back["status"], back["delivery_date"]) == \
+        (before["site_id"], before["status"], before["delivery_date"])
+
+    en = site.browser("en")
+    site.login(en, site.account("operator"))
+    page = en.get("/operator?window=day")
+    assert page.status_code == 200 and 'id="kpi-cards"' in page.text and 'data-window="day"' in page.text
+    assert "Open work by status" in page.text
+    bad = en.post("/operator/disruptions/preview", data=form | {"csrf_token": csrf_of(page.text), "kind": "flood"})
+    assert bad.status_code == 422 and "flood" in bad.text
