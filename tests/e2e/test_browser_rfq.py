@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import trimesh
 from e2e_kit import ARTIFACTS, Server
 
-from fabgrid.services import accounts
+from fabgrid.config import Settings
+from fabgrid.services import accounts, exhibitions
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
@@ -79,14 +81,27 @@ def test_rfq_buyer_and_factory_halves(browser: Any, server: Server, tmp_path: An
     buyer.wait_for_url(re.compile(r"/parts/prt_[0-9a-f]+$"))
     part_id = buyer.url.rsplit("/", 1)[1]
     buyer.wait_for_selector("#viewer[data-status=ready]")
-    buyer.goto(server.url + f"/rfqs?part={part_id}")
+    # the park's exhibition: a booth of each factory; the buyer books a meeting and posts the RFQ to the exhibitors
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url, broker_url=None, mqtt_url=None)
+    op = accounts.signup(server.database_url, email="op.rfq.e2e@park.example.com", password=PASSWORD, name="Zhou",
+                         organisation="Park operations (RFQ E2E)", role="operator")
+    exh = exhibitions.create(settings, op, "湖南智能制造线上展", "precision parts", date.today(),
+                             date.today() + timedelta(days=2))
+    start = datetime.now(UTC) + timedelta(hours=2)
+    for k, site in enumerate((site_a, site_b)):
+        exhibitions.add_booth(settings, op, exh.id, site, ["PLA brackets"], [(start + timedelta(hours=k), 30)])
+    buyer.goto(server.url + f"/exhibitions/{exh.id}")
+    buyer.locator(f".booth[data-site='{site_a}'] .book-form button").click()
+    buyer.wait_for_selector(f".booth[data-site='{site_a}'] .yours")
+    _shot(buyer, "00-buyer-exhibition-en")
+    buyer.goto(server.url + f"/rfqs?part={part_id}&exhibition={exh.id}")
     buyer.select_option("#rfq-process", "fdm")
     buyer.select_option("#rfq-material", "fdm_pla")
     buyer.fill("#rfq-quantities", "50, 500")
     buyer.set_input_files("#rfq-drawing", str(pdf))
     buyer.check("#rfq-form input[name=threads]")
     for s in (site_a, site_b):
-        buyer.check(f"#rfq-invite input[value='{s}']")
+        assert buyer.is_checked(f"#rfq-invite input[value='{s}']")  # the exhibitors
     _shot(buyer, "01-buyer-new-rfq-en")
     buyer.click("#rfq-form button[type=submit]")
     buyer.wait_for_url(re.compile(r"/rfqs/rfq_[0-9a-f]+$"))
@@ -176,4 +191,8 @@ def test_rfq_buyer_and_factory_halves(browser: Any, server: Server, tmp_path: An
     assert "已签署" in buyer.inner_text("#contract-status")
     fb.goto(server.url + f"/factory/rfqs/{rfq_id}")
     assert fb.inner_text("#outcome") == "已授予其他工厂"
+    buyer.goto(server.url + f"/exhibitions/{exh.id}")
+    counts = buyer.inner_text("#counts")
+    assert "询价: 1" in counts and "洽谈: 1" in counts and "现场签约项目: 1 (¥4900.00)" in counts, counts
+    _shot(buyer, "12-exhibition-counts-zh")
     assert not errors, errors

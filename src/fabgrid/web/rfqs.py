@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from fabgrid.errors import InputError
-from fabgrid.services import attachments, contracts, factories, messages, network, rfq
+from fabgrid.services import attachments, contracts, exhibitions, factories, messages, network, rfq
 from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -49,7 +49,7 @@ def _deadline(text: str) -> datetime:
 
 
 @router.get("/rfqs", response_class=HTMLResponse)
-def rfqs_page(request: Request, part: str = "") -> HTMLResponse:
+def rfqs_page(request: Request, part: str = "", exhibition: str = "") -> HTMLResponse:
     """The buyer's RFQs and the form of a new one."""
     who = require(request, *BUYER)
     settings = settings_of(request)
@@ -57,6 +57,8 @@ def rfqs_page(request: Request, part: str = "") -> HTMLResponse:
     showroom = factories.search(settings, verified_only=True)
     return render(request, "rfqs.html", {
         "rfqs": rfq.list_rfqs(settings, who), "parts": rfq.my_parts(settings, who), "chosen": part,
+        "exhibition": exhibition, "exhibitors": {b.site_id for b in exhibitions.get_exhibition(
+            settings, exhibition, who).exhibition.booths} if exhibition else set(),
         "showroom": showroom, "materials": sorted(network.network_of(settings).catalog.materials.values(),
                                                   key=lambda m: m.id),
         "need_by": (today + timedelta(days=30)).isoformat(),
@@ -81,7 +83,8 @@ async def create_rfq(request: Request) -> Response:
     invite = [str(v) for v in form.getlist("invite") if isinstance(v, str)]
     v = rfq.create_rfq(settings, who, [wish], need_by=_date(field(form, "need_by"), "need_by"),
                        bid_deadline=_deadline(field(form, "bid_deadline")), nda_required=bool(field(form, "nda")),
-                       invite=invite, destination=field(form, "destination") or None)
+                       invite=invite, destination=field(form, "destination") or None,
+                       exhibition_id=field(form, "exhibition_id") or None)
     return RedirectResponse(f"/rfqs/{v.rfq.id}", status_code=303)
 
 
@@ -194,3 +197,31 @@ async def bid(request: Request, rfq_id: str) -> Response:
     rfq.place_bid(settings, who, rfq_id, tiers, valid_until=_date(field(form, "valid_until"), "valid_until"),
                   notes=field(form, "notes"), deviations=field(form, "deviations"))
     return RedirectResponse(f"/factory/rfqs/{rfq_id}?bid=1", status_code=303)
+
+
+# ---------------------------------------------------------------------------- the park's exhibitions
+
+
+@router.get("/exhibitions", response_class=HTMLResponse)
+def exhibitions_page(request: Request) -> HTMLResponse:
+    """The park's online exhibitions with their counts."""
+    who = require(request, "buyer", "factory", "operator")
+    return render(request, "exhibitions.html", {"views": exhibitions.list_exhibitions(settings_of(request), who)},
+                  who=who)
+
+
+@router.get("/exhibitions/{exhibition_id}", response_class=HTMLResponse)
+def exhibition_page(request: Request, exhibition_id: str) -> HTMLResponse:
+    """An exhibition: booths with featured parts, meeting slots to book, the counts."""
+    who = require(request, "buyer", "factory", "operator")
+    v = exhibitions.get_exhibition(settings_of(request), exhibition_id, who)
+    return render(request, "exhibition.html", {"v": v, "e": v.exhibition, "counts": v.counts}, who=who)
+
+
+@router.post("/exhibitions/{exhibition_id}/slots/{slot_id}")
+async def book_slot(request: Request, exhibition_id: str, slot_id: str) -> Response:
+    """Book a meeting slot (an error page when it is taken)."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    exhibitions.book(settings_of(request), who, exhibition_id, slot_id)
+    return RedirectResponse(f"/exhibitions/{exhibition_id}#booked", status_code=303)
