@@ -59,3 +59,24 @@ def test_preview_commit_cancel_and_kpi_window(site: Site) -> None:
     assert "Open work by status" in page.text
     bad = en.post("/operator/disruptions/preview", data=form | {"csrf_token": csrf_of(page.text), "kind": "flood"})
     assert bad.status_code == 422 and "flood" in bad.text
+
+
+def test_the_map_zooms_from_china_to_the_park(site: Site) -> None:
+    import re
+
+    op = site.browser("zh")
+    site.login(op, site.account("operator"))
+    china = op.get("/operator").text
+    assert 'data-zoom="0"' in china and 'class="site cluster' in china and "长沙园区" in china
+    counts = [int(n) for n in re.findall(r'data-count="(\d+)"', china)]
+    assert counts and max(counts) >= 5  # the park's sites overlap at the scale of China: one mark
+    park_link = re.search(r'<a href="(/operator\?z=2&amp;c=[0-9.,]+)#load-map" id="zoom-park"', china)
+    province_link = re.search(r'<a href="(/operator\?z=1&amp;c=[0-9.,]+)#load-map" id="zoom-province"', china)
+    assert park_link and province_link
+    province = op.get(province_link.group(1).replace("&amp;", "&")).text
+    assert 'data-zoom="1"' in province and 'class="label"' in province  # clusters named by their city
+    park = op.get(park_link.group(1).replace("&amp;", "&")).text
+    assert 'data-zoom="2"' in park and 'class="site cluster' not in park
+    labels = re.findall(r'<text class="label"[^>]*>([^<]+)</text>', park)
+    assert len(labels) >= 5  # every site of the park labelled with its name
+    assert 'class="pan"' in park and op.get("/operator?z=2&c=nonsense").status_code == 200

@@ -339,3 +339,35 @@ def _telemetry_rows(settings: Settings, start: datetime, end: datetime, step: ti
     trend = tuple(r for r in rows if r not in whole)
     machines = sum(1 for s in table.machine_site if scope == "network" or s == site)
     return (whole[0] if whole else None), trend, machines, tuple(table.sites)
+
+
+@dataclass(frozen=True)
+class CutRoute:
+    """A route disruption in force or scheduled, with its two cities' coordinates (for the map)."""
+
+    disruption_id: str
+    from_city: str
+    to_city: str
+    from_lon: float
+    from_lat: float
+    to_lon: float
+    to_lat: float
+
+
+def cut_routes(settings: Settings, who: Principal, now: datetime | None = None) -> list[CutRoute]:
+    """The route disruptions in force or scheduled whose two cities the logistics data or a site places."""
+    _operator(who)
+    routes = [d for d in disruptions.in_force(settings, now) if d.kind is DisruptionKind.ROUTE]
+    if not routes:
+        return []
+    with UnitOfWork(settings.database_url) as uow:
+        data = network.current(uow)
+    where = {s.city.casefold(): (s.lon, s.lat) for s in data.network.sites.values()}
+    where |= {c.name.casefold(): (c.lon, c.lat) for c in data.logistics.cities.values()}
+    out = []
+    for d in routes:
+        a, _, b = d.target.partition(":")
+        pa, pb = where.get(a.casefold()), where.get(b.casefold())
+        if pa is not None and pb is not None:
+            out.append(CutRoute(d.id, a, b, pa[0], pa[1], pb[0], pb[1]))
+    return out

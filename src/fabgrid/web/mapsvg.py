@@ -1,6 +1,7 @@
-"""Draws the network on an SVG map of China from the shipped outline (no online tiles).
+"""Draws the network on an SVG map from the shipped outline (no online tiles): China, a province or a park,
+zoomed and panned by the view; sites clustered on a grid of screen cells at low zoom, labelled at high zoom.
 
-Pure functions: a GeoJSON outline and site coordinates in, SVG path strings and points out.
+Pure functions: a GeoJSON outline, a view and site coordinates in, SVG path strings, points and clusters out.
 """
 
 from __future__ import annotations
@@ -8,36 +9,84 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-# The drawn window (degrees): mainland China with Hainan and Taiwan.
+# The drawn window of the whole map (degrees): mainland China with Hainan and Taiwan.
 LON_MIN, LON_MAX = 73.0, 135.5
 LAT_MIN, LAT_MAX = 17.5, 54.0
 WIDTH = 800.0
+#: Zoom levels: 0 China, 1 a province (degrees of latitude shown), 2 a park.
+LEVELS = (0, 1, 2)
+SPAN_DEG = {1: 6.5, 2: 0.9}
+#: Sites closer than this on screen (SVG units) are drawn as one cluster; none at the park level.
+CLUSTER_PX = {0: 26.0, 1: 18.0, 2: 0.0}
+#: Site names are written from this level on.
+LABEL_LEVEL = 2
+
+
+@dataclass(frozen=True)
+class View:
+    """A window of the map: its bounds in degrees and its zoom level."""
+
+    lon_min: float
+    lon_max: float
+    lat_min: float
+    lat_max: float
+    level: int = 0
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """(lon, lat) of the middle."""
+        return (self.lon_min + self.lon_max) / 2, (self.lat_min + self.lat_max) / 2
+
+
+CHINA = View(LON_MIN, LON_MAX, LAT_MIN, LAT_MAX, 0)
+
+
+def view(level: int = 0, center: tuple[float, float] | None = None) -> View:
+    """The view at `level` around `center` (lon, lat); level 0 is the whole of China."""
+    if level <= 0 or center is None:
+        return CHINA
+    lat_span = SPAN_DEG[min(level, 2)]
+    lon, lat = center
+    lon_span = lat_span / max(0.2, math.cos(math.radians(lat))) / 0.75  # a 4:3 window
+    return View(lon - lon_span / 2, lon + lon_span / 2, lat - lat_span / 2, lat + lat_span / 2, min(level, 2))
+
+
+def panned(v: View, dx: int, dy: int) -> View:
+    """`v` moved by `dx` thirds of its width east and `dy` thirds of its height north."""
+    if v.level == 0:
+        return v
+    lon, lat = v.center
+    return view(v.level, (lon + dx * (v.lon_max - v.lon_min) / 3, lat + dy * (v.lat_max - v.lat_min) / 3))
 
 
 @dataclass(frozen=True)
 class Projection:
-    """Equirectangular projection scaled by cos(mid latitude), in SVG user units."""
+    """Equirectangular projection of a view scaled by cos(mid latitude), in SVG user units."""
 
     scale: float
     height: float
+    lon_min: float = LON_MIN
+    lat_max: float = LAT_MAX
+    k: float = math.cos(math.radians((LAT_MIN + LAT_MAX) / 2))
 
     def xy(self, lon: float, lat: float) -> tuple[float, float]:
         """SVG coordinates of a point."""
-        k = math.cos(math.radians((LAT_MIN + LAT_MAX) / 2))
-        x = (lon - LON_MIN) * k * self.scale
-        y = (LAT_MAX - lat) * self.scale
+        x = (lon - self.lon_min) * self.k * self.scale
+        y = (self.lat_max - lat) * self.scale
         return round(x, 1), round(y, 1)
 
 
-def projection() -> Projection:
-    """The projection that fits the window into WIDTH units."""
-    k = math.cos(math.radians((LAT_MIN + LAT_MAX) / 2))
-    scale = WIDTH / ((LON_MAX - LON_MIN) * k)
-    return Projection(scale=scale, height=round((LAT_MAX - LAT_MIN) * scale, 1))
+def projection(v: View = CHINA) -> Projection:
+    """The projection that fits the view into WIDTH units."""
+    k = math.cos(math.radians((v.lat_min + v.lat_max) / 2))
+    scale = WIDTH / ((v.lon_max - v.lon_min) * k)
+    return Projection(scale=scale, height=round((v.lat_max - v.lat_min) * scale, 1), lon_min=v.lon_min,
+                      lat_max=v.lat_max, k=k)
 
 
 @functools.cache
@@ -47,9 +96,9 @@ def _outline() -> dict[str, Any]:
     return data
 
 
-def outline_paths() -> list[str]:
-    """SVG path data (`d`) of each outline feature."""
-    proj = projection()
+@functools.cache
+def _paths(v: View) -> tuple[str, ...]:
+    proj = projection(v)
     paths = []
     for feature in _outline()["features"]:
         geom = feature["geometry"]
@@ -60,9 +109,44 @@ def outline_paths() -> list[str]:
                 pts = [proj.xy(lon, lat) for lon, lat in ring]
                 parts.append("M" + "L".join(f"{x},{y}" for x, y in pts) + "Z")
         paths.append("".join(parts))
-    return paths
+    return tuple(paths)
+
+
+def outline_paths(v: View = CHINA) -> list[str]:
+    """SVG path data (`d`) of each outline feature in the view (the SVG's viewBox clips what lies outside)."""
+    return list(_paths(v))
 
 
 def outline_source() -> str:
     """Where the outline comes from (shown under the map)."""
     return str(_outline().get("source", ""))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Sites drawn as one mark: their ids, the mark's place (mean of theirs) and centre in degrees."""
+
+    site_ids: tuple[str, ...]
+    x: float
+    y: float
+    lon: float
+    lat: float
+    members: tuple[int, ...] = field(default=())
+
+
+def clusters(points: Sequence[tuple[str, float, float, float, float]], level: int) -> list[Cluster]:
+    """Group `points` (site id, x, y, lon, lat) whose screen positions fall in one grid cell of the level's size;
+    every point its own cluster at the park level. Deterministic (cells in order of their first point)."""
+    cell = CLUSTER_PX.get(level, 0.0)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (_sid, x, y, _lon, _lat) in enumerate(points):
+        key = (i, 0) if cell <= 0 else (math.floor(x / cell), math.floor(y / cell))
+        groups.setdefault(key, []).append(i)
+    out = []
+    for idx in groups.values():
+        n = len(idx)
+        out.append(Cluster(site_ids=tuple(points[i][0] for i in idx), x=round(sum(points[i][1] for i in idx) / n, 1),
+                           y=round(sum(points[i][2] for i in idx) / n, 1),
+                           lon=round(sum(points[i][3] for i in idx) / n, 4),
+                           lat=round(sum(points[i][4] for i in idx) / n, 4), members=tuple(idx)))
+    return out

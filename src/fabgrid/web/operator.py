@@ -8,6 +8,8 @@ Calls services.disruptions, services.orders and services.web_operator; the map c
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from fabgrid.config import Settings
+from fabgrid.domain.catalog import Site
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import catalog_read, disruptions, jobs, orders, web_operator
 from fabgrid.services._util import now
@@ -32,20 +35,73 @@ FULL_LOAD_DAYS = 10.0
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
+def _presets(sites: Sequence[Site]) -> dict[str, str]:
+    """Zoom links: the whole of China, the province and the park of the most sites (Hunan, Changsha here)."""
+    def centre(group: list[Site]) -> str:
+        return f"{sum(s.lon for s in group) / len(group):.4f},{sum(s.lat for s in group) / len(group):.4f}"
+
+    out = {"china": "/operator?z=0#load-map"}
+    provinces = Counter(s.province for s in sites)
+    if provinces:
+        prov = provinces.most_common(1)[0][0]
+        out["province"] = f"/operator?z=1&c={centre([s for s in sites if s.province == prov])}#load-map"
+        cities = Counter(s.city for s in sites if s.province == prov)
+        city = cities.most_common(1)[0][0]
+        out["park"] = f"/operator?z=2&c={centre([s for s in sites if s.city == city])}#load-map"
+    return out
+
+
+def _view(request: Request, sites: Sequence[Site]) -> mapsvg.View:
+    """The map's view from ?z=0|1|2&c=lon,lat (a bad value shows the whole map)."""
+    try:
+        level = int(request.query_params.get("z", "0"))
+        lon_s, lat_s = (request.query_params.get("c") or "").split(",")
+        lon, lat = float(lon_s), float(lat_s)
+    except ValueError:
+        return mapsvg.CHINA
+    if level not in mapsvg.LEVELS or not (mapsvg.LON_MIN <= lon <= mapsvg.LON_MAX
+                                          and mapsvg.LAT_MIN <= lat <= mapsvg.LAT_MAX):
+        return mapsvg.CHINA
+    return mapsvg.view(level, (lon, lat))
+
+
 def _context(request: Request, who: Principal, preview: dict[str, Any] | None = None) -> dict[str, Any]:
     settings = settings_of(request)
     at = now()
     loads = web_operator.site_loads(settings, who, at)
     sites = catalog_read.network_view(settings).sites
-    proj = mapsvg.projection()
-    points = []
-    for s in sites:
-        x, y = proj.xy(s.lon, s.lat)
-        load = loads[s.id]
-        share = min(1.0, load.load_days / FULL_LOAD_DAYS)
-        points.append({"site": s, "x": x, "y": y, "r": 3 + len(s.machines) ** 0.5, "load": load,
-                       "level": min(4, int(share * 5)), "closed": load.closed,
-                       "disrupted": bool(load.disruptions)})
+    v = _view(request, sites)
+    proj = mapsvg.projection(v)
+    by_id = {s.id: s for s in sites}
+    raw = [(s.id, *proj.xy(s.lon, s.lat), s.lon, s.lat) for s in sites]
+    marks = []
+    for c in mapsvg.clusters(raw, v.level):
+        members = [by_id[i] for i in c.site_ids]
+        ls = [loads[i] for i in c.site_ids]
+        level = max(min(4, int(min(1.0, ln.load_days / FULL_LOAD_DAYS) * 5)) for ln in ls)
+        cities = {m.city for m in members}
+        one = members[0] if len(members) == 1 else None
+        marks.append({
+            "cluster": c, "site": one, "load": ls[0] if one else None, "n": len(members), "level": level,
+            "closed": any(ln.closed for ln in ls), "disrupted": any(ln.disruptions for ln in ls),
+            "r": (3 + len(one.machines) ** 0.5) if one else 6 + 2.5 * len(members) ** 0.5,
+            "label": (one.name if one and v.level >= mapsvg.LABEL_LEVEL else
+                      (next(iter(cities)) if len(cities) == 1 and v.level >= 1 else "")),
+            "href": (f"#load-{one.id}" if one else
+                     f"/operator?z={min(2, v.level + 1)}&c={c.lon:.4f},{c.lat:.4f}#load-map"),
+            "open_lines": sum(ln.open_lines for ln in ls)})
+    routes = []
+    for cr in web_operator.cut_routes(settings, who, at):
+        (x1, y1), (x2, y2) = proj.xy(cr.from_lon, cr.from_lat), proj.xy(cr.to_lon, cr.to_lat)
+        routes.append({"route": cr, "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+    presets = _presets(sites)
+    lon, lat = v.center
+    nav = {"level": v.level, "presets": presets,
+           "pan": {d: f"/operator?z={v.level}&c={(pv := mapsvg.panned(v, dx, dy)).center[0]:.4f},"
+                      f"{pv.center[1]:.4f}#load-map"
+                   for d, dx, dy in (("w", -1, 0), ("e", 1, 0), ("n", 0, 1), ("s", 0, -1))} if v.level else {},
+           "out": f"/operator?z={v.level - 1}&c={lon:.4f},{lat:.4f}#load-map" if v.level else None}
+    points = marks
     legacy = []
     for info in orders.list_disruptions(settings, who):
         d = dataclasses.asdict(info)
@@ -63,7 +119,8 @@ def _context(request: Request, who: Principal, preview: dict[str, Any] | None = 
     targets = sorted({s.id for s in sites} | {m.id for s in sites for m in s.machines}
                      | {s.province for s in sites})
     return {
-        "points": points, "outline": mapsvg.outline_paths(), "outline_source": mapsvg.outline_source(),
+        "points": points, "outline": mapsvg.outline_paths(v), "outline_source": mapsvg.outline_source(),
+        "routes": routes, "nav": nav,
         "map_w": mapsvg.WIDTH, "map_h": proj.height, "sites": by_load, "names": names, "loads": loads,
         "full_load_days": FULL_LOAD_DAYS, "disruptions": legacy,
         "network_disruptions": [(d, d.state(at).value) for d in disruptions.list_disruptions(settings, who)],
