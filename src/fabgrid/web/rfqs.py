@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from fabgrid.errors import InputError
-from fabgrid.services import attachments, contracts, exhibitions, factories, messages, network, rfq
+from fabgrid.services import attachments, awards, contracts, exhibitions, factories, messages, network, rfq
 from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -106,7 +106,7 @@ async def award(request: Request, rfq_id: str) -> Response:
     v = rfq.get_rfq(settings_of(request), who, rfq_id)
     qty = field(form, "quantity")
     quantities = {v.rfq.parts[0].part_id: int(qty)} if qty.isdigit() else None
-    a = rfq.award(settings_of(request), who, rfq_id, field(form, "bid_id"), quantities=quantities)
+    a = awards.award(settings_of(request), who, rfq_id, field(form, "bid_id"), quantities=quantities)
     return RedirectResponse(f"/contracts/{a.contract.id}", status_code=303)
 
 

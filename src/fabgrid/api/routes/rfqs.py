@@ -24,7 +24,7 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.config import Settings
 from fabgrid.domain.rfq import Bid, Claim, Contract, Invitation, Message, StoredFile
-from fabgrid.services import attachments, claims, contracts, exhibitions, messages, rfq
+from fabgrid.services import attachments, awards, claims, contracts, exhibitions, messages, rfq
 from fabgrid.services.accounts import Principal
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -176,7 +176,7 @@ class AwardBody(BaseModel):
 
 @router.post("/{rfq_id}/award", status_code=201, summary="Award a bid: an order at the bid price and a contract")
 def award(rfq_id: str, body: AwardBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    a = rfq.award(settings, principal, rfq_id, body.bid_id, quantities=body.quantities, part_ids=body.part_ids,
+    a = awards.award(settings, principal, rfq_id, body.bid_id, quantities=body.quantities, part_ids=body.part_ids,
                   payment_terms=body.payment_terms)
     return {"order_id": a.order.id, "contract_id": a.contract.id, "thread_id": a.thread.id,
             "total_price_cny": a.order.total_price_cny,
