@@ -54,7 +54,7 @@ def one(path: Path) -> dict[str, Any] | None:
     """The verdicts of one file (None when it is not a readable mesh)."""
     import trimesh
 
-    from fabgrid.geometry.load import merge_close, weld
+    from fabgrid.geometry.load import _unit_guess, merge_close, weld
     from fabgrid.geometry.repair import auto_repair
 
     got = _soup(path)
@@ -62,6 +62,7 @@ def one(path: Path) -> dict[str, Any] | None:
         return None
     points, scale = got
     pts_mm = points * scale
+    guessed = _unit_guess(points) if scale == 1.0 else None  # only files without a unit are guessed
     t = time.perf_counter()
     v0, inv0 = weld(pts_mm)
     exact = _closed(v0, inv0.reshape(-1, 3))
@@ -77,7 +78,8 @@ def one(path: Path) -> dict[str, Any] | None:
     return {"file": path.name, "triangles": len(f1), "exact": exact, "ours": ours, "trimesh": theirs,
             "weld_s": weld_s, "repair_needed": outcome.needed, "repaired": outcome.applied,
             "repair_reason": outcome.reason, "repair_s": time.perf_counter() - t,
-            "boundary_before": outcome.before["boundary_edges"],
+            "boundary_before": outcome.before["boundary_edges"], "guessed": guessed,
+            "extent": float(np.ptp(points, axis=0).max()),
             "defects": ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in outcome.before.items() if n)}
 
 
@@ -120,6 +122,11 @@ def main(argv: list[str]) -> int:
     print(f"repair needed but not applied (not safe): {len(refused)} files")
     for r in refused:
         print(f"  {r['file']:<40} {r['repair_reason']}")
+    guessed = [r for r in rows if r["guessed"]]
+    print(f"\nunit-less files read in another unit by the guess (tiny and thinner than any wall in mm): "
+          f"{len(guessed)}")
+    for r in guessed:
+        print(f"  {r['file']:<40} largest side {r['extent']:.4g} -> read in {r['guessed']}")
     print(f"\nweld time (all files): {sum(r['weld_s'] for r in rows):.2f} s; "
           f"repair: {sum(r['repair_s'] for r in rows):.2f} s")
     return 1 if false_closed else 0

@@ -46,7 +46,8 @@ class PartReport(BaseModel):
     name: str
     format: str
     units: str
-    units_source: str = Field(description="file | user | assumed")
+    units_source: str = Field(description="file | user | assumed | guessed (a unit-less file read in the unit "
+                                          "its size makes plausible)")
     triangles: int
     bodies: int
     objects: list[str] = Field(default_factory=list)

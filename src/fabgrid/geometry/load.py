@@ -23,7 +23,7 @@ from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
 from fabgrid.geometry import formats, limits
 from fabgrid.geometry.threemf import load_3mf
-from fabgrid.geometry.units import UNIT_TO_MM, normalise_unit
+from fabgrid.geometry.units import SMALL_PART_MM, UNIT_TO_MM, guess_unit, implausible_in_mm, normalise_unit
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -277,8 +277,27 @@ def sniff_format(data: bytes, filename: str) -> str:
                      hint=f"upload {formats.describe()}", code="mesh.format")
 
 
-def load_bytes(data: bytes, filename: str, units: str | None = None) -> Part:
-    """Load a part from its bytes; `units` (mm, inch, m, cm, um) overrides the file's unit."""
+def _unit_guess(points: FloatArray) -> str | None:
+    """The unit a unit-less soup of triangles (k, 3) read as mm is in, when as mm no process could make it
+    (`units.implausible_in_mm`: tiny and thinner than any minimum wall); None when mm is plausible."""
+    extent = float(np.ptp(points, axis=0).max())
+    if not 0 < extent < SMALL_PART_MM:
+        return None
+    tri = points.reshape(-1, 3, 3)
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area = float(np.linalg.norm(cross, axis=1).sum()) / 2.0
+    volume = abs(float(np.einsum("ij,ij->i", tri[:, 0], cross).sum())) / 6.0
+    found = guess_unit(extent)
+    if found is None or area <= 0 or not implausible_in_mm(extent, 2.0 * volume / area):
+        return None
+    return found.unit
+
+
+def load_bytes(data: bytes, filename: str, units: str | None = None, guess: bool = False) -> Part:
+    """Load a part from its bytes; `units` (mm, inch, m, cm, um) overrides the file's unit. With `guess`, a
+    file without a unit that no process could make in mm (tiny and thinner than any minimum wall) is read in
+    the unit `units.guess_unit` finds plausible (units_source "guessed"; the DFM finding `units.guessed_*` says
+    so and how to switch back)."""
     limits.check_file_size(len(data), filename)
     if not data.strip():
         raise InputError(f"{filename}: the file is empty", hint="upload the exported part file",
@@ -303,6 +322,9 @@ def load_bytes(data: bytes, filename: str, units: str | None = None) -> Part:
         unit, source = normalise_unit(file_unit), "file"
     else:
         unit, source = "mm", "assumed"
+        found = _unit_guess(points) if guess else None
+        if found is not None:
+            unit, source = found, "guessed"
     scale = UNIT_TO_MM[unit]
     if scale != 1.0:
         with np.errstate(over="ignore"):  # an overflow to inf is refused by the coordinate limit below
@@ -327,6 +349,6 @@ def read_part_file(path: str | Path) -> bytes:
     return p.read_bytes()
 
 
-def load_path(path: str | Path, units: str | None = None) -> Part:
-    """Load a part file from disk (size checked before reading)."""
-    return load_bytes(read_part_file(path), Path(path).name, units=units)
+def load_path(path: str | Path, units: str | None = None, guess: bool = False) -> Part:
+    """Load a part file from disk (size checked before reading); `guess` as in `load_bytes`."""
+    return load_bytes(read_part_file(path), Path(path).name, units=units, guess=guess)

@@ -42,6 +42,12 @@ PLAUSIBLE_MAX_MM = 1000.0
 #: A typical largest extent (mm) of a part quoted on the platform: among plausible readings the one whose
 #: size is nearest to it (on a log scale) wins.
 TYPICAL_PART_MM = 60.0
+#: A unit-less file is read in the guessed unit without being asked (the loader's `guess`) only when, read as
+#: mm, its mean thickness (2 x volume / area: the wall of a plate, a third of a cube's side) is under this:
+#: the thinnest minimum walls of the processes are 0.4-0.8 mm (processes.yaml), and a part's mean thickness
+#: is well above its thinnest wall, so a mean under 0.5 mm is no part in mm. A 5 x 6 x 7 mm block (mean 2 mm)
+#: stays in mm; featuretype.STL (5 x 2.5 x 1.4, mean 0.43, walls of 0.03) is read in inch.
+GUESS_MAX_THICKNESS_MM = 0.5
 #: The readings tried for a unit-less file that is implausibly small in mm.
 GUESS_UNITS = ("inch", "m")
 
@@ -79,6 +85,12 @@ def guess_unit(max_extent_mm: float) -> UnitGuess | None:
               f"{unit} gives the size nearest a typical part ({PLAUSIBLE_MIN_MM:g}-{PLAUSIBLE_MAX_MM:g} mm)")
     return UnitGuess(unit=unit, scale=UNIT_TO_MM[unit], max_extent_mm=plausible[unit], readings_mm=readings,
                      reason=reason)
+
+
+def implausible_in_mm(max_extent_mm: float, mean_thickness_mm: float) -> bool:
+    """Whether a unit-less part read as mm is so small and thin that no process could make it: largest side
+    under SMALL_PART_MM and mean thickness (2 V / A) under GUESS_MAX_THICKNESS_MM."""
+    return 0 < max_extent_mm < SMALL_PART_MM and 0 <= mean_thickness_mm < GUESS_MAX_THICKNESS_MM
 
 
 def guess_units(max_extent_mm: float) -> tuple[str, float] | None:

@@ -55,23 +55,26 @@ def _processes(catalog: Catalog, process: str | None) -> list[ProcessFamily]:
 def analyze_file(path_or_bytes: str | Path | bytes, filename: str | None = None, process: str | None = None,
                  units: str | None = None, repair: bool = False, per_body: bool = False,
                  catalog: Catalog | None = None, time_budget_s: float = limits.ANALYSIS_TIME_S,
-                 thickness_samples: int = limits.THICKNESS_SAMPLES, auto_repair: bool = False) -> PartReport:
+                 thickness_samples: int = limits.THICKNESS_SAMPLES, auto_repair: bool = False,
+                 guess_units: bool = False) -> PartReport:
     """Analyse a part given as a path or as bytes (then `filename` names it and gives its format).
 
     `process` restricts DFM to one process family (default: every process of the catalog); `units`
     (mm, inch, m, cm, um) overrides the file's unit; `repair` fixes simple defects first and reports
     them; `per_body` adds one report per body; `auto_repair` repairs the mesh where that is safe
-    (`geometry.repair.auto_repair`, reported in `auto_repair`). Raises InputError / LimitError on bad input.
+    (`geometry.repair.auto_repair`, reported in `auto_repair`); `guess_units` reads a unit-less file that is
+    implausibly small in mm in the unit its size makes plausible (`geometry.load.load_bytes`). Raises
+    InputError / LimitError on bad input.
     """
     return analyze_with_part(path_or_bytes, filename, process, units, repair, per_body, catalog, time_budget_s,
-                             thickness_samples, auto_repair)[0]
+                             thickness_samples, auto_repair, guess_units)[0]
 
 
 def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = None, process: str | None = None,
                       units: str | None = None, repair: bool = False, per_body: bool = False,
                       catalog: Catalog | None = None, time_budget_s: float = limits.ANALYSIS_TIME_S,
                       thickness_samples: int = limits.THICKNESS_SAMPLES,
-                      auto_repair: bool = False) -> tuple[PartReport, Part]:
+                      auto_repair: bool = False, guess_units: bool = False) -> tuple[PartReport, Part]:
     """`analyze_file` that also returns the loaded part (with the facts the analysis computed on it), for
     a caller that goes on to quote it without loading the file again."""
     if catalog is None:
@@ -82,7 +85,7 @@ def analyze_with_part(path_or_bytes: str | Path | bytes, filename: str | None = 
     name = filename or (Path(path_or_bytes).name if not isinstance(path_or_bytes, bytes | bytearray) else "part")
     try:
         return _analyze(path_or_bytes, filename, families, units, repair, per_body, catalog, time_budget_s,
-                        thickness_samples, auto_repair)
+                        thickness_samples, auto_repair, guess_units)
     except InputError:
         raise
     except MemoryError:
@@ -102,18 +105,19 @@ def _memory_error(name: str, memory_bytes: int | None = None) -> LimitError:
 
 def _analyze(path_or_bytes: str | Path | bytes, filename: str | None, families: list[ProcessFamily],
              units: str | None, repair: bool, per_body: bool, catalog: Catalog, time_budget_s: float,
-             thickness_samples: int, auto_repair: bool = False) -> tuple[PartReport, Part]:
+             thickness_samples: int, auto_repair: bool = False,
+             guess_units: bool = False) -> tuple[PartReport, Part]:
     if isinstance(path_or_bytes, bytes | bytearray):
         if not filename:
             raise InputError("a part given as bytes needs its filename (for the format)",
                              hint="pass filename='part.stl'", code="mesh.filename")
         name = filename
         budget = limits.Budget(time_budget_s, name)
-        mesh = load_bytes(bytes(path_or_bytes), filename, units=units)
+        mesh = load_bytes(bytes(path_or_bytes), filename, units=units, guess=guess_units)
     else:
         name = filename or Path(path_or_bytes).name
         budget = limits.Budget(time_budget_s, name)
-        mesh = load_path(path_or_bytes, units=units)
+        mesh = load_path(path_or_bytes, units=units, guess=guess_units)
         mesh.name = name
     load_s = budget.elapsed_s()
     budget.check("load")
@@ -201,13 +205,15 @@ def _error_doc(exc: InputError) -> dict[str, Any]:
 
 
 def _child(conn: Connection, data: bytes, filename: str, units: str | None, catalog: Catalog,
-           time_budget_s: float, memory_bytes: int, grace_s: float, auto_repair: bool = False) -> None:
+           time_budget_s: float, memory_bytes: int, grace_s: float, auto_repair: bool = False,
+           guess_units: bool = False) -> None:
     """The child's work: limits first, then the analysis; one message back (the result or the error)."""
     try:
         _memory_limit[0] = memory_bytes
         _set_limits(time_budget_s + grace_s, memory_bytes)
         report, part = analyze_with_part(data, filename=filename, units=units, catalog=catalog,
-                                         time_budget_s=time_budget_s, auto_repair=auto_repair)
+                                         time_budget_s=time_budget_s, auto_repair=auto_repair,
+                                         guess_units=guess_units)
         try:
             conn.send(("ok", report, part))
         except Exception:  # something the engines cached on the part does not pickle: the report alone
@@ -224,7 +230,7 @@ def analyze_isolated(data: bytes, filename: str, units: str | None = None, catal
                      time_budget_s: float = limits.ANALYSIS_TIME_S,
                      memory_bytes: int = limits.ANALYSIS_MEMORY_BYTES,
                      grace_s: float = limits.ANALYSIS_GRACE_S,
-                     auto_repair: bool = False) -> tuple[PartReport, Part | None]:
+                     auto_repair: bool = False, guess_units: bool = False) -> tuple[PartReport, Part | None]:
     """`analyze_with_part` of an untrusted file in a child process with hard limits: CPU seconds and
     wall time of `time_budget_s + grace_s`, `memory_bytes` of address space. A child that
     runs over, runs out or dies is a LimitError / InputError; the caller's process is never at risk.
@@ -238,7 +244,7 @@ def analyze_isolated(data: bytes, filename: str, units: str | None = None, catal
     with _children:
         recv, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(send, bytes(data), filename, units, catalog, time_budget_s,
-                                                memory_bytes, grace_s, auto_repair), daemon=True,
+                                                memory_bytes, grace_s, auto_repair, guess_units), daemon=True,
                            name="fabgrid-analysis")
         proc.start()
         send.close()

@@ -161,7 +161,7 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
     loaded: Part | None = None
     try:  # an untrusted file: analysed in a child process with hard limits (services.analysis)
         analysed, loaded = analyze_isolated(data, filename=filename, units=units, catalog=catalog,
-                                            auto_repair=True)
+                                            auto_repair=True, guess_units=True)
         report = analysed.model_dump(mode="json")
     except InputError as exc:
         problem = _problem(exc)
@@ -274,7 +274,7 @@ def part_mesh(settings: Settings, who: Principal, part_id: str, fmt: str = "glb"
     if loaded is None:
         from fabgrid.geometry.repair import auto_repair_part
 
-        loaded = auto_repair_part(load_bytes(designs.read_design(settings, part), part.filename,
-                                             units=part.units))[0]  # the mesh the analysis repaired
+        loaded = auto_repair_part(load_bytes(designs.read_design(settings, part), part.filename, units=part.units,
+                                             guess=True))[0]  # the mesh the analysis read and repaired
     data = loaded.trimesh.export(file_type=fmt)
     return (data if isinstance(data, bytes) else str(data).encode()), MESH_FORMATS[fmt]

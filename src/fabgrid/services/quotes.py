@@ -103,11 +103,12 @@ def prepare_loaded(part: Part, report: PartReport | Mapping[str, Any] | None = N
 def prepare_part(data: bytes, filename: str, units: str | None = None,
                  report: PartReport | Mapping[str, Any] | None = None) -> PreparedPart:
     """Load a part from its bytes (any supported format), repaired where that is safe (as its analysis
-    repaired it: `geometry.repair.auto_repair_part`); `report` (analysis) supplies DFM errors."""
+    repaired it: `geometry.repair.auto_repair_part`), a unit-less file that is implausibly small in mm read in
+    the unit its size makes plausible (as its analysis read it); `report` (analysis) supplies DFM errors."""
     from fabgrid.geometry.load import load_bytes
     from fabgrid.geometry.repair import auto_repair_part
 
-    return prepare_loaded(auto_repair_part(load_bytes(data, filename, units=units))[0], report,
+    return prepare_loaded(auto_repair_part(load_bytes(data, filename, units=units, guess=True))[0], report,
                           content_key(hashlib.sha256(data).hexdigest(), units), filename)
 
 
@@ -116,14 +117,15 @@ def prepare_path(path: str | Path, units: str | None = None, analyse: bool = Tru
     """Load a part file once; with `analyse`, run the DFM analysis (for `process`, default every
     process) so that blocking errors reject sites. The self-intersection search (a warning only,
     never blocking) is left out: it is the slowest stage and does not change a quote. The part is
-    repaired first where that is safe (merged vertices, winding, small holes: `auto_repair_part`)."""
+    repaired first where that is safe (merged vertices, winding, small holes: `auto_repair_part`), and a
+    unit-less file that is implausibly small in mm is read in the unit its size makes plausible."""
     from fabgrid.geometry import limits
     from fabgrid.geometry.load import load_bytes, read_part_file
     from fabgrid.geometry.repair import auto_repair_part
 
     p = Path(path)
     data = read_part_file(p)
-    loaded, _ = auto_repair_part(load_bytes(data, p.name, units=units))
+    loaded, _ = auto_repair_part(load_bytes(data, p.name, units=units, guess=True))
     key = content_key(hashlib.sha256(data).hexdigest(), units)
     report = None
     if analyse:

@@ -10,7 +10,7 @@ import numpy as np
 
 from fabgrid.domain.part import DfmFinding, Severity
 from fabgrid.geometry.dfm.registry import MeshContext, faces_list, mesh_rule, points_list
-from fabgrid.geometry.units import guess_unit
+from fabgrid.geometry.units import UNIT_TO_MM, guess_unit
 
 #: The fix of a defect the automatic repair handles (no command-line flag: web users read these too; the
 #: CLI adds its own hint, `cli.analyze`).
@@ -105,6 +105,23 @@ def bodies(ctx: MeshContext) -> list[DfmFinding]:
         message=f"the file has {f.bodies} separate bodies",
         fix="order them as one part, or split them into one file per body and quote them one by one",
         value=float(f.bodies))]
+
+
+@mesh_rule("units.guessed")
+def units_guessed(ctx: MeshContext) -> list[DfmFinding]:
+    """A unit-less file read in the unit its size makes plausible (the loader's `guess`): say so."""
+    if ctx.units_source != "guessed":
+        return []
+    ext = ctx.facts.extents_mm
+    scale = UNIT_TO_MM[ctx.units]
+    as_mm = " x ".join(f"{x / scale:.4g}" for x in ext)
+    size = " x ".join(f"{x:.4g}" for x in ext)
+    return [DfmFinding(
+        code=f"units.guessed_{ctx.units}", severity=Severity.WARNING,
+        message=f"the file has no unit; read as mm the part would be {as_mm} mm, too small for a part, so it is "
+                f"read in {ctx.units}: {size} mm",
+        fix="if the part is in mm, switch its unit to mm (or export it with its unit, e.g. as 3MF)",
+        value=float(np.max(ext) / scale), limit=float(np.max(ext)))]
 
 
 @mesh_rule("units.suspect")
