@@ -177,6 +177,8 @@ def test_the_whole_path_with_two_factories(own: Platform, factories: dict[str, A
     assert drawing["media_type"] == "application/pdf" and drawing["sha256"] == hashlib.sha256(pdf).hexdigest()
     stored = next((own.settings.data_dir / "attachments").rglob(f"{drawing['id']}.fga")).read_bytes()
     assert b"Bracket" not in stored and pdf[:200] not in stored
+    assert c.get(drawing["links"]["self"], headers=buyer).content == pdf
+    problem(c.get(drawing["links"]["self"], headers=stranger), 404, "file.not_found")
 
     r = c.post("/api/v1/rfqs", json=_rfq_body(part["id"], drawing["id"], [a["site"], b["site"]],
                                               exhibition_id=exh), headers=buyer)

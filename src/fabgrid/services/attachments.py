@@ -120,6 +120,13 @@ def own_file(uow: UnitOfWork, who: Principal, file_id: str) -> StoredFile:
     return f[0]
 
 
+def download_own(settings: Settings, who: Principal, file_id: str) -> FileData:
+    """An attachment of the caller's organisation, decrypted (another organisation's: 404)."""
+    with UnitOfWork(settings.database_url) as uow:
+        own_file(uow, who, file_id)
+        return read(settings, uow, file_id)
+
+
 def read(settings: Settings, uow: UnitOfWork, file_id: str) -> FileData:
     """Decrypt an attachment (checks its integrity)."""
     found = uow.rfq.file(file_id)

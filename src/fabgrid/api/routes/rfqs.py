@@ -24,7 +24,7 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.config import Settings
 from fabgrid.domain.rfq import Bid, Claim, Contract, Invitation, Message, StoredFile
-from fabgrid.services import attachments, awards, claims, contracts, exhibitions, messages, rfq
+from fabgrid.services import attachments, awards, claims, contracts, exhibitions, messages, ratelimit, rfq
 from fabgrid.services.accounts import Principal
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -66,6 +66,7 @@ def file_doc(f: StoredFile) -> dict[str, Any]:
                               415: {"description": "not a recognised file, or not what its name says"}})
 async def upload_file(request: Request, principal: CurrentPrincipal, settings: SettingsDep,
                       file: Annotated[UploadFile, File(description="the file")]) -> JSONResponse:
+    await run_in_threadpool(ratelimit.take, settings, principal, "upload")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit():
         attachments.check_size(int(declared) - 64 * 1024)
@@ -75,6 +76,12 @@ async def upload_file(request: Request, principal: CurrentPrincipal, settings: S
         attachments.check_size(len(buf))
     f = await run_in_threadpool(attachments.upload, settings, principal, file.filename or "file", bytes(buf))
     return JSONResponse(file_doc(f), status_code=201, headers={"Location": f"/api/v1/files/{f.id}"})
+
+
+@files_router.get("/{file_id}", response_class=Response, summary="Download a file of your organisation")
+def download_file(file_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> Response:
+    d = attachments.download_own(settings, principal, file_id)
+    return _download(d.data, d.file.filename, d.file.media_type)
 
 
 # ---------------------------------------------------------------------------- RFQs (the buyer's side)
