@@ -80,3 +80,29 @@ def test_the_map_zooms_from_china_to_the_park(site: Site) -> None:
     labels = re.findall(r'<text class="label"[^>]*>([^<]+)</text>', park)
     assert len(labels) >= 5  # every site of the park labelled with its name
     assert 'class="pan"' in park and op.get("/operator?z=2&c=nonsense").status_code == 200
+
+
+def test_the_buyer_sees_the_notice_and_accepts_the_new_date(site: Site) -> None:
+    buyer = site.browser("zh")
+    site.signup_buyer(buyer)
+    order_id, _site_id = site.ordered(buyer)
+    op = site.browser()
+    site.login(op, site.account("operator"))
+    page = op.get("/operator")
+    start = now()
+    form = {"csrf_token": csrf_of(page.text), "kind": "material", "target": "fdm_pla", "start": _local(start),
+            "end": _local(start + timedelta(days=5))}  # PLA short everywhere: every offer is later
+    assert op.post("/operator/disruptions", data=form).status_code == 303
+    order = buyer.get(f"/orders/{order_id}")
+    assert 'id="disruption-notice"' in order.text and "网络中断影响了本订单" in order.text
+    notice = buyer.get(f"/orders/{order_id}/disruption")
+    assert notice.status_code == 200 and 'id="notice-pending"' in notice.text and "接受新交期" in notice.text
+    import re
+
+    m = re.search(r'data-proposal="(dpr_[0-9a-f]+)"', notice.text)
+    assert m
+    r = buyer.post(f"/orders/{order_id}/disruption/{m.group(1)}/accept", data={"csrf_token": csrf_of(notice.text)})
+    assert r.status_code == 303
+    after = buyer.get(f"/orders/{order_id}/disruption")
+    assert 'id="notice-none"' in after.text
+    assert op.get(f"/orders/{order_id}/disruption").status_code == 403  # the buyer's page

@@ -1,6 +1,7 @@
 """Park operator pages: the network map with each site's load and the disruptions in force, disruptions (kind,
 target, start and end; a preview of the moves per affected line before committing; cancel), the older "close a
-site N days", the network summary and the KPI report of a chosen window.
+site N days", the network summary and the KPI report of a chosen window. And the buyer's side of a disruption:
+the notice of an order whose lines it moved, where the buyer accepts a later date or cancels the line.
 
 Calls services.disruptions, services.orders and services.web_operator; the map comes from web.mapsvg.
 """
@@ -21,7 +22,7 @@ from starlette.datastructures import FormData
 from fabgrid.config import Settings
 from fabgrid.domain.catalog import Site
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import catalog_read, disruptions, jobs, orders, web_operator
+from fabgrid.services import acceptance, catalog_read, disruptions, jobs, orders, web_operator
 from fabgrid.services._util import now
 from fabgrid.services.accounts import Principal
 from fabgrid.web import i18n, mapsvg
@@ -211,3 +212,39 @@ async def cancel(request: Request, disruption_id: str) -> Response:
     await checked_form(request)
     disruptions.cancel(settings_of(request), who, disruption_id)
     return RedirectResponse("/operator", status_code=303)
+
+
+BUYER = ("buyer", "admin")
+
+
+@router.get("/orders/{order_id}/disruption", response_class=HTMLResponse)
+def disruption_notice(request: Request, order_id: str) -> HTMLResponse:
+    """The buyer's notice of what disruptions did to an order: the timeline's disruption events and the later dates
+    waiting for the buyer's answer (accept the new date, or cancel the line)."""
+    who = require(request, *BUYER)
+    settings = settings_of(request)
+    o = orders.get_order(settings, who, order_id)
+    view = acceptance.acceptance_view(settings, who, order_id)
+    pending = [p for p in view.proposals if p.status.value == "pending" and p.note.startswith("disruption ")]
+    events = [e for e in o.events if e.note.startswith("disruption ")]
+    lines = {ln.id: ln for ln in o.lines}
+    return render(request, "disruption_notice.html", {"order": o, "pending": pending, "events": events,
+                                                      "lines": lines}, who=who)
+
+
+@router.post("/orders/{order_id}/disruption/{proposal_id}/accept")
+async def accept_new_date(request: Request, order_id: str, proposal_id: str) -> Response:
+    """The buyer accepts the later date a disruption gave a line."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    acceptance.decide_proposal(settings_of(request), who, order_id, proposal_id, True)
+    return RedirectResponse(f"/orders/{order_id}/disruption", status_code=303)
+
+
+@router.post("/orders/{order_id}/disruption/lines/{line_id}/cancel")
+async def cancel_moved_line(request: Request, order_id: str, line_id: str) -> Response:
+    """The buyer cancels a line rather than accept the later date a disruption gave it."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    disruptions.cancel_line(settings_of(request), who, order_id, line_id)
+    return RedirectResponse(f"/orders/{order_id}/disruption", status_code=303)
