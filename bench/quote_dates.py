@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
     from fabgrid.domain.catalog import ProcessFamily
     from fabgrid.domain.quote import QuoteRequest
     from fabgrid.network.geo import load_logistics
-    from fabgrid.services.promises import PromisedLine, check_sites, line_of, station_hours
+    from fabgrid.services.promises import PromisedLine, check_sites, line_of, occupancy_hours, station_hours
     from fabgrid.services.quotes import routing
 
     rng = np.random.default_rng(args.seed)
@@ -66,8 +66,10 @@ def main(argv: list[str]) -> int:
     times = sorted(week0 + timedelta(minutes=int(m)) for m in rng.integers(0, 5 * 1440, args.quotes))
     lines: list[PromisedLine] = []
     station_of: dict[str, dict[str, float]] = {}
+    held_of: dict[str, float] = {}
     quoted: list[tuple[str, int]] = []  # (tier, days from quote to delivery)
     no_offer = 0
+    versus: dict[str, list[tuple[int, float]]] = {}  # per tier: (days earlier than standard, price ratio)
     t0 = time.perf_counter()
     for i, now in enumerate(times):
         _name, prepared = parts[int(rng.integers(len(parts)))]
@@ -78,17 +80,23 @@ def main(argv: list[str]) -> int:
         queued: dict[tuple[str, ProcessFamily], float] = {}
         priority: dict[tuple[str, ProcessFamily], float] = {}
         stations: dict[tuple[str, str], float] = {}
+        due: dict[tuple[str, ProcessFamily], list[tuple[datetime, float]]] = {}
+        held: dict[tuple[str, ProcessFamily], float] = {}
         for ln in lines:
             if leadtime.ship_deadline(ln.ship_date, cutoff) > now:
                 key = (ln.site_id, ln.process)
                 queued[key] = queued.get(key, 0.0) + ln.machine_h
+                h = held_of[ln.id]
+                held[key] = held.get(key, 0.0) + h
                 if ln.tier == "express":
-                    priority[key] = priority.get(key, 0.0) + ln.machine_h
+                    priority[key] = priority.get(key, 0.0) + h
+                else:
+                    due.setdefault(key, []).append((leadtime.ship_deadline(ln.ship_date, cutoff), h))
                 for step, h in station_of[ln.id].items():
                     stations[(ln.site_id, step)] = stations.get((ln.site_id, step), 0.0) + h
         req = QuoteRequest(material=mat, quantity=qty, destination=dest)
         offers, _ = quote_network(prepared.part, network, req, rates, now, queued, {}, logistics, route,  # type: ignore[attr-defined]
-                                  priority, stations)
+                                  priority, stations, queued_due=due, occupancy_h=held)
         if not offers:
             no_offer += 1
             continue
@@ -98,7 +106,13 @@ def main(argv: list[str]) -> int:
                                                                                 if t.tier == "standard")
         lines.append(line_of(f"l{i:03d}", offer, tier.tier, now, tier.ship_date))
         station_of[lines[-1].id] = station_hours(offer)
+        held_of[lines[-1].id] = occupancy_hours(offer)
         quoted.append((tier.tier, (tier.delivery_date - leadtime.local_today(now)).days))
+        std = next(t for t in offer.tiers if t.tier == "standard")
+        for t in offer.tiers:
+            if t.tier != "standard":
+                versus.setdefault(t.tier, []).append(((std.delivery_date - t.delivery_date).days,
+                                                      t.unit_price_cny / std.unit_price_cny))
     quote_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     checks = check_sites(network, lines, cutoff, time_limit_s=args.time_limit)
@@ -116,6 +130,11 @@ def main(argv: list[str]) -> int:
         if days:
             print(f"{tier:10s} {len(days):5d} {sum(c.kept for c in k):5d} {statistics.median(days):28.1f} "
                   f"{min(days):4d} {max(days):4d}")
+    for tier, v in sorted(versus.items()):
+        d = statistics.median(d for d, _ in v)
+        print(f"{tier} where offered ({len(v)} chosen offers): delivery a median {abs(d):.1f} days "
+              f"{'earlier' if d >= 0 else 'later'} than the same offer's standard, price x"
+              f"{statistics.median(r for _, r in v):.2f}")
     print(f"\npromises kept by the sites' schedules: {kept}/{len(checks)} = {share:.1%} "
           f"(target {KEPT_TARGET:.0%}, ratio {share / KEPT_TARGET:.3f})")
     late = sorted((c for c in checks if not c.kept), key=lambda c: c.completion - c.deadline, reverse=True)

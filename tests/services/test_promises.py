@@ -31,7 +31,10 @@ def test_a_week_of_orders_is_kept_by_every_sites_schedule(settings: Settings, bu
     cities = ["Changsha", "Wuhan", "Shenzhen", "Shanghai"]
     placed = 0
     for _ in range(40):
-        req = QuoteRequest(part_id=rng.choice(uploaded).id, material=rng.choice(materials),
+        material = rng.choice(materials)
+        # a finish on some lines: a step of every build in the site's plan, and days in the quote
+        finish = rng.choice([None, None, "anodising" if material.startswith("cnc") else "sanding_painting"])
+        req = QuoteRequest(part_id=rng.choice(uploaded).id, material=material, finish=finish,
                            quantity=rng.choice([1, 2, 5, 10, 20, 50]), destination=rng.choice(cities))
         quote, _ = quotes_store.create_quote(settings, buyer, req)
         if not quote.offers or any(ln.quote_id == quote.id for o in orders.list_orders(settings, buyer)
@@ -47,5 +50,7 @@ def test_a_week_of_orders_is_kept_by_every_sites_schedule(settings: Settings, bu
     assert len(checks) == placed
     assert len({c.site_id for c in checks}) >= 3
     assert any(c.tier == "express" for c in checks) and any(c.tier == "economy" for c in checks)
+    finished = [ln for ln in promises.ordered_lines(settings) if ln.finish]
+    assert finished and all(ln.area_mm2 > 0 for ln in finished)
     late = [c for c in checks if not c.kept]
     assert not late, [(c.line_id, c.site_id, c.tier, str(c.ship_date), c.completion.isoformat()) for c in late]

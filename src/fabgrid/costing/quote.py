@@ -107,29 +107,40 @@ def _vat(price: float, vat_pct: float | None) -> float | None:
 
 
 def _tier_dates(site: Site, catalog_job: leadtime.Job, rates: Rates, now: datetime, queued_min: float,
-                priority_min: float, extra_days: int, station_min: Mapping[str, float]) -> dict[str, tuple[date, int]]:
+                priority_min: float, extra_days: int, station_min: Mapping[str, float],
+                due: Sequence[tuple[datetime, float]] = ()) -> dict[str, tuple[date, int]]:
     """Per tier: (ship date, minute of completion) from the site's calendar, its queue and the job's route. A tier
     waits for its share of the queue, and never for less than the work queued in a priority tier (express work
-    is not overtaken by later express work)."""
+    is not overtaken by later express work). A tier ahead of the queue (queue_factor < 1) also waits for the
+    queued lines promised to ship before it would (`due`: their dispatch deadline and machine minutes per
+    machine): it overtakes only work whose promise leaves room for it."""
     clk = leadtime.clock(site.calendar, now.replace(second=0, microsecond=0))
     cutoff = float(rates.shipping["dispatch_cutoff_h"])
     margin = round(float(rates.shipping.get("dispatch_margin_h", 0.0)) * 60)
     out: dict[str, tuple[date, int]] = {}
     for name, tier in rates.tiers.items():
         ahead = max(queued_min * tier.queue_factor, priority_min)
-        share = min(tier.queue_factor, 1.0) if queued_min > 0 else 0.0
-        done = leadtime.completion(clk, catalog_job, ahead, overtime=tier.overtime,
-                                   station_min={k: v * max(share, priority_min / max(queued_min, 1e-9))
-                                                for k, v in station_min.items()})
-        done = clk.attended(done, margin) if margin > 0 else done
-        out[name] = (leadtime.ship_after(site.calendar, clk.at(done), cutoff, extra_days + tier.extra_days), done)
+        for _ in range(len(due) + 1):
+            share = min(ahead / queued_min, 1.0) if queued_min > 0 else 0.0
+            done = leadtime.completion(clk, catalog_job, ahead, overtime=tier.overtime,
+                                       station_min={k: v * share for k, v in station_min.items()})
+            done = clk.attended(done, margin) if margin > 0 else done
+            ship = leadtime.ship_after(site.calendar, clk.at(done), cutoff, extra_days + tier.extra_days)
+            if tier.queue_factor >= 1.0 or not due:
+                break
+            deadline = leadtime.ship_deadline(ship, cutoff)
+            must = min(priority_min + sum(m for d, m in due if d <= deadline), queued_min)
+            if must <= ahead + 1e-6:
+                break
+            ahead = must
+        out[name] = (ship, done)
     return out
 
 
 def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr: Price, post: PostProcess,
            mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
            logistics: Logistics | None = None, priority_h: float = 0.0,
-           station_h: Mapping[str, float] | None = None) -> Offer:
+           station_h: Mapping[str, float] | None = None, due: Sequence[tuple[datetime, float]] = ()) -> Offer:
     ship_cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
     line_ship, transit, line_co2, road = _shipping(site, req.destination, unit_kg * req.quantity, logistics)
@@ -137,7 +148,7 @@ def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr
     co2 = carbon(est, mat, site, line_co2 / req.quantity)
     today = leadtime.local_today(now)
     dates = _tier_dates(site, job, rates, now, queued_h * 60.0, priority_h * 60.0, post.lead_days,
-                        {k: v * 60.0 for k, v in (station_h or {}).items()})
+                        {k: v * 60.0 for k, v in (station_h or {}).items()}, [(d, h * 60.0) for d, h in due])
     tiers: list[TierOffer] = []
     for name, tier in sorted(rates.tiers.items(), key=lambda kv: kv[1].price_factor):
         ship = dates[name][0]
@@ -159,7 +170,8 @@ def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr
                      run_s=round(est.time_s - est.setup_s, 1), material_g=round(est.material_g, 3),
                      machine_co2_kg=round(co2.machine_co2_kg, 5), material_co2_kg=round(co2.material_co2_kg, 5),
                      shipping_co2_kg=round(co2.shipping_co2_kg, 5), queued_h=round(queued_h, 2),
-                     builds=float(job.builds), build_h=job.build_h, machines=float(job.machines))
+                     builds=float(job.builds), build_h=job.build_h, machines=float(job.machines),
+                     occupancy_h=round(job.builds * job.build_min / 60.0, 3))
     breakdown.update({f"station_h.{k}": round(v, 3) for k, v in job.station_hours().items()})
     return Offer(
         site=site.id, city=site.city, process=est.process, machine=model.id, material=mat.id, quantity=req.quantity,
@@ -193,6 +205,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                   priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   station_h: Mapping[tuple[str, str], float] | None = None,
                   cheapest_only: bool = False,
+                  queued_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
+                  occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                   ) -> tuple[list[Offer], list[Rejection]]:
     """Offers of every capable site (cheapest machine model each) and the rejections of the others.
 
@@ -203,7 +217,10 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     `station_h` the hours of work queued at each site's stations per (site id, step). Dates come from each
     site's calendar and queue (`leadtime.completion`). Offers are
     sorted by `offer_rank` (unit price, delivery date, distance); rejections by site id. With `cheapest_only`
-    only the offers at the lowest unit price are made (the price-break table's need).
+    only the offers at the lowest unit price are made (the price-break table's need). `queued_due`: per
+    (site id, process) the queued lines outside a priority tier as (dispatch deadline, machine hours), which
+    express does not overtake when their promise would break. `occupancy_h`: the hours the queued lines hold the
+    machines (their builds with on-machine cool-down), which the dates wait for instead of `queued_h`.
     """
     mat = validate_request(network, req)
     post = post_process(network.catalog, mat.process, part.area_mm2, req.finish)
@@ -254,13 +271,15 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             break
         best: Offer | None = None
         for _p, _mid, model, est, pr in tied:
-            q = queued / max(eligible, 1)
-            qp = min((priority_h or {}).get((site.id, mat.process), 0.0), queued) / max(eligible, 1)
+            held = (occupancy_h or {}).get((site.id, mat.process), queued) if occupancy_h is not None else queued
+            q = max(held, queued) / max(eligible, 1)
+            qp = min((priority_h or {}).get((site.id, mat.process), 0.0), max(held, queued)) / max(eligible, 1)
             job = leadtime.site_job(site, network.catalog, mat.process, eligible, est.job_time_s, est.builds,
                                     req.quantity, post.steps, part.area_mm2, route, attended=not unattended,
                                     batch_setup_s=est.setup_s * req.quantity if one_at_a_time else None)
             offer = _offer(site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp,
-                           {step: h for (sid, step), h in (station_h or {}).items() if sid == site.id})
+                           {step: h for (sid, step), h in (station_h or {}).items() if sid == site.id},
+                           [(d, h / max(eligible, 1)) for d, h in (queued_due or {}).get((site.id, mat.process), ())])
             if best is None or offer_rank(offer) < offer_rank(best):
                 best = offer
         if best is not None and site.max_order_cny is not None and best.total_price_cny > site.max_order_cny:

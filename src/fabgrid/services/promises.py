@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from fabgrid.config import Settings
 from fabgrid.costing import leadtime
-from fabgrid.domain.catalog import Network, ProcessFamily
-from fabgrid.domain.order import QUEUED_AT_SITE
+from fabgrid.domain.catalog import Catalog, Network, ProcessFamily
+from fabgrid.domain.order import QUEUED_AT_SITE, OrderLine
 from fabgrid.domain.quote import Offer, Quote
 from fabgrid.domain.schedule import WorkBuild, WorkJob, Workload
 from fabgrid.services import network as network_service
@@ -47,6 +48,9 @@ class PromisedLine:
     tier: str
     ordered_at: datetime
     ship_date: date
+    #: the buyer's finish (a step of every build in the plan) and the part's surface area it takes time by
+    finish: str | None = None
+    area_mm2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,22 @@ def _typed(quote: object) -> Quote:
     return quote if isinstance(quote, Quote) else Quote.model_validate(quote)
 
 
-def line_of(line_id: str, offer: Offer, tier: str, ordered_at: datetime, ship: date) -> PromisedLine:
+def line_of(line_id: str, offer: Offer, tier: str, ordered_at: datetime, ship: date, finish: str | None = None,
+            area_mm2: float = 0.0) -> PromisedLine:
     """A line ordered at `offer` in `tier`, with its builds as the offer's dates batched them (an offer stored
     before the batching was recorded: the estimate's builds)."""
     builds = int(offer.breakdown.get("builds", offer.estimate.builds))
     build_h = offer.breakdown.get("build_h") or leadtime.build_hours(offer.estimate.job_time_s, builds)
     return PromisedLine(id=line_id, site_id=offer.site, process=offer.process, material=offer.material,
                         quantity=offer.quantity, machine_h=offer.estimate.job_time_s / 3600.0, builds=builds,
-                        build_h=float(build_h), tier=tier, ordered_at=ordered_at, ship_date=ship)
+                        build_h=float(build_h), tier=tier, ordered_at=ordered_at, ship_date=ship, finish=finish,
+                        area_mm2=area_mm2)
+
+
+def occupancy_hours(offer: Offer) -> float:
+    """Hours the offer's line holds the machines (builds with on-machine cool-down; machine hours in offers stored
+    before it was recorded)."""
+    return float(offer.breakdown.get("occupancy_h") or offer.estimate.job_time_s / 3600.0)
 
 
 def station_hours(offer: Offer) -> dict[str, float]:
@@ -85,36 +97,64 @@ def station_hours(offer: Offer) -> dict[str, float]:
     return {k.split(".", 1)[1]: float(v) for k, v in offer.breakdown.items() if k.startswith("station_h.")}
 
 
-_station_cache: dict[str, dict[str, float]] = {}
-_station_lock = threading.Lock()
+class OpenQueue(NamedTuple):
+    """What the queued lines hold beyond their machine hours: express hours per (site, process), station hours per
+    (site, step), and per (site, process) the other lines' (dispatch deadline, machine hours)."""
+
+    priority_h: dict[tuple[str, ProcessFamily], float]
+    station_h: dict[tuple[str, str], float]
+    due: dict[tuple[str, ProcessFamily], list[tuple[datetime, float]]]
+    occupancy_h: dict[tuple[str, ProcessFamily], float]
 
 
-def open_queue(uow: UnitOfWork) -> tuple[dict[tuple[str, ProcessFamily], float], dict[tuple[str, str], float]]:
+_line_cache: dict[str, tuple[dict[str, float], date | None, float | None]] = {}
+_line_lock = threading.Lock()
+
+
+def _promise_of(uow: UnitOfWork, ln: OrderLine) -> tuple[dict[str, float], date | None, float | None]:
+    """(station hours, promised ship date, hours it holds the machines) of a queued line from its quote (read
+    once: a stored quote does not change)."""
+    key = f"{ln.quote_id}:{ln.offer_site_id}:{ln.tier}"
+    with _line_lock:
+        hit = _line_cache.get(key)
+    if hit is not None:
+        return hit
+    stored = uow.quotes.by_id(ln.quote_id)
+    offer = next((o for o in _typed(stored.quote).offers if o.site == ln.offer_site_id),
+                 None) if stored is not None else None
+    tier = next((t for t in offer.tiers if t.tier == ln.tier), None) if offer is not None else None
+    out = (station_hours(offer) if offer is not None else {},
+           tier.ship_date if tier is not None else (offer.ship_date if offer is not None else None),
+           offer.breakdown.get("occupancy_h") if offer is not None else None)
+    with _line_lock:
+        if len(_line_cache) > 100_000:
+            _line_cache.clear()
+        _line_cache[key] = out
+    return out
+
+
+def open_queue(uow: UnitOfWork, cutoff_h: float | None = None) -> OpenQueue:
     """What the queued lines hold beyond their machine hours (`services.network.open_machine_hours`): the machine
-    hours ordered express per (site, process), which a new express line does not overtake, and the station hours
-    per (site, step) their quotes' dates counted (read once per quote: a stored quote does not change)."""
-    priority: dict[tuple[str, ProcessFamily], float] = {}
-    stations: dict[tuple[str, str], float] = {}
+    hours ordered express per (site, process), which a new express line does not overtake; the station hours per
+    (site, step) their quotes' dates counted; and the other lines' promised dispatch deadlines with their machine
+    hours, which express overtakes only where the promise leaves room."""
+    if cutoff_h is None:
+        cutoff_h = float(network_service.current(uow).rates.shipping["dispatch_cutoff_h"])
+    q = OpenQueue({}, {}, {}, {})
     for ln in uow.orders.lines(statuses=QUEUED_AT_SITE):
         if ln.site_id is None:
             continue
+        key = (ln.site_id, ln.process)
+        hours, ship, held = _promise_of(uow, ln)
+        held = max(float(held or 0.0), ln.machine_h)  # builds with their on-machine cool-down
+        q.occupancy_h[key] = q.occupancy_h.get(key, 0.0) + held
         if ln.tier == "express":
-            priority[(ln.site_id, ln.process)] = priority.get((ln.site_id, ln.process), 0.0) + ln.machine_h
-        key = f"{ln.quote_id}:{ln.offer_site_id}"
-        with _station_lock:
-            hours = _station_cache.get(key)
-        if hours is None:
-            stored = uow.quotes.by_id(ln.quote_id)
-            offer = next((o for o in _typed(stored.quote).offers if o.site == ln.offer_site_id),
-                         None) if stored is not None else None
-            hours = station_hours(offer) if offer is not None else {}
-            with _station_lock:
-                if len(_station_cache) > 100_000:
-                    _station_cache.clear()
-                _station_cache[key] = hours
+            q.priority_h[key] = q.priority_h.get(key, 0.0) + held
+        elif ship is not None:
+            q.due.setdefault(key, []).append((leadtime.ship_deadline(ship, cutoff_h), held))
         for step, h in hours.items():
-            stations[(ln.site_id, step)] = stations.get((ln.site_id, step), 0.0) + h
-    return priority, stations
+            q.station_h[(ln.site_id, step)] = q.station_h.get((ln.site_id, step), 0.0) + h
+    return q
 
 
 def ordered_lines(settings: Settings, site_id: str | None = None) -> list[PromisedLine]:
@@ -135,21 +175,28 @@ def ordered_lines(settings: Settings, site_id: str | None = None) -> list[Promis
                 continue
             tier = next((t for t in offer.tiers if t.tier == ln.tier), None)
             ship = tier.ship_date if tier is not None else offer.ship_date
-            out.append(line_of(ln.id, offer, ln.tier, order.created_at, ship))
+            part = uow.parts.get(ln.part_id, None)
+            report: Any = part.report if part is not None else None
+            area = report.get("area_mm2") if isinstance(report, dict) else getattr(report, "area_mm2", None)
+            out.append(line_of(ln.id, offer, ln.tier, order.created_at, ship, ln.finish, float(area or 0.0)))
     return out
 
 
-def workload(site_id: str, lines: Sequence[PromisedLine], cutoff_h: float) -> Workload:
-    """The site's workload of `lines`: one job per line, its builds as the quote batched them, released when
-    ordered, due at the promised dispatch."""
+def workload(site_id: str, lines: Sequence[PromisedLine], cutoff_h: float, catalog: Catalog | None = None) -> Workload:
+    """The site's workload of `lines`: one job per line, its builds as the quote batched them with the buyer's
+    finish as a step of each (`services.planning.finish_steps`, with `catalog`), released when ordered, due at
+    the promised dispatch."""
+    from fabgrid.services.planning import finish_steps
+
     start = min(ln.ordered_at for ln in lines).replace(second=0, microsecond=0)
     jobs = []
     for ln in lines:
         n = max(ln.builds, 1)
         per_build = max(1, math.ceil(ln.quantity / n))
         print_h = ln.build_h
+        steps = finish_steps(catalog, ln.finish, per_build, ln.area_mm2) if catalog is not None and ln.finish else ()
         builds = tuple(WorkBuild(id=f"{ln.id}-b{i + 1}", process=ln.process, material=ln.material, print_h=print_h,
-                                 parts=per_build) for i in range(n))
+                                 parts=per_build, finish_steps=steps) for i in range(n))
         jobs.append(WorkJob(id=ln.id, due=leadtime.ship_deadline(ln.ship_date, cutoff_h),
                             release=max(ln.ordered_at, start), weight=TIER_WEIGHT.get(ln.tier, 1), builds=builds))
     return Workload(site=site_id, start=start, source="orders", jobs=tuple(jobs))
@@ -176,7 +223,7 @@ def check_sites(network: Network, lines: Iterable[PromisedLine], cutoff_h: float
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         futures = {}
         for site_id, mine in sorted(by_site.items()):
-            work = workload(site_id, mine, cutoff_h)
+            work = workload(site_id, mine, cutoff_h, network.catalog)
             assert work.start is not None
             last = max(leadtime.ship_deadline(ln.ship_date, cutoff_h) for ln in mine)
             horizon = max(1.0, (last - work.start + timedelta(days=2)).total_seconds() / 86400.0)

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -212,13 +212,17 @@ def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer],
                  now: datetime, queued_h: Mapping[tuple[str, ProcessFamily], float] | None,
                  logistics: Logistics | None, route: Routing,
                  priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
-                 station_h: Mapping[tuple[str, str], float] | None = None) -> list[PriceBreak]:
+                 station_h: Mapping[tuple[str, str], float] | None = None,
+                 queue_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
+                 occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                 ) -> list[PriceBreak]:
     """The cheapest standard offer at 1, 10, 100, 1000 and the asked quantity (ascending), in the same request."""
     out = []
     for qty in sorted({*PRICE_BREAKS, req.quantity}):
         found = offers if qty == req.quantity else quote_network(
             prepared.part, network, replace(req, quantity=qty), rates, now, queued_h, prepared.dfm_errors,
-            logistics, route, priority_h, station_h, cheapest_only=True)[0]
+            logistics, route, priority_h, station_h, cheapest_only=True, queued_due=queue_due,
+            occupancy_h=occupancy_h)[0]
         best = found[0] if found else None
         count = len(found) if qty == req.quantity else None
         out.append(PriceBreak(quantity=qty, offers=count, site=best.site if best else None,
@@ -306,10 +310,14 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
                   network: Network | None = None, rates: Rates | None = None,
                   logistics: Logistics | None = None,
                   priority_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
-                  station_h: Mapping[tuple[str, str], float] | None = None) -> Quote:
+                  station_h: Mapping[tuple[str, str], float] | None = None,
+                  queue_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
+                  occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  ) -> Quote:
     """Offers for a prepared part and a request; its `input_hash` is `domain.quote.input_hash` of the
     request, the part's content key and the data fingerprint (what the store keys its quotes by).
-    `priority_h` and `station_h`: the express part of the queue and the stations' queued hours
+    `priority_h`, `station_h` and `queue_due`: the express part of the queue, the stations' queued hours and the
+    other queued lines' dispatch deadlines, `occupancy_h` the hours the queue holds the machines
     (`services.promises.open_queue`)."""
     if network is None:
         from fabgrid.data import load_network
@@ -321,9 +329,10 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
         raise InputError("now must be timezone-aware", code="quote.now")
     route = routing()
     offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors,
-                                     logistics, route, priority_h, station_h)
+                                     logistics, route, priority_h, station_h, queued_due=queue_due,
+                                     occupancy_h=occupancy_h)
     breaks = price_breaks(prepared, req, offers, network, rates, now, queued_h, logistics, route, priority_h,
-                          station_h) if offers else []
+                          station_h, queue_due, occupancy_h) if offers else []
     return Quote(
         input_hash=input_hash(req, prepared.key, _fingerprint(network, rates)),
         part_name=prepared.name, material=req.material, quantity=req.quantity, process=req.family,

@@ -147,14 +147,16 @@ def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
 
 def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
              data: NetworkData,
-             extras: tuple[dict[Any, float], dict[Any, float]] = ({}, {})) -> Quote:
+             extras: promises.OpenQueue | None = None) -> Quote:
     """Price the part with the costing engine (`services.quotes`)."""
     from fabgrid.services import quotes as engine
 
     prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256), lambda: engine.prepare_part(
         designs.read_design(settings, part), part.filename, units=part.units,
         report=engine.stored_report(part.report)))
-    return engine.quote_request(prepared, req, queued_h=queued_h, priority_h=extras[0], station_h=extras[1],
+    q = extras or promises.OpenQueue({}, {}, {}, {})
+    return engine.quote_request(prepared, req, queued_h=queued_h, priority_h=q.priority_h, station_h=q.station_h,
+                                queue_due=q.due, occupancy_h=q.occupancy_h,
                                 network=data.network, rates=data.rates,
                                 logistics=data.logistics)
 
