@@ -135,10 +135,16 @@ def test_rfq_buyer_and_factory_halves(browser: Any, server: Server, tmp_path: An
     fa.wait_for_selector(".bid")
     assert "9.80" in fa.inner_text(".bid")
 
-    # factory B bids on the teaser
+    # factory B bids on the teaser, withdraws and bids again
     fb = _page(browser)
     _login(fb, server, "rfq.b.e2e@factory.example.com")
     fb.goto(server.url + f"/factory/rfqs/{rfq_id}")
+    fb.fill("#bid-form input[name=price_0_50]", "13")
+    fb.click("#bid-form button[type=submit]")
+    fb.wait_for_selector(".withdraw-form")
+    fb.click(".withdraw-form button")
+    fb.wait_for_selector("#bid-form")
+    assert "withdrawn" in fb.inner_text(".bid")
     fb.fill("#bid-form input[name=price_0_50]", "11")
     fb.fill("#bid-form input[name=price_0_500]", "10.5")
     fb.fill("#bid-form input[name=lead_0_500]", "16")
@@ -147,7 +153,8 @@ def test_rfq_buyer_and_factory_halves(browser: Any, server: Server, tmp_path: An
 
     # the buyer compares and awards A at 500; accepts the contract; writes on the order's thread
     buyer.goto(server.url + f"/rfqs/{rfq_id}")
-    assert buyer.locator("#bids tbody tr").count() == 2
+    assert buyer.locator("#bids tbody tr").count() == 3  # B's withdrawn bid is listed, without an award button
+    assert buyer.locator("#bids .award-form").count() == 2
     _shot(buyer, "05-buyer-bids-en")
     row = buyer.locator(f"#bids tr[data-site='{site_a}']")
     row.locator("select[name=quantity]").select_option("500")

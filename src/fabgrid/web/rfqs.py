@@ -110,6 +110,15 @@ async def award(request: Request, rfq_id: str) -> Response:
     return RedirectResponse(f"/contracts/{a.contract.id}", status_code=303)
 
 
+@router.post("/rfqs/{rfq_id}/invitations/{site_id}/revoke")
+async def revoke(request: Request, rfq_id: str, site_id: str) -> Response:
+    """End a site's access to the RFQ's files."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    rfq.revoke(settings_of(request), who, rfq_id, site_id)
+    return RedirectResponse(f"/rfqs/{rfq_id}", status_code=303)
+
+
 @router.get("/contracts/{contract_id}", response_class=HTMLResponse)
 def contract_page(request: Request, contract_id: str) -> HTMLResponse:
     """A contract version: parties, lines, payment, documents, acceptance; the PDF in both languages."""
@@ -173,6 +182,15 @@ async def accept_nda(request: Request, rfq_id: str) -> Response:
     if not field(form, "agree"):
         raise InputError("tick that you read and accept the NDA", code="rfq.nda_not_ticked")
     rfq.accept_nda(settings_of(request), who, rfq_id, field(form, "nda_sha256"))
+    return RedirectResponse(f"/factory/rfqs/{rfq_id}", status_code=303)
+
+
+@router.post("/factory/rfqs/{rfq_id}/bids/{bid_id}/withdraw")
+async def withdraw(request: Request, rfq_id: str, bid_id: str) -> Response:
+    """Withdraw the site's active bid."""
+    who = require(request, *FACTORY)
+    await checked_form(request)
+    rfq.withdraw_bid(settings_of(request), who, rfq_id, bid_id)
     return RedirectResponse(f"/factory/rfqs/{rfq_id}", status_code=303)
 
 
