@@ -223,7 +223,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     machines (their builds with on-machine cool-down), which the dates wait for instead of `queued_h`.
     """
     mat = validate_request(network, req)
-    post = post_process(network.catalog, mat.process, part.area_mm2, req.finish)
+    area_mm2 = part.area_mm2  # read once: the dates of every offer take it
+    post = post_process(network.catalog, mat.process, area_mm2, req.finish)
     unattended = network.catalog.processes[mat.process].capability.unattended
     route = routing or leadtime.Routing()
     one_at_a_time = network.catalog.processes[mat.process].capability.nesting is NestingMethod.NONE
@@ -275,7 +276,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
             q = max(held, queued) / max(eligible, 1)
             qp = min((priority_h or {}).get((site.id, mat.process), 0.0), max(held, queued)) / max(eligible, 1)
             job = leadtime.site_job(site, network.catalog, mat.process, eligible, est.job_time_s, est.builds,
-                                    req.quantity, post.steps, part.area_mm2, route, attended=not unattended,
+                                    req.quantity, post.steps, area_mm2, route, attended=not unattended,
                                     batch_setup_s=est.setup_s * req.quantity if one_at_a_time else None)
             offer = _offer(site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp,
                            {step: h for (sid, step), h in (station_h or {}).items() if sid == site.id},
