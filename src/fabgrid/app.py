@@ -22,10 +22,12 @@ from fabgrid.web import pages
 
 #: The Content-Security-Policy of answers that set none (JSON, problems, redirects, files): nothing may load or frame.
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-#: /docs: Swagger UI from its CDN, started by /static/swagger-init.js (no inline script; its styles are inline).
-DOCS_CSP = ("default-src 'none'; script-src 'self' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+#: /docs and /redoc: Swagger UI and ReDoc from the package (web/static/vendor, no CDN), started by
+#: /static/swagger-init.js and /static/redoc-init.js (no inline script; their styles are inline, ReDoc
+#: renders in a blob: worker).
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'none'")
 SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"), (b"content-security-policy", DEFAULT_CSP.encode()))
 
@@ -97,10 +99,19 @@ BUSY_RETRY_AFTER_S = 1
 
 def _docs_page() -> HTMLResponse:
     html = ('<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1.0">'
-            '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">'
+            '<link rel="stylesheet" href="/static/vendor/swagger-ui.css">'
             '<title>fabgrid API</title></head><body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>'
-            '<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>'
+            '<script src="/static/vendor/swagger-ui-bundle.js"></script>'
             '<script src="/static/swagger-init.js"></script></body></html>')
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCS_CSP})
+
+
+def _redoc_page() -> HTMLResponse:
+    html = ('<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, initial-scale=1.0">'
+            '<meta charset="utf-8"><title>fabgrid API (ReDoc)</title></head><body>'
+            '<div id="redoc" data-openapi-url="/openapi.json"></div>'
+            '<script src="/static/vendor/redoc.standalone.js"></script>'
+            '<script src="/static/redoc-init.js"></script></body></html>')
     return HTMLResponse(html, headers={"Content-Security-Policy": DOCS_CSP})
 
 
@@ -143,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_api_route("/docs", _docs_page, include_in_schema=False, response_class=HTMLResponse)
+    app.add_api_route("/redoc", _redoc_page, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(LoadShedder, limit=settings.max_in_flight)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals carry the headers too
     api.install(app, settings)
