@@ -280,3 +280,26 @@ def test_bad_input_is_a_4xx_problem(own: Platform) -> None:
                   headers=oh), 422, "disruption.start")
     _problem(own.client.delete("/api/v1/operator/disruptions/ndr_nope", headers=oh), 404, "disruption.not_found")
     assert own.client.get("/api/v1/operator/disruptions", headers=oh).status_code == 200
+
+
+def test_preview_commit_and_cancel_on_postgresql(pg_url: str, tmp_path: Any) -> None:
+    """The same on PostgreSQL: the committed moves are the preview's; cancelling before the start puts every line
+    back."""
+    settings = replace(make_settings(tmp_path), database_url=pg_url)
+    with TestClient(create_app(settings)) as client:
+        p = Platform(client, settings)
+        buyer = p.buyer()
+        order = _order(p, buyer)
+        oh = p.account("operator")
+        before = _lines(p, oh)
+        start = now() + timedelta(minutes=30)
+        body = {"kind": "site", "target": order["site_id"], "start": start.isoformat(),
+                "end": (start + timedelta(days=3)).isoformat()}
+        preview = client.post("/api/v1/operator/disruptions", json=body | {"preview": True}, headers=oh).json()
+        assert preview["moves"] and _lines(p, oh) == before
+        r = client.post("/api/v1/operator/disruptions", json=body, headers=oh)
+        assert r.status_code == 202, r.text
+        assert _essence(r.json()["moves"]) == _essence(preview["moves"])
+        assert _lines(p, oh) != before
+        assert client.delete(f"/api/v1/operator/disruptions/{r.json()['id']}", headers=oh).status_code == 200
+        assert _lines(p, oh) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import fabgrid.store.disruptions  # noqa: F401  (network_disruptions on Base.metadata)
 import fabgrid.store.telemetry_tables  # noqa: F401  (machine_events on Base.metadata)
 from fabgrid.store.db import get_engine, upgrade
 from fabgrid.store.tables import Base
@@ -16,7 +17,9 @@ PLATFORM_TABLES = {"parts", "jobs", "quotes", "orders", "order_lines", "order_ev
                    "factory_applications", "storefronts", "factory_events", "factory_documents",
                    # issue 19 (migration 0011)
                    "rfq_files", "rfqs", "rfq_invitations", "rfq_bids", "contracts", "threads", "messages",
-                   "thread_reads", "claims", "exhibitions", "booths", "meeting_slots"}
+                   "thread_reads", "claims", "exhibitions", "booths", "meeting_slots",
+                   # issue 22 (migration 0012)
+                   "network_disruptions"}
 
 
 def _table(diff: tuple[object, ...]) -> str | None:
