@@ -41,6 +41,11 @@ def test_offers_sorted_filtered_with_price_breaks_and_vat(site: Site) -> None:
     assert rows == ["1", "10", "20", "100", "1000"]
     assert 'class="asked" data-qty="20"' in html
     assert "Per part incl. VAT" in html and "Total incl. VAT" in html and "set-up" in html
+    from fabgrid.data import load_catalog
+
+    catalog = load_catalog()
+    fdm = next(p for p in catalog.processes.values() if p.id.value == "fdm")
+    assert fdm.name in html and "· fdm ·" not in html  # readable names, not ids
     # default order: price, then delivery, then distance; the nearest factory first among equal prices
     prices = [float(p) for p in _attrs(html, "price")]
     assert prices == sorted(prices) and len(prices) == len(quote["offers"])
@@ -80,4 +85,7 @@ def test_nothing_can_make_it_says_why_and_what_can(site: Site) -> None:
     html = b.get(url).text
     assert 'id="unmakeable"' in html and 'data-code="too_big"' in html and "largest build envelope" in html
     assert 'data-material="cnc_steel_45"' in html and 'id="rfq-link"' in html
+    from fabgrid.data import load_catalog
+
+    assert load_catalog().materials["cnc_steel_45"].name in html
     assert 'href="/rfqs?part=prt_' in html  # the RFQ form of the part (issue 19)

@@ -140,7 +140,10 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
                                           "sort": sort, "sorts": QUOTE_SORTS, "certificate": cert,
                                           "certificates": certificates, "max_days": max_days,
                                           "vat_pct": q.quote.vat_pct, "breaks": q.quote.price_breaks,
-                                          "unmakeable": q.quote.unmakeable}, who=who)
+                                          "unmakeable": q.quote.unmakeable,
+                                          "material_names": {m.id: m.name for m in net.catalog.materials.values()},
+                                          "process_names": {p.value: v.name for p, v in net.catalog.processes.items()}},
+                  who=who)
 
 
 @router.post("/quotes/{quote_id}/order")
