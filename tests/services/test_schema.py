@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import fabgrid.store.disruptions  # noqa: F401  (network_disruptions on Base.metadata)
+import fabgrid.store.disruptions  # network_disruptions on Base.metadata
 import fabgrid.store.telemetry_tables  # noqa: F401  (machine_events on Base.metadata)
 from fabgrid.store.db import get_engine, upgrade
 from fabgrid.store.tables import Base
