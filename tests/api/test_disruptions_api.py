@@ -144,6 +144,7 @@ def test_site_disruption_preview_equals_commit_and_the_buyer_is_told(own: Platfo
     r = own.client.post("/api/v1/operator/disruptions", json=body | {"preview": True}, headers=oh)
     assert r.status_code == 200, r.text
     preview = r.json()["moves"]
+    assert r.json()["check"] == []  # the independent checker finds nothing wrong with the engine's re-plan
     mine = [m for m in preview if m["line_id"] == line["id"]]
     assert len(mine) == 1 and set(mine[0]) >= MOVE_KEYS
     m = mine[0]
@@ -207,6 +208,7 @@ def test_a_province_disruption_slips_dates_the_buyer_accepts_or_cancels(own: Pla
     assert r.status_code == 202, r.text
     done = r.json()
     assert done["target"] == "Hunan" and _essence(done["moves"]) == _essence(preview["moves"])
+    assert preview["check"] == [] and done["check"] == []
     by_line = {m["line_id"]: m for m in done["moves"]}
     m1, m2 = by_line[o1["lines"][0]["id"]], by_line[o2["lines"][0]["id"]]
     assert m1["slips"] and m1["new_date"] > m1["old_date"] and m1["proposal_id"]

@@ -69,6 +69,8 @@ class DisruptionPlan:
     end: datetime | None
     moves: tuple[DisruptionMove, ...]
     disruption: NetworkDisruption | None = None
+    #: What the independent checker found wrong with the engine's re-plan (empty: it keeps every rule).
+    violations: tuple[str, ...] = ()
 
 
 def _operator(who: Principal) -> None:
@@ -262,18 +264,22 @@ def _co2(q: _Queued, site: str | None) -> float | None:
     return None
 
 
-def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime, at: datetime) -> list[DisruptionMove]:
-    """The engine's re-plan of the queued lines under `d`: one move per line that changes site or slips."""
+def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime,
+                at: datetime) -> tuple[list[DisruptionMove], tuple[str, ...]]:
+    """The engine's re-plan of the queued lines under `d`: one move per line that changes site or slips, and what
+    the independent checker (`network.check.check_plan`) finds wrong with the re-plan (nothing, normally)."""
+    from fabgrid.network.check import check_plan
     from fabgrid.network.disrupt import disrupt
 
     today = at.date()
     queued = _queued(uow, start)
     if not queued:
-        return []
+        return [], ()
     sc, plan = _scenario(uow, queued, today)
     if not sc.lines:
-        return []
+        return [], ()
     report = disrupt(sc, plan, d, time_limit_s=REPLAN_TIME_S, churn_cny_per_unit=CHURN_CNY_PER_UNIT)
+    checked = check_plan(sc.model_copy(update={"disruptions": (d,)}), report.plan)
     by_id = {q.line.id: q for q in queued}
     after = {a.line: a for a in report.plan.assignments}
     load_h: dict[str, float] = {}
@@ -305,7 +311,7 @@ def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime, at: datetime) -
             distance_km=_road_km(uow, to_site, q.order.destination), co2_kg=_co2(q, to_site),
             old_distance_km=_road_km(uow, ln.site_id, q.order.destination), old_co2_kg=_co2(q, ln.site_id),
             added_machine_h=round(added_h, 3), to_site_load_days=load_days, old_status=ln.status))
-    return sorted(moves, key=lambda m: (m.order_id, m.line_id))
+    return sorted(moves, key=lambda m: (m.order_id, m.line_id)), tuple(checked.violations[:20])
 
 
 # ---------------------------------------------------------------- notices
@@ -461,8 +467,8 @@ def preview(settings: Settings, who: Principal, kind: str, target: str, start: d
     start, end = _window(start, end, at)
     with UnitOfWork(settings.database_url) as uow:
         d, canonical = _engine_disruption(uow, k, target, start, end, at)
-        moves = _plan_moves(uow, d, start, at)
-    return DisruptionPlan(k, canonical, start, end, tuple(moves))
+        moves, violations = _plan_moves(uow, d, start, at)
+    return DisruptionPlan(k, canonical, start, end, tuple(moves), violations=violations)
 
 
 def declare(settings: Settings, who: Principal, kind: str, target: str, start: datetime,
@@ -479,12 +485,12 @@ def declare(settings: Settings, who: Principal, kind: str, target: str, start: d
         ed, canonical = _engine_disruption(uow, k, target, start, end, at)
         d = NetworkDisruption(id=new_id("ndr"), kind=k, target=canonical, start=start, end=end,
                               declared_by=who.user_id, created_at=at, note=note.strip())
-        moves = _plan_moves(uow, ed, start, at)
+        moves, violations = _plan_moves(uow, ed, start, at)
         applied, job_ids = _apply(uow, settings, d, moves, at)
         d = uow.network_disruptions.add(d.model_copy(update={"moves": tuple(applied)}))
         uow.commit()
     _submit(settings, job_ids)
-    return DisruptionPlan(k, canonical, start, end, d.moves, d)
+    return DisruptionPlan(k, canonical, start, end, d.moves, d, violations)
 
 
 def _own(uow: UnitOfWork, disruption_id: str) -> NetworkDisruption:
@@ -542,11 +548,12 @@ def edit(settings: Settings, who: Principal, disruption_id: str, start: datetime
         if state is DisruptionState.SCHEDULED:
             kept, job_ids = _undo(uow, settings, d, who, at)
         d = d.model_copy(update={"start": new_start, "end": new_end, "moves": tuple(kept)})
-        fresh, more = _apply(uow, settings, d, _plan_moves(uow, ed, new_start, at), at)
+        planned, violations = _plan_moves(uow, ed, new_start, at)
+        fresh, more = _apply(uow, settings, d, planned, at)
         d = uow.network_disruptions.update(d.model_copy(update={"moves": (*kept, *fresh)}))
         uow.commit()
     _submit(settings, [*job_ids, *more])
-    return DisruptionPlan(d.kind, d.target, d.start, d.end, d.moves, d)
+    return DisruptionPlan(d.kind, d.target, d.start, d.end, d.moves, d, violations)
 
 
 def list_disruptions(settings: Settings, who: Principal, limit: int = 200) -> list[NetworkDisruption]:

@@ -101,10 +101,11 @@ def declare(body: DisruptionBody, principal: CurrentPrincipal, settings: Setting
         plan = disruptions.preview(settings, principal, body.kind, body.target, body.start, body.end)
         return JSONResponse({"kind": plan.kind.value, "target": plan.target, "start": plan.start.isoformat(),
                              "end": plan.end.isoformat() if plan.end else None,
-                             "moves": [move_doc(m) for m in plan.moves]}, status_code=200)
+                             "moves": [move_doc(m) for m in plan.moves], "check": list(plan.violations)},
+                            status_code=200)
     done = disruptions.declare(settings, principal, body.kind, body.target, body.start, body.end, body.note)
     assert done.disruption is not None
-    doc = network_disruption_doc(done.disruption)
+    doc = network_disruption_doc(done.disruption) | {"check": list(done.violations)}
     return JSONResponse(doc, status_code=202, headers={"Location": doc["links"]["self"]})
 
 
