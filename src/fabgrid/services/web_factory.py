@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.costing import leadtime
 from fabgrid.domain.order import QUEUED_AT_SITE
 from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError
@@ -65,8 +66,8 @@ def _area_mm2(uow: UnitOfWork, part_id: str) -> float:
 def site_workload(settings: Settings, who: Principal, start: datetime | None = None) -> Any:
     """The open order lines of the caller's site as a `Workload`: each line one job (named after its order, with
     the line's position when the order has several lines here), its builds from the quoted estimate (machine time of
-    all copies split over the estimated number of builds) with the buyer's finish as a step of each build
-    (`planning.finish_steps`), due at the line's delivery date."""
+    all copies split over the builds the quote's dates counted) with the buyer's finish as a step of each build
+    (`planning.finish_steps`), due at the dispatch cut-off of the ship date its tier promised."""
     from fabgrid.domain.schedule import WorkBuild, WorkJob, Workload
     from fabgrid.scheduling.workload import default_start
 
@@ -75,21 +76,29 @@ def site_workload(settings: Settings, who: Principal, start: datetime | None = N
     jobs = []
     with UnitOfWork(settings.database_url) as uow:
         catalog = current_network(uow).network.catalog
+        cutoff = float(current_network(uow).rates.shipping["dispatch_cutoff_h"])
         lines = uow.orders.lines(site_id=site_id, statuses=QUEUED_AT_SITE, limit=500)
         per_order = Counter(ln.order_id for ln in lines)
         for ln in lines:
             q = uow.quotes.by_id(ln.quote_id)
             offer = next((x for x in (Quote.model_validate(q.quote).offers if q else []) if x.site == ln.offer_site_id),
                          None)
-            n_builds = max(1, offer.estimate.builds if offer else 1)
-            print_h = min(MAX_BUILD_H, max(0.1, math.ceil(ln.machine_h / n_builds * 10) / 10))
+            # the builds as the quote's dates batched them (machining split over the machines), where it says so
+            batched = offer is not None and "build_h" in offer.breakdown
+            n_builds = max(1, int(offer.breakdown.get("builds", offer.estimate.builds)) if offer else 1)
+            print_h = min(MAX_BUILD_H, max(0.1, float(offer.breakdown["build_h"]) if offer is not None and batched
+                                           else math.ceil(ln.machine_h / n_builds * 10) / 10))
             per_build = max(1, math.ceil(ln.quantity / n_builds))
             job_id = ln.order_id if per_order[ln.order_id] == 1 else f"{ln.order_id}/{ln.position}"
             finishing = finish_steps(catalog, ln.finish, per_build, _area_mm2(uow, ln.part_id)) if ln.finish else ()
             builds = tuple(WorkBuild(id=f"{job_id}-b{i + 1}", process=ln.process, material=ln.material,
                                      print_h=print_h, parts=per_build, finish_steps=finishing)
                            for i in range(n_builds))
-            due = max(datetime.combine(ln.delivery_date, time(18, 0), tzinfo=UTC), t0 + timedelta(hours=1))
+            # due when the line must be done to ship on the date its tier promised (the dispatch cut-off)
+            promised = next((t.ship_date for t in offer.tiers if t.tier == ln.tier), None) if offer else None
+            due = (leadtime.ship_deadline(promised, cutoff) if promised is not None
+                   else datetime.combine(ln.delivery_date, time(18, 0), tzinfo=UTC))
+            due = max(due, t0 + timedelta(hours=1))
             jobs.append(WorkJob(id=job_id, due=due, builds=builds))
     if not jobs:
         return None
