@@ -47,6 +47,12 @@ def _page(browser: Any) -> Any:
     return page
 
 
+def _order_of(page: Any, server: Server, contract_url: str) -> str:
+    page.goto(contract_url)
+    href = page.get_attribute("a[href^='/orders/ord_']", "href") or ""
+    return href.rsplit("/", 1)[1]
+
+
 def _sites(server: Server) -> list[str]:
     url = server.url + "/api/v1/sites?verified=true&process=fdm&material=fdm_pla"
     with urllib.request.urlopen(url, timeout=30) as r:
@@ -187,19 +193,61 @@ def test_rfq_buyer_and_factory_halves(browser: Any, server: Server, tmp_path: An
     assert fb.inner_text("#outcome") == "awarded to another factory" and "9.8" not in fb.inner_text("main")
     assert fb.goto(thread_url).status == 404
 
+    # delivery (the factory's API, with its page session and CSRF token), then a claim through the pages
+    order_id = _order_of(buyer, server, contract_url)
+    csrf = next(c["value"] for c in fa.context.cookies() if c["name"] == "fabgrid_csrf")
+
+    def factory_post(path: str, body: dict[str, Any] | None = None) -> None:
+        r = fa.request.post(server.url + path, headers={"X-CSRF-Token": csrf}, data=body or {})
+        assert r.ok, r.text()
+
+    factory_post(f"/api/v1/factory/orders/{order_id}/accept")
+    for st in ("in_production", "built"):
+        factory_post(f"/api/v1/factory/orders/{order_id}/status", {"status": st})
+    factory_post(f"/api/v1/factory/orders/{order_id}/inspection", {"passed": True, "inspected_qty": 20})
+    for st in ("shipped", "delivered"):
+        factory_post(f"/api/v1/factory/orders/{order_id}/status", {"status": st})
+    photo = tmp_path / "warped.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(photo)
+    buyer.goto(server.url + f"/orders/{order_id}/claims")
+    buyer.fill("#claim-form textarea[name=description]", "12 of 500 warped")
+    buyer.set_input_files("#claim-form input[name=photos]", str(photo))
+    buyer.click("#claim-form button[type=submit]")
+    buyer.wait_for_selector(".claim[data-status=open]")
+    fa.goto(server.url + f"/orders/{order_id}/claims")
+    fa.fill(".answer-form textarea[name=text]", "we remake 12 parts")
+    fa.click(".answer-form button")
+    fa.wait_for_selector(".claim[data-status=answered]")
+    opp = _page(browser)
+    _login(opp, server, "op.rfq.e2e@park.example.com")
+    opp.goto(server.url + f"/orders/{order_id}/claims")
+    opp.select_option(".decision-form select[name=outcome]", "partial_refund")
+    opp.fill(".decision-form input[name=refund_cny]", "117.6")
+    opp.click(".decision-form button")
+    opp.wait_for_selector(".claim[data-status=decided]")
+    assert "117.60" in opp.inner_text(".claim .outcome")
+    _shot(opp, "12-claim-decided-en")
+    with urllib.request.urlopen(server.url + f"/api/v1/sites/{site_a}", timeout=30) as r:
+        assert json.load(r)["scorecard"]["claims_upheld"] >= 1
+
     # the same pages in Chinese, with the CJK font
     for page, url, name in ((buyer, f"/rfqs/{rfq_id}", "08-buyer-rfq-zh"), (buyer, contract_url, "09-contract-zh"),
-                            (fb, f"/factory/rfqs/{rfq_id}", "10-factory-lost-zh"), (fa, thread_url, "11-thread-zh")):
+                            (fb, f"/factory/rfqs/{rfq_id}", "10-factory-lost-zh"), (fa, thread_url, "11-thread-zh"),
+                            (buyer, f"/orders/{order_id}/claims", "13-claims-zh")):
         page.goto(url if url.startswith("http") else server.url + url)
         if page.evaluate("document.documentElement.lang") != "zh-CN":
             _chinese(page)
         assert page.evaluate("document.documentElement.lang") == "zh-CN"
         _shot(page, name)
+    assert "部分退款" in buyer.inner_text(".claim .outcome")  # the claims page, last of the loop
+    buyer.goto(contract_url)
     assert "已签署" in buyer.inner_text("#contract-status")
     fb.goto(server.url + f"/factory/rfqs/{rfq_id}")
     assert fb.inner_text("#outcome") == "已授予其他工厂"
     buyer.goto(server.url + f"/exhibitions/{exh.id}")
     counts = buyer.inner_text("#counts")
     assert "询价: 1" in counts and "洽谈: 1" in counts and "现场签约项目: 1 (¥4900.00)" in counts, counts
-    _shot(buyer, "12-exhibition-counts-zh")
+    _shot(buyer, "14-exhibition-counts-zh")
     assert not errors, errors

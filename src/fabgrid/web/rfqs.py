@@ -1,9 +1,10 @@
-"""Pages of requests for quotes (issue 19). The buyer's half: the RFQ form (a part, material, quantity tiers, a
-PDF drawing, dates, NDA, factories to invite), the RFQ with its bids side by side and the award, the contract
-(accept, PDF) and the message threads. The factory's half: its invitations (teasers), one RFQ with the NDA to
-accept, the files once accepted, and the bid form.
+"""Pages of requests for quotes (issue 19). The buyer's half: the RFQ form (a part, material, quantity tiers, a PDF
+drawing, dates, NDA, factories to invite), the RFQ with its bids side by side and the award, the contract (accept,
+PDF), the message threads, claims on delivered lines. The factory's half: its invitations (teasers), one RFQ with
+the NDA to accept, the files once accepted, the bid form, its answer to a claim. The exhibitions' pages.
 
-Calls services.rfq/contracts/messages/attachments/factories only; never the store or the engines.
+Calls services (rfq, awards, contracts, messages, claims, exhibitions, attachments, factories, orders) only;
+never the store or the engines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from fabgrid.errors import InputError
-from fabgrid.services import attachments, awards, contracts, exhibitions, factories, messages, network, rfq
+from fabgrid.services import (
+    attachments,
+    awards,
+    claims,
+    contracts,
+    exhibitions,
+    factories,
+    messages,
+    network,
+    orders,
+    rfq,
+)
 from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -243,3 +255,54 @@ async def book_slot(request: Request, exhibition_id: str, slot_id: str) -> Respo
     await checked_form(request)
     exhibitions.book(settings_of(request), who, exhibition_id, slot_id)
     return RedirectResponse(f"/exhibitions/{exhibition_id}#booked", status_code=303)
+
+
+# ---------------------------------------------------------------------------- claims on delivered lines
+
+
+@router.get("/orders/{order_id}/claims", response_class=HTMLResponse)
+def claims_page(request: Request, order_id: str) -> HTMLResponse:
+    """An order's claims: the buyer opens one on a delivered line, the factory answers, the operator decides."""
+    who = require(request, "buyer", "factory", "operator")
+    settings = settings_of(request)
+    order = orders.get_order(settings, who, order_id)
+    return render(request, "claims.html", {"order": order, "claims": claims.order_claims(settings, who, order_id),
+                                           "window_days": settings.claim_window_days}, who=who)
+
+
+@router.post("/orders/{order_id}/claims")
+async def open_claim(request: Request, order_id: str) -> Response:
+    """Open a claim with a description and photos (uploaded encrypted)."""
+    who = require(request, *BUYER)
+    settings = settings_of(request)
+    form = await checked_form(request)
+    photos = []
+    for upload in form.getlist("photos"):
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = await upload.read(attachments.MAX_FILE_BYTES + 1)
+            photos.append(attachments.upload(settings, who, upload.filename, data).id)
+    claims.open_claim(settings, who, order_id, field(form, "line_id"), field(form, "description"), photos)
+    return RedirectResponse(f"/orders/{order_id}/claims", status_code=303)
+
+
+@router.post("/claims/{claim_id}/answer")
+async def answer_claim(request: Request, claim_id: str) -> Response:
+    """The factory's answer."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    c = claims.answer(settings_of(request), who, claim_id, field(form, "text"))
+    return RedirectResponse(f"/orders/{c.order_id}/claims", status_code=303)
+
+
+@router.post("/claims/{claim_id}/decision")
+async def decide_claim(request: Request, claim_id: str) -> Response:
+    """The operator's decision (remake, partial refund with its amount, rejected)."""
+    who = require(request, "operator")
+    form = await checked_form(request)
+    raw = field(form, "refund_cny")
+    try:
+        refund = float(raw) if raw else None
+    except ValueError:
+        raise InputError(f"refund {raw!r} is not an amount", code="claim.refund") from None
+    c = claims.decide(settings_of(request), who, claim_id, field(form, "outcome"), refund, field(form, "note"))
+    return RedirectResponse(f"/orders/{c.order_id}/claims", status_code=303)
