@@ -150,3 +150,34 @@ def clusters(points: Sequence[tuple[str, float, float, float, float]], level: in
                            lon=round(sum(points[i][3] for i in idx) / n, 4),
                            lat=round(sum(points[i][4] for i in idx) / n, 4), members=tuple(idx)))
     return out
+
+
+#: Width of one character of a label and the height of a label line, SVG units (9 px text; CJK are wider).
+CHAR_W, LINE_H = 4.6, 10.0
+
+
+def place_labels(marks: Sequence[tuple[float, float, float, str]]) -> list[tuple[float, float, str] | None]:
+    """Where to write each label (x, y, text-anchor) beside its mark (x, y, radius, text) without overlapping the
+    labels placed before it: right of the mark, else left, else a line lower or higher; None when nothing fits (the
+    mark's hover text still names it). Greedy, in the order given."""
+    placed: list[tuple[float, float, float, float]] = []
+
+    def free(x0: float, y0: float, x1: float, y1: float) -> bool:
+        return all(x1 <= a0 or x0 >= a1 or y1 <= b0 or y0 >= b1 for a0, b0, a1, b1 in placed)
+
+    out: list[tuple[float, float, str] | None] = []
+    for x, y, r, text in marks:
+        w = sum(CHAR_W * (2 if ord(ch) > 0x2E80 else 1) for ch in text)
+        spot = None
+        for dy in (0.0, LINE_H, -LINE_H, 2 * LINE_H, -2 * LINE_H):
+            for side in ("start", "end"):
+                lx = x + r + 2 if side == "start" else x - r - 2
+                box = (lx, y + dy - 7, lx + w, y + dy + 3) if side == "start" else (lx - w, y + dy - 7, lx, y + dy + 3)
+                if free(*box):
+                    spot = (round(lx, 1), round(y + dy + 3, 1), side)
+                    placed.append(box)
+                    break
+            if spot is not None:
+                break
+        out.append(spot)
+    return out

@@ -36,6 +36,14 @@ FULL_LOAD_DAYS = 10.0
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
+def _short(name: str, lang: str) -> str:
+    """A site's name in the page's language: the shipped names read "中文名 English Name"."""
+    zh, _, en = name.partition(" ")
+    if not en or not any(ord(ch) > 0x2E80 for ch in zh):
+        return name
+    return zh if lang == "zh" else en
+
+
 def _presets(sites: Sequence[Site]) -> dict[str, str]:
     """Zoom links: the whole of China, the province and the park of the most sites (Hunan, Changsha here)."""
     def centre(group: list[Site]) -> str:
@@ -69,6 +77,7 @@ def _view(request: Request, sites: Sequence[Site]) -> mapsvg.View:
 def _context(request: Request, who: Principal, preview: dict[str, Any] | None = None) -> dict[str, Any]:
     settings = settings_of(request)
     at = now()
+    lang = language(request)
     loads = web_operator.site_loads(settings, who, at)
     sites = catalog_read.network_view(settings).sites
     v = _view(request, sites)
@@ -86,11 +95,14 @@ def _context(request: Request, who: Principal, preview: dict[str, Any] | None = 
             "cluster": c, "site": one, "load": ls[0] if one else None, "n": len(members), "level": level,
             "closed": any(ln.closed for ln in ls), "disrupted": any(ln.disruptions for ln in ls),
             "r": (3 + len(one.machines) ** 0.5) if one else 6 + 2.5 * len(members) ** 0.5,
-            "label": (one.name if one and v.level >= mapsvg.LABEL_LEVEL else
+            "label": (_short(one.name, lang) if one and v.level >= mapsvg.LABEL_LEVEL else
                       (next(iter(cities)) if len(cities) == 1 and v.level >= 1 else "")),
             "href": (f"#load-{one.id}" if one else
                      f"/operator?z={min(2, v.level + 1)}&c={c.lon:.4f},{c.lat:.4f}#load-map"),
             "open_lines": sum(ln.open_lines for ln in ls)})
+    spots = mapsvg.place_labels([(m["cluster"].x, m["cluster"].y, m["r"], m["label"]) for m in marks])
+    for m, spot in zip(marks, spots, strict=True):
+        m["spot"] = spot if m["label"] else None
     routes = []
     for cr in web_operator.cut_routes(settings, who, at):
         (x1, y1), (x2, y2) = proj.xy(cr.from_lon, cr.from_lat), proj.xy(cr.to_lon, cr.to_lat)
@@ -110,7 +122,6 @@ def _context(request: Request, who: Principal, preview: dict[str, Any] | None = 
         legacy.append(d)
     names = {s.id: s.name for s in sites}
     by_load = sorted(sites, key=lambda s: (-loads[s.id].load_days, -loads[s.id].open_lines, s.id))
-    lang = language(request)
     declared = request.query_params.get("declared")
     window = request.query_params.get("window")
     kpi_site = request.query_params.get("site") or None
