@@ -99,6 +99,7 @@ def test_invoice_pdf_lists_the_finish_and_adds_up(platform: Platform, ordered: d
     unit = Decimal(str(line["unit_price_cny"])).quantize(Decimal("0.01"))
     net = (unit * 20).quantize(Decimal("0.01"))
     vat = (net * Decimal("13") / 100).quantize(Decimal("0.01"))
+    assert Decimal(str(line["total_price_cny"])) == net  # the order charges the unit price shown x 20, to the cent
     fin = load_catalog().finishes[FINISH]
     zh = platform.client.get(f"/api/v1/orders/{oid}/invoice.pdf", params={"lang": "zh-CN"}, headers=ordered["h"])
     assert zh.status_code == 200 and zh.headers["content-type"] == "application/pdf"

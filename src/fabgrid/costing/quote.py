@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 
 from fabgrid.costing import leadtime
 from fabgrid.costing.base import estimate
@@ -152,12 +153,13 @@ def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr
     tiers: list[TierOffer] = []
     for name, tier in sorted(rates.tiers.items(), key=lambda kv: kv[1].price_factor):
         ship = dates[name][0]
-        unit = pr.tier_unit_cny(tier.price_factor) + ship_cny
-        total = round(unit * req.quantity, 2)
+        unit = round(pr.tier_unit_cny(tier.price_factor) + ship_cny, 2)
+        # the line is the unit price shown (to the cent) times the quantity, exactly: 20 x 35.15 = 703.00
+        total = float(Decimal(str(unit)) * req.quantity)
         # a dearer tier that does not ship earlier than every cheaper one buys nothing: not offered
         if tiers and ship >= min(t.ship_date for t in tiers) and name != "standard":
             continue
-        tiers.append(TierOffer(tier=name, unit_price_cny=round(unit, 2), total_price_cny=total,
+        tiers.append(TierOffer(tier=name, unit_price_cny=unit, total_price_cny=total,
                                lead_time_days=(ship - today).days, ship_date=ship,
                                delivery_date=leadtime.delivery_date(ship, transit),
                                unit_price_incl_vat_cny=_vat(unit, rates.vat_pct),

@@ -147,8 +147,9 @@ async def order_reorder(request: Request, order_id: str, line_id: str) -> Respon
 
 @router.get("/orders/{order_id}/invoice.pdf")
 def order_invoice_pdf(request: Request, order_id: str) -> Response:
-    """The order's invoice as a PDF in the page's language."""
+    """The order's invoice as a PDF in the page's language (or `?lang=zh-CN|en`, as the order page links it)."""
     who = require(request, *BUYER)
-    pdf = invoices.invoice_pdf(settings_of(request), who, order_id, "zh-CN" if language(request) == "zh" else "en")
+    lang = request.query_params.get("lang") or ("zh-CN" if language(request) == "zh" else "en")
+    pdf = invoices.invoice_pdf(settings_of(request), who, order_id, lang)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="invoice-{order_id}.pdf"', "Cache-Control": "no-store"})
