@@ -17,6 +17,7 @@ from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
 from fabgrid.geometry import formats, limits
+from fabgrid.geometry.repair import REPAIRABLE_CODES as REPAIRABLE
 from fabgrid.services import designs, jobs, network
 from fabgrid.services._util import iso, new_id
 from fabgrid.services.accounts import Principal
@@ -42,6 +43,8 @@ FORMATS_TEXT = formats.describe()
 #: The `accept` attribute of a file input for part uploads.
 ACCEPT = formats.accept()
 UNITS = ("mm", "cm", "m", "inch", "in", "um")
+#: Finding codes the automatic repair addresses (the part page offers to repair and analyse again).
+REPAIRABLE_CODES = REPAIRABLE
 MESH_FORMATS = {"glb": "model/gltf-binary", "stl": "model/stl"}
 _FACT_KEYS = ("format", "units", "units_source", "triangles", "bodies", "objects", "bbox_mm", "bbox_min_mm",
               "volume_mm3", "area_mm2", "convex_hull_volume_mm3", "center_mass_mm", "watertight",
@@ -181,6 +184,47 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
     if problem is not None:
         return {"part_id": part_id, "status": "failed", "problem": problem}
     return {"part_id": part_id, "status": "ready", "links": {"part": f"/api/v1/parts/{part_id}"}}
+
+
+def change_units(settings: Settings, who: Principal, part_id: str,
+                 units: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Read a part's file in another unit (mm, cm, m, inch, um) and analyse it again: inline when the file is
+    small enough, else as a background job (then the job is returned). The unit switch of the part page and
+    `PATCH /api/v1/parts/{id}`; 409 while an analysis runs."""
+    unit = check_units(units)
+    if unit is None:
+        raise InputError("units is missing", hint=f"one of {', '.join(UNITS)}", code="upload.units")
+    return _analyse_again(settings, who, part_id, unit)
+
+
+def analyse_again(settings: Settings, who: Principal, part_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Analyse a part again in its unit, with the automatic repair (a part analysed before it existed, or after
+    the catalog changed): the part page's "repair and analyse again"."""
+    with UnitOfWork(settings.database_url) as uow:
+        units = designs.owner_part(uow, who, part_id).units
+    return _analyse_again(settings, who, part_id, units)
+
+
+def _analyse_again(settings: Settings, who: Principal, part_id: str,
+                   unit: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    with UnitOfWork(settings.database_url) as uow:
+        part = designs.owner_part(uow, who, part_id)
+        if part.status in ("queued", "running"):
+            raise InputError(f"part {part_id} is being analysed", hint="wait until its status is ready or failed",
+                             code="part.analysing", status=409)
+        part.units, part.status, part.report, part.problem, part.job_id = unit, "queued", None, None, None
+        job = None
+        if part.size_bytes > inline_max_bytes(settings):
+            job = jobs.enqueue(uow, "analyze_part", {"part_id": part_id}, organisation_id=who.organisation_id,
+                               user_id=who.user_id)
+            part.job_id = job.id
+        uow.commit()
+        job_doc = jobs.job_json(job) if job is not None else None
+    if job is not None:
+        jobs.submit(settings, job.id)
+        return get_part(settings, who, part_id), job_doc
+    analyze_part(settings, part_id)
+    return get_part(settings, who, part_id), None
 
 
 def _problem(exc: InputError) -> dict[str, Any]:

@@ -57,10 +57,32 @@ def part_page(request: Request, part_id: str) -> HTMLResponse:
     findings = part.get("findings") or []
     order = {"error": 0, "warning": 1, "info": 2}
     findings = sorted(findings, key=lambda f: order.get(str(f.get("severity")), 3))
+    codes = [str(f.get("code", "")) for f in findings]
+    guess = next((c.removeprefix("units.maybe_") for c in codes if c.startswith("units.maybe_")), None)
     ctx = {"part": part, "findings": findings, "viewer_findings": _viewer_findings(findings),
+           "units": [u for u in parts.UNITS if u != "in"], "unit_guess": guess,
+           "repairable": any(c in parts.REPAIRABLE_CODES for c in codes),
            "pending": part["status"] in ("queued", "running"), "today": date.today().isoformat(),
            **_catalog_choices(request)}
     return render(request, "part.html", ctx, who=who)
+
+
+@router.post("/parts/{part_id}/units")
+async def part_units(request: Request, part_id: str) -> Response:
+    """The unit switch: read the part in the chosen unit and analyse it again."""
+    who = require(request, *BUYER)
+    form = await checked_form(request)
+    parts.change_units(settings_of(request), who, part_id, field(form, "units"))
+    return RedirectResponse(f"/parts/{part_id}", status_code=303)
+
+
+@router.post("/parts/{part_id}/repair")
+async def part_repair(request: Request, part_id: str) -> Response:
+    """Repair (where safe) and analyse the part again."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    parts.analyse_again(settings_of(request), who, part_id)
+    return RedirectResponse(f"/parts/{part_id}", status_code=303)
 
 
 def _int(value: str, name: str) -> int:

@@ -1,4 +1,5 @@
-"""Parts: POST /api/v1/parts (streamed multipart upload), GET /api/v1/parts[/{id}[/mesh|/design|/audit]].
+"""Parts: POST /api/v1/parts (streamed multipart upload), GET /api/v1/parts[/{id}[/mesh|/design|/audit]],
+PATCH /api/v1/parts/{id} {units} (read in another unit, analysed again).
 
 The upload is parsed chunk by chunk (python-multipart) straight into the encrypting writer, so the size
 limit holds while streaming and memory stays at one chunk. Depends on services.parts/designs/ratelimit.
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
@@ -163,6 +165,22 @@ def list_parts(principal: CurrentPrincipal, settings: SettingsDep, limit: Annota
 @router.get("/{part_id}", summary="A part: status, facts, DFM findings, the full report")
 def get_part(part_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     return parts.get_part(settings, principal, part_id)
+
+
+class PartPatch(BaseModel):
+    """A change to a part: the unit its file is read in (its analysis is done again)."""
+
+    units: str = Field(max_length=8, description=f"one of {', '.join(parts.UNITS)}", examples=["inch"])
+
+
+@router.patch("/{part_id}", summary="Read the part in another unit and analyse it again (200; a large file: 202 "
+              "with the job)", responses={202: {"description": "the analysis runs as a job"}, 409: _PROBLEM})
+def patch_part(part_id: str, body: PartPatch, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
+    ratelimit.take(settings, principal, "upload")  # an analysis as costly as an upload's
+    part, job = parts.change_units(settings, principal, part_id, body.units)
+    if job is None:
+        return JSONResponse(part)
+    return JSONResponse(job | {"part": part}, status_code=202, headers={"Location": job["links"]["self"]})
 
 
 @router.get("/{part_id}/mesh", summary="The part as a viewer mesh (binary glTF or STL), owner only",
