@@ -46,6 +46,12 @@ def test_preview_commit_cancel_and_kpi_window(site: Site) -> None:
     page = op.get("/operator")
     assert 'data-state="scheduled"' in page.text and "已计划" in page.text
     dis_id = r.headers["location"].split("=", 1)[1]
+    later = _local(start + timedelta(days=6))
+    r = op.post(f"/operator/disruptions/{dis_id}/edit", data={"csrf_token": csrf_of(page.text), "start": form["start"],
+                                                              "end": later})
+    assert r.status_code == 303
+    page = op.get("/operator")
+    assert f'value="{later}"' in page.text  # the new end
     r = op.post(f"/operator/disruptions/{dis_id}/cancel", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 303
     back = buyer.get(f"/api/v1/orders/{order_id}").json()["lines"][0]

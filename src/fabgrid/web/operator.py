@@ -259,3 +259,13 @@ async def cancel_moved_line(request: Request, order_id: str, line_id: str) -> Re
     await checked_form(request)
     disruptions.cancel_line(settings_of(request), who, order_id, line_id)
     return RedirectResponse(f"/orders/{order_id}/disruption", status_code=303)
+
+
+@router.post("/operator/disruptions/{disruption_id}/edit")
+async def edit(request: Request, disruption_id: str) -> Response:
+    """Change a disruption's end (empty: open-ended), and its start while it has not started."""
+    who = require(request, *OPERATOR)
+    form = await checked_form(request)
+    start, end = _when(form, "start", False), _when(form, "end", False)
+    disruptions.edit(settings_of(request), who, disruption_id, start=start, end=end, open_ended=end is None)
+    return RedirectResponse("/operator", status_code=303)
