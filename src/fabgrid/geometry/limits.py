@@ -111,6 +111,6 @@ class Budget:
         if self.elapsed_s() > self.seconds:
             raise LimitError(
                 f"{self.name}: analysis took more than {self.seconds:.0f} s (stopped at {stage})",
-                hint="simplify the mesh (fewer triangles) or analyse the bodies one by one (--per-body)",
+                hint="simplify the mesh (fewer triangles) or split the bodies into one file each",
                 code="limit.time",
             )
