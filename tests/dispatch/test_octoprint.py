@@ -4,7 +4,6 @@ mid-print frees the build's parts; a wrong key, an unreachable host and a busy p
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -54,16 +53,16 @@ def test_dispatch_follows_a_build_to_done_and_stores_its_events(settings: Settin
     progress = [e["layer"] for e in result.events if e["type"] == "layer"]
     assert progress == sorted(progress) and progress[-1] == 100
     stored = dispatch.machine_events(settings, build.id)
-    assert [e["id"] for e in stored] == [e["id"] for e in result.events]
+    assert [e.id for e in stored] == [e["id"] for e in result.events]
     assert octoprint.api("GET", "/api/job").json()["job"]["file"]["name"] == f"{build.id}.gcode"
     # the same event model as MQTT/OPC UA telemetry: each event validates, and the KPI engine reads them
     from fabgrid.domain.telemetry import EVENT_ADAPTER
     from fabgrid.services.machine_data import kpis_of_file
 
-    for e in stored:
+    for e in result.events:
         EVENT_ADAPTER.validate_python(e)
     path = settings.data_dir / "events.jsonl"
-    path.write_text("".join(json.dumps(e) + "\n" for e in stored), encoding="utf-8")
+    path.write_text("".join(e.model_dump_json(exclude_none=True) + "\n" for e in stored), encoding="utf-8")
     [row] = [r for r in kpis_of_file(path).rows if r.scope == "machine" and r.key == MACHINE]
     assert row.quality_ratio == 1.0 and row.availability is not None and row.availability > 0.5
     with pytest.raises(InputError) as again:
@@ -96,8 +95,8 @@ def test_cancel_mid_print_puts_the_parts_back(settings: Settings, octoprint: Any
     t.join()
     assert result.build.status is BuildStatus.CANCELLED
     assert "back in the queue" in result.build.message
-    end = [e for e in dispatch.machine_events(settings, build.id) if e["type"] == "job" and e["event"] == "end"]
-    assert len(end) == 1 and end[0]["good"] == 0 and end[0]["scrap"] == 1
+    end = [e for e in dispatch.machine_events(settings, build.id) if e.type == "job" and e.event == "end"]
+    assert len(end) == 1 and end[0].good == 0 and end[0].scrap == 1
     _wait_idle(octoprint)
 
 

@@ -68,9 +68,8 @@ def test_analysis_left_running_by_a_stopped_server_is_resumed(platform: Platform
     h = platform.buyer()
     part = platform.upload(h)
     with UnitOfWork(platform.settings.database_url) as uow:  # as a server killed mid-analysis leaves it
-        row = uow.parts.get(part["id"], None)
-        assert row is not None
-        row.status, row.report = "running", None
+        uow.parts.set_analysis(part["id"], None, None)
+        uow.parts.set_status(part["id"], "running")
         uow.commit()
     assert parts.resume_interrupted(platform.settings) == 1
     again = platform.client.get(f"/api/v1/parts/{part['id']}", headers=h).json()

@@ -11,16 +11,16 @@ import pytest
 import trimesh
 
 from fabgrid.config import Settings, load_settings
+from fabgrid.domain.records import StoredPart
 from fabgrid.errors import InputError
 from fabgrid.services import accounts, designs, parts
 from fabgrid.store.uow import UnitOfWork
 
 
-def _stored(settings: Settings, part_id: str) -> tuple[bytes, object]:
+def _stored(settings: Settings, part_id: str) -> tuple[bytes, StoredPart]:
     with UnitOfWork(settings.database_url) as uow:
         row = uow.parts.get(part_id, None)
         assert row is not None
-        uow.session.expunge(row)
     return (settings.data_dir / row.storage_path).read_bytes(), row
 
 
@@ -30,14 +30,14 @@ def test_file_is_encrypted_and_round_trips(settings: Settings, buyer: accounts.P
     monkeypatch.setattr("fabgrid.services.jobs.submit", lambda *a, **k: None)
     stl = trimesh.creation.icosphere(subdivisions=2).export(file_type="stl_ascii").encode()
     part, _job = parts.upload_bytes(settings, buyer, "sphere.stl", stl)
-    raw, row = _stored(settings, part["id"])
+    raw, row = _stored(settings, part.id)
     assert raw.startswith(designs.MAGIC) and len(raw) == len(stl) + 4 + 12 + 16
     assert b"facet normal" not in raw and b"vertex" not in raw and stl[:200] not in raw
-    assert designs.read_design(settings, row) == stl  # type: ignore[arg-type]
+    assert designs.read_design(settings, row) == stl
     key_file = settings.data_dir / "master.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert row.wrapped_key != designs.master_key(settings)  # type: ignore[attr-defined]
-    assert len(row.wrapped_key) == 40  # type: ignore[attr-defined]  # RFC 3394 wrap of a 32-byte key
+    assert row.wrapped_key != designs.master_key(settings)
+    assert len(row.wrapped_key) == 40  # RFC 3394 wrap of a 32-byte key
 
 
 def test_wrong_master_key_and_tampering_are_clear_errors(settings: Settings, buyer: accounts.Principal,
@@ -45,10 +45,10 @@ def test_wrong_master_key_and_tampering_are_clear_errors(settings: Settings, buy
     monkeypatch.setattr(parts, "INLINE_ANALYSIS_MAX_BYTES", 0)
     monkeypatch.setattr("fabgrid.services.jobs.submit", lambda *a, **k: None)
     part, _ = parts.upload_bytes(settings, buyer, "box.stl", trimesh.creation.box().export(file_type="stl"))
-    raw, row = _stored(settings, part["id"])
+    raw, row = _stored(settings, part.id)
     other_key = replace(settings, master_key=base64.b64encode(os.urandom(32)).decode())
     with pytest.raises(InputError) as err:
-        designs.read_design(other_key, row)  # type: ignore[arg-type]
+        designs.read_design(other_key, row)
     assert err.value.code == "design.master_key" and "FABGRID_MASTER_KEY" in err.value.message
     with pytest.raises(InputError, match="not valid base64"):
         designs.master_key(replace(settings, master_key="not base64!"))
@@ -60,7 +60,7 @@ def test_wrong_master_key_and_tampering_are_clear_errors(settings: Settings, buy
             load_settings()
         assert err.value.code == "config.master_key" and "FABGRID_MASTER_KEY" in err.value.message
     monkeypatch.delenv("FABGRID_MASTER_KEY")
-    path = settings.data_dir / row.storage_path  # type: ignore[attr-defined]
+    path = settings.data_dir / row.storage_path
     flipped = bytearray(raw)
     flipped[30] ^= 1
     path.write_bytes(bytes(flipped))

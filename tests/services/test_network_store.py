@@ -91,8 +91,8 @@ _JOURNEY = textwrap.dedent("""
                                                                       "correct horse battery").token)
     data = trimesh.creation.box((20.0, 30.0, 10.0)).export(file_type="stl")
     part, _ = parts.upload_bytes(settings, who, "box.stl", data)
-    assert part["status"] == "ready", part
-    q, _ = quotes_store.create_quote(settings, who, QuoteRequest(part_id=part["id"], material="fdm_pla", quantity=3,
+    assert part.status == "ready", part
+    q, _ = quotes_store.create_quote(settings, who, QuoteRequest(part_id=part.id, material="fdm_pla", quantity=3,
                                                                 destination="Changsha"))
     assert q.offers, q
     o = orders.place_order(settings, who, [orders.LineRequest(q.id)])

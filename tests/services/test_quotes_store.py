@@ -67,15 +67,15 @@ def test_upload_and_first_quote_parse_the_design_once(settings: Settings, buyer:
     monkeypatch.setattr(designs, "read_design", lambda *a, **k: reads.append("read") or real_read(*a, **k))
     data = trimesh.creation.box((20.0, 20.0, 10.0)).export(file_type="stl")
     part, job = parts.upload_bytes(settings, buyer, "bracket.stl", data)
-    assert job is None and part["status"] == "ready"
-    doc, created = quotes_store.create_quote(settings, buyer, QuoteRequest(part_id=part["id"], material="fdm_pla",
+    assert job is None and part.status == "ready"
+    doc, created = quotes_store.create_quote(settings, buyer, QuoteRequest(part_id=part.id, material="fdm_pla",
                                                                            quantity=2, destination="Changsha"))
     assert created and doc.offers and not doc.expired
     # the upload parsed it once, in its analysis child (services.analysis.analyze_isolated); the quote, in
     # this process, neither parses nor decrypts it again
     assert parses == [] and reads == []
-    assert doc.request["destination"] == "Changsha" and doc.request["part_sha256"] == part["sha256"]
-    again, created = quotes_store.create_quote(settings, buyer, QuoteRequest(part_id=part["id"], material="fdm_pla",
+    assert doc.request["destination"] == "Changsha" and doc.request["part_sha256"] == part.sha256
+    again, created = quotes_store.create_quote(settings, buyer, QuoteRequest(part_id=part.id, material="fdm_pla",
                                                                              quantity=2, destination="Changsha"))
     assert not created and again.id == doc.id and again.input_hash == doc.input_hash
     assert again.quote == doc.quote  # the stored JSON re-validates to the same record

@@ -46,7 +46,7 @@ def _job(settings: Settings, kind: str = "test_slow", **params: Any) -> str:
 def _row(settings: Settings, job_id: str) -> SimpleNamespace:
     """The job's columns, read in one transaction."""
     with UnitOfWork(settings.database_url) as uow:
-        row = uow.jobs.get(job_id, None)
+        row = uow.session.get(JobRow, job_id)
         assert row is not None
         return SimpleNamespace(**{c.key: getattr(row, c.key) for c in JobRow.__table__.columns})
 
@@ -115,8 +115,8 @@ def test_start_up_resumes_lost_jobs_and_fails_a_job_that_keeps_killing_workers(t
     _set(s, poison, status="running", worker="dead", started_at=gone, lease_until=gone,
          lost_runs=jobs.MAX_LOST_RUNS - 1)
     assert jobs.resubmit_stale(s, 60) == 2  # one resubmitted (in-process pool), one failed
-    assert jobs.wait(s, resumed, 10)["status"] == "succeeded"
-    p = jobs.wait(s, poison, 1)["problem"]
+    assert jobs.wait(s, resumed, 10).status == "succeeded"
+    p = jobs.wait(s, poison, 1).problem or {}
     assert p["title"] == "job.worker_lost" and "3 times" in p["detail"]
     assert log.read_text().count("start") == 1
 

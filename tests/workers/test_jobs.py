@@ -57,7 +57,7 @@ def test_claimed_once_even_when_run_concurrently(settings: Settings) -> None:
         t.join()
     assert len(calls) == 1 and out.count("succeeded") >= 1
     done = jobs.wait(settings, jid, 5)
-    assert done["status"] == "succeeded" and done["result"] == {"echo": {"n": 1}} and done["attempts"] == 1
+    assert done.status == "succeeded" and done.result == {"echo": {"n": 1}} and done.attempts == 1
     assert jobs.run_job(settings, jid) == "succeeded" and len(calls) == 1
     assert jobs.run_job(settings, "job_missing") == "missing"
 
@@ -65,9 +65,9 @@ def test_claimed_once_even_when_run_concurrently(settings: Settings) -> None:
 def test_problems_are_stored(settings: Settings) -> None:
     bad, crash = _job(settings, bad=True), _job(settings, crash=True)
     assert jobs.run_job(settings, bad) == "failed" and jobs.run_job(settings, crash) == "failed"
-    p = jobs.wait(settings, bad, 1)["problem"]
+    p = jobs.wait(settings, bad, 1).problem or {}
     assert p["status"] == 422 and p["title"] == "test.bad" and p["hint"] == "fix them"
-    p = jobs.wait(settings, crash, 1)["problem"]
+    p = jobs.wait(settings, crash, 1).problem or {}
     assert p["status"] == 500 and "RuntimeError" in p["detail"] and "boom" not in p["detail"]
 
 
@@ -75,7 +75,7 @@ def test_retries_through_the_in_process_pool(settings: Settings) -> None:
     jid = _job(settings, flaky=True)
     jobs.submit(settings, jid)
     done = jobs.wait(settings, jid, 20)
-    assert done["status"] == "succeeded" and done["attempts"] == 3 and len(calls) == 3
+    assert done.status == "succeeded" and done.attempts == 3 and len(calls) == 3
 
 
 def test_celery_dispatcher_sends_the_job_id(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

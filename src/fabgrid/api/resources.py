@@ -14,6 +14,7 @@ from fabgrid.domain.acceptance import DateProposal, FactoryResponse
 from fabgrid.domain.dispatch import MachineConnection, PlannedBuild
 from fabgrid.domain.factory import FactoryApplication, FactoryDocument, FactoryEvent
 from fabgrid.domain.order import Order, OrderLine
+from fabgrid.domain.records import DesignAccess, Job, StoredPart, Webhook, WebhookDelivery
 from fabgrid.services.acceptance import AcceptanceView
 from fabgrid.services.factories import SiteProfile
 from fabgrid.services.orders import DisruptionInfo
@@ -66,7 +67,7 @@ def disruption_doc(d: DisruptionInfo) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": d.id, "site_id": d.site_id, "days": d.days, "created_at": _iso(d.created_at),
                            "until": _iso(d.until), "report": d.report, "job_id": d.job_id}
     if d.job is not None:
-        doc["job"] = d.job
+        doc["job"] = job_doc(d.job)
     return doc
 
 
@@ -214,3 +215,56 @@ def acceptance_doc(v: AcceptanceView) -> dict[str, Any]:
             "responses": [response_doc(r) for r in v.responses],
             "proposals": [proposal_doc(p) for p in v.proposals],
             "links": {"order": f"/api/v1/orders/{v.order_id}"}}
+
+
+def job_doc(j: Job) -> dict[str, Any]:
+    """The job resource."""
+    return {"id": j.id, "kind": j.kind, "status": j.status, "attempts": j.attempts,
+            "created_at": _iso(j.created_at), "started_at": _iso(j.started_at),
+            "finished_at": _iso(j.finished_at), "result": j.result, "problem": j.problem,
+            "links": {"self": f"/api/v1/jobs/{j.id}"}}
+
+
+#: The report fields a part resource shows as its `facts`.
+_FACT_KEYS = ("format", "units", "units_source", "triangles", "bodies", "objects", "bbox_mm", "bbox_min_mm",
+              "volume_mm3", "area_mm2", "convex_hull_volume_mm3", "center_mass_mm", "watertight",
+              "winding_consistent", "degenerate_faces", "boundary_edges", "nonmanifold_edges", "genus",
+              "self_intersecting_faces", "min_wall_mm", "min_gap_mm")
+
+
+def part_doc(p: StoredPart, full: bool = True) -> dict[str, Any]:
+    """The part resource: file facts, status, and (when analysed) facts, findings and the report."""
+    doc: dict[str, Any] = {
+        "id": p.id, "filename": p.filename, "size_bytes": p.size_bytes, "sha256": p.sha256,
+        "status": p.status, "created_at": _iso(p.created_at), "units": p.units,
+        "job": {"id": p.job_id, "href": f"/api/v1/jobs/{p.job_id}"} if p.job_id else None,
+        "problem": p.problem,
+        "links": {"self": f"/api/v1/parts/{p.id}", "mesh": f"/api/v1/parts/{p.id}/mesh",
+                  "design": f"/api/v1/parts/{p.id}/design", "audit": f"/api/v1/parts/{p.id}/audit"},
+    }
+    rep = p.report.model_dump(mode="json") if p.report is not None else None
+    doc["facts"] = {k: rep.get(k) for k in _FACT_KEYS} if rep else None
+    doc["orderable"] = rep.get("orderable") if rep else None
+    if full:
+        doc["findings"] = rep.get("findings", []) if rep else []
+        doc["report"] = rep
+    return doc
+
+
+def access_doc(a: DesignAccess) -> dict[str, Any]:
+    """One entry of a design's access log."""
+    return {"at": _iso(a.at), "action": a.action, "allowed": a.allowed, "reason": a.reason,
+            "actor": {"user_id": a.actor_user_id, "email": a.actor_email, "organisation": a.actor_organisation,
+                      "site_id": a.actor_site_id}, "order_id": a.order_id}
+
+
+def webhook_doc(w: Webhook) -> dict[str, Any]:
+    """A webhook (never its secret)."""
+    return {"id": w.id, "url": w.url, "events": list(w.events), "active": w.active, "created_at": _iso(w.created_at)}
+
+
+def delivery_doc(d: WebhookDelivery) -> dict[str, Any]:
+    """One delivery of a webhook with its attempts."""
+    return {"id": d.id, "event": d.event, "status": d.status, "attempts": d.attempts,
+            "last_status_code": d.last_status_code, "last_error": d.last_error, "created_at": _iso(d.created_at),
+            "delivered_at": _iso(d.delivered_at), "payload": d.payload}

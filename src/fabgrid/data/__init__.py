@@ -306,8 +306,12 @@ def _packaged_station_kinds() -> dict[str, tuple[str, ...]]:
 
 
 def _station_kinds_from(root: Traversable | Path) -> dict[str, tuple[str, ...]]:
+    return parse_station_kinds(_read(root, "finishes.yaml"))
+
+
+def parse_station_kinds(doc: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The station kinds of the document of finishes.yaml (as the store keeps it)."""
     file = "finishes.yaml"
-    doc = _read(root, file)
     raw = doc.get("station_kinds")
     if not isinstance(raw, dict):
         raise _fail(file, "station_kinds", "missing or not a mapping of kind -> finish ids")

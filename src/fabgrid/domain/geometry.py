@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fabgrid.domain.part import DfmFinding, Orientation, PartGeometry, Severity, Vec3
+from fabgrid.domain.part_facts import DfmFinding, Orientation, PartGeometry, Severity, Vec3
 
 
 class ThinRegion(BaseModel):

@@ -1,5 +1,5 @@
-"""The part: one welded mesh in mm with derived facts computed once (`Part`), and the typed records of
-its geometry facts, orientations and DFM findings.
+"""The part: one welded mesh in mm with derived facts computed once (`Part`); the typed records of its
+geometry facts, orientations and DFM findings are in `domain.part_facts` (re-exported here).
 
 Produced by `fabgrid.geometry`, read by DFM, costing, nesting, the API and the viewer.
 numpy (scipy and trimesh lazily, for the hull and `Part.trimesh`); no I/O, no database, no web.
@@ -11,75 +11,14 @@ import functools
 import hashlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
-from fabgrid.domain.catalog import ProcessFamily
+from fabgrid.domain.part_facts import DfmFinding, Orientation, PartGeometry, Severity, Vec3
 
-Vec3 = tuple[float, float, float]
-
-
-class Severity(StrEnum):
-    """How much a finding matters: an error blocks ordering on that process or machine."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
-class DfmFinding(BaseModel):
-    """One design-for-manufacturing finding with where it is and how to fix it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    code: str
-    severity: Severity
-    message: str
-    fix: str
-    process: ProcessFamily | None = None
-    machine_model: str | None = None
-    points_mm: list[Vec3] = Field(default_factory=list)
-    face_indices: list[int] = Field(default_factory=list)
-    value: float | None = None
-    limit: float | None = None
-
-
-class Orientation(BaseModel):
-    """A candidate build orientation: the part's `up` direction becomes +Z."""
-
-    model_config = ConfigDict(frozen=True)
-
-    up: Vec3
-    height_mm: float
-    bbox_mm: Vec3
-    overhang_area_mm2: float
-    support_volume_mm3: float
-    base_area_mm2: float
-
-
-class PartGeometry(BaseModel):
-    """The facts of a part (one body or the whole file), in mm."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    units: str = "mm"
-    triangles: int
-    bodies: int
-    bbox_mm: Vec3
-    volume_mm3: float
-    area_mm2: float
-    convex_hull_volume_mm3: float
-    center_mass_mm: Vec3
-    watertight: bool
-    winding_consistent: bool = True
-    min_wall_mm: float | None = None
-    orientations: list[Orientation] = Field(default_factory=list)
-
+__all__ = ["DfmFinding", "Hull", "Orientation", "Part", "PartGeometry", "Severity", "Surface", "Vec3"]
 
 # ---------------------------------------------------------------- the part itself
 

@@ -65,7 +65,11 @@ class Routes:
 def load_routes() -> Routes:
     """Read the packaged data/scheduling/routes.yaml."""
     text = resources.files("fabgrid.data").joinpath("scheduling/routes.yaml").read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
+    return parse_routes(yaml.safe_load(text))
+
+
+def parse_routes(doc: Any) -> Routes:
+    """The routes from the document of routes.yaml (as the store keeps it); InputError naming the field."""
     try:
         return Routes(
             changeover_h={str(k): float(v) for k, v in doc["changeover_h"].items()},

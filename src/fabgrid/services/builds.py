@@ -16,13 +16,13 @@ from pathlib import Path
 from fabgrid.config import Settings
 from fabgrid.domain.dispatch import BuildPart, BuildStatus, PlannedBuild
 from fabgrid.domain.order import OrderStatus
+from fabgrid.domain.records import StoredPart
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, network
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.dispatch import own_site
 from fabgrid.services.nesting import nest_files
-from fabgrid.store.tables import PartRow
 from fabgrid.store.uow import UnitOfWork
 
 #: Seconds of nesting search per build when planning a site.
@@ -105,7 +105,7 @@ def plan_site(settings: Settings, site_id: str) -> PlanResult:
         lines = uow.orders.lines(site_id=site_id, statuses=OPEN_LINES)
         held = uow.dispatch.planned_copies(line.id for line in lines)
         kept = len(uow.dispatch.builds(site_id, [BuildStatus.PRINTING]))
-        groups: dict[tuple[str, str], list[tuple[str, str, str, int, PartRow]]] = {}
+        groups: dict[tuple[str, str], list[tuple[str, str, str, int, StoredPart]]] = {}
         unplanned: list[dict[str, str]] = []
         for line in lines:
             todo = line.quantity - held.get(line.id, 0)

@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
@@ -25,10 +24,9 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from fabgrid.config import Settings
 from fabgrid.domain.order import Order, OrderLine, OrderStatus
+from fabgrid.domain.records import DesignAccess, StoredPart
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services._util import iso
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import DesignAccessRow, PartRow
 from fabgrid.store.uow import UnitOfWork
 
 MAGIC = b"FGD1"
@@ -156,7 +154,7 @@ class EncryptedWriter:
         self.path.unlink(missing_ok=True)
 
 
-def read_design(settings: Settings, part: PartRow) -> bytes:
+def read_design(settings: Settings, part: StoredPart) -> bytes:
     """Decrypt a stored design (checks the tag: a modified file or a wrong key is an error)."""
     data_key = unwrap(master_key(settings), part.wrapped_key, part.key_id, f"design {part.id}")
     return b"".join(_decrypt_chunks(settings.data_dir / part.storage_path, data_key, part.id))
@@ -198,14 +196,13 @@ class DesignFile:
     data: bytes
 
 
-def _audit(uow: UnitOfWork, part: PartRow, who: Principal, action: str, allowed: bool, reason: str,
+def _audit(uow: UnitOfWork, part: StoredPart, who: Principal, action: str, allowed: bool, reason: str,
            order_id: str | None = None) -> None:
-    uow.session.add(DesignAccessRow(part_id=part.id, actor_user_id=who.user_id, actor_email=who.email,
-                                    actor_organisation=who.organisation, actor_site_id=who.site_id,
-                                    action=action, allowed=allowed, reason=reason[:300], order_id=order_id))
+    uow.audit.add(part.id, actor_user_id=who.user_id, actor_email=who.email, actor_organisation=who.organisation,
+                  actor_site_id=who.site_id, action=action, allowed=allowed, reason=reason, order_id=order_id)
 
 
-def owner_part(uow: UnitOfWork, who: Principal, part_id: str) -> PartRow:
+def owner_part(uow: UnitOfWork, who: Principal, part_id: str) -> StoredPart:
     """The caller's organisation's part, or NotFoundError (another organisation's part is 'not found')."""
     part = uow.parts.get(part_id, who.organisation_id)
     if part is None:
@@ -214,7 +211,7 @@ def owner_part(uow: UnitOfWork, who: Principal, part_id: str) -> PartRow:
     return part
 
 
-def record_owner_access(settings: Settings, who: Principal, part_id: str, action: str) -> PartRow:
+def record_owner_access(settings: Settings, who: Principal, part_id: str, action: str) -> StoredPart:
     """Check ownership and log an owner's access to the design (download, mesh view)."""
     with UnitOfWork(settings.database_url) as uow:
         part = owner_part(uow, who, part_id)
@@ -270,11 +267,8 @@ def factory_download(settings: Settings, who: Principal, part_id: str) -> Design
     return DesignFile(part.id, part.filename, read_design(settings, part))
 
 
-def audit_log(settings: Settings, who: Principal, part_id: str) -> list[dict[str, Any]]:
+def audit_log(settings: Settings, who: Principal, part_id: str) -> list[DesignAccess]:
     """Every access to a design, for its owner's organisation, oldest first."""
     with UnitOfWork(settings.database_url) as uow:
         owner_part(uow, who, part_id)
-        return [{"at": iso(r.at), "action": r.action, "allowed": r.allowed, "reason": r.reason,
-                 "actor": {"user_id": r.actor_user_id, "email": r.actor_email,
-                           "organisation": r.actor_organisation, "site_id": r.actor_site_id},
-                 "order_id": r.order_id} for r in uow.audit.for_part(part_id)]
+        return uow.audit.for_part(part_id)

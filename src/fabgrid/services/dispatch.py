@@ -22,6 +22,8 @@ from fabgrid.dispatch.base import Connection, Connector, HostError, HostState, H
 from fabgrid.dispatch.follow import Follower
 from fabgrid.domain.dispatch import BuildStatus, ConnectionState, MachineConnection, PlannedBuild
 from fabgrid.domain.order import OrderStatus
+from fabgrid.domain.records import Job
+from fabgrid.domain.telemetry import EVENT_ADAPTER, TelemetryEvent
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, jobs, network
 from fabgrid.services.accounts import Principal
@@ -376,11 +378,12 @@ def cancel_build(settings: Settings, build_id: str, who: Principal | None = None
     return _finish(settings, build, BuildStatus.CANCELLED, "cancelled: its parts are back in the queue")
 
 
-def machine_events(settings: Settings, build_id: str) -> list[dict[str, Any]]:
-    """The stored machine events of a build's jobs (message ids start with the build id)."""
+def machine_events(settings: Settings, build_id: str) -> list[TelemetryEvent]:
+    """The stored machine events of a build's jobs (message ids start with the build id), typed."""
     build = get_build(settings, build_id)
     store = MachineEventStore(settings.database_url)
-    return [e for e in store.events(since=build.created_at) if str(e["id"]).startswith(f"{build.id}:")]
+    return [EVENT_ADAPTER.validate_python(e) for e in store.events(since=build.created_at)
+            if str(e["id"]).startswith(f"{build.id}:")]
 
 
 FOLLOW_JOB = "build_follow"
@@ -394,7 +397,7 @@ def _follow_job(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
             "events": len(r.events)}
 
 
-def start_and_follow(settings: Settings, who: Principal, build_id: str) -> tuple[PlannedBuild, dict[str, Any]]:
+def start_and_follow(settings: Settings, who: Principal, build_id: str) -> tuple[PlannedBuild, Job]:
     """Send a build to its printer now (busy, unreachable, a wrong key: the error at once), then follow it in a
     background job; the build and the job."""
     result = dispatch_build(settings, build_id, who=who)
@@ -402,9 +405,8 @@ def start_and_follow(settings: Settings, who: Principal, build_id: str) -> tuple
         job = jobs.enqueue(uow, FOLLOW_JOB, {"build_id": build_id}, organisation_id=who.organisation_id,
                            user_id=who.user_id)
         uow.commit()
-        doc = jobs.job_json(job)
-    jobs.submit(settings, doc["id"])
-    return result.build, doc
+    jobs.submit(settings, job.id)
+    return result.build, job
 
 
 def list_site_machines(settings: Settings, who: Principal) -> list[MachineConnection]:

@@ -22,11 +22,11 @@ from datetime import timedelta
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.domain.records import JOB_TERMINAL, Job
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services._util import iso, new_id, now
+from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.store.db import DatabaseBusy
-from fabgrid.store.tables import JobRow
 from fabgrid.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgr
                    "fabgrid.services.simulation", "fabgrid.services.disruptions")
 #: Threads of the in-process pool (the embedded default, no broker).
 IN_PROCESS_THREADS = 2
-TERMINAL = ("succeeded", "failed")
+TERMINAL = JOB_TERMINAL
 #: A job `running` without a lease (claimed before leases existed) for longer than this lost its worker.
 STALE_RUNNING_S = 900.0
 #: A job whose worker died this many times fails instead of running again (it may be what kills them).
@@ -95,13 +95,9 @@ def _in_process(settings: Settings, job_id: str, delay_s: float) -> None:
 
 
 def enqueue(uow: UnitOfWork, kind: str, params: dict[str, Any], *, organisation_id: int | None,
-            user_id: int | None) -> JobRow:
+            user_id: int | None) -> Job:
     """Add a queued job in the caller's transaction; call `submit` after the commit."""
-    row = JobRow(id=new_id("job"), kind=kind, params=params, organisation_id=organisation_id, user_id=user_id,
-                 status="queued", attempts=0)
-    uow.session.add(row)
-    uow.session.flush()
-    return row
+    return uow.jobs.add(new_id("job"), kind, params, organisation_id=organisation_id, user_id=user_id)
 
 
 def submit(settings: Settings, job_id: str, delay_s: float = 0.0) -> None:
@@ -267,24 +263,16 @@ def _run_handler(settings: Settings, kind: str, params: dict[str, Any], attempts
         return "failed", None, internal, None
 
 
-def job_json(row: JobRow) -> dict[str, Any]:
-    """The job resource."""
-    return {"id": row.id, "kind": row.kind, "status": row.status, "attempts": row.attempts,
-            "created_at": iso(row.created_at), "started_at": iso(row.started_at),
-            "finished_at": iso(row.finished_at), "result": row.result, "problem": row.problem,
-            "links": {"self": f"/api/v1/jobs/{row.id}"}}
-
-
-def get_job(settings: Settings, who: Principal, job_id: str) -> dict[str, Any]:
+def get_job(settings: Settings, who: Principal, job_id: str) -> Job:
     """A job of the caller's organisation (another organisation's job is 'not found')."""
     with UnitOfWork(settings.database_url) as uow:
         row = uow.jobs.get(job_id, who.organisation_id)
         if row is None:
             raise NotFoundError(f"job {job_id!r} not found", code="job.not_found")
-        return job_json(row)
+        return row
 
 
-def wait(settings: Settings, job_id: str, timeout_s: float = 30.0, poll_s: float = 0.05) -> dict[str, Any]:
+def wait(settings: Settings, job_id: str, timeout_s: float = 30.0, poll_s: float = 0.05) -> Job:
     """Poll a job until it is finished (for the CLI and tests); InputError on timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -292,8 +280,8 @@ def wait(settings: Settings, job_id: str, timeout_s: float = 30.0, poll_s: float
             row = uow.jobs.get(job_id, None)
             if row is None:
                 raise NotFoundError(f"job {job_id!r} not found", code="job.not_found")
-            if row.status in TERMINAL:
-                return job_json(row)
+            if row.done:
+                return row
         if time.monotonic() > deadline:
             raise InputError(f"job {job_id} did not finish within {timeout_s:.0f} s", code="job.timeout",
                              status=504)

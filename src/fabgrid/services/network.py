@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.costing.leadtime import CoolDown, Routing
 from fabgrid.costing.rates import Rates, parse_rates
 from fabgrid.domain.catalog import Network, ProcessFamily, Site
 from fabgrid.domain.order import QUEUED_AT_SITE
@@ -23,7 +24,8 @@ from fabgrid.network.geo import Logistics, parse_logistics
 from fabgrid.store.uow import UnitOfWork
 
 #: Data sets seeded beside the network: name -> packaged file.
-DATASETS = {"costing": "costing.yaml", "logistics": "logistics.yaml"}
+DATASETS = {"costing": "costing.yaml", "logistics": "logistics.yaml", "routes": "scheduling/routes.yaml",
+            "stations": "finishes.yaml"}
 #: Bounds of a machine-hour rate a site may set (CNY/h).
 MAX_MACHINE_RATE_CNY_PER_H = 10_000.0
 
@@ -38,6 +40,8 @@ class NetworkData:
     network: Network
     rates: Rates
     logistics: Logistics
+    #: what follows a build at a site (cool-down, steps, inspection, stations), for the quote's dates
+    routing: Routing
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,13 @@ _lock = threading.Lock()
 def _shipped() -> tuple[Network, dict[str, dict[str, Any]]]:
     from fabgrid.data import load_document, load_network
 
-    return load_network(), {name: load_document(file) for name, file in DATASETS.items()}
+    return load_network(), {name: _dataset(name, load_document(file)) for name, file in DATASETS.items()}
+
+
+def _dataset(name: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """What the store keeps of a packaged file: all of it, but of finishes.yaml only its station kinds (the
+    finishes themselves are catalog records)."""
+    return {"station_kinds": doc.get("station_kinds")} if name == "stations" else doc
 
 
 def seed(uow: UnitOfWork, replace: bool = False) -> SeedResult:
@@ -79,11 +89,31 @@ def current(uow: UnitOfWork) -> NetworkData:
     if costing is None or logistics is None or not uow.catalog.is_seeded():
         raise InputError("the database holds no network yet", hint="run `fabgrid db seed` (the server seeds an "
                          "empty database when it starts)", code="network.not_seeded", status=503)
+    routes, stations = uow.catalog.dataset("routes"), uow.catalog.dataset("stations")
+    if routes is None or stations is None:  # a database seeded before routes were stored: the shipped ones
+        from fabgrid.data import load_document
+
+        routes = routes or load_document(DATASETS["routes"])
+        stations = stations or _dataset("stations", load_document(DATASETS["stations"]))
     data = NetworkData(revision=rev, network=uow.catalog.network(), rates=parse_rates(costing),
-                       logistics=parse_logistics(logistics))
+                       logistics=parse_logistics(logistics), routing=routing_of(routes, stations))
     with _lock:
         _cache[key] = data
     return data
+
+
+def routing_of(routes: dict[str, Any], stations: dict[str, Any]) -> Routing:
+    """What follows a build at a site, as the sites' planner models it (routes.yaml: cool-down, steps,
+    inspection) with the station kinds (finishes.yaml `station_kinds`), from the documents the store keeps."""
+    from fabgrid.data import parse_station_kinds
+    from fabgrid.scheduling.workload import parse_routes
+
+    r = parse_routes(routes)
+    return Routing(cool_down={k: CoolDown(v.where, v.ratio, v.min_h) for k, v in r.cool_down.items()},
+                   attended={k: v.attended for k, v in r.steps.items()},
+                   min_h={k: v.min_h for k, v in r.steps.items()}, default_min_h=r.steps["default"].min_h,
+                   inspection_s_per_part=r.inspection_s_per_part, inspection_min_h=r.inspection_min_h,
+                   station_kinds=parse_station_kinds(stations))
 
 
 def site(uow: UnitOfWork, site_id: str) -> Site:

@@ -30,12 +30,13 @@ from fabgrid.domain.order import (
     OrderLine,
     OrderStatus,
 )
-from fabgrid.domain.quote import Offer, Quote, TierOffer
+from fabgrid.domain.quote import Offer, Quote, StoredQuote, TierOffer
+from fabgrid.domain.records import Job
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import jobs, network, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import DisruptionRow, QuoteRow
+from fabgrid.store.tables import DisruptionRow
 from fabgrid.store.uow import UnitOfWork
 
 #: The way of an order line, in order (the page's progress steps; a cancelled line leaves the way).
@@ -69,15 +70,15 @@ class InvoiceData:
 
 @dataclass(frozen=True)
 class _Quoted:
-    """A quote being ordered: its stored row, the typed quote, and the request it answered."""
+    """A quote being ordered: the stored quote, the engine's quote, and the request it answered."""
 
-    row: QuoteRow
+    row: StoredQuote
     quote: Quote
     request: dict[str, Any]
 
 
-def _typed(row: QuoteRow) -> _Quoted:
-    return _Quoted(row, Quote.model_validate(row.quote), dict(row.request or {}))
+def _typed(stored: StoredQuote) -> _Quoted:
+    return _Quoted(stored, stored.quote, dict(stored.request or {}))
 
 
 def _find_offer(quote: Quote, site: str, tier: str | None) -> tuple[Offer, TierOffer]:
@@ -523,10 +524,10 @@ class DisruptionInfo:
     until: date
     report: dict[str, Any] | None
     job_id: str | None
-    job: dict[str, Any] | None = None
+    job: Job | None = None
 
 
-def _disruption(d: DisruptionRow, job: dict[str, Any] | None = None) -> DisruptionInfo:
+def _disruption(d: DisruptionRow, job: Job | None = None) -> DisruptionInfo:
     return DisruptionInfo(id=d.id, site_id=d.site_id, days=d.days, created_at=utc(d.created_at),
                           until=(utc(d.created_at) + timedelta(days=d.days)).date(), report=d.report,
                           job_id=d.job_id, job=job)
@@ -545,7 +546,7 @@ def declare_disruption(settings: Settings, who: Principal, site_id: str, days: i
                            user_id=who.user_id)
         d.job_id = job.id
         uow.commit()
-        info = _disruption(d, jobs.job_json(job))
+        info = _disruption(d, job)
     jobs.submit(settings, job.id)
     return info
 
@@ -561,7 +562,7 @@ def _wanted_lines(uow: UnitOfWork, lines: Sequence[OrderLine]) -> list[_Wanted]:
     """The lines to place again with their quotes; the promised delivery date is the due date."""
     wanted: list[_Wanted] = []
     for ln in lines:
-        row = uow.session.get(QuoteRow, ln.quote_id)
+        row = uow.quotes.by_id(ln.quote_id)
         if row is not None:
             q = _typed(row)
             wanted.append(_Wanted(ln.id, q.quote, q.request, ln.quantity, ln.delivery_date))

@@ -15,13 +15,13 @@ from typing import Any
 from fabgrid.config import Settings
 from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part
+from fabgrid.domain.records import Job, StoredPart
 from fabgrid.errors import InputError
 from fabgrid.geometry import formats, limits
 from fabgrid.geometry.repair import REPAIRABLE_CODES as REPAIRABLE
 from fabgrid.services import designs, jobs, network
-from fabgrid.services._util import iso, new_id
+from fabgrid.services._util import new_id
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import PartRow
 from fabgrid.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def inline_max_bytes(settings: Settings) -> int:
     """The inline-analysis threshold in force (FABGRID_INLINE_ANALYSIS_MAX_BYTES in `settings`, or the default)."""
     given = settings.inline_analysis_max_bytes
     return INLINE_ANALYSIS_MAX_BYTES if given is None else given
+
+
+#: The largest part file accepted (bytes; `geometry.limits`), and its check (LimitError, 413).
+MAX_FILE_BYTES = limits.MAX_FILE_BYTES
+check_file_size = limits.check_file_size
 #: Accepted upload extensions: derived from the one list of formats (`geometry.formats`).
 EXTENSIONS = formats.extensions()
 #: The formats in words, for API and page texts ("STL, 3MF, OBJ, PLY or STEP (.step/.stp)").
@@ -46,10 +51,6 @@ UNITS = ("mm", "cm", "m", "inch", "in", "um")
 #: Finding codes the automatic repair addresses (the part page offers to repair and analyse again).
 REPAIRABLE_CODES = REPAIRABLE
 MESH_FORMATS = {"glb": "model/gltf-binary", "stl": "model/stl"}
-_FACT_KEYS = ("format", "units", "units_source", "triangles", "bodies", "objects", "bbox_mm", "bbox_min_mm",
-              "volume_mm3", "area_mm2", "convex_hull_volume_mm3", "center_mass_mm", "watertight",
-              "winding_consistent", "degenerate_faces", "boundary_edges", "nonmanifold_edges", "genus",
-              "self_intersecting_faces", "min_wall_mm", "min_gap_mm")
 
 
 def check_filename(filename: str | None) -> str:
@@ -102,7 +103,7 @@ class Upload:
         """Drop the partial file."""
         self.writer.abort()
 
-    def finish(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def finish(self) -> tuple[StoredPart, Job | None]:
         """Store the part; analyse now (small) or queue a job (large). Returns (part, job or None)."""
         if self.writer.size_bytes == 0:
             self.abort()
@@ -111,29 +112,27 @@ class Upload:
         self.writer.close()
         inline = self._plain is not None
         with UnitOfWork(self.settings.database_url) as uow:
-            part = PartRow(id=self.part_id, organisation_id=self.who.organisation_id, user_id=self.who.user_id,
-                           filename=self.filename, units=self.units, size_bytes=self.writer.size_bytes,
-                           sha256=self.writer.sha256, storage_path=self.writer.rel_path,
-                           wrapped_key=self.writer.wrapped_key, key_id=self.writer.key_id,
-                           status="running" if inline else "queued")
-            uow.session.add(part)
+            part = uow.parts.add(self.part_id, organisation_id=self.who.organisation_id, user_id=self.who.user_id,
+                                 filename=self.filename, units=self.units, size_bytes=self.writer.size_bytes,
+                                 sha256=self.writer.sha256, storage_path=self.writer.rel_path,
+                                 wrapped_key=self.writer.wrapped_key, key_id=self.writer.key_id,
+                                 status="running" if inline else "queued")
             job = None
             if not inline:
                 job = jobs.enqueue(uow, "analyze_part", {"part_id": part.id},
                                    organisation_id=self.who.organisation_id, user_id=self.who.user_id)
-                part.job_id = job.id
+                uow.parts.set_status(part.id, "queued", job_id=job.id)
             uow.commit()
-            job_doc = jobs.job_json(job) if job is not None else None
         if job is not None:
             jobs.submit(self.settings, job.id)
-            return get_part(self.settings, self.who, self.part_id), job_doc
+            return get_part(self.settings, self.who, self.part_id), job
         assert self._plain is not None
         analyze_part(self.settings, self.part_id, self._plain.getvalue())
         return get_part(self.settings, self.who, self.part_id), None
 
 
 def upload_bytes(settings: Settings, who: Principal, filename: str, data: bytes,
-                 units: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+                 units: str | None = None) -> tuple[StoredPart, Job | None]:
     """Upload a whole file at once (pages, CLI, tests): same checks as the streamed API upload."""
     up = Upload(settings, who, filename, units)
     try:
@@ -145,16 +144,17 @@ def upload_bytes(settings: Settings, who: Principal, filename: str, data: bytes,
     return up.finish()
 
 
-def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = None) -> dict[str, Any]:
+def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = None) -> StoredPart:
     """Run part intake on a stored design and keep the report (or the problem) on the part; the loaded
-    part goes to the quote cache (`quotes_store.keep_prepared`), so the first quote does not load it again."""
+    part goes to the quote cache (`quotes_store.keep_prepared`), so the first quote does not load it again.
+    Returns the part as analysed (`ready` with its report, or `failed` with the problem)."""
     from fabgrid.services.analysis import analyze_isolated
 
     with UnitOfWork(settings.database_url) as uow:
         part = uow.parts.get(part_id, None)
         if part is None:
             raise InputError(f"part {part_id} vanished before its analysis", code="part.not_found", status=404)
-        part.status = "running"
+        uow.parts.set_status(part_id, "running")
         uow.commit()
         data = plaintext if plaintext is not None else designs.read_design(settings, part)
         filename, units, sha256 = part.filename, part.units, part.sha256
@@ -174,20 +174,16 @@ def analyze_part(settings: Settings, part_id: str, plaintext: bytes | None = Non
                                       f"({type(exc).__name__})", hint="try again later", code="analysis.internal",
                                       status=500))
     with UnitOfWork(settings.database_url) as uow:
-        part = uow.parts.get(part_id, None)
-        assert part is not None
-        part.report, part.problem = report, problem
-        part.status = "ready" if report is not None else "failed"
+        uow.parts.set_analysis(part_id, report, problem)
         uow.commit()
+        done = uow.parts.get(part_id, None)
     if report is not None and loaded is not None:
         _keep_for_quotes(part_id, sha256, units, loaded, analysed)
-    if problem is not None:
-        return {"part_id": part_id, "status": "failed", "problem": problem}
-    return {"part_id": part_id, "status": "ready", "links": {"part": f"/api/v1/parts/{part_id}"}}
+    assert done is not None
+    return done
 
 
-def change_units(settings: Settings, who: Principal, part_id: str,
-                 units: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def change_units(settings: Settings, who: Principal, part_id: str, units: str) -> tuple[StoredPart, Job | None]:
     """Read a part's file in another unit (mm, cm, m, inch, um) and analyse it again: inline when the file is
     small enough, else as a background job (then the job is returned). The unit switch of the part page and
     `PATCH /api/v1/parts/{id}`; 409 while an analysis runs."""
@@ -197,7 +193,7 @@ def change_units(settings: Settings, who: Principal, part_id: str,
     return _analyse_again(settings, who, part_id, unit)
 
 
-def analyse_again(settings: Settings, who: Principal, part_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def analyse_again(settings: Settings, who: Principal, part_id: str) -> tuple[StoredPart, Job | None]:
     """Analyse a part again in its unit, with the automatic repair (a part analysed before it existed, or after
     the catalog changed): the part page's "repair and analyse again"."""
     with UnitOfWork(settings.database_url) as uow:
@@ -205,26 +201,23 @@ def analyse_again(settings: Settings, who: Principal, part_id: str) -> tuple[dic
     return _analyse_again(settings, who, part_id, units)
 
 
-def _analyse_again(settings: Settings, who: Principal, part_id: str,
-                   unit: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _analyse_again(settings: Settings, who: Principal, part_id: str, unit: str | None) -> tuple[StoredPart, Job | None]:
     with UnitOfWork(settings.database_url) as uow:
         part = designs.owner_part(uow, who, part_id)
-        if part.status in ("queued", "running"):
+        if part.analysing:
             raise InputError(f"part {part_id} is being analysed", hint="wait until its status is ready or failed",
                              code="part.analysing", status=409)
-        part.units, part.status, part.report, part.problem, part.job_id = unit, "queued", None, None, None
+        uow.parts.set_units(part.id, unit)
         job = None
         if part.size_bytes > inline_max_bytes(settings):
-            job = jobs.enqueue(uow, "analyze_part", {"part_id": part_id}, organisation_id=who.organisation_id,
+            job = jobs.enqueue(uow, "analyze_part", {"part_id": part.id}, organisation_id=who.organisation_id,
                                user_id=who.user_id)
-            part.job_id = job.id
+            uow.parts.set_status(part.id, "queued", job_id=job.id)
         uow.commit()
-        job_doc = jobs.job_json(job) if job is not None else None
     if job is not None:
         jobs.submit(settings, job.id)
-        return get_part(settings, who, part_id), job_doc
-    analyze_part(settings, part_id)
-    return get_part(settings, who, part_id), None
+        return get_part(settings, who, part_id), job
+    return analyze_part(settings, part_id), None
 
 
 def _problem(exc: InputError) -> dict[str, Any]:
@@ -242,7 +235,7 @@ def resume_interrupted(settings: Settings) -> int:
         for part in stuck:
             job = jobs.enqueue(uow, "analyze_part", {"part_id": part.id}, organisation_id=part.organisation_id,
                                user_id=part.user_id)
-            part.status, part.job_id = "queued", job.id
+            uow.parts.set_status(part.id, "queued", job_id=job.id)
             made.append(job.id)
         uow.commit()
     for job_id in made:
@@ -266,42 +259,24 @@ def _keep_for_quotes(part_id: str, sha256: str, units: str | None, loaded: Part,
 
 @jobs.register("analyze_part")
 def _analyze_job(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    result = analyze_part(settings, str(params["part_id"]))
-    if result["status"] == "failed":
-        p = result["problem"]
-        raise InputError(p["detail"], hint=p["hint"], code=p["title"], status=p["status"])
-    return result
+    part = analyze_part(settings, str(params["part_id"]))
+    if part.status == "failed":
+        p = part.problem or {}
+        raise InputError(str(p.get("detail")), hint=p.get("hint"), code=str(p.get("title")),
+                         status=int(p.get("status") or 422))
+    return {"part_id": part.id, "status": part.status, "links": {"part": f"/api/v1/parts/{part.id}"}}
 
 
-def part_json(part: PartRow, full: bool = True) -> dict[str, Any]:
-    """The part resource: file facts, status, and (when analysed) facts, findings and the report."""
-    doc: dict[str, Any] = {
-        "id": part.id, "filename": part.filename, "size_bytes": part.size_bytes, "sha256": part.sha256,
-        "status": part.status, "created_at": iso(part.created_at), "units": part.units,
-        "job": {"id": part.job_id, "href": f"/api/v1/jobs/{part.job_id}"} if part.job_id else None,
-        "problem": part.problem,
-        "links": {"self": f"/api/v1/parts/{part.id}", "mesh": f"/api/v1/parts/{part.id}/mesh",
-                  "design": f"/api/v1/parts/{part.id}/design", "audit": f"/api/v1/parts/{part.id}/audit"},
-    }
-    rep = part.report or {}
-    doc["facts"] = {k: rep.get(k) for k in _FACT_KEYS} if rep else None
-    doc["orderable"] = rep.get("orderable") if rep else None
-    if full:
-        doc["findings"] = rep.get("findings", []) if rep else []
-        doc["report"] = part.report
-    return doc
-
-
-def get_part(settings: Settings, who: Principal, part_id: str) -> dict[str, Any]:
+def get_part(settings: Settings, who: Principal, part_id: str) -> StoredPart:
     """One part of the caller's organisation (another organisation's part is 'not found')."""
     with UnitOfWork(settings.database_url) as uow:
-        return part_json(designs.owner_part(uow, who, part_id))
+        return designs.owner_part(uow, who, part_id)
 
 
-def list_parts(settings: Settings, who: Principal, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """The caller's organisation's parts, newest first (without the full reports)."""
+def list_parts(settings: Settings, who: Principal, limit: int = 100, offset: int = 0) -> list[StoredPart]:
+    """The caller's organisation's parts, newest first."""
     with UnitOfWork(settings.database_url) as uow:
-        return [part_json(p, full=False) for p in uow.parts.find(who.organisation_id, limit, offset)]
+        return uow.parts.find(who.organisation_id, limit, offset)
 
 
 def part_mesh(settings: Settings, who: Principal, part_id: str, fmt: str = "glb") -> tuple[bytes, str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fabgrid.costing.leadtime import CoolDown, Routing
+from fabgrid.costing.leadtime import Routing
 from fabgrid.costing.part import checked
 from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates, load_rates
@@ -195,17 +195,12 @@ PRICE_BREAKS = (1, 10, 100, 1000)
 
 @functools.cache
 def routing() -> Routing:
-    """What follows a build at a site, as the sites' planner models it: cool-down, steps, inspection
-    (data/scheduling/routes.yaml) and the station kinds (finishes.yaml), for the quote's dates."""
-    from fabgrid.data import load_station_kinds
-    from fabgrid.scheduling.workload import load_routes
+    """What follows a build at a site, from the shipped data (cool-down, steps, inspection, stations), for quotes
+    made without a database (`fabgrid quote`); stored quotes use the stored network's (`NetworkData.routing`)."""
+    from fabgrid.data import load_document
+    from fabgrid.services.network import DATASETS, routing_of
 
-    r = load_routes()
-    return Routing(cool_down={k: CoolDown(v.where, v.ratio, v.min_h) for k, v in r.cool_down.items()},
-                   attended={k: v.attended for k, v in r.steps.items()},
-                   min_h={k: v.min_h for k, v in r.steps.items()}, default_min_h=r.steps["default"].min_h,
-                   inspection_s_per_part=r.inspection_s_per_part, inspection_min_h=r.inspection_min_h,
-                   station_kinds=load_station_kinds())
+    return routing_of(load_document(DATASETS["routes"]), load_document(DATASETS["stations"]))
 
 
 def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer], network: Network, rates: Rates,
@@ -313,7 +308,7 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
                   station_h: Mapping[tuple[str, str], float] | None = None,
                   queue_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
                   occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
-                  ) -> Quote:
+                  route: Routing | None = None) -> Quote:
     """Offers for a prepared part and a request; its `input_hash` is `domain.quote.input_hash` of the
     request, the part's content key and the data fingerprint (what the store keys its quotes by).
     `priority_h`, `station_h` and `queue_due`: the express part of the queue, the stations' queued hours and the
@@ -327,7 +322,7 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise InputError("now must be timezone-aware", code="quote.now")
-    route = routing()
+    route = route or routing()
     offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors,
                                      logistics, route, priority_h, station_h, queued_due=queue_due,
                                      occupancy_h=occupancy_h)

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fabgrid.config import Settings
-from fabgrid.domain.quote import Quote, QuoteRequest, input_hash
+from fabgrid.domain.quote import Quote, QuoteRequest, StoredQuote, input_hash
+from fabgrid.domain.records import StoredPart
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, network, promises, ratelimit
-from fabgrid.services._util import new_id, now, utc
+from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.network import NetworkData
-from fabgrid.store.tables import PartRow, QuoteRow
 from fabgrid.store.uow import UnitOfWork
 
 #: Prepared parts kept per process for repeated quotes (decrypt + load + prepare once per part; an inline
@@ -29,42 +27,6 @@ from fabgrid.store.uow import UnitOfWork
 PREPARED_CACHE_SIZE = 16
 
 __all__ = ["QuoteRequest", "StoredQuote", "create_quote", "get_quote", "input_hash", "keep_prepared", "list_quotes"]
-
-
-@dataclass(frozen=True)
-class StoredQuote:
-    """A quote the store keeps for an organisation: the engine's `Quote` (offers, rejections, validity) with
-    its id, part and the canonical request it was priced for (`QuoteRequest.canonical`, as stored)."""
-
-    id: str
-    part_id: str
-    input_hash: str
-    request: dict[str, Any]
-    created_at: datetime
-    expires_at: datetime
-    quote: Quote
-
-    @property
-    def expired(self) -> bool:
-        """True once the validity has passed (an expired quote can no longer be ordered)."""
-        return self.expires_at <= now()
-
-    @property
-    def offers(self) -> list[Any]:
-        """The offers (`domain.quote.Offer`), cheapest first."""
-        return list(self.quote.offers)
-
-    @property
-    def rejected(self) -> list[Any]:
-        """The sites that could not offer and why (`domain.quote.Rejection`)."""
-        return list(self.quote.rejected)
-
-    @classmethod
-    def of(cls, row: QuoteRow) -> StoredQuote:
-        """The record of a stored row (the stored JSON re-validated, never read as a dict)."""
-        return cls(id=row.id, part_id=row.part_id, input_hash=row.input_hash, request=dict(row.request),
-                   created_at=utc(row.created_at), expires_at=utc(row.expires_at),
-                   quote=Quote.model_validate(row.quote))
 
 
 class _Prepared:
@@ -145,7 +107,7 @@ def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
     return dict(network.open_machine_hours(uow))
 
 
-def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
+def _compute(settings: Settings, part: StoredPart, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
              data: NetworkData,
              extras: promises.OpenQueue | None = None) -> Quote:
     """Price the part with the costing engine (`services.quotes`)."""
@@ -158,7 +120,7 @@ def _compute(settings: Settings, part: PartRow, req: QuoteRequest, queued_h: dic
     return engine.quote_request(prepared, req, queued_h=queued_h, priority_h=q.priority_h, station_h=q.station_h,
                                 queue_due=q.due, occupancy_h=q.occupancy_h,
                                 network=data.network, rates=data.rates,
-                                logistics=data.logistics)
+                                logistics=data.logistics, route=data.routing)
 
 
 def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple[StoredQuote, bool]:
@@ -181,31 +143,28 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
         digest = input_hash(req, content_key(part.sha256, part.units), data_fingerprint(data.network, data.rates))
         existing = uow.quotes.by_hash(who.organisation_id, digest, now())
         if existing is not None:
-            return StoredQuote.of(existing), False
+            return existing, False
         queued = _queued_hours(uow)
         extras = promises.open_queue(uow)
-        uow.session.expunge(part)  # used after the session closes (rollback would expire it)
     quote = _compute(settings, part, req, queued, data, extras)
     with UnitOfWork(settings.database_url) as uow:
-        row = QuoteRow(id=new_id("quo"), organisation_id=who.organisation_id, user_id=who.user_id,
-                       part_id=part.id, input_hash=digest, request=req.canonical(part.sha256) | {"part_id": part.id},
-                       quote=quote.model_dump(mode="json"), expires_at=utc(quote.expires_at))
-        uow.session.add(row)
+        stored = uow.quotes.add(new_id("quo"), organisation_id=who.organisation_id, user_id=who.user_id,
+                                part_id=part.id, input_hash=digest,
+                                request=req.canonical(part.sha256) | {"part_id": part.id}, quote=quote)
         uow.commit()
-        return StoredQuote(id=row.id, part_id=part.id, input_hash=digest, request=dict(row.request),
-                           created_at=utc(row.created_at), expires_at=utc(quote.expires_at), quote=quote), True
+        return stored, True
 
 
 def get_quote(settings: Settings, who: Principal, quote_id: str) -> StoredQuote:
     """One quote of the caller's organisation (another organisation's quote is 'not found')."""
     with UnitOfWork(settings.database_url) as uow:
-        row = uow.quotes.get(quote_id, who.organisation_id)
-        if row is None:
+        found = uow.quotes.get(quote_id, who.organisation_id)
+        if found is None:
             raise NotFoundError(f"quote {quote_id!r} not found", code="quote.not_found")
-        return StoredQuote.of(row)
+        return found
 
 
 def list_quotes(settings: Settings, who: Principal, limit: int = 100) -> list[StoredQuote]:
     """The caller's organisation's quotes, newest first."""
     with UnitOfWork(settings.database_url) as uow:
-        return [StoredQuote.of(r) for r in uow.quotes.find(who.organisation_id, limit)]
+        return uow.quotes.find(who.organisation_id, limit)

@@ -20,7 +20,6 @@ from typing import Any
 from fabgrid.config import Settings
 from fabgrid.costing import leadtime
 from fabgrid.domain.order import QUEUED_AT_SITE
-from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError
 from fabgrid.services.accounts import Principal
 from fabgrid.services.network import current as current_network
@@ -81,8 +80,7 @@ def site_workload(settings: Settings, who: Principal, start: datetime | None = N
         per_order = Counter(ln.order_id for ln in lines)
         for ln in lines:
             q = uow.quotes.by_id(ln.quote_id)
-            offer = next((x for x in (Quote.model_validate(q.quote).offers if q else []) if x.site == ln.offer_site_id),
-                         None)
+            offer = next((x for x in (q.quote.offers if q else []) if x.site == ln.offer_site_id), None)
             # the builds as the quote's dates batched them (machining split over the machines), where it says so
             batched = offer is not None and "build_h" in offer.breakdown
             n_builds = max(1, int(offer.breakdown.get("builds", offer.estimate.builds)) if offer else 1)

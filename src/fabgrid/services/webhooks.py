@@ -17,15 +17,16 @@ import json
 import secrets
 import socket
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from fabgrid.config import Settings
+from fabgrid.domain.records import Webhook, WebhookDelivery
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import designs, jobs
 from fabgrid.services._util import iso, new_id, now
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import WebhookDeliveryRow, WebhookRow
 from fabgrid.store.uow import UnitOfWork
 
 SIGNATURE_HEADER = "X-Fabgrid-Signature"
@@ -158,13 +159,16 @@ def _pinned(settings: Settings, url: str) -> tuple[str, dict[str, str], dict[str
     return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
-def _json(row: WebhookRow) -> dict[str, Any]:
-    return {"id": row.id, "url": row.url, "events": row.events.split(","), "active": row.active,
-            "created_at": iso(row.created_at)}
+@dataclass(frozen=True)
+class Registered:
+    """A webhook just registered, with its secret (shown this once)."""
+
+    webhook: Webhook
+    secret: str
 
 
 def register(settings: Settings, who: Principal, url: str, secret: str | None = None,
-             events: tuple[str, ...] = EVENTS) -> dict[str, Any]:
+             events: tuple[str, ...] = EVENTS) -> Registered:
     """Register an endpoint for the organisation; the secret (given or generated) is shown once."""
     url = check_url(settings, url)
     bad = [e for e in events if e not in EVENTS]
@@ -175,38 +179,33 @@ def register(settings: Settings, who: Principal, url: str, secret: str | None = 
         raise InputError("the webhook secret must be at least 16 characters", code="webhook.secret")
     wid = new_id("whk")
     with UnitOfWork(settings.database_url) as uow:
-        row = WebhookRow(id=wid, organisation_id=who.organisation_id, url=url, events=",".join(events), active=True,
-                         secret_enc=designs.seal(designs.master_key(settings), secret.encode(), wid.encode()))
-        uow.session.add(row)
+        hook = uow.webhooks.add(wid, who.organisation_id, url, tuple(events),
+                                designs.seal(designs.master_key(settings), secret.encode(), wid.encode()))
         uow.commit()
-        return _json(row) | {"secret": secret}
+        return Registered(hook, secret)
 
 
-def list_webhooks(settings: Settings, who: Principal) -> list[dict[str, Any]]:
+def list_webhooks(settings: Settings, who: Principal) -> list[Webhook]:
     """The organisation's webhooks (without secrets)."""
     with UnitOfWork(settings.database_url) as uow:
-        return [_json(r) for r in uow.webhooks.find(who.organisation_id)]
+        return uow.webhooks.find(who.organisation_id)
 
 
 def delete(settings: Settings, who: Principal, webhook_id: str) -> None:
     """Deactivate a webhook of the organisation."""
     with UnitOfWork(settings.database_url) as uow:
-        row = uow.webhooks.get(webhook_id, who.organisation_id)
-        if row is None:
+        if uow.webhooks.get(webhook_id, who.organisation_id) is None:
             raise NotFoundError(f"webhook {webhook_id!r} not found", code="webhook.not_found")
-        row.active = False
+        uow.webhooks.deactivate(webhook_id)
         uow.commit()
 
 
-def deliveries(settings: Settings, who: Principal, webhook_id: str) -> list[dict[str, Any]]:
+def deliveries(settings: Settings, who: Principal, webhook_id: str) -> list[WebhookDelivery]:
     """A webhook's deliveries with their attempts."""
     with UnitOfWork(settings.database_url) as uow:
         if uow.webhooks.get(webhook_id, who.organisation_id) is None:
             raise NotFoundError(f"webhook {webhook_id!r} not found", code="webhook.not_found")
-        return [{"id": d.id, "event": d.event, "status": d.status, "attempts": d.attempts,
-                 "last_status_code": d.last_status_code, "last_error": d.last_error,
-                 "created_at": iso(d.created_at), "delivered_at": iso(d.delivered_at), "payload": d.payload}
-                for d in uow.webhooks.deliveries(webhook_id)]
+        return uow.webhooks.deliveries(webhook_id)
 
 
 def emit(uow: UnitOfWork, organisation_id: int, event: str, data: dict[str, Any]) -> list[str]:
@@ -216,13 +215,11 @@ def emit(uow: UnitOfWork, organisation_id: int, event: str, data: dict[str, Any]
     """
     job_ids = []
     for hook in uow.webhooks.active(organisation_id):
-        if event not in hook.events.split(","):
+        if event not in hook.events:
             continue
         did = new_id("dlv")
         payload = {"id": did, "event": event, "created_at": iso(now()), "data": data}
-        uow.session.add(WebhookDeliveryRow(id=did, webhook_id=hook.id, event=event, payload=payload,
-                                           status="pending", attempts=0))
-        uow.session.flush()
+        uow.webhooks.add_delivery(did, hook.id, event, payload)
         job = jobs.enqueue(uow, "webhook_delivery", {"delivery_id": did}, organisation_id=organisation_id,
                            user_id=None)
         job_ids.append(job.id)
@@ -242,11 +239,12 @@ def _deliver(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
         if d.status != "pending":
             return {"delivery_id": did, "status": d.status}
         if not hook.active:
-            d.status = "failed"
-            d.last_error = "webhook deactivated"
+            uow.webhooks.record_attempt(did, attempts=d.attempts, status="failed", status_code=d.last_status_code,
+                                        error="webhook deactivated")
             uow.commit()
             return {"delivery_id": did, "status": "failed"}
-        secret = designs.unseal(designs.master_key(settings), hook.secret_enc, hook.id.encode()).decode()
+        secret = designs.unseal(designs.master_key(settings), uow.webhooks.secret_enc(hook.id),
+                                hook.id.encode()).decode()
         url, event, body = hook.url, d.event, json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
         attempt = d.attempts + 1
     code: int | None = None
@@ -264,13 +262,9 @@ def _deliver(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     except (httpx.HTTPError, InputError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     with UnitOfWork(settings.database_url) as uow:
-        d = uow.webhooks.delivery(did)
-        assert d is not None
-        d.attempts, d.last_status_code, d.last_error = attempt, code, error
-        if error is None:
-            d.status, d.delivered_at = "delivered", now()
-        elif attempt > len(BACKOFF_S):
-            d.status = "failed"
+        status = "delivered" if error is None else ("failed" if attempt > len(BACKOFF_S) else "pending")
+        uow.webhooks.record_attempt(did, attempts=attempt, status=status, status_code=code, error=error,
+                                    delivered_at=now() if error is None else None)
         uow.commit()
     if error is None:
         return {"delivery_id": did, "status": "delivered", "attempts": attempt, "status_code": code}

@@ -11,10 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from fabgrid.domain.geometry import PartReport
+from fabgrid.domain.quote import Quote, StoredQuote
+from fabgrid.domain.records import DesignAccess, Job, StoredPart, Webhook, WebhookDelivery
 from fabgrid.store.tables import (
     AccessTokenRow,
     AuthEventRow,
@@ -29,6 +33,56 @@ from fabgrid.store.tables import (
     WebhookDeliveryRow,
     WebhookRow,
 )
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    """A stored time as aware UTC (SQLite hands back naive UTC)."""
+    return None if dt is None else (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC))
+
+
+def job_record(row: JobRow) -> Job:
+    """The typed record of a job row."""
+    return Job(id=row.id, kind=row.kind, status=row.status, params=dict(row.params or {}),
+               organisation_id=row.organisation_id, user_id=row.user_id, attempts=row.attempts or 0,
+               lost_runs=row.lost_runs or 0, result=row.result, problem=row.problem, created_at=_utc(row.created_at),
+               started_at=_utc(row.started_at), finished_at=_utc(row.finished_at))
+
+
+def part_record(row: PartRow) -> StoredPart:
+    """The typed record of a part row; the stored report is re-validated (`PartReport.model_validate`). A report
+    that no longer validates (written by an incompatible version) makes the part `failed` with that problem."""
+    status, problem, report = row.status, row.problem, None
+    if row.report:
+        try:
+            report = PartReport.model_validate(row.report)
+        except ValidationError as exc:
+            status, problem = "failed", {
+                "type": "urn:fabgrid:problem:part.report_invalid", "title": "part.report_invalid", "status": 409,
+                "detail": f"the part's stored analysis report is not readable ({exc.error_count()} errors)",
+                "hint": "upload the part again to analyse it anew"}
+    return StoredPart(id=row.id, organisation_id=row.organisation_id, user_id=row.user_id, filename=row.filename,
+                      units=row.units, size_bytes=row.size_bytes, sha256=row.sha256, storage_path=row.storage_path,
+                      wrapped_key=row.wrapped_key, key_id=row.key_id, status=status, report=report, problem=problem,
+                      job_id=row.job_id, created_at=_utc(row.created_at))
+
+
+def _quote(row: QuoteRow) -> StoredQuote:
+    return StoredQuote(id=row.id, part_id=row.part_id, input_hash=row.input_hash, request=dict(row.request),
+                       created_at=_utc(row.created_at) or row.created_at,
+                       expires_at=_utc(row.expires_at) or row.expires_at, quote=Quote.model_validate(row.quote))
+
+
+def _webhook(row: WebhookRow) -> Webhook:
+    return Webhook(id=row.id, organisation_id=row.organisation_id, url=row.url,
+                   events=tuple(e for e in row.events.split(",") if e), active=row.active,
+                   created_at=_utc(row.created_at))
+
+
+def _delivery(row: WebhookDeliveryRow) -> WebhookDelivery:
+    return WebhookDelivery(id=row.id, webhook_id=row.webhook_id, event=row.event, payload=dict(row.payload),
+                           status=row.status, attempts=row.attempts or 0, last_status_code=row.last_status_code,
+                           last_error=row.last_error, created_at=_utc(row.created_at),
+                           delivered_at=_utc(row.delivered_at))
 
 
 class OrganisationRepository:
@@ -168,37 +222,78 @@ class _Scoped:
 
 
 class PartRepository(_Scoped):
-    """Uploaded designs."""
+    """Uploaded designs, as `StoredPart` records."""
 
-    def get(self, part_id: str, organisation_id: int | None) -> PartRow | None:
+    def add(self, part_id: str, *, organisation_id: int, user_id: int, filename: str, units: str | None,
+            size_bytes: int, sha256: str, storage_path: str, wrapped_key: bytes, key_id: str,
+            status: str) -> StoredPart:
+        """Record an uploaded (encrypted) design."""
+        row = PartRow(id=part_id, organisation_id=organisation_id, user_id=user_id, filename=filename, units=units,
+                      size_bytes=size_bytes, sha256=sha256, storage_path=storage_path, wrapped_key=wrapped_key,
+                      key_id=key_id, status=status)
+        self.session.add(row)
+        self.session.flush()
+        return part_record(row)
+
+    def get(self, part_id: str, organisation_id: int | None) -> StoredPart | None:
         """The part if it belongs to `organisation_id` (None: any organisation, for workers)."""
         row = self.session.get(PartRow, part_id)
         if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
             return None
-        return row
+        return part_record(row)
 
-    def find(self, organisation_id: int, limit: int = 100, offset: int = 0) -> list[PartRow]:
+    def find(self, organisation_id: int, limit: int = 100, offset: int = 0) -> list[StoredPart]:
         """An organisation's parts, newest first."""
         q = (select(PartRow).where(PartRow.organisation_id == organisation_id)
              .order_by(PartRow.created_at.desc(), PartRow.id).limit(limit).offset(offset))
-        return list(self.session.scalars(q))
+        return [part_record(r) for r in self.session.scalars(q)]
 
-    def running_inline(self, limit: int = 1000) -> list[PartRow]:
+    def running_inline(self, limit: int = 1000) -> list[StoredPart]:
         """Parts `running` without a job: an inline analysis that a stopped server left (for start-up)."""
         q = (select(PartRow).where(PartRow.status == "running", PartRow.job_id.is_(None))
              .order_by(PartRow.created_at).limit(limit))
-        return list(self.session.scalars(q))
+        return [part_record(r) for r in self.session.scalars(q)]
+
+    def set_status(self, part_id: str, status: str, *, job_id: str | None = None) -> None:
+        """Move a part to `status` (queued | running), with the job that analyses it when one does."""
+        values: dict[str, Any] = {"status": status}
+        if job_id is not None:
+            values["job_id"] = job_id
+        self.session.execute(update(PartRow).where(PartRow.id == part_id).values(**values)
+                             .execution_options(synchronize_session=False))
+
+    def set_units(self, part_id: str, units: str | None) -> None:
+        """Read the part's file in `units` from now on (None: the file's own unit or mm): its analysis is to
+        be done again (`queued`, report and problem cleared)."""
+        self.session.execute(update(PartRow).where(PartRow.id == part_id)
+                             .values(units=units, status="queued", report=None, problem=None, job_id=None)
+                             .execution_options(synchronize_session=False))
+
+    def set_analysis(self, part_id: str, report: dict[str, Any] | None, problem: dict[str, Any] | None) -> None:
+        """Keep the analysis (JSON of a `PartReport`) or its problem; the part is `ready` or `failed`."""
+        self.session.execute(update(PartRow).where(PartRow.id == part_id)
+                             .values(report=report, problem=problem, status="ready" if report is not None else "failed")
+                             .execution_options(synchronize_session=False))
 
 
 class JobRepository(_Scoped):
     """Background jobs."""
 
-    def get(self, job_id: str, organisation_id: int | None) -> JobRow | None:
+    def add(self, job_id: str, kind: str, params: dict[str, Any], *, organisation_id: int | None,
+            user_id: int | None) -> Job:
+        """A new queued job (in the caller's transaction)."""
+        row = JobRow(id=job_id, kind=kind, params=params, organisation_id=organisation_id, user_id=user_id,
+                     status="queued", attempts=0)
+        self.session.add(row)
+        self.session.flush()
+        return job_record(row)
+
+    def get(self, job_id: str, organisation_id: int | None) -> Job | None:
         """The job if it belongs to `organisation_id` (None: any, for workers)."""
         row = self.session.get(JobRow, job_id)
         if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
             return None
-        return row
+        return job_record(row)
 
     def claim(self, job_id: str, worker: str, now: datetime, lease_until: datetime,
               stale_before: datetime | None = None) -> bool:
@@ -260,70 +355,128 @@ class JobRepository(_Scoped):
 
 
 class QuoteRepository(_Scoped):
-    """Stored quotes."""
+    """Stored quotes, as `domain.quote.StoredQuote` (the stored JSON re-validated into the engine's `Quote`)."""
 
-    def get(self, quote_id: str, organisation_id: int) -> QuoteRow | None:
+    def add(self, quote_id: str, *, organisation_id: int, user_id: int, part_id: str, input_hash: str,
+            request: dict[str, Any], quote: Quote) -> StoredQuote:
+        """Keep a computed quote."""
+        row = QuoteRow(id=quote_id, organisation_id=organisation_id, user_id=user_id, part_id=part_id,
+                       input_hash=input_hash, request=request, quote=quote.model_dump(mode="json"),
+                       expires_at=quote.expires_at)
+        self.session.add(row)
+        self.session.flush()
+        return StoredQuote(id=row.id, part_id=part_id, input_hash=input_hash, request=dict(request),
+                           created_at=_utc(row.created_at) or datetime.now(UTC),
+                           expires_at=_utc(quote.expires_at) or quote.expires_at, quote=quote)
+
+    def get(self, quote_id: str, organisation_id: int) -> StoredQuote | None:
         """The quote if it belongs to `organisation_id`."""
         row = self.session.get(QuoteRow, quote_id)
-        return row if row is not None and row.organisation_id == organisation_id else None
+        return _quote(row) if row is not None and row.organisation_id == organisation_id else None
 
-    def by_id(self, quote_id: str) -> QuoteRow | None:
+    def by_id(self, quote_id: str) -> StoredQuote | None:
         """The quote of any organisation (for the factory holding its order, and for workers)."""
-        return self.session.get(QuoteRow, quote_id)
+        row = self.session.get(QuoteRow, quote_id)
+        return _quote(row) if row is not None else None
 
-    def by_hash(self, organisation_id: int, input_hash: str, valid_at: datetime) -> QuoteRow | None:
+    def by_hash(self, organisation_id: int, input_hash: str, valid_at: datetime) -> StoredQuote | None:
         """The newest quote of the organisation with that input hash still valid at `valid_at`."""
         q = (select(QuoteRow).where(QuoteRow.organisation_id == organisation_id,
                                     QuoteRow.input_hash == input_hash, QuoteRow.expires_at > valid_at)
              .order_by(QuoteRow.created_at.desc()).limit(1))
-        return self.session.scalar(q)
+        row = self.session.scalar(q)
+        return _quote(row) if row is not None else None
 
-    def find(self, organisation_id: int, limit: int = 100) -> list[QuoteRow]:
+    def find(self, organisation_id: int, limit: int = 100) -> list[StoredQuote]:
         """An organisation's quotes, newest first."""
         q = (select(QuoteRow).where(QuoteRow.organisation_id == organisation_id)
              .order_by(QuoteRow.created_at.desc()).limit(limit))
-        return list(self.session.scalars(q))
+        return [_quote(r) for r in self.session.scalars(q)]
 
 
 class AuditRepository(_Scoped):
     """The design access log."""
 
-    def for_part(self, part_id: str) -> list[DesignAccessRow]:
+    def add(self, part_id: str, *, actor_user_id: int, actor_email: str, actor_organisation: str,
+            actor_site_id: str | None, action: str, allowed: bool, reason: str, order_id: str | None = None) -> None:
+        """Log one access (or refused attempt) to a design; the reason is cut to 300 characters."""
+        self.session.add(DesignAccessRow(part_id=part_id, actor_user_id=actor_user_id, actor_email=actor_email,
+                                         actor_organisation=actor_organisation, actor_site_id=actor_site_id,
+                                         action=action, allowed=allowed, reason=reason[:300], order_id=order_id))
+
+    def for_part(self, part_id: str) -> list[DesignAccess]:
         """Every access to a part's design, oldest first."""
         q = select(DesignAccessRow).where(DesignAccessRow.part_id == part_id).order_by(DesignAccessRow.id)
-        return list(self.session.scalars(q))
+        return [DesignAccess(at=_utc(r.at) or r.at, action=r.action, allowed=r.allowed, reason=r.reason,
+                             actor_user_id=r.actor_user_id, actor_email=r.actor_email,
+                             actor_organisation=r.actor_organisation, actor_site_id=r.actor_site_id,
+                             order_id=r.order_id) for r in self.session.scalars(q)]
 
 
 class WebhookRepository(_Scoped):
-    """Webhooks and their deliveries."""
+    """Webhooks and their deliveries, as `Webhook` / `WebhookDelivery` records."""
 
-    def get(self, webhook_id: str, organisation_id: int | None) -> WebhookRow | None:
+    def add(self, webhook_id: str, organisation_id: int, url: str, events: tuple[str, ...],
+            secret_enc: bytes) -> Webhook:
+        """Register an active endpoint (the secret already sealed by the caller)."""
+        row = WebhookRow(id=webhook_id, organisation_id=organisation_id, url=url, events=",".join(events),
+                         active=True, secret_enc=secret_enc)
+        self.session.add(row)
+        self.session.flush()
+        return _webhook(row)
+
+    def get(self, webhook_id: str, organisation_id: int | None) -> Webhook | None:
         """The webhook if it belongs to `organisation_id` (None: any, for workers)."""
         row = self.session.get(WebhookRow, webhook_id)
         if row is None or (organisation_id is not None and row.organisation_id != organisation_id):
             return None
-        return row
+        return _webhook(row)
 
-    def active(self, organisation_id: int) -> list[WebhookRow]:
+    def secret_enc(self, webhook_id: str) -> bytes:
+        """The sealed secret of a webhook (for signing a delivery)."""
+        row = self.session.get(WebhookRow, webhook_id)
+        if row is None:
+            raise KeyError(webhook_id)
+        return bytes(row.secret_enc)
+
+    def deactivate(self, webhook_id: str) -> None:
+        """Stop delivering to a webhook (its deliveries stay readable)."""
+        self.session.execute(update(WebhookRow).where(WebhookRow.id == webhook_id).values(active=False))
+
+    def active(self, organisation_id: int) -> list[Webhook]:
         """An organisation's active webhooks."""
         q = (select(WebhookRow).where(WebhookRow.organisation_id == organisation_id, WebhookRow.active)
              .order_by(WebhookRow.created_at))
-        return list(self.session.scalars(q))
+        return [_webhook(r) for r in self.session.scalars(q)]
 
-    def find(self, organisation_id: int) -> list[WebhookRow]:
+    def find(self, organisation_id: int) -> list[Webhook]:
         """An organisation's webhooks."""
         q = select(WebhookRow).where(WebhookRow.organisation_id == organisation_id).order_by(WebhookRow.created_at)
-        return list(self.session.scalars(q))
+        return [_webhook(r) for r in self.session.scalars(q)]
 
-    def delivery(self, delivery_id: str) -> WebhookDeliveryRow | None:
+    def add_delivery(self, delivery_id: str, webhook_id: str, event: str, payload: dict[str, Any]) -> None:
+        """A pending delivery of one event to one webhook."""
+        self.session.add(WebhookDeliveryRow(id=delivery_id, webhook_id=webhook_id, event=event, payload=payload,
+                                            status="pending", attempts=0))
+        self.session.flush()
+
+    def delivery(self, delivery_id: str) -> WebhookDelivery | None:
         """One delivery."""
-        return self.session.get(WebhookDeliveryRow, delivery_id)
+        row = self.session.get(WebhookDeliveryRow, delivery_id)
+        return _delivery(row) if row is not None else None
 
-    def deliveries(self, webhook_id: str) -> list[WebhookDeliveryRow]:
+    def record_attempt(self, delivery_id: str, *, attempts: int, status: str, status_code: int | None,
+                       error: str | None, delivered_at: datetime | None = None) -> None:
+        """Write the outcome of a delivery attempt (`status`: pending to retry, delivered or failed)."""
+        self.session.execute(update(WebhookDeliveryRow).where(WebhookDeliveryRow.id == delivery_id).values(
+            attempts=attempts, status=status, last_status_code=status_code, last_error=error,
+            delivered_at=delivered_at).execution_options(synchronize_session=False))
+
+    def deliveries(self, webhook_id: str) -> list[WebhookDelivery]:
         """A webhook's deliveries, oldest first."""
         q = (select(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id)
              .order_by(WebhookDeliveryRow.created_at, WebhookDeliveryRow.id))
-        return list(self.session.scalars(q))
+        return [_delivery(r) for r in self.session.scalars(q)]
 
 
 class DisruptionRepository(_Scoped):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fabgrid.domain.order import Order, OrderLine
+from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
 from fabgrid.services import checkout, network, orders, parts, quotes_store, web_photos
 from fabgrid.web import cart, i18n
@@ -43,9 +44,9 @@ def _catalog_choices(request: Request) -> dict[str, Any]:
     }
 
 
-def _viewer_findings(findings: list[dict[str, Any]]) -> str:
-    slim = [{"severity": f.get("severity"), "face_indices": (f.get("face_indices") or [])[:VIEWER_FACES_PER_FINDING],
-             "points_mm": (f.get("points_mm") or [])[:200]} for f in findings]
+def _viewer_findings(findings: list[DfmFinding]) -> str:
+    slim = [{"severity": f.severity.value, "face_indices": list(f.face_indices[:VIEWER_FACES_PER_FINDING]),
+             "points_mm": [list(p) for p in f.points_mm[:200]]} for f in findings]
     return json.dumps(slim, separators=(",", ":"))
 
 
@@ -54,15 +55,13 @@ def part_page(request: Request, part_id: str) -> HTMLResponse:
     """A part: its facts, the 3D view with the findings, and the quote form."""
     who = require(request, *BUYER)
     part = parts.get_part(settings_of(request), who, part_id)
-    findings = part.get("findings") or []
     order = {"error": 0, "warning": 1, "info": 2}
-    findings = sorted(findings, key=lambda f: order.get(str(f.get("severity")), 3))
-    codes = [str(f.get("code", "")) for f in findings]
-    guess = next((c.removeprefix("units.maybe_") for c in codes if c.startswith("units.maybe_")), None)
+    findings = sorted(part.findings, key=lambda f: order.get(f.severity.value, 3))
+    guess = next((f.code.removeprefix("units.maybe_") for f in findings if f.code.startswith("units.maybe_")), None)
     ctx = {"part": part, "findings": findings, "viewer_findings": _viewer_findings(findings),
            "units": [u for u in parts.UNITS if u != "in"], "unit_guess": guess,
-           "repairable": any(c in parts.REPAIRABLE_CODES for c in codes),
-           "pending": part["status"] in ("queued", "running"), "today": date.today().isoformat(),
+           "repairable": any(f.code in parts.REPAIRABLE_CODES for f in findings),
+           "pending": part.analysing, "today": date.today().isoformat(),
            **_catalog_choices(request)}
     return render(request, "part.html", ctx, who=who)
 
@@ -252,7 +251,7 @@ def order_page(request: Request, order_id: str) -> HTMLResponse:
     reached = {e.status for e in o.events}
     steps = [{"status": s, "done": s in reached, "current": s == o.status} for s in orders.STATUSES]
     photos = web_photos.list_photos(settings, who, order_id)
-    files = {ln.part_id: parts.get_part(settings, who, ln.part_id)["filename"] for ln in o.lines}
+    files = {ln.part_id: parts.get_part(settings, who, ln.part_id).filename for ln in o.lines}
     return render(request, "order.html", {"order": o, "steps": steps, "sites": _site_names(request), "photos": photos,
                                           "files": files, "refresh": o.status not in ("delivered", "cancelled"),
                                           "checkout": checkout.checkout_of(settings, who, order_id)}, who=who)

@@ -160,8 +160,8 @@ def _job_state(settings: Settings, who: Principal, d: dict[str, Any]) -> tuple[s
         job = jobs.get_job(settings, who, d["job_id"])
     except NotFoundError:  # declared by another operator organisation: its job is not ours to read
         return "running", None
-    problem = job.get("problem") or {}
-    return str(job["status"]), (problem.get("detail") or problem.get("title")) if problem else None
+    problem = job.problem or {}
+    return job.status, (problem.get("detail") or problem.get("title")) if problem else None
 
 
 def _when(form: FormData, name: str, required: bool) -> datetime | None:

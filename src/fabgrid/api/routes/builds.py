@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
-from fabgrid.api.resources import build_doc, connection_doc
+from fabgrid.api.resources import build_doc, connection_doc, job_doc
 from fabgrid.config import Settings
 from fabgrid.services import builds, dispatch
 
@@ -52,13 +52,14 @@ def get_build(build_id: str, principal: CurrentPrincipal, settings: SettingsDep)
 @router.get("/builds/{build_id}/events", summary="The machine events of a build's print")
 def build_events(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     dispatch.get_build(settings, build_id, principal)
-    return {"events": dispatch.machine_events(settings, build_id)}
+    events = dispatch.machine_events(settings, build_id)
+    return {"events": [e.model_dump(mode="json", exclude_none=True) for e in events]}
 
 
 @router.post("/builds/{build_id}/dispatch", status_code=202, summary="Send a build to its printer")
 def dispatch_build(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
     build, job = dispatch.start_and_follow(settings, principal, build_id)
-    return JSONResponse({"build": build_doc(build), "job": job}, status_code=202,
+    return JSONResponse({"build": build_doc(build), "job": job_doc(job)}, status_code=202,
                         headers={"Location": f"/api/v1/factory/builds/{build.id}"})
 
 

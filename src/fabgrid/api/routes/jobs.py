@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from fabgrid.api import resources
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.config import Settings
@@ -17,4 +18,4 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 @router.get("/{job_id}", summary="A background job of the caller's organisation")
 def get_job(job_id: str, principal: CurrentPrincipal,
             settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
-    return jobs.get_job(settings, principal, job_id)
+    return resources.job_doc(jobs.get_job(settings, principal, job_id))

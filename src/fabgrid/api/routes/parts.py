@@ -17,12 +17,12 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from fabgrid.api import resources
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.errors import problem
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
-from fabgrid.geometry import limits
 from fabgrid.services import designs, parts, ratelimit
 from fabgrid.services.accounts import Principal
 
@@ -104,8 +104,8 @@ async def _receive(request: Request, form: _StreamedForm) -> None:
         raise InputError("upload the part as multipart/form-data with a 'file' field",
                          hint="curl -F file=@part.stl ...", code="upload.content_type", status=415)
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limits.MAX_FILE_BYTES + FRAMING_BYTES:
-        limits.check_file_size(int(declared) - FRAMING_BYTES, "upload")
+    if declared and declared.isdigit() and int(declared) > parts.MAX_FILE_BYTES + FRAMING_BYTES:
+        parts.check_file_size(int(declared) - FRAMING_BYTES, "upload")
     parser = MultipartParser(opts[b"boundary"], form.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():
@@ -146,25 +146,27 @@ async def upload_part(request: Request, principal: CurrentPrincipal, settings: S
         if form.upload is not None:
             form.upload.abort()
         raise
-    part, job = await run_in_threadpool(form.upload.finish)
-    if job is None and part["status"] == "failed" and part["problem"]:
-        p = part["problem"]
+    stored, job = await run_in_threadpool(form.upload.finish)
+    part = resources.part_doc(stored)
+    if job is None and stored.status == "failed" and stored.problem:
+        p = stored.problem
         return problem(int(p["status"]), str(p["title"]), str(p["detail"]), type_=str(p["type"]),
                        instance=part["links"]["self"], hint=p.get("hint"), part=part)
     if job is None:
         return JSONResponse(part, status_code=201, headers={"Location": part["links"]["self"]})
-    return JSONResponse(job | {"part": part}, status_code=202, headers={"Location": job["links"]["self"]})
+    doc = resources.job_doc(job)
+    return JSONResponse(doc | {"part": part}, status_code=202, headers={"Location": doc["links"]["self"]})
 
 
 @router.get("", summary="The organisation's parts, newest first")
 def list_parts(principal: CurrentPrincipal, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[dict[str, Any]]:
-    return parts.list_parts(settings, principal, limit, offset)
+    return [resources.part_doc(p, full=False) for p in parts.list_parts(settings, principal, limit, offset)]
 
 
 @router.get("/{part_id}", summary="A part: status, facts, DFM findings, the full report")
 def get_part(part_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    return parts.get_part(settings, principal, part_id)
+    return resources.part_doc(parts.get_part(settings, principal, part_id))
 
 
 class PartPatch(BaseModel):
@@ -177,10 +179,12 @@ class PartPatch(BaseModel):
               "with the job)", responses={202: {"description": "the analysis runs as a job"}, 409: _PROBLEM})
 def patch_part(part_id: str, body: PartPatch, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
     ratelimit.take(settings, principal, "upload")  # an analysis as costly as an upload's
-    part, job = parts.change_units(settings, principal, part_id, body.units)
+    stored, job = parts.change_units(settings, principal, part_id, body.units)
+    part = resources.part_doc(stored)
     if job is None:
         return JSONResponse(part)
-    return JSONResponse(job | {"part": part}, status_code=202, headers={"Location": job["links"]["self"]})
+    doc = resources.job_doc(job)
+    return JSONResponse(doc | {"part": part}, status_code=202, headers={"Location": doc["links"]["self"]})
 
 
 @router.get("/{part_id}/mesh", summary="The part as a viewer mesh (binary glTF or STL), owner only",
@@ -201,7 +205,7 @@ def download_design(part_id: str, principal: CurrentPrincipal, settings: Setting
 
 @router.get("/{part_id}/audit", summary="Every access to the design (owner's organisation)")
 def audit(part_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
-    return designs.audit_log(settings, principal, part_id)
+    return [resources.access_doc(a) for a in designs.audit_log(settings, principal, part_id)]
 
 
 def _safe(name: str) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from fabgrid.api import resources
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.config import Settings
@@ -30,12 +31,13 @@ class WebhookBody(BaseModel):
 
 @router.post("", status_code=201, summary="Register a webhook (the secret is shown once)")
 def register(body: WebhookBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    return webhooks.register(settings, principal, body.url, body.secret, tuple(body.events))
+    reg = webhooks.register(settings, principal, body.url, body.secret, tuple(body.events))
+    return resources.webhook_doc(reg.webhook) | {"secret": reg.secret}
 
 
 @router.get("", summary="The organisation's webhooks")
 def list_webhooks(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
-    return webhooks.list_webhooks(settings, principal)
+    return [resources.webhook_doc(w) for w in webhooks.list_webhooks(settings, principal)]
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Deactivate a webhook")
@@ -45,4 +47,4 @@ def delete(webhook_id: str, principal: CurrentPrincipal, settings: SettingsDep) 
 
 @router.get("/{webhook_id}/deliveries", summary="Deliveries of a webhook with their attempts")
 def deliveries(webhook_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
-    return webhooks.deliveries(settings, principal, webhook_id)
+    return [resources.delivery_doc(d) for d in webhooks.deliveries(settings, principal, webhook_id)]
