@@ -54,7 +54,8 @@ def _fill_checkout(page: Any, consent: str) -> None:
                         ("tax_company_name", "长沙机器人有限公司"),
                         ("tax_credit_code", CODE17 + credit_code_rule().check_character(CODE17)),
                         ("tax_address", "长沙市岳麓区麓山南路 932 号"), ("tax_phone", "0731-88880000"),
-                        ("tax_bank_name", "中国建设银行长沙岳麓支行"), ("tax_bank_account", "4305 0161 6208 0000 0123")):
+                        ("tax_bank_name", "中国建设银行长沙岳麓支行"),
+                        ("tax_bank_account", "4305 0161 6208 0000 0123")):
         page.fill(f"input[name={name}]", value)
     page.select_option("select[name=invoice_kind]", "vat_special")
     page.check(f"input[name=consent][value={consent}]")
