@@ -122,3 +122,16 @@ class WebhookDelivery(_Frozen):
     last_error: str | None = None
     created_at: datetime | None = None
     delivered_at: datetime | None = None
+
+
+class SiteClosure(_Frozen):
+    """A site closed for some days by the operator (the older, whole-site disruption), with its reroute job and
+    the report the job wrote (affected, moved, kept and unplaced orders)."""
+
+    id: str
+    site_id: str
+    days: int
+    declared_by: int
+    created_at: datetime
+    job_id: str | None = None
+    report: dict[str, Any] | None = None

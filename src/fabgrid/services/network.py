@@ -79,7 +79,7 @@ def seed(uow: UnitOfWork, replace: bool = False) -> SeedResult:
 
 def current(uow: UnitOfWork) -> NetworkData:
     """The network of the database of `uow`, at its current revision (cached per database and revision)."""
-    key = str(uow.session.get_bind().engine.url)
+    key = uow.database_key
     rev = uow.catalog.revision()
     with _lock:
         hit = _cache.get(key)

@@ -31,12 +31,11 @@ from fabgrid.domain.order import (
     OrderStatus,
 )
 from fabgrid.domain.quote import Offer, Quote, StoredQuote, TierOffer
-from fabgrid.domain.records import Job
+from fabgrid.domain.records import Job, SiteClosure
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import jobs, network, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
-from fabgrid.store.tables import DisruptionRow
 from fabgrid.store.uow import UnitOfWork
 
 #: The way of an order line, in order (the page's progress steps; a cancelled line leaves the way).
@@ -527,7 +526,7 @@ class DisruptionInfo:
     job: Job | None = None
 
 
-def _disruption(d: DisruptionRow, job: Job | None = None) -> DisruptionInfo:
+def _disruption(d: SiteClosure, job: Job | None = None) -> DisruptionInfo:
     return DisruptionInfo(id=d.id, site_id=d.site_id, days=d.days, created_at=utc(d.created_at),
                           until=(utc(d.created_at) + timedelta(days=d.days)).date(), report=d.report,
                           job_id=d.job_id, job=job)
@@ -540,13 +539,12 @@ def declare_disruption(settings: Settings, who: Principal, site_id: str, days: i
         raise InputError(f"days must be 1..365, not {days}", code="disruption.days")
     with UnitOfWork(settings.database_url) as uow:
         network.site(uow, site_id)
-        d = DisruptionRow(id=new_id("dis"), site_id=site_id, days=days, declared_by=who.user_id)
-        uow.session.add(d)
+        d = uow.disruptions.add(new_id("dis"), site_id, days, who.user_id)
         job = jobs.enqueue(uow, "reroute", {"disruption_id": d.id}, organisation_id=who.organisation_id,
                            user_id=who.user_id)
-        d.job_id = job.id
+        uow.disruptions.set_job(d.id, job.id)
         uow.commit()
-        info = _disruption(d, job)
+        info = _disruption(d.model_copy(update={"job_id": job.id}), job)
     jobs.submit(settings, job.id)
     return info
 
@@ -629,10 +627,10 @@ def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
                 current = uow.orders.update_line(ln.id, status=OrderStatus.ALLOCATED, site_id=new)
                 uow.orders.event(order.id, OrderStatus.ALLOCATED, note, None, line=current)
                 job_ids += _notify(uow, order, current, OrderStatus.ALLOCATED, note)
-        d.report = {"affected": sorted({ln.order_id for ln in affected}), "moved": moved, "kept": kept,
-                    "unplaced": unplaced}
+        report = {"affected": sorted({ln.order_id for ln in affected}), "moved": moved, "kept": kept,
+                  "unplaced": unplaced}
+        uow.disruptions.set_report(d.id, report)
         uow.commit()
-        report = d.report
     for j in job_ids:
         jobs.submit(settings, j)
     return report

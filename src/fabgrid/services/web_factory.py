@@ -151,7 +151,18 @@ def plan_workload(site_id: str, workload: Any, horizon_days: float) -> SiteSched
                         weighted_tardiness_min=p.schedule.weighted_tardiness, builds=builds)
 
 
-def machine_status(settings: Settings, who: Principal, now: datetime | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class MachineStatus:
+    """A machine of the site with its model, process and latest telemetry state (None: no state lately)."""
+
+    id: str
+    model: str
+    process: str
+    state: str | None
+    at: datetime | None
+
+
+def machine_status(settings: Settings, who: Principal, now: datetime | None = None) -> list[MachineStatus]:
     """The site's machines with their model, process and the latest telemetry state (None when the
     machine has sent no state in the last two days). One indexed query over the site's state events."""
     from fabgrid.services.network import network_of
@@ -172,6 +183,6 @@ def machine_status(settings: Settings, who: Principal, now: datetime | None = No
         model = network.machine_model(m)
         ts, payload = latest.get(m.id, (None, None))
         state = payload.get("state") if isinstance(payload, dict) else None
-        out.append({"id": m.id, "model": f"{model.vendor} {model.model}", "process": model.process.value,
-                    "state": state, "at": ts.isoformat() if ts is not None else None})
+        out.append(MachineStatus(id=m.id, model=f"{model.vendor} {model.model}", process=model.process.value,
+                                 state=str(state) if state is not None else None, at=ts))
     return out

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.quote import Quote, StoredQuote
-from fabgrid.domain.records import DesignAccess, Job, StoredPart, Webhook, WebhookDelivery
+from fabgrid.domain.records import DesignAccess, Job, SiteClosure, StoredPart, Webhook, WebhookDelivery
 from fabgrid.store.tables import (
     AccessTokenRow,
     AuthEventRow,
@@ -70,6 +70,11 @@ def _quote(row: QuoteRow) -> StoredQuote:
     return StoredQuote(id=row.id, part_id=row.part_id, input_hash=row.input_hash, request=dict(row.request),
                        created_at=_utc(row.created_at) or row.created_at,
                        expires_at=_utc(row.expires_at) or row.expires_at, quote=Quote.model_validate(row.quote))
+
+
+def _closure(row: DisruptionRow) -> SiteClosure:
+    return SiteClosure(id=row.id, site_id=row.site_id, days=row.days, declared_by=row.declared_by,
+                       created_at=_utc(row.created_at) or datetime.now(UTC), job_id=row.job_id, report=row.report)
 
 
 def _webhook(row: WebhookRow) -> Webhook:
@@ -482,11 +487,27 @@ class WebhookRepository(_Scoped):
 class DisruptionRepository(_Scoped):
     """Disruptions declared by the operator."""
 
-    def get(self, disruption_id: str) -> DisruptionRow | None:
-        """One disruption."""
-        return self.session.get(DisruptionRow, disruption_id)
+    def add(self, disruption_id: str, site_id: str, days: int, declared_by: int) -> SiteClosure:
+        """Declare a site closed for `days` from now."""
+        row = DisruptionRow(id=disruption_id, site_id=site_id, days=days, declared_by=declared_by)
+        self.session.add(row)
+        self.session.flush()
+        return _closure(row)
 
-    def find(self, limit: int = 100) -> list[DisruptionRow]:
+    def set_job(self, disruption_id: str, job_id: str) -> None:
+        """The job that reroutes the closed site's work."""
+        self.session.execute(update(DisruptionRow).where(DisruptionRow.id == disruption_id).values(job_id=job_id))
+
+    def set_report(self, disruption_id: str, report: dict[str, Any]) -> None:
+        """What the reroute did (affected, moved, kept, unplaced)."""
+        self.session.execute(update(DisruptionRow).where(DisruptionRow.id == disruption_id).values(report=report))
+
+    def get(self, disruption_id: str) -> SiteClosure | None:
+        """One disruption."""
+        row = self.session.get(DisruptionRow, disruption_id)
+        return _closure(row) if row is not None else None
+
+    def find(self, limit: int = 100) -> list[SiteClosure]:
         """Disruptions, newest first."""
         q = select(DisruptionRow).order_by(DisruptionRow.created_at.desc()).limit(limit)
-        return list(self.session.scalars(q))
+        return [_closure(r) for r in self.session.scalars(q)]

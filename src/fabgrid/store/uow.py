@@ -52,11 +52,13 @@ class UnitOfWork:
     dispatch: DispatchRepository
     acceptance: AcceptanceRepository
     checkout: CheckoutRepository
-    network_disruptions: NetworkDisruptionRepository
     rfq: RfqRepository
+    network_disruptions: NetworkDisruptionRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
+        #: which database this unit of work is on (the URL as given), for caches kept per database
+        self.database_key = url
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -76,8 +78,8 @@ class UnitOfWork:
         self.dispatch = DispatchRepository(self.session)
         self.acceptance = AcceptanceRepository(self.session)
         self.checkout = CheckoutRepository(self.session)
-        self.network_disruptions = NetworkDisruptionRepository(self.session)
         self.rfq = RfqRepository(self.session)
+        self.network_disruptions = NetworkDisruptionRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
