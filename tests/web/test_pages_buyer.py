@@ -86,3 +86,20 @@ def test_upload_without_the_csrf_header_is_refused(site: Site) -> None:
     site.signup_buyer(b)
     r = b.post("/api/v1/parts", files={"file": ("box.stl", b"solid x\nendsolid x\n")})
     assert r.status_code == 403
+
+
+def test_the_upload_hint_lists_the_registered_formats_in_each_language(site: Site) -> None:
+    from fabgrid.geometry.formats import FORMATS
+    from fabgrid.services.parts import MAX_FILE_BYTES
+
+    b = site.browser()
+    site.signup_buyer(b)
+    mb = str(MAX_FILE_BYTES // (1024 * 1024))
+    for lang, joiner in (("en", " or "), ("zh", " 或 ")):
+        b.cookies.set("lang", lang)
+        page = b.get("/parts")
+        hint = re.search(r'<p class="muted">([^<]*)</p>', page.text)
+        assert hint is not None, page.text[:500]
+        assert all(f.label in hint.group(1) for f in FORMATS) and joiner in hint.group(1) and mb in hint.group(1)
+        accept = re.search(r'accept="([^"]*)"', page.text)
+        assert accept is not None and set(accept.group(1).split(",")) == {e for f in FORMATS for e in f.extensions}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from fabgrid.cli._common import console, emit_json, table
+from fabgrid.services.formats import FORMATS_TEXT
 
 if TYPE_CHECKING:
     from fabgrid.domain.geometry import PartReport
@@ -63,7 +64,7 @@ _REPAIRABLE = {"mesh.open", "mesh.winding", "mesh.inverted", "mesh.degenerate_fa
 
 
 def analyze_cmd(
-    part: Path = typer.Argument(..., help="part file: STL, 3MF, OBJ, PLY or STEP/STP"),
+    part: Path = typer.Argument(..., help=f"part file: {FORMATS_TEXT}"),
     process: str | None = typer.Option(None, "--process", "-p", help="only this process (fdm, sla, sls, ...)"),
     units: str | None = typer.Option(None, "--units", "-u", help="override the file's unit: mm, inch, m"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from fabgrid.cli._common import emit_json, table
+from fabgrid.services.formats import FORMATS_TEXT
 
 inspect_app = typer.Typer(help="Quality inspection: image anomaly detection, layer checks, SPC.",
                           no_args_is_help=True)
@@ -57,7 +58,7 @@ def run_cmd(
 
 @inspect_app.command("layer")
 def layer_cmd(
-    mesh: Path = typer.Option(..., "--mesh", help="Part or build mesh (STL, OBJ, PLY, 3MF) in mm."),
+    mesh: Path = typer.Option(..., "--mesh", help=f"Part or build mesh ({FORMATS_TEXT}) in mm."),
     image: Path = typer.Option(..., "--image", help="Top camera image of the layer."),
     z_mm: float = typer.Option(..., "--z", help="Layer height in mm."),
     px_mm: float = typer.Option(..., "--px-mm", help="Pixel size of the calibrated camera in mm."),

@@ -10,10 +10,11 @@ from pathlib import Path
 import typer
 
 from fabgrid.cli._common import console, emit_json, table
+from fabgrid.services.formats import FORMATS_TEXT
 
 
 def nest_cmd(
-    parts: list[Path] = typer.Argument(..., help="part files (STL, 3MF, OBJ, PLY), in mm"),
+    parts: list[Path] = typer.Argument(..., help=f"part files ({FORMATS_TEXT}), in mm"),
     machine: str = typer.Option(..., "--machine", "-m", help="machine model id (see `fabgrid catalog`)"),
     spacing: float | None = typer.Option(None, "--spacing", help="minimum gap between parts and to the "
                                          "walls, mm (default 3 for SLS/MJF, 5 on a bed)"),

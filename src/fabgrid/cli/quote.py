@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from fabgrid.cli._common import console, emit_json, table
+from fabgrid.services.formats import FORMATS_TEXT
 
 
 def _offer_json(o: Any) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def _offer_json(o: Any) -> dict[str, Any]:
 
 
 def quote_cmd(
-    part: Path = typer.Argument(..., help="part file: STL, 3MF, OBJ, PLY or STEP"),
+    part: Path = typer.Argument(..., help=f"part file: {FORMATS_TEXT}"),
     material: str = typer.Option(..., "--material", "-m", help="material id (fabgrid catalog lists them)"),
     qty: int = typer.Option(1, "--qty", "-q", help="number of copies"),
     process: str | None = typer.Option(None, "--process", "-p", help="process family (fdm, sla, sls, ...)"),

@@ -47,6 +47,11 @@ def describe() -> str:
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
+def labels() -> tuple[str, ...]:
+    """The names of the formats in order ("STL", "3MF", ...), for texts in other languages."""
+    return tuple(f.label for f in FORMATS)
+
+
 def accept() -> str:
     """The value of an HTML file input's `accept` attribute (".stl,.3mf,...")."""
     return ",".join(extensions())

@@ -17,11 +17,12 @@ from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part
 from fabgrid.domain.records import Job, StoredPart
 from fabgrid.errors import InputError
-from fabgrid.geometry import formats, limits
+from fabgrid.geometry import limits
 from fabgrid.geometry.repair import REPAIRABLE_CODES as REPAIRABLE
 from fabgrid.services import designs, jobs, network
 from fabgrid.services._util import new_id
 from fabgrid.services.accounts import Principal
+from fabgrid.services.formats import EXTENSIONS
 from fabgrid.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,6 @@ def inline_max_bytes(settings: Settings) -> int:
 #: The largest part file accepted (bytes; `geometry.limits`), and its check (LimitError, 413).
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 check_file_size = limits.check_file_size
-#: Accepted upload extensions: derived from the one list of formats (`geometry.formats`).
-EXTENSIONS = formats.extensions()
-#: The formats in words, for API and page texts ("STL, 3MF, OBJ, PLY or STEP (.step/.stp)").
-FORMATS_TEXT = formats.describe()
-#: The `accept` attribute of a file input for part uploads.
-ACCEPT = formats.accept()
 UNITS = ("mm", "cm", "m", "inch", "in", "um")
 #: Finding codes the automatic repair addresses (the part page offers to repair and analyse again).
 REPAIRABLE_CODES = REPAIRABLE

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
-from fabgrid.services import checkout, network, orders, parts, quotes_store, web_photos
+from fabgrid.services import checkout, formats, network, orders, parts, quotes_store, web_photos
 from fabgrid.web import cart, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -32,7 +32,9 @@ def parts_page(request: Request) -> HTMLResponse:
     """The organisation's parts and the upload drop zone."""
     who = require(request, *BUYER)
     rows = parts.list_parts(settings_of(request), who)
-    return render(request, "parts.html", {"parts": rows, "accept": ",".join(parts.EXTENSIONS)}, who=who)
+    return render(request, "parts.html", {"parts": rows, "accept": formats.ACCEPT,
+                                          "formats_text": formats.in_words(language(request)),
+                                          "max_mb": parts.MAX_FILE_BYTES // (1024 * 1024)}, who=who)
 
 
 def _catalog_choices(request: Request) -> dict[str, Any]:

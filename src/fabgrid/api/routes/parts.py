@@ -23,7 +23,7 @@ from fabgrid.api.deps import get_settings
 from fabgrid.api.errors import problem
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
-from fabgrid.services import designs, parts, ratelimit
+from fabgrid.services import designs, formats, parts, ratelimit
 from fabgrid.services.accounts import Principal
 
 router = APIRouter(prefix="/api/v1/parts", tags=["parts"])
@@ -36,7 +36,7 @@ MAX_OFFSET = 1_000_000_000
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": f"{parts.FORMATS_TEXT} file"},
+        "file": {"type": "string", "format": "binary", "description": f"{formats.FORMATS_TEXT} file"},
         "units": {"type": "string", "enum": list(parts.UNITS), "description": "override the file's unit"}}}}}}}
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
