@@ -5,6 +5,7 @@ reordered at a fresh quote; the old order bodies keep working."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -118,6 +119,25 @@ def test_no_cancel_after_production_starts_and_reorder(platform: Platform, buyer
     assert ok.status_code == 200
     step("shipped")
     step("delivered")
+    # the inspection report as a PDF, in Chinese, with the CJK font embedded
+    email = f"reorder{platform._next()}@pages.example.com"
+    from fabgrid.services import accounts
+
+    accounts.signup(platform.settings.database_url, email=email, password=PASSWORD, name="R",
+                    organisation=f"reorder colleague {email}", role="buyer")
+    mine = _browser(platform, email)
+    assert mine.get(f"/orders/{order['id']}/inspection-report.pdf").status_code == 404  # not the buyer's order
+    b = _browser_of(platform, buyer)
+    pdf = b.get(f"/orders/{order['id']}/inspection-report.pdf?lang=zh")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf.content))
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert "检验报告" in text and order["id"] in text
+    fonts = {str(f.get_object()["/BaseFont"]) for p in reader.pages
+             for f in (p["/Resources"].get_object().get("/Font") or {}).values()}
+    assert any("CJK" in f for f in fonts), fonts
     r = platform.client.post(f"/api/v1/orders/{order['id']}/lines/{line_id}/reorder", headers=buyer["h"])
     assert r.status_code == 201, r.text
     fresh = r.json()
@@ -133,6 +153,13 @@ def _browser(platform: Platform, email: str) -> TestClient:
     assert m is not None
     assert b.post("/login", data={"csrf_token": m.group(1), "email": email, "password": PASSWORD}).status_code == 303
     return b
+
+
+def _browser_of(platform: Platform, buyer: dict[str, Any]) -> TestClient:
+    """A browser logged in as the module's buyer (its e-mail read back from its token)."""
+    me = platform.client.get("/api/v1/auth/me", headers=buyer["h"])
+    assert me.status_code == 200, me.text
+    return _browser(platform, me.json()["email"])
 
 
 def test_checkout_pages_review_and_place(platform: Platform) -> None:

@@ -5,7 +5,8 @@ in Decimal to the cent so that the totals add up (20 x 35.15 = 703.00), and the 
 accounts need (data/invoicing.yaml: item category, unit, 价税合计大写).
 
 Depends on services.orders (the order, its parts and sites), services.checkout (tax details, address, PO
-number) and the costing rates; renders with WeasyPrint (fonts from fontconfig: Debian's fonts-noto-cjk).
+number) and the costing rates; renders with WeasyPrint through services.pdf (fonts from fontconfig: Debian's
+fonts-noto-cjk).
 """
 
 from __future__ import annotations
@@ -260,8 +261,7 @@ def invoice_html(settings: Settings, who: Principal, order_id: str, lang: str = 
 
 
 def invoice_pdf(settings: Settings, who: Principal, order_id: str, lang: str = "zh-CN") -> bytes:
-    """The invoice as a PDF in `lang` (zh-CN or en), the CJK font subset embedded."""
-    import weasyprint
+    """The invoice as a PDF in `lang` (zh-CN or en), the CJK font subset embedded (`services.pdf`)."""
+    from fabgrid.services.pdf import html_to_pdf
 
-    pdf: bytes = weasyprint.HTML(string=invoice_html(settings, who, order_id, lang)).write_pdf()
-    return pdf
+    return html_to_pdf(invoice_html(settings, who, order_id, lang))

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
-from fabgrid.services import checkout, formats, network, orders, parts, quotes_store, web_photos
+from fabgrid.services import checkout, formats, network, orders, parts, pdf, quotes_store, web_photos
 from fabgrid.web import cart, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -279,6 +279,18 @@ def inspection_report(request: Request, order_id: str) -> Response:
     return Response(html, media_type="text/html; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="inspection-{order_id}.html"',
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"})
+
+
+@router.get("/orders/{order_id}/inspection-report.pdf")
+def inspection_report_pdf(request: Request, order_id: str) -> Response:
+    """The inspection report as a PDF in the page's language (or `?lang=zh|en`), CJK font embedded."""
+    who = require(request, *BUYER)
+    o = orders.get_order(settings_of(request), who, order_id)
+    if not any(ln.inspection for ln in o.lines):
+        raise InputError(f"order {order_id} has no inspection result yet", code="order.no_inspection", status=404)
+    lang = {"zh": "zh", "zh-CN": "zh", "en": "en"}.get(request.query_params.get("lang", ""), language(request))
+    return Response(pdf.html_to_pdf(inspection_html(o, lang)), media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="inspection-{order_id}.pdf"', "Cache-Control": "no-store"})
 
 
 def _inspection_section(ln: OrderLine, t: Any) -> str:
