@@ -62,6 +62,14 @@ def test_inch_model_is_read_in_inch_and_can_be_switched(platform: Platform, owne
     assert mm["units"] == "mm" and mm["facts"]["units"] == "mm" and mm["report"]["units_source"] == "user"
     assert mm["facts"]["bbox_mm"] == pytest.approx([1.35, 1.0, 0.625], rel=1e-6)
     assert any(f["code"] == "wall.too_thin" for f in mm["findings"])  # read as mm it is too thin to print
+    # the quote cache keeps one loaded part per unit: another server process holding the inch reading
+    # cannot hand it to a quote of the part in mm
+    from fabgrid.services import quotes_store
+
+    as_mm = quotes_store.cached_part(part["id"], part["sha256"], "mm")
+    as_guessed = quotes_store.cached_part(part["id"], part["sha256"], None)
+    assert as_mm is not None and max(as_mm.extents_mm) == pytest.approx(1.35, rel=1e-6)
+    assert as_guessed is None or max(as_guessed.extents_mm) == pytest.approx(34.29)
     back = platform.client.patch(f"/api/v1/parts/{part['id']}", json={"units": "inch"}, headers=h).json()
     assert back["facts"]["volume_mm3"] == pytest.approx(1.35 * 1.0 * 0.625 * 25.4 ** 3, rel=1e-6)
     bad = platform.client.patch(f"/api/v1/parts/{part['id']}", json={"units": "furlong"}, headers=h)

@@ -249,7 +249,7 @@ def _keep_for_quotes(part_id: str, sha256: str, units: str | None, loaded: Part,
         prepared = quotes.prepare_loaded(loaded, report, quotes.content_key(sha256, units))
     except InputError:
         return
-    quotes_store.keep_prepared(part_id, sha256, prepared)
+    quotes_store.keep_prepared(part_id, sha256, prepared, units)
 
 
 @jobs.register("analyze_part")
@@ -284,7 +284,7 @@ def part_mesh(settings: Settings, who: Principal, part_id: str, fmt: str = "glb"
     part = designs.record_owner_access(settings, who, part_id, "owner_mesh")
     from fabgrid.services.quotes_store import cached_part
 
-    loaded = cached_part(part.id, part.sha256)  # the part the upload's analysis loaded, if still cached
+    loaded = cached_part(part.id, part.sha256, part.units)  # the part the upload's analysis loaded, if cached
     if loaded is None:
         from fabgrid.geometry.repair import auto_repair_part
 

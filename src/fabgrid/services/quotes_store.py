@@ -69,21 +69,23 @@ class _Prepared:
 _prepared = _Prepared()
 
 
-def _cache_key(part_id: str, sha256: str) -> str:
-    return f"{part_id}:{sha256}"
+def _cache_key(part_id: str, sha256: str, units: str | None = None) -> str:
+    # the unit is part of the key: a part read in another unit (PATCH /parts/{id}) is another loaded part, also
+    # for a server process that did not analyse it again
+    return f"{part_id}:{sha256}:{units or ''}"
 
 
-def cached_part(part_id: str, sha256: str) -> Any:
-    """The loaded `domain.Part` of a stored part when it is in the quote cache (None otherwise)."""
+def cached_part(part_id: str, sha256: str, units: str | None = None) -> Any:
+    """The loaded `domain.Part` of a stored part read in `units` when it is in the quote cache (None otherwise)."""
     with _prepared._lock:
-        hit = _prepared._items.get(_cache_key(part_id, sha256))
+        hit = _prepared._items.get(_cache_key(part_id, sha256, units))
     return getattr(hit, "part", None)
 
 
-def keep_prepared(part_id: str, sha256: str, prepared: Any) -> None:
+def keep_prepared(part_id: str, sha256: str, prepared: Any, units: str | None = None) -> None:
     """Keep a part prepared for quoting (`services.quotes.PreparedPart`, e.g. the part an inline analysis
-    just loaded) so that its first quote neither decrypts nor parses the design again."""
-    _prepared.put(_cache_key(part_id, sha256), prepared)
+    just loaded, read in `units`) so that its first quote neither decrypts nor parses the design again."""
+    _prepared.put(_cache_key(part_id, sha256, units), prepared)
 
 
 def _check(req: QuoteRequest) -> str:
@@ -113,7 +115,7 @@ def _compute(settings: Settings, part: StoredPart, req: QuoteRequest, queued_h: 
     """Price the part with the costing engine (`services.quotes`)."""
     from fabgrid.services import quotes as engine
 
-    prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256), lambda: engine.prepare_part(
+    prepared = _prepared.get_or_make(_cache_key(part.id, part.sha256, part.units), lambda: engine.prepare_part(
         designs.read_design(settings, part), part.filename, units=part.units,
         report=engine.stored_report(part.report)))
     q = extras or promises.OpenQueue({}, {}, {}, {})
