@@ -24,6 +24,8 @@ SITE_TZ = ZoneInfo("Asia/Shanghai")
 _MAX_DAYS = 3660
 #: Longest time a job may take before the calendar gives up (a year of minutes).
 _MAX_MIN = 366 * 1440
+#: Figures kept per clock before its memo starts again.
+_MEMO_MAX = 20_000
 
 
 @lru_cache(maxsize=65536)
@@ -90,6 +92,8 @@ class Clock:
         self.lo: list[int] = []
         self.hi: list[int] = []
         self.longest = 0
+        #: results of pure functions of this clock (`completion`), kept for the repeated figures of one quote
+        self.memo: dict[object, object] = {}
         self._extend(14 * 1440)
 
     def _extend(self, until: int) -> None:
@@ -277,7 +281,21 @@ def completion(clk: Clock, job: Job, queue_min: float, release_min: int = 0, ove
     Every machine is busy for `queue_min` minutes of machine time first (the queue ahead, spread over the
     machines); builds go to the machine free first, an operator starts each inside a shift; with `overtime`
     (or an unattended process) a build then runs through the night, else only within shifts. `station_min`
-    gives the minutes of queued work per step at the stations (spread over their units, done within shifts)."""
+    gives the minutes of queued work per step at the stations (spread over their units, done within shifts).
+    Kept on the clock per job and queue (sites that share a calendar and a job share the figure)."""
+    key = ("completion", job, queue_min, release_min, overtime,
+           tuple(sorted(station_min.items())) if station_min else ())
+    hit = clk.memo.get(key)
+    if hit is None:
+        if len(clk.memo) > _MEMO_MAX:
+            clk.memo.clear()
+        hit = clk.memo[key] = _completion(clk, job, queue_min, release_min, overtime, station_min)
+    assert isinstance(hit, int)
+    return hit
+
+
+def _completion(clk: Clock, job: Job, queue_min: float, release_min: int, overtime: bool,
+                station_min: Mapping[str, float] | None) -> int:
     free = [max(release_min, 0)] * job.machines
     q = max(0, math.ceil(queue_min))
     if q:

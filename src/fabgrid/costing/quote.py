@@ -52,12 +52,47 @@ def validate_request(network: Network, req: QuoteRequest) -> Material:
     return mat
 
 
+_SitesFor = list[tuple[Site, bool, int, list[MachineModel]]]
+_SITES_FOR: dict[tuple[int, str], tuple[Network, dict[str, MachineModel], _SitesFor]] = {}
+
+
+def _sites_for(network: Network, mat: Material) -> _SitesFor:
+    """Per site (by id): whether it has a machine of the material's process, how many of its machines run the
+    material (the site's planner puts a build on any of them) and their models (by id). Kept per network and
+    material while the network holds the same (frozen) site and model records."""
+    key = (id(network), mat.id)
+    hit = _SITES_FOR.get(key)
+    sites, models_of = network.sites, network.catalog.machine_models
+    if (hit is not None and hit[0] is network and len(hit[2]) == len(sites) and len(hit[1]) == len(models_of)
+            and all(sites.get(s[0].id) is s[0] for s in hit[2])
+            and all(models_of.get(k) is v for k, v in hit[1].items())):
+        return hit[2]
+    out: _SitesFor = []
+    for site_id in sorted(sites):
+        site = sites[site_id]
+        counts: dict[str, int] = {}
+        has_process = False
+        for m in site.machines:
+            model = network.machine_model(m)
+            if model.process is mat.process:
+                has_process = True
+                if mat.id in model.materials:
+                    counts[model.id] = counts.get(model.id, 0) + 1
+        out.append((site, has_process, sum(counts.values()), [models_of[k] for k in sorted(counts)]))
+    if len(_SITES_FOR) > 4096:
+        _SITES_FOR.clear()
+    _SITES_FOR[key] = (network, dict(models_of), out)
+    return out
+
+
 def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req: QuoteRequest,
                     models: Sequence[MachineModel], dfm_errors: Mapping[str, Sequence[str]],
-                    today: date) -> Rejection | None:
+                    today: date, has_process: bool | None = None) -> Rejection | None:
     proc = mat.process
     cat = network.catalog
-    if not any(network.machine_model(m).process is proc for m in site.machines):
+    if has_process is None:
+        has_process = any(network.machine_model(m).process is proc for m in site.machines)
+    if not has_process:
         return Rejection(site=site.id, process=proc, code="no_process",
                          reason=f"no {proc.value} machine at {site.name}")
     if mat.id not in site.materials:
@@ -116,6 +151,21 @@ def _tier_dates(site: Site, catalog_job: leadtime.Job, rates: Rates, now: dateti
     queued lines promised to ship before it would (`due`: their dispatch deadline and machine minutes per
     machine): it overtakes only work whose promise leaves room for it."""
     clk = leadtime.clock(site.calendar, now.replace(second=0, microsecond=0))
+    # pure in its inputs: kept on the clock (sites sharing a calendar, a job and a queue share the dates)
+    key = ("tier_dates", id(rates), catalog_job, queued_min, priority_min, extra_days,
+           tuple(sorted(station_min.items())), tuple(due))
+    hit = clk.memo.get(key)
+    if hit is not None and hit[0] is rates:  # type: ignore[index]
+        return dict(hit[1])  # type: ignore[index]
+    out = _tier_dates_of(clk, catalog_job, rates, queued_min, priority_min, extra_days, station_min, due)
+    clk.memo[key] = (rates, dict(out))
+    return out
+
+
+def _tier_dates_of(clk: leadtime.Clock, catalog_job: leadtime.Job, rates: Rates, queued_min: float,
+                   priority_min: float, extra_days: int, station_min: Mapping[str, float],
+                   due: Sequence[tuple[datetime, float]]) -> dict[str, tuple[date, int]]:
+    site_calendar = clk.calendar
     cutoff = float(rates.shipping["dispatch_cutoff_h"])
     margin = round(float(rates.shipping.get("dispatch_margin_h", 0.0)) * 60)
     out: dict[str, tuple[date, int]] = {}
@@ -126,7 +176,7 @@ def _tier_dates(site: Site, catalog_job: leadtime.Job, rates: Rates, now: dateti
             done = leadtime.completion(clk, catalog_job, ahead, overtime=tier.overtime,
                                        station_min={k: v * share for k, v in station_min.items()})
             done = clk.attended(done, margin) if margin > 0 else done
-            ship = leadtime.ship_after(site.calendar, clk.at(done), cutoff, extra_days + tier.extra_days)
+            ship = leadtime.ship_after(site_calendar, clk.at(done), cutoff, extra_days + tier.extra_days)
             if tier.queue_factor >= 1.0 or not due:
                 break
             deadline = leadtime.ship_deadline(ship, cutoff)
@@ -195,6 +245,32 @@ def _unit_shipping(site: Site, est: Estimate, req: QuoteRequest, rates: Rates, l
     return _shipping(site, req.destination, unit_kg * req.quantity, logistics)[0] / req.quantity
 
 
+def _std_tier(rates: Rates) -> str:
+    """The tier an offer's own price and dates are (`_offer`'s std): standard, else the cheapest."""
+    if "standard" in rates.tiers:
+        return "standard"
+    return sorted(rates.tiers.items(), key=lambda kv: kv[1].price_factor)[0][0]
+
+
+def _std_rank(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr: Price, post: PostProcess,
+              mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
+              logistics: Logistics | None = None, priority_h: float = 0.0,
+              station_h: Mapping[str, float] | None = None, due: Sequence[tuple[datetime, float]] = (),
+              ) -> tuple[tuple[float, date, float, str], float]:
+    """(`offer_rank` of the offer `_offer` makes from the same arguments, its line total): the standard tier's unit
+    price, delivery and the road distance, without making the offer."""
+    cfg = rates.shipping
+    unit_kg = (est.part_g / 1000.0) * float(cfg["packaging_factor"]) + float(cfg["packaging_kg_per_part"])
+    line_ship, transit, _co2, road = _shipping(site, req.destination, unit_kg * req.quantity, logistics)
+    dates = _tier_dates(site, job, rates, now, queued_h * 60.0, priority_h * 60.0, post.lead_days,
+                        {k: v * 60.0 for k, v in (station_h or {}).items()}, [(d, h * 60.0) for d, h in due])
+    name = _std_tier(rates)
+    unit = round(pr.tier_unit_cny(rates.tiers[name].price_factor) + line_ship / req.quantity, 2)
+    total = float(Decimal(str(unit)) * req.quantity)
+    delivery = leadtime.delivery_date(dates[name][0], transit)
+    return (unit, delivery, round(road, 1) if road is not None else 0.0, site.id), total
+
+
 def offer_rank(o: Offer) -> tuple[float, date, float, str]:
     """How offers are ordered: unit price, then delivery date, then road distance to the destination, then site."""
     return (o.unit_price_cny, o.delivery_date, o.distance_km if o.distance_km is not None else 0.0, o.site)
@@ -219,7 +295,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     `station_h` the hours of work queued at each site's stations per (site id, step). Dates come from each
     site's calendar and queue (`leadtime.completion`). Offers are
     sorted by `offer_rank` (unit price, delivery date, distance); rejections by site id. With `cheapest_only`
-    only the offers at the lowest unit price are made (the price-break table's need). `queued_due`: per
+    only the first offer by `offer_rank` is made (the price-break table's need): only the sites whose price can
+    win are dated, and by their standard tier alone. `queued_due`: per
     (site id, process) the queued lines outside a priority tier as (dispatch deadline, machine hours), which
     express does not overtake when their promise would break. `occupancy_h`: the hours the queued lines hold the
     machines (their builds with on-machine cool-down), which the dates wait for instead of `queued_h`.
@@ -234,17 +311,9 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     rejected: list[Rejection] = []
     std_factor = (rates.tiers.get("standard") or min(rates.tiers.values(), key=lambda t: t.price_factor)).price_factor
     pending: list[tuple[float, Site, list[tuple[float, str, MachineModel, Estimate, Price]], float, int]] = []
-    for site_id in sorted(network.sites):
-        site = network.sites[site_id]
-        counts: dict[str, int] = {}
-        for m in site.machines:
-            model = network.machine_model(m)
-            if model.process is mat.process and mat.id in model.materials:
-                counts[model.id] = counts.get(model.id, 0) + 1
-        # the site's planner puts a build on any machine of the process that runs the material
-        eligible = sum(counts.values())
-        models = [network.catalog.machine_models[k] for k in sorted(counts)]
-        why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {}, leadtime.local_today(now))
+    today = leadtime.local_today(now)
+    for site, has_process, eligible, models in _sites_for(network, mat):
+        why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {}, today, has_process)
         queued = (queued_h or {}).get((site.id, mat.process), 0.0)
         if why is None and site.at_capacity:
             why = Rejection(site=site.id, process=mat.process, code="at_capacity",
@@ -268,30 +337,48 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
         low = min(p[0] for p in priced)
         pending.append((low, site, [p for p in priced if p[0] == low], queued, eligible))
     pending.sort(key=lambda c: (c[0] + _unit_shipping(c[1], c[2][0][3], req, rates, logistics), c[1].id))
+    station_of: dict[str, dict[str, float]] = {}
+    for (sid, step), h in (station_h or {}).items():
+        station_of.setdefault(sid, {})[step] = h
+    # with cheapest_only, sites are ranked by their standard tier alone (`_std_rank`, what `offer_rank` reads) and
+    # only the winner's offer is made
+    ranked: list[tuple[tuple[float, date, float, str], tuple[object, ...]]] = []
     for _low, site, tied, queued, eligible in pending:
-        if cheapest_only and offers and offers[0].unit_price_cny < round(
+        if cheapest_only and ranked and ranked[0][0][0] < round(
                 _low + _unit_shipping(site, tied[0][3], req, rates, logistics), 2):
             break
+        held = (occupancy_h or {}).get((site.id, mat.process), queued) if occupancy_h is not None else queued
+        q = max(held, queued) / max(eligible, 1)
+        qp = min((priority_h or {}).get((site.id, mat.process), 0.0), max(held, queued)) / max(eligible, 1)
+        stations = station_of.get(site.id, {})
+        due = [(d, h / max(eligible, 1)) for d, h in (queued_due or {}).get((site.id, mat.process), ())]
         best: Offer | None = None
+        light: tuple[tuple[float, date, float, str], float, tuple[object, ...]] | None = None
         for _p, _mid, model, est, pr in tied:
-            held = (occupancy_h or {}).get((site.id, mat.process), queued) if occupancy_h is not None else queued
-            q = max(held, queued) / max(eligible, 1)
-            qp = min((priority_h or {}).get((site.id, mat.process), 0.0), max(held, queued)) / max(eligible, 1)
             job = leadtime.site_job(site, network.catalog, mat.process, eligible, est.job_time_s, est.builds,
                                     req.quantity, post.steps, area_mm2, route, attended=not unattended,
                                     batch_setup_s=est.setup_s * req.quantity if one_at_a_time else None)
-            offer = _offer(site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp,
-                           {step: h for (sid, step), h in (station_h or {}).items() if sid == site.id},
-                           [(d, h / max(eligible, 1)) for d, h in (queued_due or {}).get((site.id, mat.process), ())])
+            args = (site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp, stations, due)
+            if cheapest_only:
+                rank, total = _std_rank(*args)
+                if light is None or rank < light[0]:
+                    light = (rank, total, args)
+                continue
+            offer = _offer(*args)  # type: ignore[arg-type]
             if best is None or offer_rank(offer) < offer_rank(best):
                 best = offer
-        if best is not None and site.max_order_cny is not None and best.total_price_cny > site.max_order_cny:
+        total_cny = light[1] if light is not None else (best.total_price_cny if best is not None else None)
+        if total_cny is not None and site.max_order_cny is not None and total_cny > site.max_order_cny:
             rejected.append(Rejection(site=site.id, process=mat.process, code="probation_cap",
                                       reason=f"{site.name} is on probation and takes orders up to "
                                              f"{site.max_order_cny:.0f} CNY"))
+        elif light is not None:
+            ranked.append((light[0], light[2]))
+            ranked.sort(key=lambda r: r[0])
         elif best is not None:
             offers.append(best)
-            offers.sort(key=offer_rank)
+    if ranked:
+        offers = [_offer(*ranked[0][1])]  # type: ignore[arg-type]
     rejected.sort(key=lambda r: r.site)
     offers.sort(key=offer_rank)
     return offers, rejected
