@@ -15,12 +15,9 @@ never on api, web or cli.
 from __future__ import annotations
 
 import math
-import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
-from typing import Any
 
 from fabgrid.config import Settings
 from fabgrid.domain.acceptance import DateProposal, ProposalStatus
@@ -39,7 +36,7 @@ from fabgrid.domain.disruption import DisruptionMove, DisruptionState, LineCance
 from fabgrid.domain.order import QUEUED_AT_SITE, Order, OrderLine, OrderStatus
 from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, network, webhooks
+from fabgrid.services import jobs, mail, network, webhooks
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
@@ -53,7 +50,6 @@ MAX_WINDOW_DAYS = 365
 REPLAN_TIME_S = 5.0
 #: Charged per unit moved to a new site, so that the re-plan prefers to keep lines where they are (CNY).
 CHURN_CNY_PER_UNIT = 1.0
-SMTP_TIMEOUT_S = 10.0
 KINDS = tuple(k.value for k in DisruptionKind)
 #: Statuses of a line whose move a cancelled disruption can undo.
 _UNDOABLE = frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_PRODUCTION})
@@ -359,25 +355,9 @@ def _notify(uow: UnitOfWork, settings: Settings, d: NetworkDisruption, order: Or
     to = uow.network_disruptions.emails(order.organisation_id)
     if settings.smtp_url and to:
         subject, body = _email(d, order.id, [t for _, _, t in changes])
-        job = jobs.enqueue(uow, "disruption_email", {"to": to, "subject": subject, "body": body},
-                           organisation_id=order.organisation_id, user_id=None)
+        job = mail.queue(uow, to, subject, body, organisation_id=order.organisation_id)
         job_ids.append(job.id)
     return job_ids
-
-
-@jobs.register("disruption_email")
-def _send(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    if not settings.smtp_url:
-        return {"sent": 0, "reason": "FABGRID_SMTP_URL is not set"}
-    host, port = settings.smtp_url.removeprefix("smtp://").rsplit(":", 1)
-    msg = EmailMessage()
-    msg["From"] = settings.smtp_from
-    msg["To"] = ", ".join(params["to"])
-    msg["Subject"] = str(params["subject"])
-    msg.set_content(str(params["body"]))
-    with smtplib.SMTP(host, int(port), timeout=SMTP_TIMEOUT_S) as smtp:
-        smtp.send_message(msg)
-    return {"sent": len(params["to"])}
 
 
 # ---------------------------------------------------------------- applying and undoing

@@ -8,23 +8,20 @@ Depends on the store, services.jobs/webhooks/attachments and the domain; never o
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 
 from fabgrid.config import Settings
 from fabgrid.domain.rfq import Message, Thread
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import access, attachments, jobs, webhooks
+from fabgrid.services import access, attachments, jobs, mail, webhooks
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
 
 MAX_BODY = 5000
-SMTP_TIMEOUT_S = 10.0
 
 
 @lru_cache(maxsize=1)
@@ -110,9 +107,7 @@ def read_thread(settings: Settings, who: Principal, thread_id: str, mark_read: b
 def _email_jobs(uow: UnitOfWork, settings: Settings, to: list[str], subject: str, body: str) -> list[str]:
     if not settings.smtp_url or not to:
         return []
-    job = jobs.enqueue(uow, "email", {"to": to, "subject": subject, "body": body}, organisation_id=None,
-                       user_id=None)
-    return [job.id]
+    return [mail.queue(uow, to, subject, body).id]
 
 
 def notify(uow: UnitOfWork, settings: Settings, *, organisation_ids: Iterable[int] = (),
@@ -167,18 +162,3 @@ def attachment(settings: Settings, who: Principal, thread_id: str, file_id: str)
         if not any(m.file_id == file_id for m in msgs):
             raise NotFoundError(f"file {file_id!r} is not attached to thread {thread_id}", code="file.not_found")
         return attachments.read(settings, uow, file_id)
-
-
-@jobs.register("email")
-def _send(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    if not settings.smtp_url:
-        return {"sent": 0, "reason": "FABGRID_SMTP_URL is not set"}
-    host, port = settings.smtp_url.removeprefix("smtp://").rsplit(":", 1)
-    msg = EmailMessage()
-    msg["From"] = settings.smtp_from
-    msg["To"] = ", ".join(params["to"])
-    msg["Subject"] = str(params["subject"])
-    msg.set_content(str(params["body"]))
-    with smtplib.SMTP(host, int(port), timeout=SMTP_TIMEOUT_S) as smtp:
-        smtp.send_message(msg)
-    return {"sent": len(params["to"])}
