@@ -3,7 +3,8 @@
 Objective: weighted tardiness of the orders first, then makespan (two solves; the second keeps the
 first's value). Warm-started from a schedule (usually the best dispatch rule); reports status and the
 proven bound. A classic job shop (one machine per operation, makespan only) runs the plain model with
-OR-Tools' defaults beside the tabu search of `tabu`, the two exchanging their best schedules. Depends on OR-Tools, problem and domain records; no I/O.
+OR-Tools' defaults beside the tabu search of `tabu`, the two exchanging their best schedules. Depends on
+OR-Tools, problem and domain records; no I/O.
 """
 
 from __future__ import annotations
