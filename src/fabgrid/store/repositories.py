@@ -219,12 +219,6 @@ class _Scoped:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, row: Any) -> Any:
-        """Insert a row (flushed, not committed)."""
-        self.session.add(row)
-        self.session.flush()
-        return row
-
 
 class PartRepository(_Scoped):
     """Uploaded designs, as `StoredPart` records."""
