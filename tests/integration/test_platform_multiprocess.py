@@ -109,10 +109,11 @@ def test_upload_on_one_process_poll_on_the_other(cluster: dict[str, object]) -> 
     assert job["status"] == "succeeded", job
     part = b.get(f"/api/v1/parts/{part_id}", headers=h).json()
     assert part["status"] == "ready" and part["facts"]["triangles"] == 5_120
+    from fabgrid.store.tables import JobRow
     from fabgrid.store.uow import UnitOfWork
 
-    with UnitOfWork(str(cluster["db"])) as uow:
-        row = uow.jobs.get(job_id, None)
+    with UnitOfWork(str(cluster["db"])) as uow:  # the worker column is the store's, not the Job record's
+        row = uow.session.get(JobRow, job_id)
         assert row is not None and row.worker is not None
         assert row.worker.split(":")[1] == str(cluster["worker"].pid)  # type: ignore[attr-defined]
     q = b.post("/api/v1/quotes", json={"part_id": part_id, "material": "fdm_pla", "quantity": 2}, headers=h)
