@@ -146,11 +146,13 @@ class FabgridPolicy(Record):
 
 
 class Claim(Record):
-    """An industry claim to compare the measured change with."""
+    """An industry claim to compare the measured change with: its figure (%), the metric it is read as, the
+    public publication it comes from and how the figure maps to the metric."""
 
     value: float
     metric: str
     source: str
+    note: str = ""
 
 
 class SimParams(Record):

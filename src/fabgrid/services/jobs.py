@@ -37,7 +37,8 @@ Dispatcher = Callable[[Settings, str, float], None]
 HANDLERS: dict[str, Handler] = {}
 #: Modules that register handlers; imported by `run_job` so a bare worker process knows every kind.
 HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgrid.services.orders",
-                   "fabgrid.services.simulation", "fabgrid.services.disruptions", "fabgrid.services.mail")
+                   "fabgrid.services.simulation", "fabgrid.services.disruptions", "fabgrid.services.mail",
+                   "fabgrid.services.value_reports")
 #: Threads of the in-process pool (the embedded default, no broker).
 IN_PROCESS_THREADS = 2
 TERMINAL = JOB_TERMINAL

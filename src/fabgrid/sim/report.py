@@ -1,5 +1,7 @@
 """HTML report of a simulation comparison for a park operator: side-by-side table with intervals,
-industry claims vs measured change, charts (embedded PNG, also written as files), assumptions.
+industry claims vs measured change (each with its public source), charts (embedded PNG, also written as files),
+assumptions as a table of parameters. The pieces (`cards`, `claim_rows`, `assumption_rows`, `SIDE_BY_SIDE`) are
+also what the operator's value-report page renders, in its language.
 
 Self-contained HTML (no external assets); charts with matplotlib's Agg backend. Never imports
 store, services, api or web.
@@ -39,6 +41,67 @@ LABELS: dict[str, str] = {
     "builds": "Builds / jobs run",
 }
 _PCT = {"utilisation", "oee", "on_time_rate", "material_waste_share"}
+
+
+#: The headline cards: the relative change of these metrics, fabgrid vs traditional.
+CARDS = ("parts_per_machine_hour", "cost_per_part_cny", "energy_kwh_per_value_added_cny", "on_time_rate",
+         "orders_lost")
+#: The rows of the side-by-side table, in order (those the run measured).
+SIDE_BY_SIDE = ("parts_per_machine_hour", "value_added_per_machine_hour_cny", "cost_per_part_cny",
+                "energy_kwh_per_value_added_cny", "co2_kg_per_value_added_cny", "material_waste_kg",
+                "material_waste_share", "utilisation", "oee", "on_time_rate", "lead_time_days_mean",
+                "lead_time_days_p90", "orders_lost", "orders", "orders_delivered", "orders_in_progress", "parts_good",
+                "energy_kwh", "cost_total_cny", "builds")
+PERCENT = frozenset(_PCT)
+
+
+def _finite(v: Any) -> bool:
+    m = v["mean"] if isinstance(v, dict) else v
+    return isinstance(m, int | float) and m == m and abs(m) != float("inf")
+
+
+def cards(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The headline metrics whose change has a figure, and those left out (no figure: the relative change is
+    undefined where the traditional value is zero, or the metric was not measured in this run)."""
+    change = doc.get("change") or {}
+    shown = [k for k in CARDS if k in change and _finite(change[k])]
+    return shown, [k for k in CARDS if k not in shown]
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return ", ".join(_text(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_text(x)}" for k, x in v.items())
+    return str(v)
+
+
+def assumption_rows(params: SimParams) -> list[tuple[str, str, str]]:
+    """The assumptions as (parameter, value, source) rows: one per key of data/sim.yaml two levels deep
+    (``reliability.mtbf_h``), a deeper mapping or a list written out as text; the source is its section's."""
+    rows: list[tuple[str, str, str]] = []
+    for section, value in params.model_dump(mode="json").items():
+        if section in ("sources", "industry_claims"):
+            continue
+        src = params.sources.get(section, "")
+        if isinstance(value, dict):
+            rows.extend((f"{section}.{k}", _text(v), src) for k, v in value.items())
+        else:
+            rows.append((section, _text(value), src))
+    return rows
+
+
+def claim_rows(doc: dict[str, Any], params: SimParams) -> list[dict[str, Any]]:
+    """Each industry claim with the change this run measured for its metric (None: not measured)."""
+    change = doc.get("change") or {}
+    out = []
+    for name, c in params.industry_claims.items():
+        ch = change.get(c.metric)
+        out.append({"name": name, "value": c.value, "metric": c.metric, "source": c.source, "note": c.note,
+                    "measured": ch if ch is not None and _finite(ch) else None})
+    return out
 
 
 def _val(v: Any, key: str) -> str:
@@ -150,26 +213,20 @@ def _charts(doc: dict[str, Any], params: SimParams, stem: Path) -> list[tuple[st
 
 def _claims(doc: dict[str, Any], params: SimParams) -> str:
     rows = []
-    for name, c in params.industry_claims.items():
-        ch = doc["change"].get(c.metric) if doc["change"] else None
-        measured = _change(ch, c.metric) if ch is not None else "n/a"
-        rows.append(f"<tr><td>{html.escape(name.replace('_', ' '))}</td><td>{c.value:+g} %</td>"
-                    f"<td>{measured}</td><td>{html.escape(LABELS.get(c.metric, c.metric))}</td>"
-                    f"<td class=src>{html.escape(c.source)}</td></tr>")
+    for c in claim_rows(doc, params):
+        measured = (_change(c["measured"], c["metric"]) if c["measured"] is not None
+                    else "not measured in this run")
+        rows.append(f"<tr><td>{html.escape(c['name'].replace('_', ' '))}</td><td>{c['value']:+g} %</td>"
+                    f"<td>{measured}</td><td>{html.escape(LABELS.get(c['metric'], c['metric']))}"
+                    f"<br><span class=src>{html.escape(c['note'])}</span></td>"
+                    f"<td class=src>{html.escape(c['source'])}</td></tr>")
     return ("<table><tr><th>claim</th><th>claimed</th><th>measured here</th><th>metric</th><th>source</th></tr>"
             + "".join(rows) + "</table>")
 
 
 def _assumptions(params: SimParams) -> str:
-    rows = []
-    for section, value in params.model_dump(mode="json").items():
-        if section in ("sources", "industry_claims"):
-            continue
-        text = html.escape(str(value))
-        if len(text) > 260:
-            text = text[:257] + "..."
-        src = html.escape(params.sources.get(section, ""))
-        rows.append(f"<tr><td>{html.escape(section)}</td><td class=mono>{text}</td><td class=src>{src}</td></tr>")
+    rows = [f"<tr><td>{html.escape(k)}</td><td class=mono>{html.escape(v)}</td>"
+            f"<td class=src>{html.escape(src)}</td></tr>" for k, v, src in assumption_rows(params)]
     return "<table><tr><th>parameter</th><th>value (data/sim.yaml)</th><th>source / rationale</th></tr>" + \
         "".join(rows) + "</table>"
 
@@ -188,11 +245,7 @@ def write_report(doc: dict[str, Any], params: SimParams, path: Path) -> list[Pat
     stem = path.with_suffix("")
     charts = _charts(doc, params, stem)
     pols = list(doc["policies"])
-    keys = ["parts_per_machine_hour", "value_added_per_machine_hour_cny", "cost_per_part_cny",
-            "energy_kwh_per_value_added_cny", "co2_kg_per_value_added_cny", "material_waste_kg", "material_waste_share",
-            "utilisation", "oee", "on_time_rate", "lead_time_days_mean", "lead_time_days_p90", "orders_lost",
-            "orders", "orders_delivered", "orders_in_progress", "parts_good", "energy_kwh", "cost_total_cny", "builds"]
-    keys = [k for k in keys if k in doc["policies"][pols[0]]]
+    keys = [k for k in SIDE_BY_SIDE if k in doc["policies"][pols[0]]]
     head = "".join(f"<th>{p}</th>" for p in pols) + ("<th>change fabgrid vs traditional</th>" if doc["change"] else "")
     body = "".join(
         f"<tr><td>{LABELS.get(k, k)}</td>" + "".join(f"<td>{_val(doc['policies'][p][k], k)}</td>" for p in pols)
@@ -200,10 +253,12 @@ def write_report(doc: dict[str, Any], params: SimParams, path: Path) -> list[Pat
     n = len(doc["seeds"])
     kpis = ""
     if doc["change"]:
+        shown, left_out = cards(doc)
         kpis = "<div class=kpis>" + "".join(
-            f"<div class=kpi>{LABELS[k]}<br><b>{_change(doc['change'][k], k)}</b></div>"
-            for k in ("parts_per_machine_hour", "cost_per_part_cny", "energy_kwh_per_value_added_cny",
-                      "on_time_rate", "orders_lost")) + "</div>"
+            f"<div class=kpi>{LABELS[k]}<br><b>{_change(doc['change'][k], k)}</b></div>" for k in shown) + "</div>"
+        if left_out:
+            kpis += ("<p class=src>No figure for " + html.escape(", ".join(LABELS[k] for k in left_out))
+                     + ": the relative change is undefined where the traditional value is zero.</p>")
     dis = ", ".join(f"{d['kind']} {d['target']} days {d['start_day']}-{d['end_day']}"
                     for d in doc.get("disruptions", [])) or "none"
     lib = doc.get("library", {})

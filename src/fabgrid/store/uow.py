@@ -30,6 +30,7 @@ from fabgrid.store.repositories import (
     WebhookRepository,
 )
 from fabgrid.store.rfq import RfqRepository
+from fabgrid.store.value_reports import ValueReportRepository
 
 
 class UnitOfWork:
@@ -54,6 +55,7 @@ class UnitOfWork:
     checkout: CheckoutRepository
     rfq: RfqRepository
     network_disruptions: NetworkDisruptionRepository
+    value_reports: ValueReportRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -80,6 +82,7 @@ class UnitOfWork:
         self.checkout = CheckoutRepository(self.session)
         self.rfq = RfqRepository(self.session)
         self.network_disruptions = NetworkDisruptionRepository(self.session)
+        self.value_reports = ValueReportRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

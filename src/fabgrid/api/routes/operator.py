@@ -2,6 +2,7 @@
 {kind, target, start, end?, preview?} (200 with the moves for a preview, 202 once applied), GET (list, one), PATCH
 {start?, end?, open_ended?} (edit), DELETE (cancel one not yet ended); the older {site_id, days} body still
 closes a site N days from now with a reroute job. GET /api/v1/operator/kpis (ISO 22400 KPIs of a window).
+Value reports (item 4): POST /api/v1/operator/value-reports (202 with the report and its job), GET (list), GET one.
 For buyers: POST /api/v1/orders/{id}/lines/{line_id}/cancel (a line whose date a disruption moved).
 """
 
@@ -20,8 +21,9 @@ from fabgrid.api.resources import disruption_doc, order_doc
 from fabgrid.config import Settings
 from fabgrid.domain.disruption import DisruptionMove, NetworkDisruption
 from fabgrid.domain.telemetry import Kpis
+from fabgrid.domain.value_report import ValueReport
 from fabgrid.errors import InputError
-from fabgrid.services import disruptions, orders, web_operator
+from fabgrid.services import disruptions, orders, value_reports, web_operator
 from fabgrid.services._util import now
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operator"], dependencies=[require_role("operator")])  # type: ignore[list-item]
@@ -171,3 +173,65 @@ def cancel_line(order_id: str, line_id: str, principal: CurrentPrincipal, settin
     c = disruptions.cancel_line(settings, principal, order_id, line_id)
     return {"order_id": c.order_id, "line_id": c.line_id, "status": "cancelled", "disruption_id": c.disruption_id,
             "at": c.at.isoformat(), "links": {"order": f"/api/v1/orders/{c.order_id}"}}
+
+
+class ValueReportBody(BaseModel):
+    """A value report to run (issue 22, item 4): the traditional vs the fabgrid policy over `days` (1..60) and
+    `seeds` (1..10) spawned from `seed`, `parts` generated parts (2..60), the first `sites` sites (none: all),
+    demand `scale` (0.01..5), `disruptions` (KIND:TARGET:EFFECT:dayA-B, commas) and `assumptions` (keys of
+    data/sim.yaml -> value). Longer runs: `fabgrid simulate --report`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(default=value_reports.DEFAULTS["days"], ge=value_reports.MIN_DAYS, le=value_reports.MAX_DAYS)
+    seeds: int = Field(default=value_reports.DEFAULTS["seeds"], ge=value_reports.MIN_SEEDS,
+                       le=value_reports.MAX_SEEDS)
+    seed: int = Field(default=0, ge=0, lt=2**31)
+    parts: int = Field(default=value_reports.DEFAULTS["parts"], ge=value_reports.MIN_PARTS,
+                       le=value_reports.MAX_PARTS)
+    sites: int | None = Field(default=None, ge=1)
+    scale: float = Field(default=1.0, ge=value_reports.MIN_SCALE, le=value_reports.MAX_SCALE)
+    disruptions: str = Field(default="", max_length=500)
+    assumptions: dict[str, str | float | int] = Field(default_factory=dict, max_length=value_reports.MAX_ASSUMPTIONS)
+    measure_packing: bool = False
+
+
+def value_report_doc(r: ValueReport, full: bool = False) -> dict[str, Any]:
+    """A value report: options, status, progress, its job; with `full`, the report itself once it succeeded."""
+    out: dict[str, Any] = {
+        "id": r.id, "status": r.status.value, "options": r.options,
+        "progress": {"runs_done": r.runs_done, "runs_total": r.runs_total}, "job_id": r.job_id,
+        "created_at": r.created_at.isoformat(), "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "problem": r.problem,
+        "links": {"self": f"/api/v1/operator/value-reports/{r.id}", "job": f"/api/v1/jobs/{r.job_id}",
+                  "page": f"/operator/value-reports/{r.id}"}}
+    if full and r.doc is not None:
+        v = value_reports.view(r)
+        doc = r.doc
+        out["report"] = {
+            "days": doc["days"], "seeds": doc["seeds"], "sites": doc.get("sites"), "policies": doc["policies"],
+            "change": doc.get("change"), "library": doc.get("library"), "disruptions": doc.get("disruptions", []),
+            "cards": v.cards, "left_out": v.left_out, "claims": v.claims,
+            "assumptions": [{"parameter": k, "value": val, "source": src, "changed": ch}
+                            for k, val, src, ch in v.assumptions],
+            "charts": sorted(r.charts or {}), "runs": doc.get("runs"), "wall_s": doc.get("wall_s")}
+    return out
+
+
+@router.post("/value-reports", status_code=202, summary="Start a value report (traditional vs fabgrid, simulated)")
+def start_value_report(body: ValueReportBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    o = value_reports.ValueReportOptions(
+        days=body.days, seeds=body.seeds, seed=body.seed, parts=body.parts, sites=body.sites, scale=body.scale,
+        disruptions=body.disruptions, assumptions={k: str(v) for k, v in body.assumptions.items()},
+        measure_packing=body.measure_packing)
+    return value_report_doc(value_reports.start(settings, principal, o))
+
+
+@router.get("/value-reports", summary="The value reports, newest first")
+def list_value_reports(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
+    return [value_report_doc(r) for r in value_reports.list_reports(settings, principal)]
+
+
+@router.get("/value-reports/{report_id}", summary="One value report: progress, then the report")
+def one_value_report(report_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return value_report_doc(value_reports.get_report(settings, principal, report_id), full=True)
