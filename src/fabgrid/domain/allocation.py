@@ -47,6 +47,9 @@ class Candidate(Record):
     shipping_days: int | None = Field(default=None, ge=0, description="None: from geo tariffs")
     shipping_co2_kg_per_unit: float | None = Field(default=None, ge=0, description="None: from geo")
     production_co2_kg_per_unit: float = Field(default=0.0, ge=0)
+    risk_cny_per_unit: float = Field(
+        default=0.0, ge=0, description="the site's record (lateness, defects, declines) as a cost per unit, added "
+        "to the objective only (services.factories.record_penalty)")
 
     @model_validator(mode="before")
     @classmethod
@@ -218,6 +221,7 @@ class Costs(Record):
     shipping_cny: float = 0.0
     lateness_cny: float = 0.0
     co2_cny: float = 0.0
+    risk_cny: float = Field(default=0.0, description="the sites' records (candidates' risk_cny_per_unit)")
     unassigned_cny: float = 0.0
     churn_cny: float = Field(default=0.0, description="charge for units moved by a re-plan (disrupt)")
     co2_kg: float = 0.0

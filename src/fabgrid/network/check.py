@@ -100,7 +100,7 @@ def _unit_cost(sc: Scenario, line: Line, site: ScenarioSite, ci: int) -> tuple[f
     pen = line.late_penalty_cny_per_unit_day
     pen = sc.late_penalty_cny_per_unit_day if pen is None else pen
     co2 = cand.production_co2_kg_per_unit + ship_co2
-    return cand.unit_price_cny + ship_cny + late * pen + sc.co2_cny_per_kg * co2, late
+    return cand.unit_price_cny + ship_cny + late * pen + sc.co2_cny_per_kg * co2 + cand.risk_cny_per_unit, late
 
 
 def check_plan(sc: Scenario, plan: Plan, *, rel_tol: float = 1e-6) -> CheckReport:

@@ -46,8 +46,9 @@ class Compiled:
     whole: BoolArray                   # (L,) True: the line goes to one site
     cand_line: IntArray                # (C,)
     cand_site: IntArray                # (C,) index into site_ids
-    unit_cost: FloatArray              # (C,) objective per unit (price+ship+late+co2)
+    unit_cost: FloatArray              # (C,) objective per unit (price+ship+late+co2+risk)
     price: FloatArray
+    risk_cny: FloatArray               # (C,) the site's record as a cost per unit (Candidate.risk_cny_per_unit)
     ship_cny: FloatArray
     late_cny: FloatArray
     co2_kg: FloatArray
@@ -199,6 +200,7 @@ def compile_scenario(sc: Scenario, logistics: geo.Logistics | None = None) -> Co
             cs.append(site_idx[site.id])
             rows["price"].append(cand.unit_price_cny)
             rows["prod_co2"].append(cand.production_co2_kg_per_unit)
+            rows["risk"].append(cand.risk_cny_per_unit)
             rows["lead"].append(lead)
             rows["pen"].append(pen)
             due_arr.append(np.nan if due is None else due)
@@ -222,7 +224,7 @@ def compile_scenario(sc: Scenario, logistics: geo.Logistics | None = None) -> Co
 
     n = len(cl)
     arr = {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()} if n else {
-        k: np.zeros(0) for k in ("price", "prod_co2", "lead", "pen", "ship_cny", "ship_days", "ship_co2")}
+        k: np.zeros(0) for k in ("price", "prod_co2", "risk", "lead", "pen", "ship_cny", "ship_days", "ship_co2")}
     if need_geo:
         g = np.asarray(geo_src, dtype=np.float64)
         cost, days, co2 = geo.shipping_between(g[:, 0], g[:, 1], g[:, 2], g[:, 3], g[:, 4], lg)
@@ -237,7 +239,7 @@ def compile_scenario(sc: Scenario, logistics: geo.Logistics | None = None) -> Co
     late = np.where(np.isnan(due_np), 0.0, np.maximum(0.0, delivery - np.nan_to_num(due_np))).astype(np.int64)
     late_cny = late * arr["pen"]
     co2 = arr["prod_co2"] + arr["ship_co2"]
-    unit_cost = arr["price"] + arr["ship_cny"] + late_cny + sc.co2_cny_per_kg * co2
+    unit_cost = arr["price"] + arr["ship_cny"] + late_cny + sc.co2_cny_per_kg * co2 + arr["risk"]
     cand_line = np.asarray(cl, dtype=np.int64)
 
     # hard lateness limit drops candidates after costing
@@ -256,7 +258,7 @@ def compile_scenario(sc: Scenario, logistics: geo.Logistics | None = None) -> Co
     cm = Compiled(
         scenario=sc, line_ids=[ln.id for ln in sc.lines], qty=qty, min_lot=min_lot, whole=whole,
         cand_line=cand_line, cand_site=np.asarray(cs, dtype=np.int64), unit_cost=unit_cost,
-        price=arr["price"], ship_cny=arr["ship_cny"], late_cny=late_cny, co2_kg=co2,
+        price=arr["price"], risk_cny=arr["risk"], ship_cny=arr["ship_cny"], late_cny=late_cny, co2_kg=co2,
         delivery_day=delivery, late_days=late, site_ids=site_ids, res_keys=list(res_index),
         res_cap=np.asarray(res_cap, dtype=np.float64), use_cand=np.asarray(uc, dtype=np.int64),
         use_res=np.asarray(ur, dtype=np.int64), use_h=np.asarray(uh, dtype=np.float64),
@@ -272,7 +274,7 @@ def restrict(cm: Compiled, keep: BoolArray) -> Compiled:
     return Compiled(
         scenario=cm.scenario, line_ids=cm.line_ids, qty=cm.qty, min_lot=cm.min_lot, whole=cm.whole,
         cand_line=cm.cand_line[keep], cand_site=cm.cand_site[keep], unit_cost=cm.unit_cost[keep],
-        price=cm.price[keep], ship_cny=cm.ship_cny[keep], late_cny=cm.late_cny[keep],
+        price=cm.price[keep], risk_cny=cm.risk_cny[keep], ship_cny=cm.ship_cny[keep], late_cny=cm.late_cny[keep],
         co2_kg=cm.co2_kg[keep], delivery_day=cm.delivery_day[keep], late_days=cm.late_days[keep],
         site_ids=cm.site_ids, res_keys=cm.res_keys, res_cap=cm.res_cap,
         use_cand=new_idx[cm.use_cand[use_keep]], use_res=cm.use_res[use_keep], use_h=cm.use_h[use_keep],
@@ -326,7 +328,7 @@ def make_plan(cm: Compiled, x: FloatArray, u: FloatArray, *, status: Status, bou
     co2_cny = cm.scenario.co2_cny_per_kg * cm.co2_kg
     costs = Costs(
         production_cny=float(xi @ cm.price), shipping_cny=float(xi @ cm.ship_cny),
-        lateness_cny=float(xi @ cm.late_cny), co2_cny=float(xi @ co2_cny),
+        lateness_cny=float(xi @ cm.late_cny), co2_cny=float(xi @ co2_cny), risk_cny=float(xi @ cm.risk_cny),
         unassigned_cny=float(ui @ cm.unassigned_cost), co2_kg=float(xi @ cm.co2_kg))
     objective: float | None = float(xi @ cm.unit_cost + ui @ cm.unassigned_cost)
     if status == "infeasible":

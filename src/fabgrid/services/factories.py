@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -32,19 +32,51 @@ from fabgrid.domain.factory import (
     Storefront,
     normalise_code,
 )
-from fabgrid.domain.order import OrderStatus
+from fabgrid.domain.order import OPEN, OrderStatus
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import access, network
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
 
+#: Lines that count against a probation factory's open-line cap: allocated there and not yet delivered.
+OPEN_AT_SITE = frozenset(OPEN - {OrderStatus.PLACED})
 #: Window of the scorecard's figures.
 SCORECARD_DAYS = 90
 #: A new factory's calendar until it declares its own: one day shift, Monday to Friday (local time).
 DEFAULT_SHIFT = Shift(name="day", start=time(8, 30), end=time(17, 30))
 DEFAULT_WORKDAYS = (0, 1, 2, 3, 4)
-#: Probation: a new factory takes no single order above this value until the operator verifies it.
-PROBATION_MAX_ORDER_CNY = 20_000.0
+
+
+@dataclass(frozen=True)
+class FactoryRules:
+    """The network's rules for factories that joined, as shipped in data/factory_rules.yaml (documented there):
+    probation's caps and how it ends, and the weights of the scorecard penalty in the allocation."""
+
+    max_order_cny: float
+    max_open_lines: int
+    lines_to_verify: int
+    late_weight: float
+    defect_weight: float
+    decline_weight: float
+    prior_count: float
+    max_share: float
+
+
+@lru_cache(maxsize=1)
+def factory_rules() -> FactoryRules:
+    """The rules of data/factory_rules.yaml (read once)."""
+    from fabgrid.data import load_document
+
+    doc = load_document("factory_rules.yaml")
+    pro, pen = doc["probation"], doc["scorecard_penalty"]
+    return FactoryRules(max_order_cny=float(pro["max_order_cny"]), max_open_lines=int(pro["max_open_lines"]),
+                        lines_to_verify=int(pro["lines_to_verify"]), late_weight=float(pen["late_weight"]),
+                        defect_weight=float(pen["defect_weight"]), decline_weight=float(pen["decline_weight"]),
+                        prior_count=float(pen["prior_count"]), max_share=float(pen["max_share"]))
+
+
+#: Probation: a new factory takes no single order above this value until it is verified.
+PROBATION_MAX_ORDER_CNY = factory_rules().max_order_cny
 #: How far given coordinates may lie from the city's centre (degrees, about 55 km).
 MAX_COORD_OFFSET_DEG = 0.5
 
@@ -278,18 +310,54 @@ def reject(settings: Settings, who: Principal, app_id: str, reason: str) -> Fact
         return decided
 
 
+def _end_probation(uow: UnitOfWork, site_id: str, actor_user_id: int | None, reason: str) -> Storefront:
+    s = network.site(uow, site_id)
+    if s.max_order_cny is not None:
+        network.put_site(uow, s.model_copy(update={"max_order_cny": None}))  # the probation cap ends
+    front = uow.factories.storefront(site_id) or Storefront(site_id=site_id)
+    stored = uow.factories.put_storefront(front.model_copy(update={"status": FactoryStatus.VERIFIED}))
+    uow.factories.log("verified", actor_user_id=actor_user_id, site_id=site_id, reason=reason.strip())
+    return stored
+
+
 def verify(settings: Settings, who: Principal, site_id: str, reason: str = "") -> Storefront:
-    """End a factory's probation (operator): it becomes verified, shows in the showroom and loses its order cap."""
+    """End a factory's probation (operator): it becomes verified, shows in the showroom and loses its caps."""
     _operator(who)
     with UnitOfWork(settings.database_url) as uow:
-        s = network.site(uow, site_id)
-        if s.max_order_cny is not None:
-            network.put_site(uow, s.model_copy(update={"max_order_cny": None}))  # the probation cap ends
-        front = uow.factories.storefront(site_id) or Storefront(site_id=site_id)
-        stored = uow.factories.put_storefront(front.model_copy(update={"status": FactoryStatus.VERIFIED}))
-        uow.factories.log("verified", actor_user_id=who.user_id, site_id=site_id, reason=reason.strip())
+        stored = _end_probation(uow, site_id, who.user_id, reason)
         uow.commit()
         return stored
+
+
+def review_probation(uow: UnitOfWork, site_id: str, now: datetime) -> Storefront | None:
+    """End the probation of `site_id` by itself, in the caller's unit of work, once its scorecard shows
+    `lines_to_verify` lines delivered on time and no upheld claim (factory_rules.yaml); the verified storefront,
+    else None (not on probation, or not earned yet). Called when a line of the site is delivered."""
+    front = uow.factories.storefront(site_id)
+    if front is None or front.status is not FactoryStatus.PROBATION:
+        return None
+    card = _scorecard(uow, site_id, now)
+    need = factory_rules().lines_to_verify
+    if card.on_time < need or card.claims_upheld:
+        return None
+    return _end_probation(uow, site_id, None, f"probation ended by itself: {card.on_time} lines delivered on time "
+                          f"(of {need} needed) in {card.days} days, no upheld claim")
+
+
+def probation_full(uow: UnitOfWork, site_ids: Collection[str]) -> dict[str, str]:
+    """Sites among `site_ids` on probation whose open lines reached `max_open_lines` (factory_rules.yaml): site id
+    -> why they take no more work now."""
+    cap = factory_rules().max_open_lines
+    fronts = uow.factories.storefronts()
+    out = {}
+    for sid in site_ids:
+        f = fronts.get(sid)
+        if f is None or f.status is not FactoryStatus.PROBATION:
+            continue
+        n = len(uow.orders.lines(site_id=sid, statuses=OPEN_AT_SITE))
+        if n >= cap:
+            out[sid] = f"{sid} is on probation and has {n} open lines, its cap is {cap}"
+    return out
 
 
 # ---------------------------------------------------------------------------- profiles and the showroom
@@ -315,6 +383,10 @@ class Scorecard:
     claims: int = 0
     claims_upheld: int = 0
     claim_rate: float | None = None
+    #: the counts behind the rates: lines delivered on time, lines inspected, answers to allocated lines.
+    on_time: int = 0
+    inspected: int = 0
+    answers: int = 0
 
 
 @dataclass(frozen=True)
@@ -347,7 +419,8 @@ def _scorecard(uow: UnitOfWork, site_id: str, now: datetime) -> Scorecard:
             on_time += 1 if at is not None and local_today(at) <= ln.delivery_date else 0
     from fabgrid.services.acceptance import response_figures
 
-    accepted, median_h = response_figures(uow.acceptance.responses(site_id=site_id, since=since))
+    answers = uow.acceptance.responses(site_id=site_id, since=since)
+    accepted, median_h = response_figures(answers)
     from fabgrid.services.claims import claim_figures
 
     claims, upheld, claim_rate = claim_figures(uow, site_id, since, delivered)
@@ -355,7 +428,48 @@ def _scorecard(uow: UnitOfWork, site_id: str, now: datetime) -> Scorecard:
                      on_time_rate=on_time / delivered if delivered else None,
                      quality_issue_rate=failed / inspected if inspected else None,
                      acceptance_rate=accepted, median_response_h=median_h, claims=claims, claims_upheld=upheld,
-                     claim_rate=claim_rate)
+                     claim_rate=claim_rate, on_time=on_time, inspected=inspected, answers=len(answers))
+
+
+@dataclass(frozen=True)
+class RecordPenalty:
+    """What a site's record adds to the allocation's objective: `share` of an offer's unit price (at most
+    `max_share`), made of its shrunk late, defect and decline rates (data/factory_rules.yaml)."""
+
+    share: float
+    late: float
+    defects: float
+    declines: float
+
+
+def _shrunk(rate: float | None, n: int, prior: float) -> float:
+    return 0.0 if rate is None or n <= 0 else max(0.0, min(1.0, rate)) * n / (n + prior)
+
+
+def record_penalty(card: Scorecard, rules: FactoryRules | None = None) -> RecordPenalty:
+    """The scorecard as a share of the unit price the allocation adds per unit (pure): each rate shrunk towards 0
+    by its count (rate * n / (n + prior_count)), weighted, summed and capped at `max_share`."""
+    r = rules or factory_rules()
+    late = _shrunk(None if card.on_time_rate is None else 1.0 - card.on_time_rate, card.delivered, r.prior_count)
+    failed = _shrunk(card.quality_issue_rate, card.inspected, r.prior_count)
+    claimed = _shrunk(card.claim_rate, card.delivered or card.claims_upheld, r.prior_count)
+    defects = min(1.0, failed + claimed)
+    declines = _shrunk(None if card.acceptance_rate is None else 1.0 - card.acceptance_rate, card.answers,
+                       r.prior_count)
+    share = min(r.max_share, r.late_weight * late + r.defect_weight * defects + r.decline_weight * declines)
+    return RecordPenalty(share=round(share, 6), late=late, defects=defects, declines=declines)
+
+
+def allocation_penalties(uow: UnitOfWork, site_ids: Collection[str], now: datetime) -> Mapping[str, float]:
+    """Site id -> the share of the unit price its record adds in the allocation (`record_penalty`), for the sites
+    among `site_ids` with a non-zero penalty; services.orders hands these to the engine as the candidates'
+    `risk_cny_per_unit`."""
+    out = {}
+    for sid in sorted(set(site_ids)):
+        share = record_penalty(_scorecard(uow, sid, now)).share
+        if share > 0:
+            out[sid] = share
+    return out
 
 
 def _profile(uow: UnitOfWork, site: Site, front: Storefront | None, now: datetime,

@@ -33,7 +33,7 @@ from fabgrid.domain.order import (
 from fabgrid.domain.quote import Offer, Quote, StoredQuote, TierOffer
 from fabgrid.domain.records import Job, SiteClosure
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, network, webhooks
+from fabgrid.services import factories, jobs, network, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
@@ -156,13 +156,17 @@ def _scenario(uow: UnitOfWork, lines: Sequence[_Wanted], exclude_orders: set[str
                 cap[proc.value] = max(0.0, cap[proc.value] - h / HORIZON_DAYS)
         sites.append(ScenarioSite(id=s.id, city=s.city, province=s.province, lat=s.lat, lon=s.lon,
                                   certifications=s.certifications, capacity_h_per_day=cap))
-    known = {s.id for s in sites}
+    offered = {o.site for w in lines for o in w.quote.offers}
+    # a factory on probation at its open-line cap takes no more; a site's record is a cost per unit (issue 18)
+    known = {s.id for s in sites} - set(factories.probation_full(uow, offered))
+    risk = factories.allocation_penalties(uow, offered & known, now())
     out_lines = []
     for w in lines:
         cands = [Candidate(site=o.site, unit_price_cny=o.unit_price_cny,
                            hours_per_unit={o.process.value: o.estimate.time_s / 3600.0}, lead_days=o.lead_time_days,
                            shipping_cny_per_unit=0.0, shipping_days=0,
-                           production_co2_kg_per_unit=o.co2_kg / max(1, o.quantity))
+                           production_co2_kg_per_unit=o.co2_kg / max(1, o.quantity),
+                           risk_cny_per_unit=round(risk.get(o.site, 0.0) * o.unit_price_cny, 4))
                  for o in w.quote.offers if o.site in known]
         out_lines.append(Line(id=w.line_id, part=str(w.request.get("part_id", "")),
                               material=str(w.request.get("material", "")), quantity=w.quantity, due_date=w.due,
@@ -252,6 +256,10 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
                                  f"{', '.join(str(line_ids.index(m) + 1) for m in missing)} of this order",
                                  code="order.no_capacity", status=409)
             sites.update({lid: (site, "chosen by the allocation engine") for lid, site in placed.items()})
+        full = factories.probation_full(uow, {str(ln.site) for ln in lines if ln.site is not None})
+        if full:
+            raise InputError(next(iter(full.values())), hint="choose another offer of the quote, or let the "
+                             "allocation choose (leave site out)", code="order.probation_cap", status=409)
         made: list[OrderLine] = []
         for pos, (lid, q, ln) in enumerate(zip(line_ids, quoted, lines, strict=True), start=1):
             site, how = sites.get(lid) or (str(ln.site), "chosen by the buyer")
@@ -465,6 +473,8 @@ def factory_status(settings: Settings, who: Principal, order_id: str, status: st
         job_ids: list[str] = []
         for ln in lines:
             job_ids += _set_status(uow, o, ln, new, who, note)
+        if new is OrderStatus.DELIVERED:
+            factories.review_probation(uow, str(who.site_id), now())  # probation may end by itself now
         uow.commit()
         doc = _for_site(uow.orders.get(order_id) or o, str(who.site_id))
     for j in job_ids:
