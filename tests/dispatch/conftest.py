@@ -5,6 +5,7 @@ runs), started on a free port of 127.0.0.1 and stopped after the tests."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,3 +145,72 @@ def moonraker() -> Iterator[object]:
 
     with MoonrakerSimulator("moon-key", print_s=3.0) as sim:
         yield sim
+
+
+BAMBU_SERIAL = "01S00C123456789"
+BAMBU_CODE = "12345678"
+
+
+@dataclass(frozen=True)
+class BambuLan:
+    """A Bambu Lab printer's LAN side for the tests: a real Mosquitto (MQTT over TLS, user bblp, the access code in
+    its password file) standing for the printer's broker, and the printer and its FTPS server SIMULATED
+    (simulators.BambuPrinterSimulator, BambuFtpsSimulator)."""
+
+    url: str
+    printer: Any
+    ftps: Any
+    mosquitto: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def bambu_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """A self-signed certificate naming the serial (as the printers' do) and a Mosquitto with TLS on a free port."""
+    if not shutil.which("mosquitto") or not shutil.which("mosquitto_passwd") or not shutil.which("openssl"):
+        pytest.skip("needs mosquitto, mosquitto_passwd and openssl (Debian packages mosquitto, openssl)")
+    base = tmp_path_factory.mktemp("bambu")
+    cert, key = base / "cert.pem", base / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    f"/CN={BAMBU_SERIAL}", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    passwd = base / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "bblp", BAMBU_CODE], check=True,
+                   capture_output=True, timeout=30)
+    return cert, key, free_port()
+
+
+@pytest.fixture(scope="session")
+def bambu_broker(bambu_tls: tuple[Path, Path, int]) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    cert, key, port = bambu_tls
+    conf = cert.parent / "mosquitto.conf"
+    conf.write_text(f"user root\nper_listener_settings false\nallow_anonymous false\n"
+                    f"password_file {cert.parent / 'passwd'}\nlistener {port} 127.0.0.1\n"
+                    f"certfile {cert}\nkeyfile {key}\npersistence false\nlog_dest stderr\n")
+    log = (cert.parent / "mosquitto.log").open("wb")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not start: {(cert.parent / 'mosquitto.log').read_text()}") from None
+            time.sleep(0.2)
+    try:
+        yield port, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def bambu(bambu_tls: tuple[Path, Path, int], bambu_broker: tuple[int, subprocess.Popen[bytes]]) -> Iterator[BambuLan]:
+    from simulators import BambuFtpsSimulator, BambuPrinterSimulator
+
+    cert, key, _ = bambu_tls
+    port, proc = bambu_broker
+    with BambuFtpsSimulator(BAMBU_CODE, str(cert), str(key)) as ftps, \
+            BambuPrinterSimulator(port, BAMBU_SERIAL, BAMBU_CODE, ftps, print_s=3.0) as printer:
+        yield BambuLan(f"mqtts://127.0.0.1:{port}?ftp_port={ftps.port}", printer, ftps, proc)

@@ -76,9 +76,14 @@ def _machine_site(uow: UnitOfWork, machine_id: str) -> tuple[str, str]:
                         code="dispatch.machine")
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, kind: str = "") -> str:
     u = urlsplit(url)
-    if u.scheme not in ("http", "https") or not u.hostname:
+    if kind == "bambu":
+        if u.scheme not in ("mqtts", "mqtt") or not u.hostname:
+            raise InputError(f"Bambu Lab URL {url!r} is not mqtts://HOST[:PORT]",
+                             hint="write e.g. mqtts://192.168.1.30 (the printer's address; MQTT over TLS, 8883)",
+                             code="dispatch.url")
+    elif u.scheme not in ("http", "https") or not u.hostname:
         raise InputError(f"print host URL {url!r} is not an http(s) URL with a host",
                          hint="write e.g. http://192.168.1.20 or http://octopi.local:5000", code="dispatch.url")
     if u.username or u.password:
@@ -116,10 +121,14 @@ def connect_machine(settings: Settings, machine_id: str, kind: str, url: str, *,
     if kind not in kinds():
         raise InputError(f"unknown print host kind {kind!r}", hint=f"use one of {', '.join(kinds())}",
                          code="dispatch.kind")
-    conn = Connection(kind=kind, url=_check_url(url), api_key=api_key, serial=serial, access_code=access_code)
+    conn = Connection(kind=kind, url=_check_url(url, kind), api_key=api_key, serial=serial, access_code=access_code)
     if kind in ("octoprint", "prusalink") and not api_key:
         raise InputError(f"a {kind} host needs its API key", hint="add --api-key KEY (the host's settings show it)",
                          code="dispatch.api_key")
+    if kind == "bambu" and not (serial and access_code):
+        raise InputError("a Bambu Lab printer needs its serial and LAN access code",
+                         hint="add --serial SERIAL --access-code CODE (shown in the printer's network settings in LAN "
+                         "mode)", code="dispatch.api_key")
     master = designs.master_key(settings)
     secret = json.dumps({"url": conn.url, "api_key": api_key, "serial": serial, "access_code": access_code})
     with UnitOfWork(settings.database_url) as uow:
