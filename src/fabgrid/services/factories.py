@@ -63,11 +63,15 @@ class FactoryRules:
 
 
 @lru_cache(maxsize=1)
-def factory_rules() -> FactoryRules:
-    """The rules of data/factory_rules.yaml (read once)."""
-    from fabgrid.data import load_document
+def factory_rules(uow: UnitOfWork | None = None) -> FactoryRules:
+    """The rules for joined factories: the network's stored data set `factory_rules` (seeded from
+    data/factory_rules.yaml with the network), or the shipped file when no database is at hand (or a database
+    seeded before the rules were stored)."""
+    doc = uow.catalog.dataset("factory_rules") if uow is not None else None
+    if doc is None:
+        from fabgrid.data import load_document
 
-    doc = load_document("factory_rules.yaml")
+        doc = load_document("factory_rules.yaml")
     pro, pen = doc["probation"], doc["scorecard_penalty"]
     return FactoryRules(max_order_cny=float(pro["max_order_cny"]), max_open_lines=int(pro["max_open_lines"]),
                         lines_to_verify=int(pro["lines_to_verify"]), late_weight=float(pen["late_weight"]),
@@ -75,23 +79,20 @@ def factory_rules() -> FactoryRules:
                         prior_count=float(pen["prior_count"]), max_share=float(pen["max_share"]))
 
 
-#: Probation: a new factory takes no single order above this value until it is verified.
-PROBATION_MAX_ORDER_CNY = factory_rules().max_order_cny
 #: How far given coordinates may lie from the city's centre (degrees, about 55 km).
 MAX_COORD_OFFSET_DEG = 0.5
 
 
 @lru_cache(maxsize=1)
 def credit_code_rule() -> CreditCodeRule:
-    """The GB 32100-2015 rule as shipped in data/gb32100.yaml (read once)."""
+    """The GB 32100-2015 rule as shipped in data/gb32100.yaml (read once, at the first code checked: a standard,
+    not network data, so it is not seeded into the store)."""
     from fabgrid.data import load_document
 
     doc = load_document("gb32100.yaml")
     return CreditCodeRule(charset=str(doc["charset"]), weights=tuple(int(w) for w in doc["weights"]),
                           digits_only=tuple(int(p) for p in doc["digits_only_positions"]), length=int(doc["length"]))
 
-
-credit_code_rule()  # read at import, so that a server whose data directory moves keeps checking codes
 
 
 def check_credit_code(code: str) -> str:
@@ -270,7 +271,7 @@ def _new_site(uow: UnitOfWork, app: FactoryApplication, site_id: str, today: dat
                 machines=(), materials=(), labour_cny_per_h=float(statistics.median(labour)),
                 electricity_cny_per_kwh=prov.electricity_cny_per_kwh, grid_co2_kg_per_kwh=prov.grid_co2_kg_per_kwh,
                 certifications=tuple(dict.fromkeys(c.name for c in app.certificates if c.valid_on(today))),
-                calendar=calendar, max_order_cny=PROBATION_MAX_ORDER_CNY,
+                calendar=calendar, max_order_cny=factory_rules(uow).max_order_cny,
                 certificate_expiry={c.name: c.expires_on for c in app.certificates},
                 quality=QualityRecord(on_time_rate=0.0, first_pass_yield=0.0, rating=0.0, orders_completed=0))
 
@@ -278,7 +279,7 @@ def _new_site(uow: UnitOfWork, app: FactoryApplication, site_id: str, today: dat
 def approve(settings: Settings, who: Principal, app_id: str, reason: str = "",
             now: datetime | None = None) -> FactoryApplication:
     """Approve an application: its site joins the network (no machines yet; labour rate the median of its city's
-    sites, tariff and grid factor of its province), on probation (no single order above PROBATION_MAX_ORDER_CNY);
+    sites, tariff and grid factor of its province), on probation (no single order above the rules' max_order_cny);
     the organisation's users act for it."""
     _operator(who)
     now = now or datetime.now(UTC)
@@ -337,7 +338,7 @@ def review_probation(uow: UnitOfWork, site_id: str, now: datetime) -> Storefront
     if front is None or front.status is not FactoryStatus.PROBATION:
         return None
     card = _scorecard(uow, site_id, now)
-    need = factory_rules().lines_to_verify
+    need = factory_rules(uow).lines_to_verify
     if card.on_time < need or card.claims_upheld:
         return None
     return _end_probation(uow, site_id, None, f"probation ended by itself: {card.on_time} lines delivered on time "
@@ -347,7 +348,7 @@ def review_probation(uow: UnitOfWork, site_id: str, now: datetime) -> Storefront
 def probation_full(uow: UnitOfWork, site_ids: Collection[str]) -> dict[str, str]:
     """Sites among `site_ids` on probation whose open lines reached `max_open_lines` (factory_rules.yaml): site id
     -> why they take no more work now."""
-    cap = factory_rules().max_open_lines
+    cap = factory_rules(uow).max_open_lines
     fronts = uow.factories.storefronts()
     out = {}
     for sid in site_ids:
@@ -465,8 +466,9 @@ def allocation_penalties(uow: UnitOfWork, site_ids: Collection[str], now: dateti
     among `site_ids` with a non-zero penalty; services.orders hands these to the engine as the candidates'
     `risk_cny_per_unit`."""
     out = {}
+    rules = factory_rules(uow)
     for sid in sorted(set(site_ids)):
-        share = record_penalty(_scorecard(uow, sid, now)).share
+        share = record_penalty(_scorecard(uow, sid, now), rules).share
         if share > 0:
             out[sid] = share
     return out

@@ -25,7 +25,7 @@ from fabgrid.store.uow import UnitOfWork
 
 #: Data sets seeded beside the network: name -> packaged file.
 DATASETS = {"costing": "costing.yaml", "logistics": "logistics.yaml", "routes": "scheduling/routes.yaml",
-            "stations": "finishes.yaml"}
+            "stations": "finishes.yaml", "factory_rules": "factory_rules.yaml"}
 #: Bounds of a machine-hour rate a site may set (CNY/h).
 MAX_MACHINE_RATE_CNY_PER_H = 10_000.0
 
