@@ -15,7 +15,7 @@ from test_factories_onboarding import joined
 from web_kit import Platform, box_stl, make_settings
 
 from fabgrid.app import create_app
-from fabgrid.services import factories, orders
+from fabgrid.services import factories, placement
 from fabgrid.services._util import now
 from fabgrid.store.uow import UnitOfWork
 
@@ -128,7 +128,7 @@ def _moved_to(p: Platform, buyer: dict[str, str], pair: tuple[str, str]) -> str:
         assert placed is not None
         line = placed.lines[0]
         others = set(offers) - set(pair)
-        out = orders.place_elsewhere(uow, [line], seed["site"], {line.id: others})
+        out = placement.place_elsewhere(uow, [line], seed["site"], {line.id: others})
     assert line.id in out, (seed, a)
     return out[line.id][0]
 

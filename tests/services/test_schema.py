@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import fabgrid.store.disruptions  # network_disruptions on Base.metadata
+import fabgrid.store.rfq_tables  # the RFQ tables on Base.metadata
 import fabgrid.store.telemetry_tables  # noqa: F401  (machine_events on Base.metadata)
 from fabgrid.store.db import get_engine, upgrade
 from fabgrid.store.tables import Base

@@ -19,6 +19,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from fabgrid.domain.catalog import Calendar, Catalog, ProcessFamily, Site
+from fabgrid.domain.schedule import CoolDown
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 _MAX_DAYS = 3660
@@ -165,19 +166,6 @@ class Clock:
 
 
 # ---------------------------------------------------------------- a job at a site
-
-
-@dataclass(frozen=True)
-class CoolDown:
-    """Cool-down after a build: `where` "machine" keeps the machine busy, "off" happens outside it."""
-
-    where: str
-    ratio: float
-    min_h: float
-
-    def hours(self, build_h: float) -> float:
-        """Cool-down hours of a build of `build_h` machine hours."""
-        return max(self.min_h, self.ratio * build_h)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,28 @@ records and integer offsets (instance units or minutes) in `ScheduledOperation`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fabgrid.domain.catalog import ProcessFamily
+
+
+@dataclass(frozen=True)
+class CoolDown:
+    """Cool-down after a build (data/scheduling/routes.yaml): `where` "machine" keeps the machine busy, "off"
+    happens outside it; it lasts `ratio` times the build's machine hours, at least `min_h`. The site planner and
+    the quote's dates read the same record."""
+
+    where: str
+    ratio: float
+    min_h: float
+
+    def hours(self, build_h: float) -> float:
+        """Cool-down hours of a build of `build_h` machine hours."""
+        return max(self.min_h, self.ratio * build_h)
 
 
 class _Record(BaseModel):

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from fabgrid.domain.catalog import Network, ProcessFamily, Site
-from fabgrid.domain.schedule import Maintenance, WorkBuild, WorkJob, Workload
+from fabgrid.domain.schedule import CoolDown, Maintenance, WorkBuild, WorkJob, Workload
 from fabgrid.errors import InputError
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")
@@ -30,19 +30,6 @@ class StepRule:
 
     attended: str
     min_h: float
-
-
-@dataclass(frozen=True)
-class CoolDown:
-    """Cool-down after printing: where (``machine`` or ``off``) and how long."""
-
-    where: str
-    ratio: float
-    min_h: float
-
-    def hours(self, print_h: float) -> float:
-        """Cool-down time of a build printed in ``print_h`` hours."""
-        return max(self.min_h, self.ratio * print_h)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Factories answer the work allocated to them (issue 18, item 4): a line allocated to a site waits for the
 site's acceptance within the response time (`Settings.factory_response_h`); a decline (with a reason) or no
-answer in time re-allocates the line through the allocation engine (`services.orders.place_elsewhere`, the
+answer in time re-allocates the line through the allocation engine (`services.placement.place_elsewhere`, the
 disruption's re-allocation) to the next best capable site, the buyer keeping the price and date they ordered at
 (the difference is the platform's cost, on the response and the timeline); where no other site can take it
 (or meet the date), the line goes back to `placed` without a site and the buyer is asked (`awaiting_buyer`).
@@ -29,7 +29,7 @@ from fabgrid.domain.acceptance import (
 )
 from fabgrid.domain.order import Order, OrderEvent, OrderLine, OrderStatus
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, orders
+from fabgrid.services import jobs, orders, placement
 from fabgrid.services._util import new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
@@ -199,7 +199,7 @@ def _move_away(uow: UnitOfWork, order: Order, lines: Sequence[tuple[OrderLine, d
         uow.orders.event(order.id, OrderStatus.ALLOCATED, text, who.user_id if who else None, line=ln)
     before = {ln.id: {r.site_id for r in uow.acceptance.responses(line_id=ln.id) if r.answer is not Answer.ACCEPTED}
               for ln, _ in lines}  # a site that declined the line once does not get it back
-    placed = orders.place_elsewhere(uow, [ln for ln, _ in lines], site, before)
+    placed = placement.place_elsewhere(uow, [ln for ln, _ in lines], site, before)
     for ln, at in lines:
         got = placed.get(ln.id)
         if got is not None and got[1].delivery_date > ln.delivery_date:

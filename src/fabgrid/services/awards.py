@@ -55,11 +55,10 @@ def _award_quote(uow: UnitOfWork, r: Rfq, p: RfqPart, bid: Bid, tier: BidTier, p
               need_by=r.need_by, destination=r.destination, created_at=at, expires_at=expires, offers=[offer],
               rejected=[])
     qid = new_id("quo")
-    uow.rfq.add_quote_record(qid, organisation_id=r.organisation_id, user_id=r.user_id, part_id=p.part_id,
-                             input_hash=q.input_hash, request={"part_id": p.part_id, "material": material,
-                                                               "quantity": tier.quantity, "rfq_id": r.id,
-                                                               "bid_id": bid.id, "destination": r.destination},
-                             quote=q.model_dump(mode="json"), expires_at=expires)
+    uow.quotes.add(qid, organisation_id=r.organisation_id, user_id=r.user_id, part_id=p.part_id,
+                   input_hash=q.input_hash, request={"part_id": p.part_id, "material": material,
+                                                     "quantity": tier.quantity, "rfq_id": r.id, "bid_id": bid.id,
+                                                     "destination": r.destination}, quote=q)
     return qid
 
 

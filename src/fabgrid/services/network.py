@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabgrid.config import Settings
-from fabgrid.costing.leadtime import CoolDown, Routing
+from fabgrid.costing.leadtime import Routing
 from fabgrid.costing.rates import Rates, parse_rates
 from fabgrid.domain.catalog import Network, ProcessFamily, Site
 from fabgrid.domain.order import QUEUED_AT_SITE
@@ -109,7 +109,7 @@ def routing_of(routes: dict[str, Any], stations: dict[str, Any]) -> Routing:
     from fabgrid.scheduling.workload import parse_routes
 
     r = parse_routes(routes)
-    return Routing(cool_down={k: CoolDown(v.where, v.ratio, v.min_h) for k, v in r.cool_down.items()},
+    return Routing(cool_down=dict(r.cool_down),
                    attended={k: v.attended for k, v in r.steps.items()},
                    min_h={k: v.min_h for k, v in r.steps.items()}, default_min_h=r.steps["default"].min_h,
                    inspection_s_per_part=r.inspection_s_per_part, inspection_min_h=r.inspection_min_h,

@@ -2,8 +2,8 @@
 validity), follow it, factory status updates and inspection results per line, and disruptions that reroute
 the open lines of a site.
 
-Placing lines without a chosen site and rerouting use the network allocation engine (`fabgrid.network.solve`)
-on a scenario built from the quotes' offers and the sites' free capacity (`services.network.open_machine_hours`).
+Placing lines without a chosen site and rerouting go through `services.placement` (the allocation scenario of
+the quotes' offers over the sites' free capacity, and the engine's plan).
 Returns `fabgrid.domain.order` records; status changes notify the owner's webhooks. Depends on the store,
 the network engine, services.network and services.jobs/webhooks; never on api, web or cli.
 """
@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from fabgrid.config import Settings
-from fabgrid.domain.allocation import Candidate, Disruption, DisruptionKind, Line, Scenario, ScenarioSite
+from fabgrid.domain.allocation import Disruption, DisruptionKind
 from fabgrid.domain.catalog import ProcessFamily, Site
 from fabgrid.domain.order import (
     FACTORY_OPEN,
@@ -30,19 +30,16 @@ from fabgrid.domain.order import (
     OrderLine,
     OrderStatus,
 )
-from fabgrid.domain.quote import Offer, Quote, StoredQuote, TierOffer
+from fabgrid.domain.quote import Quote, StoredQuote
 from fabgrid.domain.records import Job, SiteClosure
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import factories, jobs, network, webhooks
+from fabgrid.services import factories, jobs, network, placement, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
 
 #: The way of an order line, in order (the page's progress steps; a cancelled line leaves the way).
 STATUSES = tuple(s.value for s in OrderStatus if s is not OrderStatus.CANCELLED)
-#: Days of free capacity the allocation sees ahead.
-HORIZON_DAYS = 30
-ALLOCATION_TIME_S = 5.0
 #: Lines of one order (a cart of parts).
 MAX_LINES = 50
 
@@ -80,24 +77,6 @@ def _typed(stored: StoredQuote) -> _Quoted:
     return _Quoted(stored, stored.quote, dict(stored.request or {}))
 
 
-def _find_offer(quote: Quote, site: str, tier: str | None) -> tuple[Offer, TierOffer]:
-    match = [o for o in quote.offers if o.site == site]
-    if not match:
-        raise InputError(f"the quote has no offer from site {site!r}",
-                         hint=f"choose one of: {', '.join(o.site for o in quote.offers) or '(no offers)'}",
-                         code="order.offer")
-    offer = match[0]
-    name = tier or "standard"
-    tiers = {t.tier: t for t in offer.tiers}
-    if tiers and name not in tiers:
-        raise InputError(f"offer of {site} has no tier {name!r}", hint=f"one of {', '.join(tiers)}",
-                         code="order.tier")
-    chosen = tiers.get(name) or TierOffer(tier=name, unit_price_cny=offer.unit_price_cny,
-                                          total_price_cny=offer.total_price_cny, lead_time_days=offer.lead_time_days,
-                                          ship_date=offer.ship_date, delivery_date=offer.delivery_date)
-    return offer, chosen
-
-
 def _notify(uow: UnitOfWork, order: Order, line: OrderLine | None, status: OrderStatus, note: str = "") -> list[str]:
     data = {"order_id": order.id, "status": status.value, "site_id": line.site_id if line else None,
             "line_id": line.id if line else None, "note": note, "links": {"order": f"/api/v1/orders/{order.id}"}}
@@ -120,73 +99,6 @@ def set_line_status(uow: UnitOfWork, order: Order, line: OrderLine, status: Orde
     """`_set_status` for other use cases (services.checkout's cancellation), in the caller's unit of work: the
     transition checked, the event appended; returns the webhook jobs to submit after the commit."""
     return _set_status(uow, order, line, status, who, note)
-
-
-# ---------------------------------------------------------------- allocation scenario
-
-
-@dataclass(frozen=True)
-class _Wanted:
-    """A line to place: its id, the typed quote, the request, the quantity and the due date."""
-
-    line_id: str
-    quote: Quote
-    request: dict[str, Any]
-    quantity: int
-    due: date | None
-
-
-def _scenario(uow: UnitOfWork, lines: Sequence[_Wanted], exclude_orders: set[str],
-              disruption: Disruption | None = None) -> Scenario:
-    """A Scenario for `lines` over every site's free capacity (machine hours per workday minus the open work
-    already allocated there, spread over the horizon)."""
-    data = network.current(uow)
-    busy = network.open_machine_hours(uow, exclude_orders=exclude_orders)
-    models = data.network.catalog.machine_models
-    sites = []
-    for s in data.network.sites.values():
-        per_day = s.calendar.hours_per_workday()
-        cap: dict[str, float] = {}
-        for m in s.machines:
-            mm = models.get(m.model)
-            if mm is not None:
-                cap[mm.process.value] = cap.get(mm.process.value, 0.0) + per_day
-        for (sid, proc), h in busy.items():
-            if sid == s.id and proc.value in cap:
-                cap[proc.value] = max(0.0, cap[proc.value] - h / HORIZON_DAYS)
-        sites.append(ScenarioSite(id=s.id, city=s.city, province=s.province, lat=s.lat, lon=s.lon,
-                                  certifications=s.certifications, capacity_h_per_day=cap))
-    offered = {o.site for w in lines for o in w.quote.offers}
-    # a factory on probation at its open-line cap takes no more; a site's record is a cost per unit (issue 18)
-    known = {s.id for s in sites} - set(factories.probation_full(uow, offered))
-    risk = factories.allocation_penalties(uow, offered & known, now())
-    out_lines = []
-    for w in lines:
-        cands = [Candidate(site=o.site, unit_price_cny=o.unit_price_cny,
-                           hours_per_unit={o.process.value: o.estimate.time_s / 3600.0}, lead_days=o.lead_time_days,
-                           shipping_cny_per_unit=0.0, shipping_days=0,
-                           production_co2_kg_per_unit=o.co2_kg / max(1, o.quantity),
-                           risk_cny_per_unit=round(risk.get(o.site, 0.0) * o.unit_price_cny, 4))
-                 for o in w.quote.offers if o.site in known]
-        out_lines.append(Line(id=w.line_id, part=str(w.request.get("part_id", "")),
-                              material=str(w.request.get("material", "")), quantity=w.quantity, due_date=w.due,
-                              destination=w.request.get("destination"), split=False, candidates=tuple(cands)))
-    return Scenario(name="orders", start_date=now().date(), horizon_days=HORIZON_DAYS, sites=tuple(sites),
-                    lines=tuple(out_lines), disruptions=(disruption,) if disruption is not None else (),
-                    allow_partial=True)
-
-
-def _allocate(uow: UnitOfWork, scenario: Scenario) -> dict[str, str]:
-    """line id -> site of the allocation engine's plan (lines it could not place are absent)."""
-    from fabgrid.network.solve import allocate
-
-    plan = allocate(scenario, time_limit_s=ALLOCATION_TIME_S, logistics=network.current(uow).logistics)
-    return {a.line: a.site for a in plan.assignments}
-
-
-def _need_by(request: dict[str, Any]) -> date | None:
-    v = request.get("need_by")
-    return date.fromisoformat(v) if isinstance(v, str) and v else None
 
 
 # ---------------------------------------------------------------- buyers
@@ -245,10 +157,10 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
         oid = new_id("ord")
         line_ids = [new_id("oln") for _ in lines]
         sites: dict[str, tuple[str, str]] = {}
-        unplaced = [_Wanted(lid, q.quote, q.request, q.quote.quantity, _need_by(q.request))
+        unplaced = [placement.Wanted(lid, q.quote, q.request, q.quote.quantity, placement.need_by(q.request))
                     for lid, q, ln in zip(line_ids, quoted, lines, strict=True) if ln.site is None]
         if unplaced:
-            placed = _allocate(uow, _scenario(uow, unplaced, set()))
+            placed = placement.allocate(uow, placement.scenario(uow, unplaced, set()))
             missing = [w.line_id for w in unplaced if w.line_id not in placed]
             if missing:
                 raise InputError("no site has free capacity for this order now" if len(lines) == 1 else
@@ -263,7 +175,7 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
         made: list[OrderLine] = []
         for pos, (lid, q, ln) in enumerate(zip(line_ids, quoted, lines, strict=True), start=1):
             site, how = sites.get(lid) or (str(ln.site), "chosen by the buyer")
-            offer, chosen = _find_offer(q.quote, site, ln.tier)
+            offer, chosen = placement.find_offer(q.quote, site, ln.tier)
             made.append(OrderLine(
                 id=lid, order_id=oid, position=pos, quote_id=q.row.id, part_id=q.row.part_id, site_id=None,
                 offer_site_id=offer.site, process=offer.process, material=offer.material,
@@ -566,51 +478,6 @@ def list_disruptions(settings: Settings, who: Principal) -> list[DisruptionInfo]
         return [_disruption(d) for d in uow.disruptions.find()]
 
 
-def _wanted_lines(uow: UnitOfWork, lines: Sequence[OrderLine]) -> list[_Wanted]:
-    """The lines to place again with their quotes; the promised delivery date is the due date."""
-    wanted: list[_Wanted] = []
-    for ln in lines:
-        row = uow.quotes.by_id(ln.quote_id)
-        if row is not None:
-            q = _typed(row)
-            wanted.append(_Wanted(ln.id, q.quote, q.request, ln.quantity, ln.delivery_date))
-    return wanted
-
-
-def _meets_date(quote: Quote, site: str, line: OrderLine) -> bool:
-    try:
-        return _find_offer(quote, site, line.tier)[1].delivery_date <= line.delivery_date
-    except InputError:  # no such tier at that site
-        return False
-
-
-def place_elsewhere(uow: UnitOfWork, lines: Sequence[OrderLine], site_id: str,
-                    excluded: Mapping[str, Collection[str]] | None = None) -> dict[str, tuple[str, TierOffer]]:
-    """Where the allocation engine places `lines` again with `site_id` out of the picture (the same re-allocation
-    as a disruption's reroute, the site closed over the whole horizon), among the offers of their quotes that
-    deliver at the line's tier by its promised date and are not from the sites `excluded[line id]`: line id ->
-    (new site, that site's offer at the line's tier). Lines it cannot place elsewhere are absent. Changes nothing."""
-    by_id = {ln.id: ln for ln in lines}
-    wanted = []
-    for w in _wanted_lines(uow, lines):
-        ln = by_id[w.line_id]
-        skip = {site_id, *(excluded or {}).get(ln.id, ())}
-        keep = tuple(o for o in w.quote.offers if o.site not in skip and _meets_date(w.quote, o.site, ln))
-        if keep:
-            wanted.append(replace(w, quote=w.quote.model_copy(update={"offers": keep})))
-    if not wanted:
-        return {}
-    closed = Disruption(kind=DisruptionKind.SITE, site=site_id, days=HORIZON_DAYS)
-    placed = _allocate(uow, _scenario(uow, wanted, {ln.order_id for ln in lines}, closed))
-    quotes = {w.line_id: w.quote for w in wanted}
-    out: dict[str, tuple[str, TierOffer]] = {}
-    for ln in lines:
-        new = placed.get(ln.id)
-        if new is not None and new != site_id:
-            out[ln.id] = (new, _find_offer(quotes[ln.id], new, ln.tier)[1])
-    return out
-
-
 @jobs.register("reroute")
 def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
     with UnitOfWork(settings.database_url) as uow:
@@ -618,10 +485,10 @@ def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
         if d is None:
             raise NotFoundError("disruption vanished", code="disruption.not_found")
         affected = uow.orders.lines(site_id=d.site_id, statuses=REROUTABLE)
-        wanted = _wanted_lines(uow, affected)
+        wanted = placement.wanted_lines(uow, affected)
         closed = Disruption(kind=DisruptionKind.SITE, site=d.site_id, days=d.days)
         orders_hit = {ln.order_id for ln in affected}
-        placed = _allocate(uow, _scenario(uow, wanted, orders_hit, closed)) if wanted else {}
+        placed = placement.allocate(uow, placement.scenario(uow, wanted, orders_hit, closed)) if wanted else {}
         moved, kept, unplaced, job_ids = [], [], [], []
         for ln in affected:
             new = placed.get(ln.id)

@@ -280,7 +280,7 @@ class FactoryView:
 
 
 def _audit(uow: UnitOfWork, who: Principal, part_id: str, action: str, allowed: bool, reason: str) -> None:
-    uow.rfq.audit(part_id, actor_user_id=who.user_id, actor_email=who.email, actor_organisation=who.organisation,
+    uow.audit.add(part_id, actor_user_id=who.user_id, actor_email=who.email, actor_organisation=who.organisation,
                   actor_site_id=who.site_id, action=action, allowed=allowed, reason=reason)
 
 

@@ -29,25 +29,21 @@ from fabgrid.domain.rfq import (
     StoredFile,
     Thread,
 )
-from fabgrid.store.tables import (
+from fabgrid.store.rfq_tables import (
     BidRow,
     BoothRow,
     ClaimRow,
     ContractRow,
-    DesignAccessRow,
     ExhibitionRow,
     MeetingSlotRow,
     MessageRow,
-    OrganisationRow,
-    PartRow,
-    QuoteRow,
     RfqFileRow,
     RfqInvitationRow,
     RfqRow,
     ThreadReadRow,
     ThreadRow,
-    UserRow,
 )
+from fabgrid.store.tables import OrganisationRow, PartRow, QuoteRow, UserRow
 
 
 def _utc(dt: datetime | None) -> datetime | None:
@@ -150,20 +146,6 @@ class RfqRepository:
                                                         PartRow.status == "ready")
              .order_by(PartRow.created_at.desc()).limit(limit))
         return [(str(i), str(n)) for i, n in self.session.execute(q)]
-
-    def audit(self, part_id: str, *, actor_user_id: int, actor_email: str, actor_organisation: str,
-              actor_site_id: str | None, action: str, allowed: bool, reason: str) -> None:
-        """One entry of the owner's design audit log (`design_access`)."""
-        self.session.add(DesignAccessRow(part_id=part_id, actor_user_id=actor_user_id, actor_email=actor_email,
-                                         actor_organisation=actor_organisation, actor_site_id=actor_site_id,
-                                         action=action, allowed=allowed, reason=reason[:300]))
-
-    def add_quote_record(self, quote_id: str, *, organisation_id: int, user_id: int, part_id: str, input_hash: str,
-                         request: dict[str, Any], quote: dict[str, Any], expires_at: datetime) -> None:
-        """Keep the quote that records an awarded bid (JSON of a `domain.quote.Quote`), for its order line."""
-        self.session.add(QuoteRow(id=quote_id, organisation_id=organisation_id, user_id=user_id, part_id=part_id,
-                                  input_hash=input_hash, request=request, quote=quote, expires_at=expires_at))
-        self.session.flush()
 
     def quotes_of_part(self, part_id: str, organisation_id: int) -> list[dict[str, Any]]:
         """The stored quotes (JSON of `domain.quote.Quote`) of an organisation's part, newest first."""
