@@ -3,7 +3,9 @@ ISO 22400-2 KPIs of 1,000 machines x 30 days of events.
 
 Data sets: (1) the simulated fleet of one network site (`fabgrid fleet`, seed 0), published by a
 separate process through a private Mosquitto (port chosen free, queue sized for the run) and
-ingested by `fabgrid ingest` into a fresh PostgreSQL database; reference: mosquitto_pub -l ->
+ingested by `fabgrid ingest` into a fresh PostgreSQL database, with 1 and 2 ingest processes on the MQTT 5
+shared subscription `$share/bench/...` (and a run of 2 where one is killed with SIGKILL a quarter of the way
+through and started again); reference: mosquitto_pub -l ->
 mosquitto_sub, QoS 1, the same payloads, measured in the same run. (2) 1,000 machines x 30 days of
 state, count and power events generated here with numpy (seed 0); reference: a plain Python loop
 over the events for 20 machines (results compared, time extrapolated).
@@ -17,6 +19,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +27,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -179,6 +183,65 @@ def mosquitto_reference(port: int, payloads: Path, n: int) -> tuple[float, float
     return got / (time.perf_counter() - t0), _child_cpu_s() - c0, got
 
 
+def _fresh_db(admin: Any, name: str) -> str:
+    from sqlalchemy import text
+
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def _ingest_run(mqtt: str, url: str, n: int, k: int, kill: bool) -> dict[str, Any]:
+    """n fleet messages into `url` through k `fabgrid ingest` processes on the shared subscription
+    ``$share/bench/...``; with `kill`, the second is killed (SIGKILL) a quarter of the way through and started
+    again with its session. The rate counts from the first publish until every message has its row."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import ProgrammingError
+
+    def start(i: int) -> subprocess.Popen[str]:
+        return subprocess.Popen(_cli("ingest", "--mqtt", mqtt, "--database-url", url, "--share", "bench",
+                                     "--no-sparkplug", "--client-id", f"bench-ingest-{i}", "--json"),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    eng = create_engine(url)
+
+    def count() -> tuple[int, int]:
+        try:
+            with eng.connect() as c:
+                r = c.execute(text("SELECT count(*), count(DISTINCT message_id) FROM machine_events")).one()
+                return int(r[0]), int(r[1])
+        except ProgrammingError:  # the table is created by the first ingest
+            return 0, 0
+
+    c0 = _child_cpu_s()
+    procs = [start(i) for i in range(k)]
+    time.sleep(4.0 + k)  # imports + connect + subscribe (sessions persist: nothing is lost if later)
+    t0 = time.perf_counter()
+    pub = subprocess.Popen(_cli("fleet", "--site", SITE, "--mqtt", mqtt, "--rate", "0", "--count", str(n),
+                                "--json"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    killed = False
+    deadline = time.monotonic() + 1800
+    while count()[1] < n and time.monotonic() < deadline:
+        if kill and not killed and count()[0] >= n // 4:
+            procs[1].send_signal(signal.SIGKILL)
+            procs[1].wait(10)
+            procs[1] = start(1)
+            killed = True
+        time.sleep(0.05)
+    total_s = time.perf_counter() - t0
+    pub_out, _ = pub.communicate(timeout=600)
+    c1 = _child_cpu_s()
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    split = [json.loads(p.communicate(timeout=120)[0]).get("stored", 0) for p in procs]
+    rows, distinct = count()
+    eng.dispose()
+    return {"rate": n / total_s, "rows": rows, "distinct": distinct, "lost": n - distinct, "split": split,
+            "pub_rate": json.loads(pub_out)["rate_hz"],
+            # children's CPU counts when they are reaped: the publisher (and a killed ingest) before c1
+            "pub_cpu": c1 - c0, "ingest_cpu": _child_cpu_s() - c1}
+
+
 def bench_mqtt(n: int) -> list[tuple[str, str, str, str]]:
     from sqlalchemy import create_engine, text
 
@@ -199,41 +262,31 @@ def bench_mqtt(n: int) -> list[tuple[str, str, str, str]]:
                        check=True, stdout=subprocess.DEVNULL)
         ref_rate, ref_cpu, ref_got = (mosquitto_reference(port, events, n) if shutil.which("mosquitto_pub")
                                       else (float("nan"), float("nan"), 0))
-        c0 = _child_cpu_s()
-        ingest = subprocess.Popen(_cli("ingest", "--mqtt", mqtt, "--database-url", url, "--expect", str(n),
-                                       "--client-id", "bench-ingest", "--json"),
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        time.sleep(4.0)  # imports + connect + subscribe
-        t0 = time.perf_counter()
-        pub = subprocess.run(_cli("fleet", "--site", SITE, "--mqtt", mqtt, "--rate", "0", "--count", str(n),
-                                  "--json"), check=True, capture_output=True, text=True)
-        pub_s = time.perf_counter() - t0
-        c1 = _child_cpu_s()
-        out, _ = ingest.communicate(timeout=1800)
-        total_s = time.perf_counter() - t0
-        pub_cpu, ingest_cpu = c1 - c0, _child_cpu_s() - c1
-        stats = json.loads(out)
-        eng = create_engine(url)
-        with eng.connect() as c:
-            rows = c.execute(text("SELECT count(*), count(DISTINCT message_id) FROM machine_events")).one()
-        eng.dispose()
-        lost = n - int(rows[1])
-        ours = n / total_s
-        print(f"MQTT data set: fleet of site {SITE}, {n:,} messages (QoS 1), private Mosquitto "
-              f"port {port}; publisher {json.loads(pub.stdout)['rate_hz']} msg/s alone in {pub_s:.1f} s; "
-              f"PostgreSQL rows {rows[0]}, distinct ids {rows[1]}, lost {lost}, duplicates dropped "
-              f"{stats['duplicates']}")
+        rows: list[tuple[str, str, str, str]] = []
+        one = None
+        for k, kill in ((1, False), (2, False), (2, True)):
+            r = _ingest_run(mqtt, url if (k, kill) == (1, False) else _fresh_db(admin, f"{db}_{k}{int(kill)}"),
+                            n, k, kill)
+            one = one or r
+            what = f"{k} ingest{'s' if k > 1 else ''}" + (" (one killed, restarted)" if kill else "")
+            print(f"MQTT, {what}: {n:,} messages (QoS 1), private Mosquitto port {port}, shared subscription; "
+                  f"publisher {r['pub_rate']} msg/s alone; PostgreSQL rows {r['rows']}, distinct ids "
+                  f"{r['distinct']}, lost {r['lost']}, doubled {r['rows'] - r['distinct']}, split {r['split']}")
+            rows.append((f"MQTT -> PostgreSQL, {what}, msg/s", f"{r['rate']:,.0f} (lost {r['lost']})",
+                         f"{ref_rate:,.0f} (mosquitto_pub -> mosquitto_sub, {n - ref_got} lost)",
+                         f"{r['rate'] / ref_rate:.2f}"))
+        assert one is not None
         us = 1e6 / n
-        return [("MQTT -> PostgreSQL, msg/s sustained", f"{ours:,.0f} (lost {lost})",
-                 f"{ref_rate:,.0f} (mosquitto_pub -> mosquitto_sub, {n - ref_got} lost)", f"{ours / ref_rate:.2f}"),
-                ("client CPU per message, us", f"{pub_cpu * us:.0f} pub + {ingest_cpu * us:.0f} ingest",
-                 f"{ref_cpu * us:.0f} (mosquitto_pub + mosquitto_sub)",
-                 f"{(pub_cpu + ingest_cpu) / ref_cpu:.1f}x CPU")]
+        rows.append(("client CPU per message, us (1 ingest)", f"{one['pub_cpu'] * us:.0f} pub + "
+                     f"{one['ingest_cpu'] * us:.0f} ingest", f"{ref_cpu * us:.0f} (mosquitto_pub + mosquitto_sub)",
+                     f"{(one['pub_cpu'] + one['ingest_cpu']) / ref_cpu:.1f}x CPU"))
+        return rows
     finally:
         broker.terminate()
         broker.wait(10)
         with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            for name in (db, *(f"{db}_{k}" for k in ("20", "21"))):
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -251,9 +304,9 @@ def main(argv: list[str]) -> int:
         rows += bench_kpi(a.machines, a.days)
     if not a.skip_mqtt:
         rows += bench_mqtt(a.messages)
-    print(f"{'figure':<38} {'ours':>22} {'reference':>45} {'ratio':>12}")
+    print(f"{'figure':<58} {'ours':>18} {'reference':>45} {'ratio':>7}")
     for r in rows:
-        print(f"{r[0]:<38} {r[1]:>22} {r[2]:>45} {r[3]:>12}")
+        print(f"{r[0]:<58} {r[1]:>18} {r[2]:>45} {r[3]:>7}")
     print(f"(machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end: "
           "timings are under whatever load other processes put on it)")
     return 0

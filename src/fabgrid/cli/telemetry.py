@@ -121,7 +121,10 @@ def ingest(
     duration_s: float | None = typer.Option(None, "--duration", help="stop after this many seconds"),
     idle_exit_s: float | None = typer.Option(None, "--idle-exit", help="stop after N s without messages"),
     expect: int | None = typer.Option(None, "--expect", help="stop once this many new events are stored"),
-    client_id: str = typer.Option("fabgrid-ingest", "--client-id", help="MQTT client id (session)"),
+    client_id: str = typer.Option("fabgrid-ingest", "--client-id", help="MQTT client id (session); each "
+                                  "process of a --share group needs its own"),
+    share: str | None = typer.Option(None, "--share", help="join the MQTT 5 shared subscription "
+                                     "$share/GROUP/fabgrid/+/+/+ : the processes of a group split the messages"),
     batch_size: int = typer.Option(5000, "--batch-size", help="events per database transaction (1..65535)"),
     sparkplug: bool = typer.Option(True, "--sparkplug/--no-sparkplug",
                                    help="also read Sparkplug B (spBv1.0/#) besides fabgrid/# JSON"),
@@ -147,7 +150,7 @@ def ingest(
         err_console.print(f"ingesting {mqtt_url} -> {db or out} (Ctrl-C to stop)")
         stats: Any = run_ingest(mqtt_url, target, client_id=client_id, duration_s=duration_s,
                                 idle_exit_s=idle_exit_s, batch_size=batch_size, expect=expect,
-                                sparkplug=sparkplug, sparkplug_mapping=sparkplug_mapping)
+                                sparkplug=sparkplug, sparkplug_mapping=sparkplug_mapping, share=share)
         if stats.connects == 0:
             raise InputError(f"could not connect to the MQTT broker at {mqtt_url}",
                              hint="check the URL and that the broker runs (e.g. mosquitto -p 1883)",

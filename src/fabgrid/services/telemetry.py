@@ -24,6 +24,7 @@ from fabgrid.store.telemetry import Database, DeadLetterStore, EventsRefused, Ma
 from fabgrid.telemetry.events import columns_from_events
 from fabgrid.telemetry.kpi import KpiTable, compute
 from fabgrid.telemetry.mqtt import (
+    SUBSCRIPTION,
     Broker,
     DeadLetters,
     IngestConfig,
@@ -33,6 +34,7 @@ from fabgrid.telemetry.mqtt import (
     Refusal,
     Sink,
     TopicFamily,
+    shared,
 )
 from fabgrid.telemetry.state import fixed_periods
 
@@ -182,12 +184,17 @@ def make_dead_letters(target: IngestTarget, engine: Database | None = None) -> D
 def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid-ingest",
                duration_s: float | None = None, idle_exit_s: float | None = None, batch_size: int = 5000,
                expect: int | None = None, engine: Database | None = None, sparkplug: bool = True,
-               sparkplug_mapping: Path | None = None) -> IngestStats:
+               sparkplug_mapping: Path | None = None, share: str | None = None) -> IngestStats:
     """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored; what
     cannot be stored is parked (`make_dead_letters`) and counted in `IngestStats.parked`.
 
     With `sparkplug` the ingest also subscribes to ``spBv1.0/#`` and maps Sparkplug B metrics to
-    events with `sparkplug_mapping` (default: the shipped mapping)."""
+    events with `sparkplug_mapping` (default: the shipped mapping).
+
+    With `share` the fabgrid topics are read through the MQTT 5 shared subscription ``$share/<share>/...``:
+    the broker gives each message to one process of the group. Sparkplug B stays a plain subscription in each
+    process (a host application needs the births and the data of a node alike; its events carry ids derived
+    from the message, so the copies are dropped by the sink's unique id)."""
     families: tuple[TopicFamily, ...] = ()
     if sparkplug:
         from fabgrid.telemetry.sparkplug import SparkplugHost, load_mapping
@@ -195,7 +202,9 @@ def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid
         families = (SparkplugHost(load_mapping(sparkplug_mapping)),)
     sink = make_sink(target, engine)
     check: Refusal | None = getattr(sink, "refusal", None)
+    subscription = SUBSCRIPTION if share is None else shared(SUBSCRIPTION, share)
     ingest = MqttIngest(IngestConfig(broker=Broker.from_url(mqtt_url), client_id=client_id,
+                                     subscription=subscription,
                                      batch_size=batch_size, receive_maximum=min(65535, max(20000, 2 * batch_size)),
                                      retry_errors=(TransientStoreError, OSError), refused_errors=(EventsRefused,)),
                         sink, families=families, dead_letters=make_dead_letters(target, engine), refusal=check)

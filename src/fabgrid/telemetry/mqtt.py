@@ -32,6 +32,18 @@ log = logging.getLogger(__name__)
 
 TOPIC_ROOT = "fabgrid"
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/+"
+#: A shared-subscription group name (MQTT 5, section 4.8.2): no '/', '+', '#'; kept short and plain here.
+_SHARE_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def shared(subscription: str, group: str) -> str:
+    """The MQTT 5 shared subscription ``$share/<group>/<filter>``: the broker hands each message of the filter
+    to one of the group's sessions, so several ingest processes split the load (each acknowledges its own)."""
+    if not _SHARE_GROUP.fullmatch(group):
+        raise InputError(f"share group {group!r} is not a valid name",
+                         hint="use 1-64 letters, digits, '_', '.' or '-', e.g. --share ingest",
+                         code="telemetry.share_group")
+    return f"$share/{group}/{subscription}"
 
 #: A sink stores a batch of events and returns how many were new (not already stored).
 Sink = Callable[[list[dict[str, Any]]], int]
