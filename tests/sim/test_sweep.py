@@ -129,9 +129,9 @@ def test_cli_workers_and_sweep(capsys: pytest.CaptureFixture[str], sites: tuple[
 def test_worker_queues_option() -> None:
     from fabgrid.cli.worker import parse_queues
 
-    assert parse_queues(None, "fabgrid") == ["fabgrid"]
-    assert parse_queues("analysis, planning,analysis", "fabgrid") == ["analysis", "planning"]
-    with pytest.raises(InputError, match="not a queue name"):
-        parse_queues("analysis,two words", "fabgrid")
-    with pytest.raises(InputError, match="not a queue name"):
-        parse_queues("sim,", "fabgrid")
+    assert parse_queues(None) == ["analysis", "planning", "dispatch", "notify", "sim"]
+    assert parse_queues("analysis, planning,analysis") == ["analysis", "planning"]
+    with pytest.raises(InputError, match="not a fabgrid queue"):
+        parse_queues("analysis,two words")
+    with pytest.raises(InputError, match="not a fabgrid queue"):
+        parse_queues("sim,")

@@ -78,7 +78,14 @@ def test_retries_through_the_in_process_pool(settings: Settings) -> None:
     assert done.status == "succeeded" and done.attempts == 3 and len(calls) == 3
 
 
-def test_celery_dispatcher_sends_the_job_id(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def _kind_job(settings: Settings, kind: str) -> str:
+    with UnitOfWork(settings.database_url) as uow:
+        row = jobs.enqueue(uow, kind, {}, organisation_id=None, user_id=None)
+        uow.commit()
+        return row.id
+
+
+def test_celery_dispatcher_sends_each_kind_to_its_queue(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from fabgrid import workers
 
     sent: list[tuple[str, Any, Any, Any]] = []
@@ -87,14 +94,53 @@ def test_celery_dispatcher_sends_the_job_id(settings: Settings, monkeypatch: pyt
     monkeypatch.setattr(app, "send_task", lambda name, args, countdown, queue: sent.append((name, args, countdown,
                                                                                           queue)))
     workers.install_dispatcher(celery)
+    echo, part, sim, mail = (_kind_job(settings, k) for k in ("test_echo", "analyze_part", "sim.run", "email"))
     try:
-        jobs.submit(settings, "job_abc", 2.5)
-        jobs.submit(settings, "job_def")
+        jobs.submit(settings, echo, 2.5)
+        jobs.submit(settings, part)
+        jobs.submit(settings, sim)
+        jobs.submit(settings, mail)
     finally:
         jobs.set_dispatcher(None)
-    assert sent == [(workers.TASK_NAME, ["job_abc"], 2.5, "fabgrid-test"),
-                    (workers.TASK_NAME, ["job_def"], None, "fabgrid-test")]
+    assert sent == [(workers.TASK_NAME, [echo], 2.5, "fabgrid-test.planning"),
+                    (workers.TASK_NAME, [part], None, "fabgrid-test.analysis"),
+                    (workers.TASK_NAME, [sim], None, "fabgrid-test.sim"),
+                    (workers.TASK_NAME, [mail], None, "fabgrid-test.notify")]
     assert workers.TASK_NAME in app.tasks
+    # under the default FABGRID_WORKER_QUEUE the queues have their plain names (`fabgrid worker --queues sim`)
+    assert jobs.celery_queue(settings, "sim") == "sim" and jobs.job_queue(settings, part) == "analysis"
+    assert set(jobs.QUEUE_OF.values()) <= set(jobs.QUEUES)
+
+
+@pytest.mark.integration
+def test_jobs_wait_in_their_own_queue_on_a_real_broker(settings: Settings) -> None:
+    """Against Redis: an analysis and a simulation run land in two lists, so a worker of `analysis` never
+    sees the simulation (and a long simulation never delays an analysis)."""
+    import socket
+    import uuid
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    import redis
+
+    from fabgrid import workers
+
+    ns = f"test-queues-{uuid.uuid4().hex[:8]}"
+    celery = replace(settings, broker_url="redis://127.0.0.1:6379/0", worker_queue=ns)
+    workers.install_dispatcher(celery)
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        part, sim = _kind_job(settings, "analyze_part"), _kind_job(settings, "sim.run")
+        jobs.submit(celery, part)
+        jobs.submit(celery, sim)
+        assert r.llen(f"{ns}.analysis") == 1 and r.llen(f"{ns}.sim") == 1 and r.llen(f"{ns}.planning") == 0
+        assert part.encode() in r.lindex(f"{ns}.analysis", 0)  # type: ignore[operator]
+    finally:
+        jobs.set_dispatcher(None)
+        r.delete(*(f"{ns}.{q}" for q in jobs.QUEUES))
+        workers.celery_app.cache_clear()
 
 
 def test_a_job_whose_worker_died_runs_again(settings: Settings) -> None:

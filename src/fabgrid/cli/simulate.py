@@ -53,13 +53,10 @@ def _fmt(v: Any) -> str:
 
 
 def _sim_dispatcher(settings: Settings) -> None:
-    """Send this process's jobs (the sweep's runs) to the Celery queue of the simulation workers."""
-    from dataclasses import replace
-
-    from fabgrid.services.simulation import SIM_QUEUE
+    """Send this process's jobs (the sweep's runs, kind `sim.run`) to Celery: they go to the queue `sim`."""
     from fabgrid.workers import install_dispatcher
 
-    install_dispatcher(replace(settings, worker_queue=SIM_QUEUE))
+    install_dispatcher(settings)
 
 
 def _print_table(title: str, doc: dict[str, Any], pols: list[str], headline: tuple[str, ...]) -> None:

@@ -1,5 +1,5 @@
 """`fabgrid worker`: run background jobs (part analysis, webhooks, reroutes, simulation runs) from the
-Celery broker, from the queues given with `--queues` (default: FABGRID_WORKER_QUEUE).
+Celery broker, from the queues given with `--queues` (analysis, planning, dispatch, notify, sim; default: all).
 
 Needs FABGRID_BROKER_URL (redis://... or amqp://...) and the same FABGRID_DATABASE_URL, FABGRID_DATA_DIR,
 FABGRID_MASTER_KEY and FABGRID_WORKER_QUEUE as the API processes. Calls services.jobs and starts the Celery
@@ -8,28 +8,26 @@ worker of fabgrid.workers (imported inside the command); never the store.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
 
 from fabgrid.cli._common import err_console
 
-_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 
-
-def parse_queues(raw: str | None, default: str) -> list[str]:
-    """The queue names of `--queues` (comma-separated, each 1-200 letters, digits, ``_ . : -``), in order
-    and without repeats; `default` when none is given."""
+def parse_queues(raw: str | None) -> list[str]:
+    """The queues of `--queues` (comma-separated names of `services.jobs.QUEUES`), in order and without
+    repeats; all of them when none is given."""
     from fabgrid.errors import InputError
+    from fabgrid.services.jobs import QUEUES
 
     if raw is None or not raw.strip():
-        return [default]
+        return list(QUEUES)
     names = [q.strip() for q in raw.split(",")]
-    bad = [q for q in names if not _QUEUE_NAME.fullmatch(q)]
+    bad = [q for q in names if q not in QUEUES]
     if bad:
-        raise InputError(f"--queues: {', '.join(repr(q) for q in bad)} is not a queue name",
-                         hint="give names of 1-200 letters, digits, _ . : - separated by commas, e.g. "
+        raise InputError(f"--queues: {', '.join(repr(q) for q in bad)} is not a fabgrid queue",
+                         hint=f"give some of {', '.join(QUEUES)} separated by commas, e.g. "
                               "--queues analysis,planning", code="workers.queues")
     return list(dict.fromkeys(names))
 
@@ -41,8 +39,9 @@ def worker(
     pool: Annotated[str | None, typer.Option(
         help="celery pool: prefork, threads or solo (default: prefork when serving sim, else threads)")] = None,
     queues: Annotated[str | None, typer.Option(
-        "--queues", help="comma-separated Celery queues to serve, e.g. analysis,planning or sim (simulation "
-        "runs of `fabgrid simulate --workers celery`); default: FABGRID_WORKER_QUEUE")] = None,
+        "--queues", help="comma-separated queues to serve: analysis (part analysis), planning (allocation, "
+        "re-allocation), dispatch (builds sent to printers), notify (e-mail, webhooks), sim (simulation runs, "
+        "value reports); default: all")] = None,
     loglevel: Annotated[str, typer.Option(help="celery log level")] = "info",
     sweep_after_s: Annotated[float, typer.Option(help="at start, resend jobs queued longer than this")] = 60.0,
 ) -> None:
@@ -52,6 +51,7 @@ def worker(
     from fabgrid.config import load_settings
     from fabgrid.errors import InputError
     from fabgrid.services import jobs
+    from fabgrid.services.jobs import celery_queue
     from fabgrid.services.simulation import SIM_QUEUE
     from fabgrid.workers import celery_app, install_dispatcher
 
@@ -62,7 +62,7 @@ def worker(
         raise InputError("no broker: the worker needs FABGRID_BROKER_URL or --broker-url",
                          hint="e.g. redis://127.0.0.1:6379/0; without a broker the API runs jobs in-process",
                          code="workers.no_broker")
-    served = parse_queues(queues, settings.worker_queue)
+    served = parse_queues(queues)
     if pool is None:  # simulation runs are CPU-bound Python: threads would share one core (the GIL)
         pool = "prefork" if SIM_QUEUE in served else "threads"
     if pool not in ("prefork", "threads", "solo"):
@@ -71,8 +71,9 @@ def worker(
     resent = jobs.resubmit_stale(settings, sweep_after_s)
     err_console.print(f"fabgrid worker: broker {settings.broker_url}, database {settings.database_url}, "
                       f"queues {','.join(served)}, {concurrency} {pool}; resent {resent} stale jobs")
+    names = ",".join(celery_queue(settings, q) for q in served)
     celery_app(settings).worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}",
-                                      f"--loglevel={loglevel}", "-Q", ",".join(served), "--without-gossip",
+                                      f"--loglevel={loglevel}", "-Q", names, "--without-gossip",
                                       "--without-mingle", "--without-heartbeat"])
 
 

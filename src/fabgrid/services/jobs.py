@@ -35,6 +35,18 @@ Handler = Callable[[Settings, dict[str, Any]], dict[str, Any]]
 Dispatcher = Callable[[Settings, str, float], None]
 
 HANDLERS: dict[str, Handler] = {}
+#: The queues that separate the kinds of work, so that a long simulation never delays an analysis or a
+#: notification: `fabgrid worker --queues analysis,planning` serves some of them (default: all).
+QUEUES = ("analysis", "planning", "dispatch", "notify", "sim")
+#: The queue of each job kind (a kind not named here goes to `planning`).
+QUEUE_OF: dict[str, str] = {
+    "analyze_part": "analysis",            # parts above the inline size limit
+    "reroute": "planning",                 # re-allocation after a disruption or a decline
+    "build_follow": "dispatch",            # a build sent to a printer, followed to its end
+    "email": "notify", "webhook_delivery": "notify",
+    "sim.run": "sim", "operator.value_report": "sim",
+}
+DEFAULT_QUEUE = "planning"
 #: Modules that register handlers; imported by `run_job` so a bare worker process knows every kind.
 HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgrid.services.orders",
                    "fabgrid.services.simulation", "fabgrid.services.disruptions", "fabgrid.services.mail",
@@ -73,6 +85,27 @@ def register(kind: str) -> Callable[[Handler], Handler]:
         return fn
 
     return deco
+
+
+def queue_of(kind: str) -> str:
+    """The queue (one of `QUEUES`) that jobs of `kind` go to."""
+    return QUEUE_OF.get(kind, DEFAULT_QUEUE)
+
+
+def celery_queue(settings: Settings, queue: str) -> str:
+    """The broker's name of `queue` for this deployment: the plain name (``sim``) under the default
+    FABGRID_WORKER_QUEUE, else ``<FABGRID_WORKER_QUEUE>.<queue>``, so deployments (or test runs) sharing one
+    broker never take each other's jobs."""
+    from fabgrid.config import DEFAULT_WORKER_QUEUE
+
+    return queue if settings.worker_queue == DEFAULT_WORKER_QUEUE else f"{settings.worker_queue}.{queue}"
+
+
+def job_queue(settings: Settings, job_id: str) -> str:
+    """The broker queue of a stored job (by its kind); `DEFAULT_QUEUE` for an unknown id."""
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.jobs.get(job_id, None)
+    return celery_queue(settings, queue_of(row.kind) if row is not None else DEFAULT_QUEUE)
 
 
 def set_dispatcher(fn: Dispatcher | None) -> None:

@@ -28,7 +28,7 @@ POLICIES = ("traditional", "fabgrid", "both")
 #: `--workers celery`: the runs go to the Celery workers of queue `SIM_QUEUE` as jobs of kind `SIM_JOB`.
 CELERY = "celery"
 SIM_JOB = "sim.run"
-SIM_QUEUE = "sim"
+SIM_QUEUE = "sim"  # = services.jobs.QUEUE_OF[SIM_JOB]
 #: Most scenarios one sweep runs (each is policies x seeds runs).
 MAX_SCENARIOS = 64
 #: How long `--workers celery` waits for a worker to take the first run, and how often it looks.

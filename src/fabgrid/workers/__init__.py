@@ -1,7 +1,9 @@
 """Background execution of long service calls: Celery with Redis or RabbitMQ as broker when
 FABGRID_BROKER_URL is set (`fabgrid worker`), else the in-process thread pool of `services.jobs`.
 
-The broker carries only job ids; the job's parameters, state and result live in the database, so any
+Each job kind has its queue (`services.jobs.QUEUE_OF`: analysis, planning, dispatch, notify, sim), so a
+worker can serve some of them (`fabgrid worker --queues analysis,planning`) and a long simulation never
+delays an analysis. The broker carries only job ids; the job's parameters, state and result live in the database, so any
 number of API processes and workers can share one PostgreSQL. Tasks are acknowledged late and rejected when
 their worker process dies, so the broker redelivers them; a redelivered task that finds its job held under a
 live lease comes back when that lease would have expired, and then takes the job over (`services.jobs`).
@@ -17,6 +19,9 @@ from fabgrid.config import Settings
 from fabgrid.errors import InputError
 
 TASK_NAME = "fabgrid.run_job"
+#: Seconds before Redis hands an unacknowledged task to another worker: longer than the longest job (a
+#: value report of 60 days x 10 seeds, the largest allowed, runs well under an hour on one core).
+VISIBILITY_TIMEOUT_S = 3 * 3600
 
 
 @functools.cache
@@ -32,10 +37,14 @@ def celery_app(settings: Settings) -> Any:
         raise InputError("FABGRID_BROKER_URL is set but Celery is not installed",
                          hint="pip install 'fabgrid[workers]'", code="workers.celery") from None
     app = Celery("fabgrid", broker=settings.broker_url, set_as_current=False)
+    from fabgrid.services.jobs import DEFAULT_QUEUE, celery_queue
+
+    # the visibility timeout (Redis) must outlast the longest task, else the broker hands a running task to a
+    # second worker; the job's lease in the database makes such a second delivery harmless anyway
     app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-                    task_ignore_result=True, task_default_queue=settings.worker_queue,
+                    task_ignore_result=True, task_default_queue=celery_queue(settings, DEFAULT_QUEUE),
                     broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
-                    broker_transport_options={"visibility_timeout": 3600})
+                    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S})
 
     @app.task(name=TASK_NAME, bind=True, max_retries=None, acks_late=True,  # type: ignore[untyped-decorator]
               reject_on_worker_lost=True)
@@ -44,7 +53,9 @@ def celery_app(settings: Settings) -> Any:
 
         status = run_job(settings, job_id)
         if status == "running":  # another claim holds it: alive (it finishes) or dead (its lease runs out)
-            raise task.retry(countdown=settings.job_lease_s, queue=settings.worker_queue)
+            from fabgrid.services.jobs import job_queue
+
+            raise task.retry(countdown=settings.job_lease_s, queue=job_queue(settings, job_id))
         return status
 
     from celery.signals import worker_ready
@@ -60,13 +71,13 @@ def celery_app(settings: Settings) -> Any:
 
 
 def install_dispatcher(settings: Settings) -> None:
-    """Send jobs of this process to the Celery broker and queue of `settings`."""
+    """Send jobs of this process to the Celery broker of `settings`, each to the queue of its kind."""
     from fabgrid.services import jobs
 
     app = celery_app(settings)
-    queue = settings.worker_queue
 
     def dispatch(_settings: Settings, job_id: str, delay_s: float) -> None:
-        app.send_task(TASK_NAME, args=[job_id], countdown=delay_s if delay_s > 0 else None, queue=queue)
+        app.send_task(TASK_NAME, args=[job_id], countdown=delay_s if delay_s > 0 else None,
+                      queue=jobs.job_queue(settings, job_id))
 
     jobs.set_dispatcher(dispatch)
