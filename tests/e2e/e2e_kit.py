@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,3 +32,20 @@ class Server:
     url: str
     data_dir: Path
     database_url: str
+
+
+def fill_checkout(page: object, consent: str = "yes") -> None:
+    """On the checkout form (after a quote page's "Order"): the address a test needs, the consent choice, review,
+    place; the page ends on the order."""
+    import re
+
+    p: Any = page
+    p.wait_for_url(re.compile(r"/checkout\?"))
+    for name, value in (("shipping_recipient", "Li Lei"), ("shipping_phone", "0731-88886666"),
+                        ("shipping_city", "Changsha"), ("shipping_street", "Lushan South Road 932")):
+        p.fill(f"input[name={name}]", value)
+    p.check(f"input[name=consent][value={consent}]")
+    p.click("#checkout-review")
+    p.wait_for_selector("#review-lines")
+    p.click("#checkout-submit")
+    p.wait_for_url(re.compile(r"/orders/ord_[0-9a-f]+$"))

@@ -97,8 +97,14 @@ class Site:
         site_id = re.search(r'<article class="offer" data-site="([^"]+)"', qpage.text)
         assert site_id, qpage.text[:2000]
         data = {"csrf_token": csrf_of(qpage.text), "site": site_id.group(1), f"tier_{site_id.group(1)}": "standard"}
-        if consent:
-            data["consent"] = "yes"
         r = b.post(r.headers["location"] + "/order", data=data)
+        assert r.status_code == 303 and r.headers["location"].startswith("/checkout?"), r.text
+        form = b.get(r.headers["location"])  # the one offer goes through the checkout like the cart
+        assert form.status_code == 200, form.text
+        fields = {"csrf_token": csrf_of(form.text), "shipping_recipient": "Li Lei", "shipping_phone": "0731-88886666",
+                  "shipping_city": "Changsha", "shipping_street": "Lushan Road 932", "consent": "yes" if consent else
+                  "later"}
+        fields |= dict(re.findall(r'<input type="hidden" name="(quote_id|site|tier)" value="([^"]*)"', form.text))
+        r = b.post("/checkout/place", data=fields)
         assert r.status_code == 303, r.text
         return r.headers["location"].rsplit("/", 1)[1], site_id.group(1)

@@ -10,6 +10,7 @@ import json
 from datetime import date
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -171,8 +172,8 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
 
 @router.post("/quotes/{quote_id}/order")
 async def place_order(request: Request, quote_id: str) -> Response:
-    """Order the chosen offer and tier at the quoted price (consent to design sharing is explicit), or put it in
-    the cart (`action=cart`) to order several parts at once."""
+    """Order the chosen offer and tier at the quoted price through the checkout (address, tax details, the
+    design-sharing choice, review), or put it in the cart (`action=cart`) to order several parts at once."""
     who = require(request, *BUYER)
     form = await checked_form(request)
     site = field(form, "site") or None
@@ -185,9 +186,10 @@ async def place_order(request: Request, quote_id: str) -> Response:
         resp = RedirectResponse("/cart", status_code=303)
         cart.write(request, resp, items)
         return resp
-    o = orders.place_order(settings_of(request), who, [orders.LineRequest(quote_id, site, tier)],
-                           consent_design_sharing=form.get("consent") == "yes")
-    return RedirectResponse(f"/orders/{o.id}", status_code=303)
+    # "Order": this one offer goes through the checkout (address, tax details, consent, review) like the cart
+    quotes_store.get_quote(settings_of(request), who, quote_id)  # 404 for another organisation's quote
+    query = urlencode({k: v for k, v in (("quote_id", quote_id), ("site", site), ("tier", tier)) if v})
+    return RedirectResponse(f"/checkout?{query}", status_code=303)
 
 
 @router.get("/cart", response_class=HTMLResponse)

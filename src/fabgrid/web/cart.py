@@ -63,26 +63,42 @@ BUYER = ("buyer",)
 FIELDS = ("shipping_recipient", "shipping_phone", "shipping_province", "shipping_city", "shipping_district",
           "shipping_street", "shipping_postal_code", "contact_name", "contact_phone", "contact_email", "po_number",
           "tax_company_name", "tax_credit_code", "tax_address", "tax_phone", "tax_bank_name", "tax_bank_account",
-          "invoice_kind", "consent")
+          "invoice_kind", "consent", "quote_id", "site", "tier")
+#: The fields of one offer ordered straight from its quote page (instead of the cart): quote, site and tier.
+DIRECT = ("quote_id", "site", "tier")
 
 
 def _values(form: FormData) -> dict[str, str]:
     return {k: field(form, k) for k in FIELDS}
 
 
+def items_of(request: Request, values: dict[str, str]) -> list[LineRequest]:
+    """What the checkout orders: the one offer of a quote page (`quote_id`, `site`, `tier` in the form), else the
+    cart's lines."""
+    if values.get("quote_id"):
+        if not _ID.match(values["quote_id"]) or any(values.get(k) and not _ID.match(values[k]) for k in DIRECT):
+            raise InputError("the quote, site or tier of the checkout is not an id", code="checkout.offer")
+        return [LineRequest(values["quote_id"], values.get("site") or None, values.get("tier") or None)]
+    return read(request)
+
+
 def _form_page(request: Request, who: Principal, values: dict[str, str], error: InputError | None = None,
                ) -> HTMLResponse:
-    return render(request, "checkout.html", {"values": values, "error": error, "items": len(read(request))},
+    return render(request, "checkout.html", {"values": values, "error": error,
+                                             "items": len(items_of(request, values))},
                   status_code=422 if error else 200, who=who)
 
 
 @router.get("/checkout", response_class=HTMLResponse)
 def checkout_page(request: Request) -> HTMLResponse:
-    """Step 1: shipping address and contact, PO number, tax details, the design-sharing choice."""
+    """Step 1: shipping address and contact, PO number, tax details, the design-sharing choice. With `quote_id`
+    (`site`, `tier`) in the query: the one offer ordered from its quote page, the cart left as it is."""
     who = require(request, *BUYER)
-    if not read(request):
+    values = {"invoice_kind": "vat_normal", "shipping_city": ""}
+    values |= {k: request.query_params.get(k, "").strip() for k in DIRECT if request.query_params.get(k)}
+    if not items_of(request, values):
         raise InputError("the cart is empty", hint="add offers to the cart from a quote page", code="cart.empty")
-    return _form_page(request, who, {"invoice_kind": "vat_normal", "shipping_city": ""})
+    return _form_page(request, who, values)
 
 
 @router.post("/checkout/review", response_class=HTMLResponse)
@@ -92,7 +108,7 @@ async def checkout_review(request: Request) -> HTMLResponse:
     values = _values(await checked_form(request))
     try:
         form = checkout.parse(values)
-        rv = checkout.review(settings_of(request), who, read(request), form)
+        rv = checkout.review(settings_of(request), who, items_of(request, values), form)
     except InputError as exc:
         if exc.code == "cart.empty":
             raise
@@ -106,14 +122,15 @@ async def checkout_place(request: Request) -> Response:
     """Step 3: place the order with its checkout details; the cart is emptied."""
     who = require(request, *BUYER)
     values = _values(await checked_form(request))
-    items = read(request)
+    items = items_of(request, values)
     try:
         form = checkout.parse(values)
     except InputError as exc:
         return _form_page(request, who, values, exc)
     o = checkout.place(settings_of(request), who, items, form)
     resp = RedirectResponse(f"/orders/{o.id}", status_code=303)
-    write(request, resp, [])
+    if not values.get("quote_id"):  # ordered from the cart: the cart is emptied (a quote page's offer leaves it)
+        write(request, resp, [])
     return resp
 
 
