@@ -55,6 +55,15 @@ class RfqPart(_Frozen):
     filename: str = ""
 
 
+class AwardedTier(_Frozen):
+    """One quantity tier of one part, awarded to a bid (a split award gives parts or tiers to several bids)."""
+
+    part_id: str
+    quantity: int
+    bid_id: str
+    order_id: str
+
+
 class Rfq(_Frozen):
     """A buyer's request for quotes."""
 
@@ -70,9 +79,19 @@ class Rfq(_Frozen):
     target_price_cny: float | None = None
     destination: str | None = None
     exhibition_id: str | None = None
-    #: part id -> bid id of the parts awarded so far
+    #: part id -> bid id of the parts awarded so far (the first bid, when its tiers went to several)
     awarded: dict[str, str] = Field(default_factory=dict)
+    #: every tier awarded: part, quantity, bid and the order it became
+    awarded_tiers: tuple[AwardedTier, ...] = ()
+    #: site -> the parts it was sent, for sites matched for some parts only (no single site makes them all);
+    #: a site not named here was sent every part
+    part_sites: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     created_at: datetime
+
+    def parts_for(self, site_id: str) -> tuple[RfqPart, ...]:
+        """The parts sent to `site_id` (all, unless it was matched for some only)."""
+        only = self.part_sites.get(site_id)
+        return self.parts if only is None else tuple(p for p in self.parts if p.part_id in only)
 
 
 class Invitation(_Frozen):

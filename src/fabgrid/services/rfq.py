@@ -100,9 +100,10 @@ def _fits(box: tuple[float, float, float] | None, volume: tuple[float, float, fl
 
 
 def _capable(settings: Settings, parts: Sequence[RfqPart], certificates: Sequence[str],
-             province: str | None) -> list[str]:
-    """Verified sites that can make every part (process, material, build volume, certificates, region, capacity)."""
-    sites: set[str] | None = None
+             province: str | None) -> list[set[str]]:
+    """Per part, the verified sites that can make it (process, material, build volume, certificates, region,
+    capacity)."""
+    out: list[set[str]] = []
     with UnitOfWork(settings.database_url) as uow:
         net = network.current(uow).network
     models = net.catalog.machine_models
@@ -119,8 +120,34 @@ def _capable(settings: Settings, parts: Sequence[RfqPart], certificates: Sequenc
                     and (proc is None or models[m.model].process is proc)]
             if vols and any(_fits(p.bbox_mm, v) for v in vols):
                 ok.add(prof.site.id)
-        sites = ok if sites is None else sites & ok
-    return sorted(sites or ())
+        out.append(ok)
+    return out
+
+
+def _match(settings: Settings, parts: Sequence[RfqPart], capable: list[set[str]],
+           invite: Sequence[str]) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """The sites to send the RFQ to, best standing first, and the parts of those matched for some parts only.
+    Sites that can make every part, when there are any; otherwise, for each part, the best sites that can make it
+    (a site is sent every part it can make). The buyer's invited sites come first and get every part."""
+    standing_of: dict[str, float] = {}
+
+    def ranked(sites: set[str]) -> list[str]:
+        for s in sites - standing_of.keys():
+            standing_of[s] = standing(factories.profile(settings, s).scorecard)
+        return sorted(sites, key=lambda s: (-standing_of[s], s))
+
+    common = set.intersection(*capable) if capable else set()
+    if common or not capable:
+        return list(dict.fromkeys([*invite, *ranked(common)[:MAX_MATCHED]])), {}
+    missing = [p.filename or p.part_id for p, ok in zip(parts, capable, strict=True) if not ok]
+    if missing and not invite:
+        raise InputError(f"no verified factory can make {', '.join(missing)}", hint="relax its process, material or "
+                         "certificates, or invite a factory from the showroom", code="rfq.no_factory", status=409)
+    per_part = max(2, MAX_MATCHED // len(parts))
+    chosen = list(dict.fromkeys([*invite, *(s for ok in capable for s in ranked(ok)[:per_part])]))
+    part_sites = {s: tuple(p.part_id for p, ok in zip(parts, capable, strict=True) if s in ok)
+                  for s in chosen if s not in invite}
+    return chosen, part_sites
 
 
 def _part(uow: UnitOfWork, who: Principal, i: int, w: PartWish) -> RfqPart:
@@ -195,16 +222,14 @@ def create_rfq(settings: Settings, who: Principal, parts: Sequence[PartWish], *,
         if s not in fronts:
             raise InputError(f"site {s!r} is not a verified factory of the showroom", hint="GET /api/v1/sites?"
                              "verified=true lists them", code="rfq.invite")
-    matched = _capable(settings, wanted, certs, province)
-    ranked = sorted(matched, key=lambda s: (-standing(factories.profile(settings, s).scorecard), s))
-    chosen = list(dict.fromkeys([*invite, *ranked[:MAX_MATCHED]]))
+    chosen, part_sites = _match(settings, wanted, _capable(settings, wanted, certs, province), invite)
     if not chosen:
         raise InputError("no verified factory can make these parts", hint="relax the process, material or "
                          "certificates, or invite a factory from the showroom", code="rfq.no_factory", status=409)
     rfq = Rfq(id=new_id("rfq"), organisation_id=who.organisation_id, user_id=who.user_id, status=RfqStatus.OPEN,
               parts=tuple(wanted), need_by=need_by, bid_deadline=deadline, nda_required=nda_required,
               certificates=certs, target_price_cny=target_price_cny, destination=destination,
-              exhibition_id=exhibition_id, created_at=at)
+              exhibition_id=exhibition_id, part_sites=part_sites, created_at=at)
     with UnitOfWork(settings.database_url) as uow:
         uow.rfq.add_rfq(rfq)
         for rank, s in enumerate(chosen, start=1):
@@ -307,6 +332,7 @@ def _outcome(r: Rfq, bids: Sequence[Bid]) -> str | None:
 
 
 def _factory_view(uow: UnitOfWork, r: Rfq, inv: Invitation, site_id: str) -> FactoryView:
+    r = r.model_copy(update={"parts": r.parts_for(site_id)})  # the parts sent to this site only
     full = _full(r, inv)
     files = {p.drawing_file_id: attachments.stored(uow, p.drawing_file_id) for p in r.parts
              if full and p.drawing_file_id}
@@ -333,7 +359,7 @@ def factory_rfq(settings: Settings, who: Principal, rfq_id: str) -> FactoryView:
         r, inv = _invited(uow, who, rfq_id)
         view = _factory_view(uow, r, inv, str(who.site_id))
         if view.full:
-            for p in r.parts:
+            for p in view.rfq.parts:
                 _audit(uow, who, p.part_id, "rfq_view", True, f"RFQ {rfq_id}: full view, site {who.site_id}")
             uow.commit()
         return view
@@ -352,7 +378,7 @@ def accept_nda(settings: Settings, who: Principal, rfq_id: str, sha256: str) -> 
         if not uow.rfq.accept_nda(rfq_id, str(who.site_id), current.sha256, who.user_id, now()):
             raise InputError(f"your site accepted the NDA of RFQ {rfq_id} already", code="rfq.nda_accepted",
                              status=409)
-        for p in r.parts:
+        for p in r.parts_for(str(who.site_id)):
             _audit(uow, who, p.part_id, "rfq_nda", True, f"RFQ {rfq_id}: NDA {current.sha256[:12]} accepted by "
                    f"{who.email} for site {who.site_id}")
         uow.commit()
@@ -364,7 +390,7 @@ def accept_nda(settings: Settings, who: Principal, rfq_id: str, sha256: str) -> 
 def _file_access(uow: UnitOfWork, who: Principal, rfq_id: str, part_id: str, what: str) -> Rfq:
     """Check (and log) a factory's access to a file of the RFQ: 404 uninvited, 403 before the NDA or revoked."""
     r, inv = _invited(uow, who, rfq_id)
-    if all(p.part_id != part_id for p in r.parts):
+    if all(p.part_id != part_id for p in r.parts_for(inv.site_id)):
         raise NotFoundError(f"rfq {rfq_id} has no part {part_id!r}", code="rfq.part")
     if _full(r, inv):
         _audit(uow, who, part_id, what, True, f"RFQ {rfq_id}: NDA accepted by site {who.site_id}"
@@ -386,7 +412,7 @@ def factory_drawing(settings: Settings, who: Principal, rfq_id: str, file_id: st
     """A drawing of the RFQ, for an invited factory after the NDA (every attempt logged)."""
     with UnitOfWork(settings.database_url) as uow:
         r = uow.rfq.rfq(rfq_id)
-        part = next((p for p in (r.parts if r else ()) if p.drawing_file_id == file_id), None)
+        part = next((p for p in (r.parts_for(str(who.site_id)) if r else ()) if p.drawing_file_id == file_id), None)
         if part is None:
             _invited(uow, who, rfq_id)
             raise NotFoundError(f"rfq {rfq_id} has no file {file_id!r}", code="file.not_found")
@@ -429,7 +455,7 @@ def place_bid(settings: Settings, who: Principal, rfq_id: str, tiers: Sequence[d
         if any(b.status is BidStatus.ACTIVE for b in uow.rfq.bids(rfq_id, who.site_id)):
             raise InputError("your site has an active bid on this RFQ", hint="withdraw it to bid again",
                              code="rfq.bid_exists", status=409)
-        parts = {p.part_id: p for p in r.parts}
+        parts = {p.part_id: p for p in r.parts_for(inv.site_id)}
         made: list[BidTier] = []
         for i, t in enumerate(tiers):
             try:
@@ -438,8 +464,9 @@ def place_bid(settings: Settings, who: Principal, rfq_id: str, tiers: Sequence[d
                 raise InputError(f"tiers[{i}]: {exc}", code="rfq.bid_tier") from None
             p = parts.get(tier.part_id)
             if p is None or tier.quantity not in p.quantities:
-                raise InputError(f"tiers[{i}]: part {tier.part_id} at quantity {tier.quantity} is not in the RFQ",
-                                 hint="; ".join(f"{q.part_id}: {list(q.quantities)}" for q in r.parts),
+                raise InputError(f"tiers[{i}]: part {tier.part_id} at quantity {tier.quantity} is not in the RFQ "
+                                 "as sent to your site", hint="; ".join(f"{q.part_id}: {list(q.quantities)}"
+                                                                        for q in parts.values()),
                                  code="rfq.bid_tier")
             if any(m.part_id == tier.part_id and m.quantity == tier.quantity for m in made):
                 raise InputError(f"tiers[{i}] prices part {tier.part_id} at {tier.quantity} twice",
@@ -488,6 +515,8 @@ class BidLine:
     #: production CO2 of the bid's parts at each quantity, where the factory's machines are known: from the buyer's
     #: instant quotes of the parts, the per-part CO2 of that site's offer (None when no quote has one)
     co2_kg_by_quantity: dict[str, float] | None = None
+    #: the comparison per part: part id -> quantity -> total price of that part at that quantity
+    totals_by_part: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
@@ -515,8 +544,11 @@ def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
                 co2 = None
                 continue
             co2[str(t.quantity)] = round(co2.get(str(t.quantity), 0.0) + unit * t.quantity, 3)
+        by_part: dict[str, dict[str, float]] = {}
+        for t in b.tiers:
+            by_part.setdefault(t.part_id, {})[str(t.quantity)] = round(t.unit_price_cny * t.quantity, 2)
         out.append(BidLine(b, s.name if s else b.site_id, s.city if s else "", sc, standing(sc), delivery,
-                           delivery <= r.need_by, totals, co2 or None))
+                           delivery <= r.need_by, totals, co2 or None, by_part))
     return sorted(out, key=lambda x: (x.bid.status is not BidStatus.ACTIVE, min(x.total_cny_by_quantity.values())))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fabgrid.domain.rfq import (
+    AwardedTier,
     Bid,
     BidStatus,
     Booth,
@@ -174,11 +175,12 @@ class RfqRepository:
         q = select(RfqRow).where(RfqRow.organisation_id == organisation_id).order_by(RfqRow.created_at.desc())
         return [_rfq(r) for r in self.session.scalars(q)]
 
-    def set_awarded(self, rfq_id: str, awarded: dict[str, str], status: RfqStatus) -> None:
-        """Record the parts awarded so far and the RFQ's status."""
+    def set_awarded(self, rfq_id: str, awarded: dict[str, str], status: RfqStatus,
+                    tiers: Iterable[AwardedTier] = ()) -> None:
+        """Record the parts and tiers awarded so far and the RFQ's status."""
         r = self.session.get(RfqRow, rfq_id)
         assert r is not None
-        r.doc = {**r.doc, "awarded": awarded}
+        r.doc = {**r.doc, "awarded": awarded, "awarded_tiers": [t.model_dump(mode="json") for t in tiers]}
         r.status = status.value
         self.session.flush()
 

@@ -15,7 +15,7 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import order_doc, quote_doc
 from fabgrid.config import Settings
-from fabgrid.services import checkout, invoices, orders
+from fabgrid.services import checkout, invoices, messages, orders
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -133,7 +133,11 @@ def list_orders(principal: CurrentPrincipal, settings: SettingsDep,
 
 @router.get("/{order_id}", summary="An order with its lines and status timeline (UTC)")
 def get_order(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    return order_doc(orders.get_order(settings, principal, order_id))
+    doc = order_doc(orders.get_order(settings, principal, order_id))
+    thread = messages.order_thread(settings, principal, order_id)  # opened on first use, like the RFQ's
+    doc["thread_id"] = thread.id
+    doc["links"]["thread"] = f"/api/v1/threads/{thread.id}/messages"
+    return doc
 
 
 def _invoice_lang(lang: str | None, accept_language: str | None) -> str:

@@ -24,6 +24,7 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.config import Settings
 from fabgrid.domain.rfq import Bid, Claim, Contract, Invitation, Message, StoredFile
+from fabgrid.errors import InputError
 from fabgrid.services import attachments, awards, claims, contracts, exhibitions, messages, ratelimit, rfq
 from fabgrid.services.accounts import Principal
 
@@ -129,6 +130,8 @@ def rfq_doc(v: rfq.RfqView) -> dict[str, Any]:
             "bid_deadline": _iso(r.bid_deadline), "nda_required": r.nda_required, "certificates": list(r.certificates),
             "target_price_cny": r.target_price_cny, "destination": r.destination, "exhibition_id": r.exhibition_id,
             "parts": [p.model_dump(mode="json") for p in r.parts], "awarded": r.awarded,
+            "awarded_tiers": [t.model_dump(mode="json") for t in r.awarded_tiers],
+            "part_sites": {s: list(ps) for s, ps in r.part_sites.items()},
             "invited_sites": [i.site_id for i in v.invitations],
             "invitations": [invitation_doc(i) for i in v.invitations],
             "threads": {i.site_id: i.thread_id for i in v.invitations},
@@ -169,26 +172,54 @@ def list_bids(rfq_id: str, principal: CurrentPrincipal, settings: SettingsDep) -
     return [{**bid_doc(x.bid), "site_name": x.site_name, "city": x.city, "standing": round(x.standing, 3),
              "scorecard": asdict(x.scorecard) if x.scorecard else None, "delivery_date": _iso(x.delivery_date),
              "meets_need_by": x.meets_need_by, "total_cny_by_quantity": x.total_cny_by_quantity,
-             "co2_kg_by_quantity": x.co2_kg_by_quantity} for x in rfq.bids(settings, principal, rfq_id)]
+             "co2_kg_by_quantity": x.co2_kg_by_quantity, "totals_by_part": x.totals_by_part}
+            for x in rfq.bids(settings, principal, rfq_id)]
+
+
+class PickBody(BaseModel):
+    """One entry of a split award: a bid, and the part and quantity tier it gets (no part: every part the bid
+    prices that is not awarded yet; no quantity: the smallest tier the bid prices)."""
+
+    bid_id: str = Field(max_length=40)
+    part_id: str | None = Field(default=None, max_length=40)
+    quantity: int | None = Field(default=None, ge=1)
 
 
 class AwardBody(BaseModel):
-    """The bid to award; optionally the parts (a split) and the quantity tier per part."""
+    """The bid to award (`bid_id`, optionally `part_ids` and the quantity tier per part in `quantities`), or a split
+    over several bids (`awards`: each entry a bid with a part and a quantity tier); one order and contract per
+    awarded factory."""
 
-    bid_id: str = Field(max_length=40)
+    bid_id: str | None = Field(default=None, max_length=40)
     part_ids: list[str] | None = Field(default=None, max_length=rfq.MAX_PARTS)
     quantities: dict[str, int] | None = None
+    awards: list[PickBody] | None = Field(default=None, min_length=1, max_length=rfq.MAX_PARTS * rfq.MAX_TIERS)
     payment_terms: dict[str, float] | None = Field(default=None, description="{advance_pct, on_acceptance_pct}")
 
 
-@router.post("/{rfq_id}/award", status_code=201, summary="Award a bid: an order at the bid price and a contract")
-def award(rfq_id: str, body: AwardBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    a = awards.award(settings, principal, rfq_id, body.bid_id, quantities=body.quantities, part_ids=body.part_ids,
-                  payment_terms=body.payment_terms)
-    return {"order_id": a.order.id, "contract_id": a.contract.id, "thread_id": a.thread.id,
-            "total_price_cny": a.order.total_price_cny,
+def _award_doc(a: awards.Award) -> dict[str, Any]:
+    return {"bid_id": a.bid_id, "site_id": a.site_id, "order_id": a.order.id, "contract_id": a.contract.id,
+            "thread_id": a.thread.id, "total_price_cny": a.order.total_price_cny,
             "links": {"order": f"/api/v1/orders/{a.order.id}", "contract": f"/api/v1/contracts/{a.contract.id}",
                       "thread": f"/api/v1/threads/{a.thread.id}/messages"}}
+
+
+@router.post("/{rfq_id}/award", status_code=201, summary="Award a bid, or split parts and tiers over several bids: "
+             "an order at the bid price and a contract per awarded factory")
+def award(rfq_id: str, body: AwardBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    if (body.bid_id is None) == (body.awards is None) or (body.awards is not None and (body.part_ids or
+                                                                                       body.quantities)):
+        raise InputError("an award has either bid_id (with part_ids and quantities) or awards",
+                         hint='{"bid_id": "bid_..."} or {"awards": [{"bid_id": "bid_...", "part_id": "...", '
+                         '"quantity": 500}]}', code="rfq.award_split")
+    if body.awards is not None:
+        made = awards.award_split(settings, principal, rfq_id, [awards.Pick(p.bid_id, p.part_id, p.quantity)
+                                                                for p in body.awards],
+                                  payment_terms=body.payment_terms)
+    else:
+        made = [awards.award(settings, principal, rfq_id, str(body.bid_id), quantities=body.quantities,
+                             part_ids=body.part_ids, payment_terms=body.payment_terms)]
+    return {**_award_doc(made[0]), "awards": [_award_doc(a) for a in made]}
 
 
 @router.post("/{rfq_id}/invitations/{site_id}/revoke", summary="End a site's access to the RFQ's files")
