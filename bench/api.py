@@ -177,7 +177,7 @@ def main(argv: list[str]) -> int:
             ok &= total_peak - total_base <= TARGET_RSS_MB and all(cd in (201, 202) for cd in codes)
             import redis
 
-            redis.Redis.from_url(broker).delete(queue)  # drop the 50 queued analyses
+            redis.Redis.from_url(broker).delete(f"{queue}.analysis")  # drop the 50 queued analyses
             worker.send_signal(signal.SIGCONT)
         stl, tris = _sphere_stl(159, 159)
         r = c.post("/api/v1/parts", files={"file": ("sphere100k.stl", stl)}, headers=h)
@@ -228,7 +228,9 @@ def main(argv: list[str]) -> int:
         if broker:
             import redis
 
-            redis.Redis.from_url(broker).delete(queue)
+            from fabgrid.services.jobs import QUEUES
+
+            redis.Redis.from_url(broker).delete(*(f"{queue}.{q}" for q in QUEUES))
         print(f"server log: {tmp / 'server.log'}")
     mode = "Celery over Redis" if broker else "in-process jobs"
     print(f"\nbench/api: data set: generated UV spheres (trimesh.creation.uv_sphere); server: uvicorn 2 workers, "
