@@ -181,3 +181,30 @@ def test_planning_service_time_limit_matches_the_engine() -> None:
     from fabgrid.services import planning
 
     assert planning.MAX_TIME_LIMIT_S == MAX_TIME_LIMIT_S
+
+
+def test_lights_out_off_keeps_prints_inside_one_shift_and_refuses_longer_ones() -> None:
+    """Without lights-out a print starts and ends in one staffed window; with it, it only starts in one."""
+    from fabgrid.scheduling.site import longest_shift_min, work_windows
+
+    net = _network()
+    site = net.sites["test-site"]
+    short = Workload(site=site.id, start=START, jobs=(
+        WorkJob(id="J1", due=START + timedelta(days=3),
+                builds=tuple(WorkBuild(id=f"B{i}", process=ProcessFamily.SLS, material="pa12", print_h=3, parts=2,
+                                       steps=()) for i in range(3))),))
+    assert longest_shift_min(site.calendar, START) == 8 * 60
+    for lights_out in (True, False):
+        sp = site_problem(net, site, short, 7, station_kinds=KINDS, lights_out=lights_out)
+        result = plan(sp.problem, time_limit_s=5, workers=1)
+        assert check_schedule(sp.problem, result.schedule.operations).ok
+        windows = work_windows(site.calendar, START, sp.problem.horizon)
+        for o in result.schedule.operations:
+            inside = [w for w in windows if w[0] <= o.start < w[1]]
+            assert inside, "every print starts in a staffed window"
+            assert lights_out or o.end <= inside[0][1]
+    long = short.model_copy(update={"jobs": (WorkJob(id="J9", due=START + timedelta(days=3), builds=(
+        WorkBuild(id="B9", process=ProcessFamily.SLS, material="pa12", print_h=12, parts=2, steps=()),)),)})
+    with pytest.raises(InputError, match="lights-out printing is off"):
+        site_problem(net, site, long, 7, station_kinds=KINDS, lights_out=False)
+    site_problem(net, site, long, 7, station_kinds=KINDS, lights_out=True)

@@ -82,6 +82,17 @@ def work_windows(calendar: Calendar, start: datetime, horizon_min: int) -> tuple
     return tuple(merged)
 
 
+def longest_shift_min(calendar: Calendar, start: datetime) -> int:
+    """Minutes of the longest staffed window in the two weeks from ``start`` (0: no shift)."""
+    return max((b - a for a, b in work_windows(calendar, start, 14 * 1440)), default=0)
+
+
+def print_minutes(build: WorkBuild) -> int:
+    """Minutes the machine is held by ``build``: the print and a cool-down on the machine, as `site_problem`."""
+    cool = load_routes().cool_down.get(build.process.value)
+    return _minutes(build.print_h + (cool.hours(build.print_h) if cool and cool.where == "machine" else 0.0))
+
+
 def _minutes(hours: float) -> int:
     return max(1, math.ceil(hours * 60 - 1e-9))
 
@@ -167,10 +178,12 @@ def _steps(network: Network, build: WorkBuild) -> list[WorkStep]:
 
 
 def site_problem(network: Network, site: Site, workload: Workload, horizon_days: float, *,
-                 station_kinds: Mapping[str, tuple[str, ...]]) -> SiteProblem:
+                 station_kinds: Mapping[str, tuple[str, ...]], lights_out: bool = True) -> SiteProblem:
     """The scheduling problem of ``workload`` at ``site`` over ``horizon_days`` days from its start.
 
     ``station_kinds`` maps a station kind to the follow-up steps it performs (`fabgrid.data.load_station_kinds`).
+    ``lights_out``: a print only needs an operator to start it and runs unattended through the night (True), or
+    it must start and end inside one staffed window (False; a print longer than the longest shift is refused).
     """
     routes = load_routes()
     if workload.start is None:
@@ -203,8 +216,12 @@ def site_problem(network: Network, site: Site, workload: Workload, horizon_days:
             cool = routes.cool_down.get(build.process.value)
             print_h = build.print_h + (cool.hours(build.print_h) if cool and cool.where == "machine" else 0.0)
             name = "print+cool_down" if cool and cool.where == "machine" else "print"
+            if not lights_out and _minutes(print_h) > longest:
+                raise InputError(f"{where}: build {build.id!r} prints {_minutes(print_h)} min, longer than the longest "
+                                 f"shift ({longest} min), and lights-out printing is off",
+                                 hint="allow unattended printing or split the build", code="schedule.work")
             ops = [Operation(tuple(Alternative(r, _minutes(print_h)) for m in machines for r in res.index[m]),
-                             name=name, family=build.material, start_staffed=True)]
+                             name=name, family=build.material, start_staffed=lights_out, staffed=not lights_out)]
             if cool and cool.where == "off":
                 ops.append(Operation((Alternative(None, _minutes(cool.hours(build.print_h))),), name=COOL_DOWN))
             for step in _steps(network, build):

@@ -138,15 +138,17 @@ def demo_workload(network: Network, site_id: str, horizon_days: float, *, seed: 
 
 
 def plan_site(network: Network, site_id: str, workload: Workload, horizon_days: float, *,
-              time_limit_s: float, workers: int) -> SitePlan:
-    """Schedule ``workload`` at the site (dispatch rules, then CP-SAT warm-started, then the checker)."""
+              time_limit_s: float, workers: int, lights_out: bool = True) -> SitePlan:
+    """Schedule ``workload`` at the site (dispatch rules, then CP-SAT warm-started, then the checker);
+    ``lights_out`` False: each print starts and ends inside one shift (`scheduling.site.site_problem`)."""
     from fabgrid.data import load_station_kinds
     from fabgrid.scheduling.plan import order_summary, plan
     from fabgrid.scheduling.site import site_problem
 
     require_site(network, site_id)
     _check_time_limit(time_limit_s)
-    sp = site_problem(network, network.sites[site_id], workload, horizon_days, station_kinds=load_station_kinds())
+    sp = site_problem(network, network.sites[site_id], workload, horizon_days, station_kinds=load_station_kinds(),
+                      lights_out=lights_out)
     result = plan(sp.problem, time_limit_s=time_limit_s, workers=workers)
     s = result.schedule
     return SitePlan(site_id=site_id, workload=workload, start=sp.start, horizon_days=horizon_days, schedule=s,
