@@ -45,6 +45,7 @@ def install(app: FastAPI, settings: Settings) -> None:
                    builds):
         app.include_router(module.router)
     app.include_router(factories.operator_router)
+    app.include_router(jobs.operator_router)
     app.include_router(factory.orders_router)
     app.include_router(operator.buyer_router)
     for rfq_router in rfqs.ROUTERS:

@@ -306,6 +306,46 @@ def get_job(settings: Settings, who: Principal, job_id: str) -> Job:
         return row
 
 
+#: The most failed jobs one listing answers.
+MAX_FAILED_PAGE = 200
+
+
+def _operator(who: Principal) -> None:
+    if who.role not in ("operator", "admin"):
+        raise InputError("this needs an operator account", code="operator.only", status=403)
+
+
+def failed_jobs(settings: Settings, who: Principal, *, kind: str | None = None, limit: int = 50,
+                offset: int = 0) -> list[Job]:
+    """The dead letters: failed jobs of every organisation, newest first, with their problem (operators only;
+    `limit` 1..200)."""
+    _operator(who)
+    if not 1 <= limit <= MAX_FAILED_PAGE or not 0 <= offset <= 1_000_000:
+        raise InputError(f"limit {limit} / offset {offset} is out of range",
+                         hint=f"limit 1..{MAX_FAILED_PAGE}, offset 0..1000000", code="job.page")
+    with UnitOfWork(settings.database_url) as uow:
+        return uow.jobs.failed(kind=kind, limit=limit, offset=offset)
+
+
+def retry_job(settings: Settings, who: Principal, job_id: str) -> Job:
+    """Run a failed job again (operators only): queued with its parameters, handed to its queue's workers.
+    404 for an unknown job, 409 for one that has not failed."""
+    _operator(who)
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.jobs.get(job_id, None)
+        if row is None:
+            raise NotFoundError(f"job {job_id!r} not found", code="job.not_found")
+        if not uow.jobs.requeue(job_id):
+            raise InputError(f"job {job_id} is {row.status}, not failed: only a failed job is retried",
+                             hint="wait for it to finish", code="job.not_failed", status=409)
+        uow.commit()
+        job = uow.jobs.get(job_id, None)
+    assert job is not None
+    submit(settings, job_id)
+    log.info("job %s (%s) retried by user %s", job_id, job.kind, who.user_id)
+    return job
+
+
 def wait(settings: Settings, job_id: str, timeout_s: float = 30.0, poll_s: float = 0.05) -> Job:
     """Poll a job until it is finished (for the CLI and tests); InputError on timeout."""
     deadline = time.monotonic() + timeout_s

@@ -352,6 +352,22 @@ class JobRepository(_Scoped):
             .execution_options(synchronize_session=False))  # SQLite's naive times vs aware ones in Python
         return bool(getattr(res, "rowcount", 0) == 1)
 
+    def failed(self, *, kind: str | None = None, limit: int = 50, offset: int = 0) -> list[Job]:
+        """Failed jobs of every organisation, newest first (the dead letters an operator looks at)."""
+        q = select(JobRow).where(JobRow.status == "failed")
+        if kind is not None:
+            q = q.where(JobRow.kind == kind)
+        q = q.order_by(JobRow.finished_at.desc(), JobRow.id).limit(limit).offset(offset)
+        return [job_record(r) for r in self.session.scalars(q)]
+
+    def requeue(self, job_id: str) -> bool:
+        """Put a failed job back in the queue (its worker deaths forgotten); False when it is not failed."""
+        res = self.session.execute(
+            update(JobRow).where(JobRow.id == job_id, JobRow.status == "failed")
+            .values(status="queued", finished_at=None, lost_runs=0, worker=None, lease_until=None)
+            .execution_options(synchronize_session=False))
+        return bool(getattr(res, "rowcount", 0) == 1)
+
 
 class QuoteRepository(_Scoped):
     """Stored quotes, as `domain.quote.StoredQuote` (the stored JSON re-validated into the engine's `Quote`)."""
