@@ -249,6 +249,9 @@ def simulate(o: SimulationOptions, note: Callable[[str], None] | None = None,
         doc["report"] = {"html": str(o.report), "png": [str(p) for p in pngs]}
     for d in docs:
         runs = d.pop("runs")
+        # the seeds' mean of each daily series, per policy: what the value-report page draws
+        d["daily"] = {p: {k: [sum(r["daily"][k][i] for r in rs) / len(rs) for i in range(len(rs[0]["daily"][k]))]
+                          for k in rs[0]["daily"]} for p, rs in runs.items()}
         d["per_seed"] = {p: [{"seed": s, **{k: v for k, v in r.items() if k != "daily"}}
                              for s, r in zip(seeds, rs, strict=True)] for p, rs in runs.items()}
     if len(docs) > 1:

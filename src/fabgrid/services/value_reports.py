@@ -109,6 +109,15 @@ def check(o: ValueReportOptions) -> list[str]:
     return sets
 
 
+def form_assumptions() -> list[tuple[str, str, str]]:
+    """The assumptions the page's form offers, as (key of data/sim.yaml, shipped value, source) rows."""
+    from fabgrid.sim.config import load_params
+    from fabgrid.sim.report import assumption_rows
+
+    rows = {k: (k, v, src) for k, v, src in assumption_rows(load_params())}
+    return [rows[k] for k in FORM_ASSUMPTIONS if k in rows]
+
+
 def start(settings: Settings, who: Principal, o: ValueReportOptions) -> ValueReport:
     """Check `o`, store a queued report and hand its job to a worker; the report (with its job id)."""
     _operator(who)
