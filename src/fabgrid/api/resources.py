@@ -152,10 +152,24 @@ def factory_event_doc(e: FactoryEvent) -> dict[str, Any]:
 
 def build_doc(b: PlannedBuild) -> dict[str, Any]:
     """A build: machine, material, parts with their order lines, status and links (no file paths)."""
-    doc = b.model_dump(mode="json", exclude={"model_file"})
+    doc = b.model_dump(mode="json", exclude={"model_file", "picture"})
     doc["copies"] = b.copies
     doc["links"] = {"self": f"/api/v1/factory/builds/{b.id}", "dispatch": f"/api/v1/factory/builds/{b.id}/dispatch",
-                    "events": f"/api/v1/factory/builds/{b.id}/events"}
+                    "events": f"/api/v1/factory/builds/{b.id}/events", "lock": f"/api/v1/factory/builds/{b.id}/lock",
+                    "split": f"/api/v1/factory/builds/{b.id}/split"}
+    if b.model_file:
+        doc["links"]["3mf"] = f"/api/v1/factory/builds/{b.id}/file.3mf"
+    if b.picture:
+        doc["links"]["picture"] = f"/api/v1/factory/builds/{b.id}/picture.png"
+    return doc
+
+
+def machine_doc(m: Any) -> dict[str, Any]:
+    """A machine of the site (`services.machine_pages.MachineView`): data source, state and 24 h figures."""
+    doc: dict[str, Any] = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in vars(m).items()}
+    doc["source"] = str(m.source)
+    doc["links"] = {"mark": f"/api/v1/factory/machines/{m.id}/mark",
+                    "connection": f"/api/v1/factory/machines/{m.id}/connection"}
     return doc
 
 

@@ -19,6 +19,16 @@ class ConnectionState(StrEnum):
     ERROR = "error"
 
 
+class MachineSource(StrEnum):
+    """Where a machine's data comes from, as its page says: a real print host, telemetry (MQTT / OPC UA), the
+    simulated demo fleet, or nothing yet."""
+
+    CONNECTED = "connected"
+    TELEMETRY = "telemetry"
+    SIMULATED = "simulated"
+    NO_DATA = "no_data"
+
+
 class BuildStatus(StrEnum):
     """Where a build is: planned -> sending (slicing, uploading: claimed by one dispatch) -> printing -> done |
     failed | cancelled (failed and cancelled free its lines; a refused send goes back to planned)."""
@@ -83,6 +93,8 @@ class PlannedBuild(BaseModel):
     model_file: str | None = None
     host_job: str | None = None
     message: str = ""
+    locked: bool = Field(default=False, description="kept as it is when the site is re-planned")
+    picture: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -77,7 +77,8 @@ def plan_week(network: Network, site_id: str, workload: Workload, *, lights_out:
     windows = [(start + timedelta(minutes=a), start + timedelta(minutes=b))
                for a, b in work_windows(site.calendar, start, int(WEEK.total_seconds() // 60))]
     staffed = [(a.isoformat(), b.isoformat()) for a, b in windows]
-    late: list[dict[str, Any]] = [{"job": j, "line": ln, "reason": "needs lights-out"} for j in refused for ln in lines_of.get(j, [j])]
+    late: list[dict[str, Any]] = [{"job": j, "line": ln, "reason": "needs lights-out"}
+                                  for j in refused for ln in lines_of.get(j, [j])]
     if not jobs:
         return WeekPlan(site_id, lights_out, start, [], staffed, machines, 0.0, dict.fromkeys(machines, 0.0),
                         sum(len(v) for v in lines_of.values()), 0, late, refused, "empty")

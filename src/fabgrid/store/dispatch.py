@@ -34,7 +34,8 @@ def _build(r: BuildRow) -> PlannedBuild:
                         status=BuildStatus(r.status),
                         estimated_time_s=r.estimated_time_s,
                         parts=tuple(BuildPart(**p) for p in doc.get("parts", [])), model_file=doc.get("model_file"),
-                        host_job=r.host_job, message=r.message, created_at=_utc(r.created_at) or utcnow(),
+                        host_job=r.host_job, message=r.message, locked=bool(doc.get("locked", False)),
+                        picture=doc.get("picture"), created_at=_utc(r.created_at) or utcnow(),
                         updated_at=_utc(r.updated_at) or utcnow())
 
 
@@ -88,7 +89,8 @@ class DispatchRepository:
                                   estimated_time_s=build.estimated_time_s,
                                   doc={**doc, "machine_model": build.machine_model,
                                        "parts": [p.model_dump() for p in build.parts],
-                                       "model_file": build.model_file},
+                                       "model_file": build.model_file, "picture": build.picture,
+                                       "locked": build.locked},
                                   host_job=None, message=build.message, created_at=build.created_at,
                                   updated_at=build.updated_at))
         self.session.flush()  # the build row before its lines (no ORM relationship orders them)
@@ -150,10 +152,24 @@ class DispatchRepository:
              .where(BuildLineRow.line_id.in_(ids), BuildRow.status.in_(active)).group_by(BuildLineRow.line_id))
         return {str(k): int(v) for k, v in self.session.execute(q)}
 
+    def set_locked(self, build_id: str, locked: bool) -> None:
+        """Lock a build (re-planning keeps it) or unlock it."""
+        row = self.session.get(BuildRow, build_id)
+        if row is not None:
+            row.doc = {**(row.doc or {}), "locked": locked}  # a new dict: the JSON column sees the change
+            row.updated_at = utcnow()
+
+    def delete_build(self, build_id: str) -> None:
+        """Delete a build and its lines (a planned build that was split)."""
+        self.session.execute(delete(BuildLineRow).where(BuildLineRow.build_id == build_id))
+        self.session.execute(delete(BuildRow).where(BuildRow.id == build_id))
+
     def drop_planned(self, site_id: str) -> int:
-        """Delete the site's builds that are still only planned (re-planning keeps started ones)."""
-        ids = list(self.session.scalars(select(BuildRow.id).where(BuildRow.site_id == site_id,
-                                                                  BuildRow.status == BuildStatus.PLANNED.value)))
+        """Delete the site's builds that are still only planned and not locked (re-planning keeps started and
+        locked ones)."""
+        rows = self.session.execute(select(BuildRow.id, BuildRow.doc).where(
+            BuildRow.site_id == site_id, BuildRow.status == BuildStatus.PLANNED.value))
+        ids = [i for i, doc in rows if not (doc or {}).get("locked")]
         if ids:
             self.session.execute(delete(BuildLineRow).where(BuildLineRow.build_id.in_(ids)))
             self.session.execute(delete(BuildRow).where(BuildRow.id.in_(ids)))

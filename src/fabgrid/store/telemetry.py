@@ -174,6 +174,18 @@ class MachineEventStore:
                 yield {"id": mid, "ts": _aware(ts).isoformat(), "site": site, "machine": machine, "type": kind,
                        **payload}
 
+    def site_events(self, site: str, since: datetime, until: datetime,
+                    machine: str | None = None) -> Iterator[dict[str, Any]]:
+        """The events of `site` (of one `machine`) in ``[since, until)``, in time order, in the JSON-lines format."""
+        t = machine_events.c
+        q = (select(t.message_id, t.ts, t.site, t.machine, t.kind, t.payload)
+             .where(t.site == site, t.ts >= since, t.ts < until).order_by(t.ts, t.id))
+        if machine is not None:
+            q = q.where(t.machine == machine)
+        with self.engine.connect() as conn:
+            for mid, ts, site_, m, kind, payload in conn.execute(q):
+                yield {"id": mid, "ts": _aware(ts).isoformat(), "site": site_, "machine": m, "type": kind, **payload}
+
     def latest_states(self, site: str, since: datetime) -> dict[str, tuple[datetime, dict[str, Any]]]:
         """Per machine of `site`: the time and payload of its latest state event at or after `since`.
         One indexed query over the site's state events."""

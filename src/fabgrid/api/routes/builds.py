@@ -1,21 +1,23 @@
 """Builds and print hosts of the caller's site: GET /api/v1/factory/builds, POST /api/v1/factory/builds/plan,
 GET /api/v1/factory/builds/{id} (and /events), POST /api/v1/factory/builds/{id}/dispatch (sent now, followed by
-a background job) and /cancel, GET|PUT /api/v1/factory/machines/{id}/connection (URL and key stored encrypted,
-never answered back)."""
+a background job), /cancel, /lock, /split, the 3MF and picture, GET|PUT /api/v1/factory/machines/{id}/connection (URL
+and key stored encrypted, never answered back), GET /api/v1/factory/machine-status and
+/machines/{id}/status (source, state, OEE), POST
+/api/v1/factory/machines/{id}/mark (down, maintenance, up: the site re-plans), GET /api/v1/factory/schedule."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
-from fabgrid.api.resources import build_doc, connection_doc, job_doc
+from fabgrid.api.resources import build_doc, connection_doc, job_doc, machine_doc
 from fabgrid.config import Settings
-from fabgrid.services import builds, dispatch
+from fabgrid.services import build_schedule, builds, dispatch, machine_pages
 
 router = APIRouter(prefix="/api/v1/factory", tags=["factory", "dispatch"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -78,3 +80,64 @@ def put_connection(machine_id: str, body: ConnectionBody, principal: CurrentPrin
                    settings: SettingsDep) -> dict[str, Any]:
     return connection_doc(dispatch.connect_machine(settings, machine_id, body.kind, body.url, api_key=body.api_key,
                                                    serial=body.serial, access_code=body.access_code, who=principal))
+
+
+class LockBody(BaseModel):
+    """Lock a build (re-planning keeps it as it is) or unlock it."""
+
+    locked: bool = True
+
+
+class MarkBody(BaseModel):
+    """Mark a machine down, in maintenance or back up."""
+
+    mark: str = Field(description="down, maintenance or up", max_length=16)
+    hours: float = Field(default=8.0, gt=0, le=24 * 14, description="how long it stays down")
+    note: str = Field(default="", max_length=200)
+
+
+@router.post("/builds/{build_id}/lock", summary="Lock or unlock a build (re-planning keeps locked builds)")
+def lock_build(build_id: str, body: LockBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return build_doc(builds.lock_build(settings, principal, build_id, body.locked))
+
+
+@router.post("/builds/{build_id}/split", summary="Split a planned build into two, each nested again")
+def split_build(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return {"builds": [build_doc(b) for b in builds.split_build(settings, principal, build_id)]}
+
+
+@router.get("/builds/{build_id}/file.3mf", summary="The build's nested plate as 3MF")
+def build_3mf(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> FileResponse:
+    path = builds.build_file(settings, principal, build_id, "3mf")
+    return FileResponse(path, media_type="model/3mf", filename=f"{build_id}.3mf")
+
+
+@router.get("/builds/{build_id}/picture.png", summary="A picture of the build's nested plate")
+def build_picture(build_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> FileResponse:
+    return FileResponse(builds.build_file(settings, principal, build_id, "png"), media_type="image/png")
+
+
+@router.get("/schedule", summary="The live schedule of your site's builds over a week, late lines flagged")
+def schedule(principal: CurrentPrincipal, settings: SettingsDep,
+             lights_out: Annotated[bool, Query(description="prints may run unattended overnight")] = True
+             ) -> dict[str, Any]:
+    s = build_schedule.live_schedule(settings, principal, lights_out=lights_out)
+    return {"site": s.site_id, **s.plan, "operations": s.rows, "staffed": s.staffed, "machines_down": s.down,
+            "due": s.due}
+
+
+@router.get("/machine-status", summary="Your site's machines: data source, state, OEE, utilisation, energy (24 h)")
+def machines(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return {"machines": [machine_doc(m) for m in machine_pages.site_machines(settings, principal)]}
+
+
+@router.get("/machines/{machine_id}/status", summary="One machine: data source, state, OEE, utilisation, energy")
+def machine_status(machine_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return machine_doc(machine_pages.machine(settings, principal, machine_id))
+
+
+@router.post("/machines/{machine_id}/mark", summary="Mark a machine down, in maintenance or up; the site re-plans")
+def mark_machine(machine_id: str, body: MarkBody, principal: CurrentPrincipal,
+                 settings: SettingsDep) -> dict[str, Any]:
+    view = build_schedule.mark_and_replan(settings, principal, machine_id, body.mark, body.hours, body.note)
+    return machine_doc(view)
