@@ -1,8 +1,8 @@
 """The park's control room in headless Chromium against a real server (issue 22): a buyer orders a PLA part; the
 operator previews a machine disruption and a province logistics disruption, then previews and commits a PLA
 shortage; the buyer sees the notice on the order and accepts the new date; the map zooms to the Changsha park; the
-KPI report of a day of fleet events. Every page in English and Chinese. Screenshots go to
-test-artifacts/e2e/operator-*.png."""
+KPI report of a day of fleet events; the value report asked on its form, refused once, then read in both languages.
+Every page in English and Chinese. Screenshots go to test-artifacts/e2e/operator-*.png."""
 
 from __future__ import annotations
 
@@ -156,4 +156,48 @@ def test_the_control_room(browser: Any, server: Server, tmp_path: Any) -> None:
         assert op.locator("#kpi-trend tbody tr").count() >= 24
         assert "%" in op.locator("#kpi-oee").inner_text()
         _shot(op, f"08-kpis-{lang}")
+    assert not errors, errors
+
+
+def test_the_value_report(browser: Any, server: Server) -> None:
+    """Item 4: the operator asks for a comparison on the form (a bad value first: shown on the form), watches its
+    progress, then reads the report with its charts and the assumptions table in English and Chinese; screenshots
+    of the form's refusal and of the report in both languages."""
+    accounts.signup(server.database_url, email="vr.e2e@park.example.com", password=PASSWORD, name="Park Analyst",
+                    organisation="Changsha park analysis E2E", role="operator")
+    op = browser.new_context(viewport={"width": 1360, "height": 1000}, locale="en-US").new_page()
+    op.set_default_timeout(60_000)
+    errors: list[str] = []
+    op.on("pageerror", lambda e: errors.append(str(e)))
+    _login(op, server, "vr.e2e@park.example.com")
+    op.goto(server.url + "/operator")
+    op.click("#value-reports-link")
+    op.wait_for_selector("#vr-form")
+    for name, value in (("days", "2"), ("seeds", "2"), ("parts", "4"), ("sites", "4")):
+        op.fill(f"#vr-{name}", value)
+    op.fill("#vr-disruptions", "site:nowhere-01:closed:day0-1")  # not a site of the network
+    op.click("#vr-start")
+    op.wait_for_selector("#vr-error")
+    assert "does not have" in op.locator("#vr-error").inner_text()
+    _shot(op, "09-value-report-refused-en")
+    op.fill("#vr-disruptions", "site:cs-tianxin-01:closed:day0-1")
+    op.fill("#vr-a-3", "2")  # fabgrid.batch_h
+    op.click("#vr-start")
+    op.wait_for_url(re.compile(r"/operator/value-reports/vrp_\w+$"))
+    url = op.url
+    op.wait_for_selector("#vr-cards", timeout=300_000)  # the page reloads itself until the report is there
+    assert op.locator("#vr-cards .vr-card").count() >= 1
+    assert op.locator("figure.vr-figure svg.vr-chart").count() >= 4
+    assert op.locator("#vr-assumptions tr[data-changed]").count() == 1
+    assert "n/a" not in op.locator("main").inner_text()
+    _shot(op, "10-value-report-en")
+    _lang(op, server, "zh")
+    op.goto(url)
+    op.wait_for_selector("#vr-cards")
+    assert "相对变化" in op.locator("figure.vr-figure[data-chart=change]").inner_text()
+    assert "为什么实时 KPI 与模拟结果不同" in op.locator("#vr-explain").inner_text()
+    _shot(op, "10-value-report-zh")
+    op.goto(server.url + "/operator/value-reports")
+    assert op.locator("#vr-list tr[data-status=succeeded]").count() >= 1
+    _shot(op, "11-value-reports-zh")
     assert not errors, errors
