@@ -76,17 +76,22 @@ def test_probation_caps_open_lines_and_ends_by_itself(own: Platform) -> None:
     fh, site = equipped(own, "Tianxin Trial Works")
     buyer = own.buyer()
     placed = []
+    early = quote(own, buyer)  # quoted while it had room
+    assert site in {o["site"] for o in early["offers"]}
     for _ in range(rules.max_open_lines):
         r = order(own, buyer, quote(own, buyer), site)
         assert r.status_code == 201, r.text
         placed.append(r.json()["id"])
+    # at its cap it is not offered in quotes (item 6), and the rejection says why
     q = quote(own, buyer)
-    assert site in {o["site"] for o in q["offers"]}
-    r = order(own, buyer, q, site)
+    assert site not in {o["site"] for o in q["offers"]} and q["offers"]
+    assert next(x for x in q["rejected"] if x["site"] == site)["code"] == "probation_cap"
+    # an order from the earlier quote that names it is refused
+    r = order(own, buyer, early, site)
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
     assert "order.probation_cap" in r.text and "3 open lines" in r.text
     # the allocation passes over it while it is full
-    r = order(own, buyer, q, None)
+    r = order(own, buyer, early, None)
     assert r.status_code == 201 and r.json()["lines"][0]["site_id"] != site, r.text
 
     for oid in placed:

@@ -123,6 +123,11 @@ def storefront_capacity_doc(v: StorefrontView) -> dict[str, Any]:
     return _versioned(v, {"at_capacity": v.site.at_capacity, "max_queue_h": v.site.max_queue_h})
 
 
+def storefront_regions_doc(v: StorefrontView) -> dict[str, Any]:
+    """The provinces the site ships to (empty: every destination)."""
+    return _versioned(v, {"provinces": list(v.site.ships_to)})
+
+
 def site_profile_doc(p: SiteProfile, machine_process: dict[str, str] | None = None) -> dict[str, Any]:
     """A site of the network with its standing (verified, probation), certificates with expiry, processes and,
     for one site, its scorecard."""

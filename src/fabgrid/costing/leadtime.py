@@ -4,7 +4,8 @@
 machines that run the material after the queue ahead, each build started by an operator inside a shift,
 on-machine and off-machine cool-down, then every follow-up step and the inspection at the stations
 (steps that need an operator lie inside one shift). The step rules are handed in (`Routing`). Attended
-processes (CNC) cut only within shifts unless a tier buys overtime. Depends on domain only.
+processes (CNC) cut only within shifts unless a tier buys overtime. A machine in a maintenance window
+(`down_windows`) works neither its queue nor a build then. Depends on domain only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -160,6 +161,18 @@ class Clock:
             s += take
         return s
 
+    def worked(self, a: int, b: int) -> int:
+        """Minutes inside shift windows between minute a and minute b."""
+        if b <= a:
+            return 0
+        self._extend(b + 1440)
+        total = 0
+        i = bisect.bisect_right(self.hi, a)
+        while i < len(self.lo) and self.lo[i] < b:
+            total += max(0, min(self.hi[i], b) - max(self.lo[i], a))
+            i += 1
+        return total
+
     def at(self, minute: int) -> datetime:
         """The UTC instant of a minute offset."""
         return self.origin + timedelta(minutes=minute)
@@ -262,40 +275,107 @@ def site_job(site: Site, catalog: Catalog, process: ProcessFamily, machines: int
                steps=tuple(out), build_h=bh)
 
 
+#: Per machine of a job, its down intervals as (from, to) minutes of the clock, sorted and disjoint.
+Down = tuple[tuple[tuple[int, int], ...], ...]
+
+
+def down_windows(site: Site, origin: datetime, machine_ids: Sequence[str]) -> Down:
+    """The maintenance windows of `machine_ids` at `site` (the site's own and each machine's), per machine, as
+    minutes from `origin`: a window is its days from 00:00 to 24:00 site time. () when none lies ahead."""
+    if not site.maintenance:
+        return ()
+    out: list[tuple[tuple[int, int], ...]] = []
+    for mid in machine_ids:
+        spans = []
+        for w in site.maintenance:
+            if w.machine_id is not None and w.machine_id != mid:
+                continue
+            lo = int((datetime.combine(w.start, time(0), tzinfo=SITE_TZ) - origin).total_seconds() // 60)
+            hi = int((datetime.combine(w.end + timedelta(days=1), time(0), tzinfo=SITE_TZ) - origin
+                      ).total_seconds() // 60)
+            if hi > 0:
+                spans.append((max(lo, 0), hi))
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(spans):
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        out.append(tuple(merged))
+    return tuple(out) if any(out) else ()
+
+
+def _work(clk: Clock, t: int, minutes: int, continuous: bool, down: Sequence[tuple[int, int]]) -> int:
+    """End of `minutes` of machine work from t (through the night when `continuous`, else within shifts), paused
+    over the machine's down intervals."""
+    left = minutes
+    for lo, hi in down:
+        if hi <= t:
+            continue
+        end = t + left if continuous else clk.attended(t, left)
+        if lo >= end:
+            return end
+        if lo > t:
+            left -= (lo - t) if continuous else clk.worked(t, lo)
+        t = max(t, hi)
+    return t + left if continuous else clk.attended(t, left)
+
+
 def completion(clk: Clock, job: Job, queue_min: float, release_min: int = 0, overtime: bool = False,
-               station_min: Mapping[str, float] | None = None) -> int:
+               station_min: Mapping[str, float] | None = None, down: Down = ()) -> int:
     """Minute (from the clock's origin) at which the last step of the job's last build ends.
 
     Every machine is busy for `queue_min` minutes of machine time first (the queue ahead, spread over the
     machines); builds go to the machine free first, an operator starts each inside a shift; with `overtime`
     (or an unattended process) a build then runs through the night, else only within shifts. `station_min`
     gives the minutes of queued work per step at the stations (spread over their units, done within shifts).
-    Kept on the clock per job and queue (sites that share a calendar and a job share the figure)."""
+    `down` (`down_windows`): per machine the intervals it is in maintenance; its queue pauses over them and no
+    build runs across them. Kept on the clock per job and queue (sites that share a calendar and a job share the
+    figure)."""
     key = ("completion", job, queue_min, release_min, overtime,
-           tuple(sorted(station_min.items())) if station_min else ())
+           tuple(sorted(station_min.items())) if station_min else (), down)
     hit = clk.memo.get(key)
     if hit is None:
         if len(clk.memo) > _MEMO_MAX:
             clk.memo.clear()
-        hit = clk.memo[key] = _completion(clk, job, queue_min, release_min, overtime, station_min)
+        hit = clk.memo[key] = _completion(clk, job, queue_min, release_min, overtime, station_min, down)
     assert isinstance(hit, int)
     return hit
 
 
+def _build_end(clk: Clock, job: Job, t: int, continuous: bool, down: Sequence[tuple[int, int]]) -> int:
+    """End of one build on a machine free at t: started by an operator in a shift, after any window it would cross."""
+    s = clk.start(t)
+    e = s + job.build_min if continuous else clk.attended(s, job.build_min)
+    for lo, hi in down:  # a build does not run across a maintenance window: it starts after it
+        if lo < e and hi > s:
+            s = clk.start(hi)
+            e = s + job.build_min if continuous else clk.attended(s, job.build_min)
+    return e
+
+
 def _completion(clk: Clock, job: Job, queue_min: float, release_min: int, overtime: bool,
-                station_min: Mapping[str, float] | None) -> int:
-    free = [max(release_min, 0)] * job.machines
+                station_min: Mapping[str, float] | None, down: Down = ()) -> int:
+    cont = overtime or not job.attended
+    downs = [tuple(d) for d in down[:job.machines]] + [()] * max(0, job.machines - len(down))
     q = max(0, math.ceil(queue_min))
-    if q:
-        free = [(release_min + q) if (overtime or not job.attended) else clk.attended(release_min, q)] * job.machines
+    free = [(_work(clk, max(release_min, 0), q, cont, downs[i]) if q and downs[i]
+             else (release_min + q if cont else clk.attended(release_min, q)) if q else max(release_min, 0), i)
+            for i in range(job.machines)]
     heapq.heapify(free)
     units: dict[str, list[int]] = {}
     done = 0
     for _ in range(job.builds):
-        t = heapq.heappop(free)
-        s = clk.start(t)
-        e = s + job.build_min if (overtime or not job.attended) else clk.attended(s, job.build_min)
-        heapq.heappush(free, e)
+        if down:  # the machine that ends the build first, its windows counted
+            t, i = min(free, key=lambda f: (_build_end(clk, job, f[0], cont, downs[f[1]]), f[1]))
+            free.remove((t, i))
+        else:
+            t, i = heapq.heappop(free)
+        e = _build_end(clk, job, t, cont, downs[i])
+        if down:
+            free.append((e, i))
+        else:
+            heapq.heappush(free, (e, i))
         ready = e
         for st in job.steps:
             if st.units == 0:

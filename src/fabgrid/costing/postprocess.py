@@ -20,6 +20,19 @@ class PostProcess:
     operator_s: float
     consumables_cny: float
     lead_days: int
+    #: per step: (finish id, operator seconds, consumables CNY) per part, which make up the two totals
+    per_step: tuple[tuple[str, float, float], ...] = ()
+
+    def priced_by(self, own_cny: dict[str, float]) -> tuple[float, float, float]:
+        """(operator s, consumables CNY, own price CNY) per part when a site prices the steps in `own_cny` itself
+        (its price replaces that step's costed labour and consumables)."""
+        op, cons, own = self.operator_s, self.consumables_cny, 0.0
+        for sid, s_op, s_cons in self.per_step:
+            if sid in own_cny:
+                op -= s_op
+                cons -= s_cons
+                own += own_cny[sid]
+        return max(op, 0.0), max(cons, 0.0), own
 
 
 def finish_offered(catalog: Catalog, finish: str, process: ProcessFamily) -> bool:
@@ -40,11 +53,14 @@ def post_process(catalog: Catalog, process: ProcessFamily, area_mm2: float, fini
     area_cm2 = area_mm2 / 100.0
     op = cons = 0.0
     days = 0
+    per: list[tuple[str, float, float]] = []
     for sid in steps:
         f = catalog.finishes.get(sid)
         if f is None:
             continue
-        op += f.time_s_per_part + f.time_s_per_cm2 * area_cm2
+        s_op = f.time_s_per_part + f.time_s_per_cm2 * area_cm2
+        op += s_op
         cons += f.cost_cny_per_part
+        per.append((sid, s_op, f.cost_cny_per_part))
         days = max(days, f.lead_days)
-    return PostProcess(steps=tuple(steps), operator_s=op, consumables_cny=cons, lead_days=days)
+    return PostProcess(steps=tuple(steps), operator_s=op, consumables_cny=cons, lead_days=days, per_step=tuple(per))

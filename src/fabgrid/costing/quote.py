@@ -85,6 +85,11 @@ def _sites_for(network: Network, mat: Material) -> _SitesFor:
     return out
 
 
+def _runs(model: MachineModel, mat: Material) -> bool:
+    """True when a machine of `model` runs `mat` (the machines `_sites_for` counts)."""
+    return model.process is mat.process and mat.id in model.materials
+
+
 def _site_rejection(site: Site, part: Part, network: Network, mat: Material, req: QuoteRequest,
                     models: Sequence[MachineModel], dfm_errors: Mapping[str, Sequence[str]],
                     today: date, has_process: bool | None = None) -> Rejection | None:
@@ -144,27 +149,28 @@ def _vat(price: float, vat_pct: float | None) -> float | None:
 
 def _tier_dates(site: Site, catalog_job: leadtime.Job, rates: Rates, now: datetime, queued_min: float,
                 priority_min: float, extra_days: int, station_min: Mapping[str, float],
-                due: Sequence[tuple[datetime, float]] = ()) -> dict[str, tuple[date, int]]:
+                due: Sequence[tuple[datetime, float]] = (), down: leadtime.Down = ()) -> dict[str, tuple[date, int]]:
     """Per tier: (ship date, minute of completion) from the site's calendar, its queue and the job's route. A tier
     waits for its share of the queue, and never for less than the work queued in a priority tier (express work
     is not overtaken by later express work). A tier ahead of the queue (queue_factor < 1) also waits for the
     queued lines promised to ship before it would (`due`: their dispatch deadline and machine minutes per
-    machine): it overtakes only work whose promise leaves room for it."""
+    machine): it overtakes only work whose promise leaves room for it. `down`: the maintenance windows of the
+    job's machines (`leadtime.down_windows`)."""
     clk = leadtime.clock(site.calendar, now.replace(second=0, microsecond=0))
     # pure in its inputs: kept on the clock (sites sharing a calendar, a job and a queue share the dates)
     key = ("tier_dates", id(rates), catalog_job, queued_min, priority_min, extra_days,
-           tuple(sorted(station_min.items())), tuple(due))
+           tuple(sorted(station_min.items())), tuple(due), down)
     hit = clk.memo.get(key)
     if hit is not None and hit[0] is rates:  # type: ignore[index]
         return dict(hit[1])  # type: ignore[index]
-    out = _tier_dates_of(clk, catalog_job, rates, queued_min, priority_min, extra_days, station_min, due)
+    out = _tier_dates_of(clk, catalog_job, rates, queued_min, priority_min, extra_days, station_min, due, down)
     clk.memo[key] = (rates, dict(out))
     return out
 
 
 def _tier_dates_of(clk: leadtime.Clock, catalog_job: leadtime.Job, rates: Rates, queued_min: float,
                    priority_min: float, extra_days: int, station_min: Mapping[str, float],
-                   due: Sequence[tuple[datetime, float]]) -> dict[str, tuple[date, int]]:
+                   due: Sequence[tuple[datetime, float]], down: leadtime.Down = ()) -> dict[str, tuple[date, int]]:
     site_calendar = clk.calendar
     cutoff = float(rates.shipping["dispatch_cutoff_h"])
     margin = round(float(rates.shipping.get("dispatch_margin_h", 0.0)) * 60)
@@ -174,7 +180,7 @@ def _tier_dates_of(clk: leadtime.Clock, catalog_job: leadtime.Job, rates: Rates,
         for _ in range(len(due) + 1):
             share = min(ahead / queued_min, 1.0) if queued_min > 0 else 0.0
             done = leadtime.completion(clk, catalog_job, ahead, overtime=tier.overtime,
-                                       station_min={k: v * share for k, v in station_min.items()})
+                                       station_min={k: v * share for k, v in station_min.items()}, down=down)
             done = clk.attended(done, margin) if margin > 0 else done
             ship = leadtime.ship_after(site_calendar, clk.at(done), cutoff, extra_days + tier.extra_days)
             if tier.queue_factor >= 1.0 or not due:
@@ -191,7 +197,8 @@ def _tier_dates_of(clk: leadtime.Clock, catalog_job: leadtime.Job, rates: Rates,
 def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr: Price, post: PostProcess,
            mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
            logistics: Logistics | None = None, priority_h: float = 0.0,
-           station_h: Mapping[str, float] | None = None, due: Sequence[tuple[datetime, float]] = ()) -> Offer:
+           station_h: Mapping[str, float] | None = None, due: Sequence[tuple[datetime, float]] = (),
+           down: leadtime.Down = ()) -> Offer:
     ship_cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(ship_cfg["packaging_factor"]) + float(ship_cfg["packaging_kg_per_part"])
     line_ship, transit, line_co2, road = _shipping(site, req.destination, unit_kg * req.quantity, logistics)
@@ -199,7 +206,7 @@ def _offer(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate, pr
     co2 = carbon(est, mat, site, line_co2 / req.quantity)
     today = leadtime.local_today(now)
     dates = _tier_dates(site, job, rates, now, queued_h * 60.0, priority_h * 60.0, post.lead_days,
-                        {k: v * 60.0 for k, v in (station_h or {}).items()}, [(d, h * 60.0) for d, h in due])
+                        {k: v * 60.0 for k, v in (station_h or {}).items()}, [(d, h * 60.0) for d, h in due], down)
     tiers: list[TierOffer] = []
     for name, tier in sorted(rates.tiers.items(), key=lambda kv: kv[1].price_factor):
         ship = dates[name][0]
@@ -256,14 +263,14 @@ def _std_rank(site: Site, model: MachineModel, job: leadtime.Job, est: Estimate,
               mat: Material, req: QuoteRequest, rates: Rates, now: datetime, queued_h: float,
               logistics: Logistics | None = None, priority_h: float = 0.0,
               station_h: Mapping[str, float] | None = None, due: Sequence[tuple[datetime, float]] = (),
-              ) -> tuple[tuple[float, date, float, str], float]:
+              down: leadtime.Down = ()) -> tuple[tuple[float, date, float, str], float]:
     """(`offer_rank` of the offer `_offer` makes from the same arguments, its line total): the standard tier's unit
     price, delivery and the road distance, without making the offer."""
     cfg = rates.shipping
     unit_kg = (est.part_g / 1000.0) * float(cfg["packaging_factor"]) + float(cfg["packaging_kg_per_part"])
     line_ship, transit, _co2, road = _shipping(site, req.destination, unit_kg * req.quantity, logistics)
     dates = _tier_dates(site, job, rates, now, queued_h * 60.0, priority_h * 60.0, post.lead_days,
-                        {k: v * 60.0 for k, v in (station_h or {}).items()}, [(d, h * 60.0) for d, h in due])
+                        {k: v * 60.0 for k, v in (station_h or {}).items()}, [(d, h * 60.0) for d, h in due], down)
     name = _std_tier(rates)
     unit = round(pr.tier_unit_cny(rates.tiers[name].price_factor) + line_ship / req.quantity, 2)
     total = float(Decimal(str(unit)) * req.quantity)
@@ -285,6 +292,7 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
                   cheapest_only: bool = False,
                   queued_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
                   occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                  closed: Mapping[str, str] | None = None,
                   ) -> tuple[list[Offer], list[Rejection]]:
     """Offers of every capable site (cheapest machine model each) and the rejections of the others.
 
@@ -300,6 +308,8 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     (site id, process) the queued lines outside a priority tier as (dispatch deadline, machine hours), which
     express does not overtake when their promise would break. `occupancy_h`: the hours the queued lines hold the
     machines (their builds with on-machine cool-down), which the dates wait for instead of `queued_h`.
+    `closed`: sites that take no new work now (a factory on probation at its cap of open lines) with the reason.
+    A site that does not ship to the destination's province (`Site.ships_to`) makes no offer.
     """
     mat = validate_request(network, req)
     area_mm2 = part.area_mm2  # read once: the dates of every offer take it
@@ -312,10 +322,16 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
     std_factor = (rates.tiers.get("standard") or min(rates.tiers.values(), key=lambda t: t.price_factor)).price_factor
     pending: list[tuple[float, Site, list[tuple[float, str, MachineModel, Estimate, Price]], float, int]] = []
     today = leadtime.local_today(now)
+    province = (logistics or geo.load_logistics()).city(req.destination).province if req.destination else None
     for site, has_process, eligible, models in _sites_for(network, mat):
         why = _site_rejection(site, part, network, mat, req, models, dfm_errors or {}, today, has_process)
         queued = (queued_h or {}).get((site.id, mat.process), 0.0)
-        if why is None and site.at_capacity:
+        if why is None and not site.ships_to_province(province):
+            why = Rejection(site=site.id, process=mat.process, code="ships_to",
+                            reason=f"{site.name} does not ship to {province} (it ships to {', '.join(site.ships_to)})")
+        elif why is None and site.id in (closed or {}):
+            why = Rejection(site=site.id, process=mat.process, code="probation_cap", reason=(closed or {})[site.id])
+        elif why is None and site.at_capacity:
             why = Rejection(site=site.id, process=mat.process, code="at_capacity",
                             reason=f"{site.name} is at capacity and takes no new work")
         elif why is None and site.max_queue_h is not None and queued >= site.max_queue_h:
@@ -352,13 +368,17 @@ def quote_network(part: Part, network: Network, req: QuoteRequest, rates: Rates,
         qp = min((priority_h or {}).get((site.id, mat.process), 0.0), max(held, queued)) / max(eligible, 1)
         stations = station_of.get(site.id, {})
         due = [(d, h / max(eligible, 1)) for d, h in (queued_due or {}).get((site.id, mat.process), ())]
+        # machines in maintenance have no capacity then: their windows as minutes of the site's clock
+        down = leadtime.down_windows(site, now.replace(second=0, microsecond=0),
+                                     [m.id for m in site.machines if _runs(network.machine_model(m), mat)]
+                                     ) if site.maintenance else ()
         best: Offer | None = None
         light: tuple[tuple[float, date, float, str], float, tuple[object, ...]] | None = None
         for _p, _mid, model, est, pr in tied:
             job = leadtime.site_job(site, network.catalog, mat.process, eligible, est.job_time_s, est.builds,
                                     req.quantity, post.steps, area_mm2, route, attended=not unattended,
                                     batch_setup_s=est.setup_s * req.quantity if one_at_a_time else None)
-            args = (site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp, stations, due)
+            args = (site, model, job, est, pr, post, mat, req, rates, now, q, logistics, qp, stations, due, down)
             if cheapest_only:
                 rank, total = _std_rank(*args)
                 if light is None or rank < light[0]:

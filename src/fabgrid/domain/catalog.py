@@ -256,6 +256,14 @@ class QualityRecord(Record):
     orders_completed: int = Field(ge=0)
 
 
+class Maintenance(Record):
+    """Days (`start` to `end` inclusive, site time) a machine (`machine_id`) or the whole site (None) is down."""
+
+    start: date
+    end: date
+    machine_id: str | None = None
+
+
 class Site(Record):
     """A factory of the network. Companies are fictional; places and tariffs are real."""
 
@@ -290,6 +298,16 @@ class Site(Record):
     max_order_cny: float | None = Field(default=None, gt=0)
     #: Expiry of a certification where the factory declared it; an expired one no longer matches work needing it.
     certificate_expiry: dict[str, date] = Field(default_factory=dict)
+    #: Provinces the factory ships to (ids of provinces.yaml); empty: every destination.
+    ships_to: tuple[str, ...] = ()
+    #: The factory's own price per part of a finish (finish id -> CNY), replacing the costed finishing step.
+    finishes_cny: dict[str, float] = Field(default_factory=dict)
+    #: Maintenance windows of the site or of one machine: no capacity on those days (the quote's dates wait).
+    maintenance: tuple[Maintenance, ...] = ()
+
+    def ships_to_province(self, province: str | None) -> bool:
+        """True when the factory delivers to `province` (None: no destination given)."""
+        return not self.ships_to or province is None or province in self.ships_to
 
 
 class Catalog(Record):

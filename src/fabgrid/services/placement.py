@@ -1,5 +1,6 @@
 """Where order lines go: the allocation scenario of lines to place (their quotes' offers over every site's free
-capacity, `services.network.open_machine_hours`; factories on probation at their cap left out, each site's record
+capacity, `services.network.open_machine_hours`; factories on probation at their cap and sites that do not ship to the
+destination's province left out, each site's record
 as a cost per unit), the allocation engine's plan (`fabgrid.network.solve`), and placing lines again elsewhere
 (a declined or unanswered line, a closed site). Used by services.orders and services.acceptance. Depends on the
 store, the network engine, services.network and services.factories; never on api, web or cli.
@@ -80,12 +81,17 @@ def scenario(uow: UnitOfWork, lines: Sequence[Wanted], exclude_orders: set[str],
     risk = factories.allocation_penalties(uow, offered & known, now())
     out_lines = []
     for w in lines:
+        dest = w.request.get("destination")
+        city = data.logistics.cities.get(str(dest).casefold()) if dest else None
+        province = city.province if city is not None else None
+        ships = {sid for sid in known
+                 if sid not in data.network.sites or data.network.sites[sid].ships_to_province(province)}
         cands = [Candidate(site=o.site, unit_price_cny=o.unit_price_cny,
                            hours_per_unit={o.process.value: o.estimate.time_s / 3600.0}, lead_days=o.lead_time_days,
                            shipping_cny_per_unit=0.0, shipping_days=0,
                            production_co2_kg_per_unit=o.co2_kg / max(1, o.quantity),
                            risk_cny_per_unit=round(risk.get(o.site, 0.0) * o.unit_price_cny, 4))
-                 for o in w.quote.offers if o.site in known]
+                 for o in w.quote.offers if o.site in ships]
         out_lines.append(Line(id=w.line_id, part=str(w.request.get("part_id", "")),
                               material=str(w.request.get("material", "")), quantity=w.quantity, due_date=w.due,
                               destination=w.request.get("destination"), split=False, candidates=tuple(cands)))

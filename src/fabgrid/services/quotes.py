@@ -210,6 +210,7 @@ def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer],
                  station_h: Mapping[tuple[str, str], float] | None = None,
                  queue_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
                  occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
+                 closed: Mapping[str, str] | None = None,
                  ) -> list[PriceBreak]:
     """The cheapest standard offer at 1, 10, 100, 1000 and the asked quantity (ascending), in the same request."""
     out = []
@@ -217,7 +218,7 @@ def price_breaks(prepared: PreparedPart, req: QuoteRequest, offers: list[Offer],
         found = offers if qty == req.quantity else quote_network(
             prepared.part, network, replace(req, quantity=qty), rates, now, queued_h, prepared.dfm_errors,
             logistics, route, priority_h, station_h, cheapest_only=True, queued_due=queue_due,
-            occupancy_h=occupancy_h)[0]
+            occupancy_h=occupancy_h, closed=closed)[0]
         best = found[0] if found else None
         count = len(found) if qty == req.quantity else None
         out.append(PriceBreak(quantity=qty, offers=count, site=best.site if best else None,
@@ -278,7 +279,7 @@ def _limits(prepared: PreparedPart, req: QuoteRequest, rejected: list[Rejection]
 
 def unmakeable(prepared: PreparedPart, req: QuoteRequest, rejected: list[Rejection], network: Network, rates: Rates,
                now: datetime, queued_h: Mapping[tuple[str, ProcessFamily], float] | None,
-               logistics: Logistics | None, route: Routing) -> Unmakeable:
+               logistics: Logistics | None, route: Routing, closed: Mapping[str, str] | None = None) -> Unmakeable:
     """When no site offers: the limits, and other materials (of this or another process) that get offers for the
     same part, most offers first; a request for quote by hand is suggested. A process the part's analysis did not
     check is left out (its DFM errors are unknown)."""
@@ -290,7 +291,7 @@ def unmakeable(prepared: PreparedPart, req: QuoteRequest, rejected: list[Rejecti
                                                                   "processes", ()) else None
         alt = replace(req, material=mat.id, process=None, finish=fin)
         found, _ = quote_network(prepared.part, network, alt, rates, now, queued_h, prepared.dfm_errors, logistics,
-                                 route)
+                                 route, closed=closed)
         if found:
             out.append(Alternative(process=mat.process, material=mat.id, offers=len(found),
                                    unit_price_cny=found[0].unit_price_cny,
@@ -308,12 +309,12 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
                   station_h: Mapping[tuple[str, str], float] | None = None,
                   queue_due: Mapping[tuple[str, ProcessFamily], Sequence[tuple[datetime, float]]] | None = None,
                   occupancy_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
-                  route: Routing | None = None) -> Quote:
+                  route: Routing | None = None, closed: Mapping[str, str] | None = None) -> Quote:
     """Offers for a prepared part and a request; its `input_hash` is `domain.quote.input_hash` of the
     request, the part's content key and the data fingerprint (what the store keys its quotes by).
     `priority_h`, `station_h` and `queue_due`: the express part of the queue, the stations' queued hours and the
     other queued lines' dispatch deadlines, `occupancy_h` the hours the queue holds the machines
-    (`services.promises.open_queue`)."""
+    (`services.promises.open_queue`); `closed` the sites taking no new work now, with the reason."""
     if network is None:
         from fabgrid.data import load_network
 
@@ -325,9 +326,9 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
     route = route or routing()
     offers, rejected = quote_network(prepared.part, network, req, rates, now, queued_h, prepared.dfm_errors,
                                      logistics, route, priority_h, station_h, queued_due=queue_due,
-                                     occupancy_h=occupancy_h)
+                                     occupancy_h=occupancy_h, closed=closed)
     breaks = price_breaks(prepared, req, offers, network, rates, now, queued_h, logistics, route, priority_h,
-                          station_h, queue_due, occupancy_h) if offers else []
+                          station_h, queue_due, occupancy_h, closed) if offers else []
     return Quote(
         input_hash=input_hash(req, prepared.key, _fingerprint(network, rates)),
         part_name=prepared.name, material=req.material, quantity=req.quantity, process=req.family,
@@ -335,7 +336,7 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
         expires_at=now + timedelta(days=rates.validity_days), offers=offers, rejected=rejected,
         vat_pct=rates.vat_pct, price_breaks=breaks,
         unmakeable=None if offers else unmakeable(prepared, req, rejected, network, rates, now, queued_h,
-                                                  logistics, route),
+                                                  logistics, route, closed),
     )
 
 

@@ -16,7 +16,7 @@ from fabgrid.config import Settings
 from fabgrid.domain.quote import Quote, QuoteRequest, StoredQuote, input_hash
 from fabgrid.domain.records import StoredPart
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, network, promises, ratelimit
+from fabgrid.services import designs, factories, network, promises, ratelimit
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.network import NetworkData
@@ -111,7 +111,7 @@ def _queued_hours(uow: UnitOfWork) -> dict[tuple[str, Any], float]:
 
 def _compute(settings: Settings, part: StoredPart, req: QuoteRequest, queued_h: dict[tuple[str, Any], float],
              data: NetworkData,
-             extras: promises.OpenQueue | None = None) -> Quote:
+             extras: promises.OpenQueue | None = None, closed: dict[str, str] | None = None) -> Quote:
     """Price the part with the costing engine (`services.quotes`)."""
     from fabgrid.services import quotes as engine
 
@@ -122,7 +122,7 @@ def _compute(settings: Settings, part: StoredPart, req: QuoteRequest, queued_h: 
     return engine.quote_request(prepared, req, queued_h=queued_h, priority_h=q.priority_h, station_h=q.station_h,
                                 queue_due=q.due, occupancy_h=q.occupancy_h,
                                 network=data.network, rates=data.rates,
-                                logistics=data.logistics, route=data.routing)
+                                logistics=data.logistics, route=data.routing, closed=closed)
 
 
 def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple[StoredQuote, bool]:
@@ -148,7 +148,9 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
             return existing, False
         queued = _queued_hours(uow)
         extras = promises.open_queue(uow)
-    quote = _compute(settings, part, req, queued, data, extras)
+        # a factory on probation at its cap of open lines is not offered (ordering it would be refused)
+        closed = factories.probation_full(uow, data.network.sites)
+    quote = _compute(settings, part, req, queued, data, extras, closed)
     with UnitOfWork(settings.database_url) as uow:
         stored = uow.quotes.add(new_id("quo"), organisation_id=who.organisation_id, user_id=who.user_id,
                                 part_id=part.id, input_hash=digest,

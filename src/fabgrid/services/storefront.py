@@ -1,6 +1,8 @@
 """A factory runs its own storefront: machines (catalog models or custom ones), materials in stock with lots,
 rates (machine-hour rate per model, material markup, minimum order, finishing prices), calendar (shifts,
-holidays, maintenance windows) and capacity ("at capacity", maximum queue), for the caller's own site only.
+holidays, maintenance windows), capacity ("at capacity", maximum queue) and the provinces it ships to, for the
+caller's own site only. Maintenance windows, finishing prices and ship regions are copied onto the site record,
+which the quote reads (its dates, its price, whether it offers to a destination).
 
 Every change is validated (a clear 422 and nothing changed), versioned (the storefront's version; rates also
 their rate version, which offers cite) and stored through services.network, which bumps the network revision so
@@ -15,7 +17,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from fabgrid.config import Settings
-from fabgrid.domain.catalog import Calendar, Machine, MachineModel, PowerDraw, ProcessFamily, Shift, Site
+from fabgrid.domain.catalog import Calendar, Machine, MachineModel, Maintenance, PowerDraw, ProcessFamily, Shift, Site
 from fabgrid.domain.factory import CalendarEntry, CalendarEntryKind, MachineDeclaration, MaterialStock, Storefront
 from fabgrid.errors import InputError
 from fabgrid.services import network
@@ -261,7 +263,8 @@ def put_rates(settings: Settings, who: Principal, machine_hour_cny: dict[str, fl
                                  code="storefront.rate", status=422)
         rates = {k: float(v) for k, v in machine_hour_cny.items()}
         site = view.site.model_copy(update={"machine_rates_cny_per_h": rates, "material_markup": float(material_markup),
-                                            "minimum_order_cny": float(minimum_order_cny)})
+                                            "minimum_order_cny": float(minimum_order_cny),
+                                            "finishes_cny": {k: float(v) for k, v in (finishes or {}).items()}})
         front = view.storefront.model_copy(update={"finishes_cny": {k: float(v) for k, v in (finishes or {}).items()}})
         doc = {"machine_hour_cny": rates, "material_markup": material_markup, "minimum_order_cny": minimum_order_cny,
                "finishes": finishes or {}}
@@ -321,7 +324,9 @@ def put_calendar(settings: Settings, who: Principal, shifts: Sequence[Shift], wo
                            extra_workdays=view.site.calendar.extra_workdays)
         except ValueError as exc:
             raise InputError(f"calendar: {exc}", code="storefront.calendar", status=422) from None
-        site = view.site.model_copy(update={"calendar": cal})
+        down = tuple(Maintenance(start=e.start, end=e.end, machine_id=e.machine_id) for e in entries
+                     if e.kind is CalendarEntryKind.MAINTENANCE)
+        site = view.site.model_copy(update={"calendar": cal, "maintenance": down})
         front = view.storefront.model_copy(update={"entries": tuple(entries)})
         doc = {"shifts": [s.model_dump(mode="json") for s in shifts], "workdays": list(workdays),
                "entries": [e.model_dump(mode="json") for e in entries]}
@@ -344,3 +349,37 @@ def put_capacity(settings: Settings, who: Principal, at_capacity: bool, max_queu
         site = view.site.model_copy(update={"at_capacity": at_capacity, "max_queue_h": max_queue_h})
         front = view.storefront.model_copy(update={"at_capacity": at_capacity, "max_queue_h": max_queue_h})
         return _save(uow, who, view, "capacity", site, front, {"at_capacity": at_capacity, "max_queue_h": max_queue_h})
+
+
+# ---------------------------------------------------------------------------- regions
+
+
+def known_provinces(uow: UnitOfWork) -> dict[str, str]:
+    """Province id -> Chinese name ("" where unknown) of every province a destination city lies in or the network
+    has tariffs for (provinces.yaml)."""
+    from fabgrid.services import factories
+
+    out = {p.id: p.name_zh for p in factories.provinces(uow).values()}
+    for c in network.current(uow).logistics.cities.values():
+        out.setdefault(c.province, "")
+    return out
+
+
+def put_regions(settings: Settings, who: Principal, provinces: Sequence[str]) -> StorefrontView:
+    """Replace the provinces the site ships to (ids or Chinese names of the provinces the network knows; an empty
+    list: every destination). A buyer elsewhere gets no offer from it and no line is allocated to it."""
+    site_id = _site_of(who)
+    with UnitOfWork(settings.database_url) as uow:
+        view = _view(uow, site_id)
+        known = known_provinces(uow)
+        out: list[str] = []
+        for i, p in enumerate(provinces):
+            key = p.strip().removesuffix("省").removesuffix("市")
+            hit = next((pid for pid, zh in known.items() if key.casefold() == pid.casefold() or key == zh), None)
+            if hit is None:
+                raise InputError(f"provinces[{i}] {p!r} is not a province the network delivers to",
+                                 hint=f"one of {', '.join(sorted(known))}", code="storefront.province", status=422)
+            if hit not in out:
+                out.append(hit)
+        site = view.site.model_copy(update={"ships_to": tuple(out)})
+        return _save(uow, who, view, "regions", site, view.storefront, {"ships_to": out})

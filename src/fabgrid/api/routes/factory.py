@@ -1,6 +1,7 @@
 """Factories: GET /api/v1/factory/work, POST /api/v1/factory/orders/{id}/status and /inspection,
 GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged), the
-storefront of the caller's own site: GET|PUT /api/v1/factory/machines, /materials, /rates, /calendar, PUT /capacity
+storefront of the caller's own site: GET|PUT /api/v1/factory/machines, /materials, /rates, /calendar, /regions,
+GET|PUT /capacity
 (each PUT replaces the list and answers the stored version), and the site's answer to its work: POST
 /api/v1/factory/orders/{id}/accept, /decline ({reason, note?}), /propose-date ({date, note?}), each with an optional
 line_id; the buyer's side is `orders_router`: GET /api/v1/orders/{id}/acceptance and
@@ -26,6 +27,7 @@ from fabgrid.api.resources import (
     storefront_machines_doc,
     storefront_materials_doc,
     storefront_rates_doc,
+    storefront_regions_doc,
 )
 from fabgrid.config import Settings
 from fabgrid.domain.acceptance import FACTORY_REASONS
@@ -142,6 +144,12 @@ class CapacityBody(BaseModel):
     max_queue_h: float | None = Field(default=None, description="machine hours; null: no limit")
 
 
+class RegionsBody(BaseModel):
+    """The provinces the site ships to (replaces the list; empty: every destination)."""
+
+    provinces: list[str] = Field(max_length=60, description="province ids (Hunan) or names (湖南)")
+
+
 @router.get("/machines", summary="Your site's machines")
 def get_machines(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     return storefront_machines_doc(storefront.storefront(settings, principal))
@@ -195,6 +203,16 @@ def get_capacity(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str
 @router.put("/capacity", summary="Say your site is at capacity (no offers) and its maximum queue")
 def put_capacity(body: CapacityBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     return storefront_capacity_doc(storefront.put_capacity(settings, principal, body.at_capacity, body.max_queue_h))
+
+
+@router.get("/regions", summary="The provinces your site ships to")
+def get_regions(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_regions_doc(storefront.storefront(settings, principal))
+
+
+@router.put("/regions", summary="Replace the provinces your site ships to (buyers elsewhere get no offer from it)")
+def put_regions(body: RegionsBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return storefront_regions_doc(storefront.put_regions(settings, principal, body.provinces))
 
 
 # ---------------------------------------------------------------------------- accept, decline, propose a date
