@@ -24,6 +24,7 @@ from fabgrid.api.routes import (
     parts,
     quotes,
     rfqs,
+    team,
     webhooks,
 )
 from fabgrid.config import Settings
@@ -42,7 +43,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         return resp
 
     for module in (health, catalog, auth, parts, jobs, quotes, orders, factory, factories, operator, webhooks,
-                   builds):
+                   builds, team):
         app.include_router(module.router)
     app.include_router(factories.operator_router)
     app.include_router(jobs.operator_router)

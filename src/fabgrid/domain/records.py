@@ -96,6 +96,7 @@ class DesignAccess(_Frozen):
     actor_organisation: str
     actor_site_id: str | None = None
     order_id: str | None = None
+    part_id: str | None = None
 
 
 class Webhook(_Frozen):

@@ -21,6 +21,7 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from fabgrid.domain.team import TeamRole
 from fabgrid.errors import InputError
 from fabgrid.store.uow import UnitOfWork
 
@@ -51,6 +52,8 @@ class Principal:
     organisation_id: int
     organisation: str
     site_id: str | None
+    #: the role in a buyer organisation (services.team: "buyer" or "admin"; None outside buyer organisations)
+    team_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,32 @@ def signup(url: str, *, email: str, password: str, name: str, organisation: str,
         if org is None:
             org = uow.organisations.add(organisation, kind, site_id if role == "factory" else None)
         user = uow.users.add(org.id, email, name.strip(), _hasher.hash(password), role)
+        team_role = TeamRole.ADMIN if org.kind == "buyer" else None  # who makes a buyer organisation runs its team
+        if team_role is not None:
+            uow.team.set_role(user.id, team_role)
         uow.commit()
-        return Principal(user.id, user.email, user.name, role, org.id, org.name, org.site_id)
+        return Principal(user.id, user.email, user.name, role, org.id, org.name, org.site_id,
+                         team_role.value if team_role else None)
+
+
+def add_member(uow: UnitOfWork, organisation_id: int, *, email: str, password: str, name: str,
+               team_role: TeamRole) -> int:
+    """A buyer user added to an existing buyer organisation with `team_role`, in the caller's transaction
+    (services.team, on an accepted invitation): the e-mail, password and name are checked as at sign-up. Returns
+    the user's id; 409 when the e-mail has an account."""
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise InputError(f"email {email!r} is not a valid address", hint="use name@example.com",
+                         code="auth.bad_email")
+    _check_password(password)
+    if not name.strip():
+        raise InputError("name must not be empty", code="auth.missing_field")
+    if uow.users.by_email(email) is not None:
+        raise InputError(f"an account for {email} exists already", hint="log in with it instead, or ask for an "
+                         "invitation to another address", code="auth.email_taken", status=409)
+    user = uow.users.add(organisation_id, email, name.strip(), _hasher.hash(password), "buyer")
+    uow.team.set_role(user.id, team_role)
+    return int(user.id)
 
 
 def _issue(uow: UnitOfWork, user_id: int, kind: str, name: str, ttl: timedelta | None) -> IssuedToken:
@@ -270,7 +297,7 @@ def authenticate(url: str, token: str) -> Principal | None:
             return None
         org = uow.organisations.get(user.organisation_id)
         assert org is not None
-        return Principal(user.id, user.email, user.name, user.role, org.id, org.name, org.site_id)
+        return Principal(user.id, user.email, user.name, user.role, org.id, org.name, org.site_id, user.team_role)
 
 
 def set_password(url: str, email: str, password: str) -> None:
@@ -294,4 +321,4 @@ def find_user(url: str, email: str) -> Principal | None:
             return None
         org = uow.organisations.get(user.organisation_id)
         assert org is not None
-        return Principal(user.id, user.email, user.name, user.role, org.id, org.name, org.site_id)
+        return Principal(user.id, user.email, user.name, user.role, org.id, org.name, org.site_id, user.team_role)

@@ -272,3 +272,27 @@ def audit_log(settings: Settings, who: Principal, part_id: str) -> list[DesignAc
     with UnitOfWork(settings.database_url) as uow:
         owner_part(uow, who, part_id)
         return uow.audit.for_part(part_id)
+
+
+@dataclass(frozen=True)
+class AuditView:
+    """The design access log of an organisation: the entries (newest first) and the designs' file names."""
+
+    entries: list[DesignAccess]
+    filenames: dict[str, str]
+
+
+#: Entries the organisation's access log page shows at most.
+AUDIT_PAGE_LIMIT = 500
+
+
+def organisation_audit(settings: Settings, who: Principal, part_id: str | None = None,
+                       refused_only: bool = False) -> AuditView:
+    """Who accessed which of the organisation's designs when (one design with `part_id`; only the refused attempts
+    with `refused_only`), newest first, for the owner's organisation (another organisation's part is 404)."""
+    with UnitOfWork(settings.database_url) as uow:
+        if part_id is not None:
+            owner_part(uow, who, part_id)
+        entries = uow.audit.for_organisation(who.organisation_id, part_id, refused_only, AUDIT_PAGE_LIMIT)
+        names = {p.id: p.filename for p in uow.parts.find(who.organisation_id, limit=10_000)}
+        return AuditView(entries, names)

@@ -422,10 +422,26 @@ class AuditRepository(_Scoped):
     def for_part(self, part_id: str) -> list[DesignAccess]:
         """Every access to a part's design, oldest first."""
         q = select(DesignAccessRow).where(DesignAccessRow.part_id == part_id).order_by(DesignAccessRow.id)
-        return [DesignAccess(at=_utc(r.at) or r.at, action=r.action, allowed=r.allowed, reason=r.reason,
-                             actor_user_id=r.actor_user_id, actor_email=r.actor_email,
-                             actor_organisation=r.actor_organisation, actor_site_id=r.actor_site_id,
-                             order_id=r.order_id) for r in self.session.scalars(q)]
+        return [_access(r) for r in self.session.scalars(q)]
+
+    def for_organisation(self, organisation_id: int, part_id: str | None = None, refused_only: bool = False,
+                         limit: int = 500) -> list[DesignAccess]:
+        """The accesses to the designs of an organisation (one of its parts), newest first."""
+        q = (select(DesignAccessRow).join(PartRow, PartRow.id == DesignAccessRow.part_id)
+             .where(PartRow.organisation_id == organisation_id)
+             .order_by(DesignAccessRow.id.desc()).limit(limit))
+        if part_id is not None:
+            q = q.where(DesignAccessRow.part_id == part_id)
+        if refused_only:
+            q = q.where(DesignAccessRow.allowed.is_(False))
+        return [_access(r) for r in self.session.scalars(q)]
+
+
+def _access(r: DesignAccessRow) -> DesignAccess:
+    return DesignAccess(at=_utc(r.at) or r.at, action=r.action, allowed=r.allowed, reason=r.reason,
+                        actor_user_id=r.actor_user_id, actor_email=r.actor_email,
+                        actor_organisation=r.actor_organisation, actor_site_id=r.actor_site_id,
+                        order_id=r.order_id, part_id=r.part_id)
 
 
 class WebhookRepository(_Scoped):

@@ -97,6 +97,8 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))  # buyer | factory | operator | admin
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the role in a buyer organisation (domain.team.TeamRole: buyer | admin; migration 0020)
+    team_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class AccessTokenRow(Base):
@@ -225,6 +227,8 @@ class OrderLineRow(Base):
     machine_h: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[str] = mapped_column(String(20), index=True)
     inspection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the certificates the making site must hold (the quote's request; migration 0020)
+    certifications: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class OrderEventRow(Base):

@@ -30,6 +30,7 @@ from fabgrid.store.repositories import (
     WebhookRepository,
 )
 from fabgrid.store.rfq import RfqRepository
+from fabgrid.store.team import TeamRepository
 from fabgrid.store.value_reports import ValueReportRepository
 
 
@@ -56,6 +57,7 @@ class UnitOfWork:
     rfq: RfqRepository
     network_disruptions: NetworkDisruptionRepository
     value_reports: ValueReportRepository
+    team: TeamRepository
 
     def __init__(self, url: str) -> None:
         self._factory = session_factory(url)
@@ -83,6 +85,7 @@ class UnitOfWork:
         self.rfq = RfqRepository(self.session)
         self.network_disruptions = NetworkDisruptionRepository(self.session)
         self.value_reports = ValueReportRepository(self.session)
+        self.team = TeamRepository(self.session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
