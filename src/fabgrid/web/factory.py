@@ -1,4 +1,5 @@
-"""Factory pages: the site's incoming work with production status and inspection entry, the builds and
+"""Factory pages: the site's incoming work with its answer to allocated lines (accept, decline with a reason,
+propose a date), production status and inspection entry, the builds and
 the planned schedule (Gantt PNG), and the machines' status. A factory sees only its own site's orders.
 
 Calls services.orders and services.web_factory; never the store directly.
@@ -6,6 +7,7 @@ Calls services.orders and services.web_factory; never the store directly.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -15,7 +17,8 @@ from starlette.datastructures import UploadFile
 
 from fabgrid.domain import order as domain_order
 from fabgrid.errors import InputError
-from fabgrid.services import network, orders, web_factory, web_photos
+from fabgrid.domain.acceptance import FACTORY_REASONS
+from fabgrid.services import acceptance, network, orders, web_factory, web_photos
 from fabgrid.web import factories, i18n, rfqs
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -54,7 +57,11 @@ def factory_page(request: Request) -> Response:
     settings = settings_of(request)
     work = [WorkRow(o, ln, len(o.lines), next_status(ln.status))
             for o in orders.factory_work(settings, who, include_done=True) for ln in o.lines]
+    # the site's answer to its allocated lines: pending (accept, decline, propose a date) or accepted
+    answers = {la.line_id: la for oid in dict.fromkeys(r.order.id for r in work if r.line.status == "allocated")
+               for la in acceptance.acceptance_view(settings, who, oid).lines}
     return render(request, "factory.html", {
+        "answers": answers, "reasons": [r.value for r in FACTORY_REASONS],
         "work": work, "open": [r for r in work if r.line.status in OPEN_HERE],
         "machines": web_factory.machine_status(settings, who), "site_id": who.site_id,
         "finish_names": {f.id: f.name for f in network.network_of(settings).catalog.finishes.values()},
@@ -136,3 +143,37 @@ async def add_photo(request: Request, order_id: str) -> Response:
 
 router.include_router(factories.router)
 router.include_router(rfqs.router)  # the RFQ pages of both halves (issue 19)
+
+
+@router.post("/factory/orders/{order_id}/accept")
+async def accept(request: Request, order_id: str) -> Response:
+    """Accept an allocated line of the site."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    acceptance.accept(settings_of(request), who, order_id, field(form, "line_id") or None)
+    return RedirectResponse("/factory?done=1", status_code=303)
+
+
+@router.post("/factory/orders/{order_id}/decline")
+async def decline(request: Request, order_id: str) -> Response:
+    """Decline an allocated line with a reason: it goes to the next best capable site (or back to the buyer)."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    acceptance.decline(settings_of(request), who, order_id, field(form, "reason"), field(form, "note")[:500],
+                       field(form, "line_id") or None)
+    return RedirectResponse("/factory?done=1", status_code=303)
+
+
+@router.post("/factory/orders/{order_id}/propose-date")
+async def propose_date(request: Request, order_id: str) -> Response:
+    """Propose a new delivery date for a line of the site; the buyer accepts or rejects it."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    try:
+        when = dt.date.fromisoformat(field(form, "date"))
+    except ValueError:
+        raise InputError(f"date {field(form, 'date')!r} is not a date (YYYY-MM-DD)", code="acceptance.bad_date",
+                         status=422) from None
+    acceptance.propose_date(settings_of(request), who, order_id, when, field(form, "note")[:500],
+                            field(form, "line_id") or None)
+    return RedirectResponse("/factory?done=1", status_code=303)
