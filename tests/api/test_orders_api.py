@@ -176,18 +176,17 @@ def test_disruption_reroutes_open_orders(platform: Platform) -> None:
     assert platform.client.post("/api/v1/operator/disruptions", json={"site_id": site, "days": 20},
                                 headers=h).status_code == 403
     r = platform.client.post("/api/v1/operator/disruptions", json={"site_id": site, "days": 20}, headers=oh)
-    assert r.status_code == 202
-    job = platform.wait_job(oh, r.json()["job"]["id"])
-    assert job["status"] == "succeeded", job
-    assert order["id"] in job["result"]["affected"]
-    moved = {m["order_id"]: m for m in job["result"]["moved"]}
+    assert r.status_code == 202, r.text  # the older body is a site disruption from now, applied at once
+    doc = r.json()
+    assert doc["kind"] == "site" and doc["target"] == site and doc["state"] == "active"
+    moved = {m["order_id"]: m for m in doc["moves"] if m["moved"]}
     assert moved[order["id"]]["from_site"] == site
     after = platform.client.get(f"/api/v1/orders/{order['id']}", headers=h).json()
     assert after["site_id"] == moved[order["id"]]["to_site"] != site
     assert after["total_price_cny"] == order["total_price_cny"]  # the buyer keeps the quoted price
-    assert "closed 20 days" in after["timeline"][-1]["note"]
+    assert any("disruption" in e["note"] for e in after["timeline"])
     listed = platform.client.get("/api/v1/operator/disruptions", headers=oh).json()
-    assert listed[0]["report"]["moved"] and listed[0]["site_id"] == site
+    assert listed[0]["id"] == doc["id"] and listed[0]["moves"]
     assert order["id"] in [o["id"] for o in platform.client.get("/api/v1/operator/orders", headers=oh).json()]
     r = platform.client.post("/api/v1/operator/disruptions", json={"site_id": "atlantis", "days": 2}, headers=oh)
     assert r.status_code == 404

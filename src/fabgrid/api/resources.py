@@ -17,7 +17,6 @@ from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.records import DesignAccess, Job, StoredPart, Webhook, WebhookDelivery
 from fabgrid.services.acceptance import AcceptanceView
 from fabgrid.services.factories import SiteProfile
-from fabgrid.services.orders import DisruptionInfo
 from fabgrid.services.quotes_store import StoredQuote
 from fabgrid.services.storefront import StorefrontView
 
@@ -59,15 +58,6 @@ def order_doc(o: Order) -> dict[str, Any]:
         sites = {ln.site_id for ln in o.lines}
         doc.update({k: None for k in _LINE_FIELDS})
         doc["site_id"] = sites.pop() if len(sites) == 1 else None
-    return doc
-
-
-def disruption_doc(d: DisruptionInfo) -> dict[str, Any]:
-    """The disruption resource (with its reroute job when just declared)."""
-    doc: dict[str, Any] = {"id": d.id, "site_id": d.site_id, "days": d.days, "created_at": _iso(d.created_at),
-                           "until": _iso(d.until), "report": d.report, "job_id": d.job_id}
-    if d.job is not None:
-        doc["job"] = job_doc(d.job)
     return doc
 
 

@@ -1,8 +1,8 @@
 """Use cases of orders: place an order of one or several lines (each a quote at its quoted price, within
-validity), follow it, factory status updates and inspection results per line, and disruptions that reroute
-the open lines of a site.
+validity), follow it, factory status updates and inspection results per line (an operator's disruptions,
+which move lines elsewhere, are services.disruptions).
 
-Placing lines without a chosen site and rerouting go through `services.placement` (the allocation scenario of
+Placing lines without a chosen site goes through `services.placement` (the allocation scenario of
 the quotes' offers over the sites' free capacity, and the engine's plan).
 Returns `fabgrid.domain.order` records; status changes notify the owner's webhooks. Depends on the store,
 the network engine, services.network and services.jobs/webhooks; never on api, web or cli.
@@ -15,23 +15,20 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from fabgrid.config import Settings
-from fabgrid.domain.allocation import Disruption, DisruptionKind
 from fabgrid.domain.catalog import ProcessFamily, Site
 from fabgrid.domain.order import (
     FACTORY_OPEN,
     FACTORY_STATUSES,
-    REROUTABLE,
     Inspection,
     Order,
     OrderLine,
     OrderStatus,
 )
 from fabgrid.domain.quote import Quote, StoredQuote
-from fabgrid.domain.records import Job, SiteClosure
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import factories, jobs, network, placement, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
@@ -424,93 +421,6 @@ def factory_inspection(settings: Settings, who: Principal, order_id: str, passed
     for j in job_ids:
         jobs.submit(settings, j)
     return doc
-
-
-# ---------------------------------------------------------------- operators
-
-
-def _operator(who: Principal) -> None:
-    if who.role not in ("operator", "admin"):
-        raise InputError("this needs an operator account", code="operator.only", status=403)
-
-
-@dataclass(frozen=True)
-class DisruptionInfo:
-    """A declared disruption: the closed site and days, the reroute report once its job ran, the job."""
-
-    id: str
-    site_id: str
-    days: int
-    created_at: datetime
-    until: date
-    report: dict[str, Any] | None
-    job_id: str | None
-    job: Job | None = None
-
-
-def _disruption(d: SiteClosure, job: Job | None = None) -> DisruptionInfo:
-    return DisruptionInfo(id=d.id, site_id=d.site_id, days=d.days, created_at=utc(d.created_at),
-                          until=(utc(d.created_at) + timedelta(days=d.days)).date(), report=d.report,
-                          job_id=d.job_id, job=job)
-
-
-def declare_disruption(settings: Settings, who: Principal, site_id: str, days: int) -> DisruptionInfo:
-    """Declare a site closed for `days`; a background job reroutes its open lines. Returns the disruption."""
-    _operator(who)
-    if not 1 <= days <= 365:
-        raise InputError(f"days must be 1..365, not {days}", code="disruption.days")
-    with UnitOfWork(settings.database_url) as uow:
-        network.site(uow, site_id)
-        d = uow.disruptions.add(new_id("dis"), site_id, days, who.user_id)
-        job = jobs.enqueue(uow, "reroute", {"disruption_id": d.id}, organisation_id=who.organisation_id,
-                           user_id=who.user_id)
-        uow.disruptions.set_job(d.id, job.id)
-        uow.commit()
-        info = _disruption(d.model_copy(update={"job_id": job.id}), job)
-    jobs.submit(settings, job.id)
-    return info
-
-
-def list_disruptions(settings: Settings, who: Principal) -> list[DisruptionInfo]:
-    """Disruptions, newest first (operators)."""
-    _operator(who)
-    with UnitOfWork(settings.database_url) as uow:
-        return [_disruption(d) for d in uow.disruptions.find()]
-
-
-@jobs.register("reroute")
-def _reroute(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    with UnitOfWork(settings.database_url) as uow:
-        d = uow.disruptions.get(str(params["disruption_id"]))
-        if d is None:
-            raise NotFoundError("disruption vanished", code="disruption.not_found")
-        affected = uow.orders.lines(site_id=d.site_id, statuses=REROUTABLE)
-        wanted = placement.wanted_lines(uow, affected)
-        closed = Disruption(kind=DisruptionKind.SITE, site=d.site_id, days=d.days)
-        orders_hit = {ln.order_id for ln in affected}
-        placed = placement.allocate(uow, placement.scenario(uow, wanted, orders_hit, closed)) if wanted else {}
-        moved, kept, unplaced, job_ids = [], [], [], []
-        for ln in affected:
-            new = placed.get(ln.id)
-            if new is None:
-                unplaced.append(ln.order_id)
-            elif new == ln.site_id:
-                kept.append(ln.order_id)
-            else:
-                order = uow.orders.get(ln.order_id)
-                assert order is not None
-                note = f"rerouted from {ln.site_id} to {new}: site {d.site_id} closed {d.days} days"
-                moved.append({"order_id": ln.order_id, "line_id": ln.id, "from_site": ln.site_id, "to_site": new})
-                current = uow.orders.update_line(ln.id, status=OrderStatus.ALLOCATED, site_id=new)
-                uow.orders.event(order.id, OrderStatus.ALLOCATED, note, None, line=current)
-                job_ids += _notify(uow, order, current, OrderStatus.ALLOCATED, note)
-        report = {"affected": sorted({ln.order_id for ln in affected}), "moved": moved, "kept": kept,
-                  "unplaced": unplaced}
-        uow.disruptions.set_report(d.id, report)
-        uow.commit()
-    for j in job_ids:
-        jobs.submit(settings, j)
-    return report
 
 
 # ---------------------------------------------------------------- lines agreed outside the instant quote

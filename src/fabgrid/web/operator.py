@@ -1,14 +1,13 @@
 """Park operator pages: the network map with each site's load and the disruptions in force, disruptions (kind,
-target, start and end; a preview of the moves per affected line before committing; cancel), the older "close a
-site N days", the network summary and the KPI report of a chosen window. And the buyer's side of a disruption:
-the notice of an order whose lines it moved, where the buyer accepts a later date or cancels the line.
+target, start and end; a preview of the moves per affected line before committing; cancel), the network summary
+and the KPI report of a chosen window. And the buyer's side of a disruption: the notice of an order whose lines it
+moved, where the buyer accepts a later date or cancels the line.
 
 Calls services.disruptions, services.orders and services.web_operator; the map comes from web.mapsvg.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,10 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from fabgrid.config import Settings
 from fabgrid.domain.catalog import Site
-from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import acceptance, catalog_read, disruptions, jobs, orders, web_operator
+from fabgrid.errors import InputError
+from fabgrid.services import acceptance, catalog_read, disruptions, orders, web_operator
 from fabgrid.services._util import now
 from fabgrid.services.accounts import Principal
 from fabgrid.web import i18n, mapsvg, value_report_pages
@@ -116,11 +114,6 @@ def _context(request: Request, who: Principal, preview: dict[str, Any] | None = 
                    for d, dx, dy in (("w", -1, 0), ("e", 1, 0), ("n", 0, 1), ("s", 0, -1))} if v.level else {},
            "out": f"/operator?z={v.level - 1}&c={lon:.4f},{lat:.4f}#load-map" if v.level else None}
     points = marks
-    legacy = []
-    for info in orders.list_disruptions(settings, who):
-        d = dataclasses.asdict(info)
-        d["job_status"], d["job_problem"] = _job_state(settings, who, d)
-        legacy.append(d)
     names = {s.id: s.name for s in sites}
     by_load = sorted(sites, key=lambda s: (-loads[s.id].load_days, -loads[s.id].open_lines, s.id))
     declared = request.query_params.get("declared")
@@ -135,13 +128,12 @@ def _context(request: Request, who: Principal, preview: dict[str, Any] | None = 
         "points": points, "outline": mapsvg.outline_paths(v), "outline_source": mapsvg.outline_source(),
         "routes": routes, "nav": nav,
         "map_w": mapsvg.WIDTH, "map_h": proj.height, "sites": by_load, "names": names, "loads": loads,
-        "full_load_days": FULL_LOAD_DAYS, "disruptions": legacy,
+        "full_load_days": FULL_LOAD_DAYS,
         "network_disruptions": [(d, d.state(at).value) for d in disruptions.list_disruptions(settings, who)],
         "kinds": disruptions.KINDS, "targets": targets, "preview": preview,
         "kpis": web_operator.network_kpis(settings, who), "statuses": orders.STATUSES,
         "report": report, "windows": tuple(web_operator.WINDOWS), "window": window, "kpi_site": kpi_site,
-        "flash": i18n.translate(lang, "operator.declared", id=declared) if declared else None,
-        "refresh": any(d["job_status"] in ("queued", "running") for d in legacy)}
+        "flash": i18n.translate(lang, "operator.declared", id=declared) if declared else None}
 
 
 @router.get("/operator", response_class=HTMLResponse)
@@ -149,20 +141,6 @@ def operator_page(request: Request) -> HTMLResponse:
     """The map with the load of each site, the disruption form and list, the KPIs (and a window's report)."""
     who = require(request, *OPERATOR)
     return render(request, "operator.html", _context(request, who), who=who)
-
-
-def _job_state(settings: Settings, who: Principal, d: dict[str, Any]) -> tuple[str, str | None]:
-    """The reroute job's status and problem text ('done' once the report is there)."""
-    if d["report"] is not None:
-        return "done", None
-    if not d.get("job_id"):
-        return "queued", None
-    try:
-        job = jobs.get_job(settings, who, d["job_id"])
-    except NotFoundError:  # declared by another operator organisation: its job is not ours to read
-        return "running", None
-    problem = job.problem or {}
-    return job.status, (problem.get("detail") or problem.get("title")) if problem else None
 
 
 def _when(form: FormData, name: str, required: bool) -> datetime | None:
@@ -199,22 +177,12 @@ async def preview(request: Request) -> HTMLResponse:
 
 @router.post("/operator/disruptions")
 async def declare(request: Request) -> Response:
-    """Declare a disruption over a window and apply its moves; the older form (site_id, days) closes a site for some
-    days and reroutes its open orders in the background."""
+    """Declare a disruption over a window and apply its moves (those its preview showed)."""
     who = require(request, *OPERATOR)
-    form = await checked_form(request)
-    settings = settings_of(request)
-    if field(form, "kind"):
-        f = _disruption_form(form)
-        done = disruptions.declare(settings, who, f["kind"], f["target"], f["start"], f["end"], f["note"])
-        assert done.disruption is not None
-        return RedirectResponse(f"/operator?declared={done.disruption.id}", status_code=303)
-    try:
-        days = int(field(form, "days", "0"))
-    except ValueError:
-        raise InputError("days must be a whole number", code="disruption.days") from None
-    info = orders.declare_disruption(settings, who, field(form, "site_id"), days)
-    return RedirectResponse(f"/operator?declared={info.id}", status_code=303)
+    f = _disruption_form(await checked_form(request))
+    done = disruptions.declare(settings_of(request), who, f["kind"], f["target"], f["start"], f["end"], f["note"])
+    assert done.disruption is not None
+    return RedirectResponse(f"/operator?declared={done.disruption.id}", status_code=303)
 
 
 @router.post("/operator/disruptions/{disruption_id}/cancel")

@@ -1,14 +1,14 @@
 """Park operators: GET /api/v1/operator/orders; disruptions (issue 22): POST /api/v1/operator/disruptions
 {kind, target, start, end?, preview?} (200 with the moves for a preview, 202 once applied), GET (list, one), PATCH
-{start?, end?, open_ended?} (edit), DELETE (cancel one not yet ended); the older {site_id, days} body still
-closes a site N days from now with a reroute job. GET /api/v1/operator/kpis (ISO 22400 KPIs of a window).
+{start?, end?, open_ended?} (edit), DELETE (cancel one not yet ended); the older {site_id, days} body is a site
+disruption from now for that many days (the same path). GET /api/v1/operator/kpis (ISO 22400 KPIs of a window).
 Value reports (item 4): POST /api/v1/operator/value-reports (202 with the report and its job), GET (list), GET one.
 For buyers: POST /api/v1/orders/{id}/lines/{line_id}/cancel (a line whose date a disruption moved).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fabgrid.api.auth import CurrentPrincipal, require_role
 from fabgrid.api.deps import get_settings
-from fabgrid.api.resources import disruption_doc, order_doc
+from fabgrid.api.resources import order_doc
 from fabgrid.config import Settings
 from fabgrid.domain.disruption import DisruptionMove, NetworkDisruption
 from fabgrid.domain.telemetry import Kpis
@@ -94,9 +94,11 @@ def declare(body: DisruptionBody, principal: CurrentPrincipal, settings: Setting
                              hint='e.g. {"kind": "machine", "target": "cs-tianxin-01-m1", '
                                   '"start": "2026-12-04T08:00:00+08:00", "end": "2026-12-06T08:00:00+08:00"}',
                              code="disruption.body")
-        doc = disruption_doc(orders.declare_disruption(settings, principal, body.site_id, body.days))
-        return JSONResponse(doc, status_code=202, headers={"Location": doc["job"]["links"]["self"]})
-    if body.target is None or body.start is None:
+        start = now()
+        body = body.model_copy(update={"kind": "site", "target": body.site_id, "start": start,
+                                       "end": start + timedelta(days=body.days),
+                                       "note": body.note or f"closed {body.days} days"})
+    if body.kind is None or body.target is None or body.start is None:
         raise InputError(f"a {body.kind} disruption needs target and start", hint="end is optional (open-ended)",
                          code="disruption.body")
     if body.preview:
@@ -111,13 +113,10 @@ def declare(body: DisruptionBody, principal: CurrentPrincipal, settings: Setting
     return JSONResponse(doc, status_code=202, headers={"Location": doc["links"]["self"]})
 
 
-@router.get("/disruptions", summary="Declared disruptions: those over a window, then the older site closures")
+@router.get("/disruptions", summary="Declared disruptions, newest first")
 def list_disruptions(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
     at = now()
-    new = [(d.created_at, network_disruption_doc(d, at)) for d in disruptions.list_disruptions(settings, principal)]
-    old = [(d.created_at, disruption_doc(d) | {"kind": "site", "target": d.site_id})
-           for d in orders.list_disruptions(settings, principal)]
-    return [doc for _, doc in sorted(new + old, key=lambda x: x[0], reverse=True)]
+    return [network_disruption_doc(d, at) for d in disruptions.list_disruptions(settings, principal)]
 
 
 @router.get("/disruptions/{disruption_id}", summary="One disruption with its moves")
