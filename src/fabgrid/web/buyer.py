@@ -35,7 +35,8 @@ def parts_page(request: Request) -> HTMLResponse:
     rows = parts.list_parts(settings_of(request), who)
     return render(request, "parts.html", {"parts": rows, "accept": formats.ACCEPT,
                                           "formats_text": formats.in_words(language(request)),
-                                          "max_mb": parts.MAX_FILE_BYTES // (1024 * 1024)}, who=who)
+                                          "max_mb": parts.MAX_FILE_BYTES // (1024 * 1024),
+                                          **_catalog_choices(request)}, who=who)
 
 
 def _catalog_choices(request: Request) -> dict[str, Any]:

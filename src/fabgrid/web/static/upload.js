@@ -1,5 +1,6 @@
-// Drag-and-drop upload of a part with a progress bar: XHR POST /api/v1/parts (multipart 'file'), sent with the
-// session cookie and the CSRF double-submit header; on success the browser goes to the part's page.
+// Drag-and-drop upload of parts with a progress bar: XHR POST /api/v1/parts (multipart 'file'), sent with the
+// session cookie and the CSRF double-submit header. One file: on success the browser goes to the part's page.
+// Several files (a part list): uploaded one after another, then the parts page lists them with a quantity each.
 (function () {
   'use strict';
   var zone = document.getElementById('dropzone');
@@ -11,7 +12,7 @@
 
   function say(msg, bad) { status.textContent = msg; status.className = bad ? 'error' : 'muted'; }
 
-  function send(file) {
+  function send(file, done) {
     var form = new FormData();
     form.append('file', file, file.name);
     var xhr = new XMLHttpRequest();
@@ -32,13 +33,19 @@
       if (xhr.status === 201 || xhr.status === 202) {
         bar.value = 100;
         var id = body.id && xhr.status === 201 ? body.id : (body.part && body.part.id);
+        if (done) { done(true, ''); return; }
         window.location.href = '/parts/' + encodeURIComponent(id);
       } else {
+        var why = file.name + ': ' + (body.detail || xhr.statusText) + (body.hint ? ' — ' + body.hint : '');
+        if (done) { done(false, why); return; }
         bar.hidden = true;
-        say(zone.dataset.msgFailed + ' ' + (body.detail || xhr.statusText) + (body.hint ? ' — ' + body.hint : ''), true);
+        say(zone.dataset.msgFailed + ' ' + why, true);
       }
     };
-    xhr.onerror = function () { bar.hidden = true; say(zone.dataset.msgFailed, true); };
+    xhr.onerror = function () {
+      if (done) { done(false, file.name); return; }
+      bar.hidden = true; say(zone.dataset.msgFailed, true);
+    };
     xhr.send(form);
   }
 
@@ -48,8 +55,33 @@
   ['dragleave', 'drop'].forEach(function (ev) {
     zone.addEventListener(ev, function (e) { e.preventDefault(); zone.classList.remove('over'); });
   });
+  // several files: one upload after another (the server's rate limit and memory see one at a time)
+  function sendAll(files) {
+    var list = Array.prototype.slice.call(files), failed = [], done = 0;
+    function next() {
+      if (!list.length) {
+        say(zone.dataset.msgMany.replace('{done}', done).replace('{total}', done + failed.length), false);
+        if (failed.length) { say(zone.dataset.msgFailed + ' ' + failed.join('; '), true); return; }
+        window.location.href = '/parts';
+        return;
+      }
+      var file = list.shift();
+      send(file, function (ok, why) {
+        if (ok) done += 1; else failed.push(why);
+        say(zone.dataset.msgMany.replace('{done}', done).replace('{total}', done + failed.length + list.length));
+        next();
+      });
+    }
+    next();
+  }
+
+  function take(files) {
+    if (files.length === 1) send(files[0]);
+    else if (files.length > 1) sendAll(files);
+  }
+
   zone.addEventListener('drop', function (e) {
-    if (e.dataTransfer && e.dataTransfer.files.length) send(e.dataTransfer.files[0]);
+    if (e.dataTransfer && e.dataTransfer.files.length) take(e.dataTransfer.files);
   });
-  input.addEventListener('change', function () { if (input.files.length) send(input.files[0]); });
+  input.addEventListener('change', function () { take(input.files); });
 })();
