@@ -1,16 +1,18 @@
-"""Split awards and matching across several sites (issue 19, items 3 and 2 of the award): the buyer awards the quantity
-tiers of one part to two factories (one order and contract each, the order carrying its thread), a bad split (a tier
-awarded twice, a quantity not bid, a bid of another RFQ) is a 4xx that changes nothing, the third bidder is told
-without the price; an RFQ whose parts no single site makes (an FDM part and a metal powder-bed part) goes to the
-sites that make each part, each factory sees and bids on its parts only, the comparison is per part, and the split
-award gives each part to its factory."""
+"""Split awards, claims' outcomes and matching across several sites (issue 19): the buyer awards the quantity tiers
+of one part to two factories (one order and contract each, the order carrying its thread), a bad split (a tier
+awarded twice, a quantity not bid, an unknown part or bid) is a 4xx that changes nothing, the third bidder is told
+without the price; after delivery a claim decided "remake" adds a line at no charge to the same factory (the
+factory's cost recorded), a partial refund records its amount on the order; an RFQ whose parts no single site makes
+(an FDM part and a metal powder-bed part) goes to the sites that make each part, each factory sees and bids on its
+parts only, the comparison is per part, and the split award gives each part to its factory."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +21,8 @@ from test_rfq_flow import Inbox, problem
 from web_kit import Platform, box_stl, make_settings
 
 from fabgrid.app import create_app
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
@@ -128,12 +132,61 @@ def test_tiers_split_over_two_factories(own: Platform, fdm: dict[str, Any], inbo
         [(50, bid_b["id"]), (500, bid_a["id"])]
     # the third bidder is told, without the price
     lost = c.get(f"/api/v1/factory/rfqs/{rid}", headers=t_h).json()
-    assert lost["outcome"] == "lost" and "6.0" not in str(lost) and "8.0" not in str(lost)
+    assert lost["outcome"] == "lost" and {t["unit_price_cny"] for x in lost["bids"] for t in x["tiers"]} == {8.5}
+    assert "awarded_tiers" not in lost and bid_a["id"] not in str(lost) and bid_b["id"] not in str(lost)
     problem(c.post(url, json={"awards": [{"bid_id": bid_t["id"]}]}, headers=buyer), 409, "rfq.closed")
 
-    # an ordinary order carries its thread too
-    plain = c.get(f"/api/v1/orders/{made[a['site']]['order_id']}", headers=a["h"]).json()
-    assert plain["thread_id"] == made[a["site"]]["thread_id"]
+    # the factory sees the order's thread too
+    seen = c.get(f"/api/v1/orders/{made[a['site']]['order_id']}", headers=a["h"]).json()
+    assert seen["thread_id"] == made[a["site"]]["thread_id"]
+
+    # claims after delivery: A's line is remade (a new line at no charge, the factory's cost), B refunds part
+    op = fdm["op"]
+    decided = {}
+    for f, decision in ((a, {"outcome": "remake", "remake_quantity": 12}),
+                        (b, {"outcome": "partial_refund", "refund_cny": 40.0})):
+        oid = made[f["site"]]["order_id"]
+        _deliver(c, f["h"], oid)
+        line = c.get(f"/api/v1/orders/{oid}", headers=buyer).json()["lines"][0]
+        r = c.post(f"/api/v1/orders/{oid}/claims", json={"line_id": line["id"], "description": "12 warped"},
+                   headers=buyer)
+        assert r.status_code == 201, r.text
+        claim = r.json()
+        if decision["outcome"] == "remake":
+            problem(c.post(f"/api/v1/operator/claims/{claim['id']}/decision",
+                           json={"outcome": "remake", "remake_quantity": 501}, headers=op), 422,
+                    "claim.remake_quantity")
+            assert len(c.get(f"/api/v1/orders/{oid}", headers=buyer).json()["lines"]) == 1  # nothing changed
+        r = c.post(f"/api/v1/operator/claims/{claim['id']}/decision", json=decision, headers=op)
+        assert r.status_code == 200, r.text
+        decided[f["site"]] = (oid, line, r.json())
+    oid, line, claim = decided[a["site"]]
+    assert claim["outcome"] == "remake" and claim["remake_quantity"] == 12 and claim["factory_cost_cny"] == 72.0
+    order = c.get(f"/api/v1/orders/{oid}", headers=buyer).json()
+    remake = next(ln for ln in order["lines"] if ln["id"] == claim["remake_line_id"])
+    assert (remake["site_id"], remake["quantity"], remake["unit_price_cny"], remake["total_price_cny"],
+            remake["status"], remake["part_id"]) == (a["site"], 12, 0.0, 0.0, "allocated", pid)
+    assert remake["remake_of"] == {"line_id": line["id"], "claim_id": claim["id"]}
+    assert order["total_price_cny"] == 3000.0 and order["status"] == "allocated"
+    assert order["claims"][0]["factory_cost_cny"] == 72.0
+    assert any("remake of line 1" in e["note"] and "72.00" in e["note"] for e in order["timeline"])
+    work = c.get("/api/v1/factory/work", headers=a["h"]).json()
+    assert any(ln["id"] == remake["id"] for o in work for ln in o["lines"])
+    assert c.post(f"/api/v1/factory/orders/{oid}/accept", headers=a["h"]).status_code == 200
+    oid_b, _, claim_b = decided[b["site"]]
+    assert claim_b["refund_cny"] == 40.0 and claim_b["factory_cost_cny"] == 40.0 and claim_b["remake_line_id"] is None
+    order_b = c.get(f"/api/v1/orders/{oid_b}", headers=buyer).json()
+    assert order_b["refunded_cny"] == 40.0 and len(order_b["lines"]) == 1 and order_b["status"] == "delivered"
+
+
+def _deliver(c: TestClient, h: dict[str, str], oid: str) -> None:
+    assert c.post(f"/api/v1/factory/orders/{oid}/accept", headers=h).status_code == 200
+    for s in ("in_production", "built"):
+        assert c.post(f"/api/v1/factory/orders/{oid}/status", json={"status": s}, headers=h).status_code == 200
+    r = c.post(f"/api/v1/factory/orders/{oid}/inspection", json={"passed": True, "inspected_qty": 5}, headers=h)
+    assert r.status_code == 200, r.text
+    for s in ("shipped", "delivered"):
+        assert c.post(f"/api/v1/factory/orders/{oid}/status", json={"status": s}, headers=h).status_code == 200
 
 
 def test_parts_no_single_site_makes_go_to_the_sites_of_each_part(own: Platform) -> None:
@@ -182,3 +235,48 @@ def test_parts_no_single_site_makes_go_to_the_sites_of_each_part(own: Platform) 
     assert [(ln["part_id"], ln["material"], ln["quantity"]) for ln in metal_order["lines"]] == \
         [(metal, "metal_316l", 10)]
     assert c.get(f"/api/v1/rfqs/{rid}", headers=buyer).json()["status"] == "awarded"
+
+
+def test_the_operator_edits_an_exhibition(own: Platform, fdm: dict[str, Any]) -> None:
+    c, op, a, b = own.client, fdm["op"], fdm["a"], fdm["b"]
+    buyer = own.buyer()
+    day = datetime.now(SHANGHAI).date() + timedelta(days=1)  # the exhibition's days are Asia/Shanghai days
+    r = c.post("/api/v1/operator/exhibitions", json={"name": "Spring fair", "starts_on": day.isoformat(),
+                                                     "ends_on": (day + timedelta(days=1)).isoformat()}, headers=op)
+    assert r.status_code == 201, r.text
+    exh = r.json()["id"]
+    base = f"/api/v1/operator/exhibitions/{exh}"
+    at = datetime.combine(day, time(10), SHANGHAI)
+    r = c.post(f"{base}/booths", json={"site_id": a["site"], "slots": [{"starts_at": at.isoformat(), "minutes": 30}]},
+               headers=op)
+    assert r.status_code == 201, r.text
+    booth = r.json()["booths"][0]
+    problem(c.patch(base, json={"theme": "x"}, headers=buyer), 403, "exhibition.not_operator")
+    problem(c.patch(base, json={"ends_on": (day - timedelta(days=1)).isoformat()}, headers=op), 422,
+            "exhibition.dates")
+    problem(c.patch(base, json={"starts_on": (day + timedelta(days=1)).isoformat()}, headers=op), 409,
+            "exhibition.dates")  # the slot of the first day would lie outside
+    r = c.patch(base, json={"name": "湖南春季线上展", "theme": "精密零件 precision parts",
+                            "ends_on": (day + timedelta(days=3)).isoformat()}, headers=op)
+    assert r.status_code == 200 and r.json()["name"] == "湖南春季线上展", r.text
+    later = at + timedelta(days=2)
+    problem(c.patch(f"{base}/booths/{booth['id']}", json={"add_slots": [
+        {"starts_at": (at + timedelta(minutes=10)).isoformat(), "minutes": 30}]}, headers=op), 422, "exhibition.slots")
+    r = c.patch(f"{base}/booths/{booth['id']}", json={"featured": ["PLA clips"], "add_slots": [
+        {"starts_at": later.isoformat(), "minutes": 45}]}, headers=op)
+    assert r.status_code == 200, r.text
+    got = r.json()["booths"][0]
+    assert got["featured"] == ["PLA clips"] and len(got["slots"]) == 2
+    first, second = got["slots"]
+    assert c.post(f"/api/v1/exhibitions/{exh}/slots/{first['id']}/book", headers=buyer).status_code == 200
+    problem(c.delete(f"{base}/slots/{first['id']}", headers=op), 409, "exhibition.slot_taken")
+    problem(c.delete(f"{base}/booths/{booth['id']}", headers=op), 409, "exhibition.booth_booked")
+    assert c.delete(f"{base}/slots/{second['id']}", headers=op).status_code == 204
+    problem(c.delete(f"{base}/slots/{second['id']}", headers=op), 404, "exhibition.slot_not_found")
+    r = c.post(f"{base}/booths", json={"site_id": b["site"]}, headers=op)
+    assert r.status_code == 201, r.text
+    booth_b = next(x for x in r.json()["booths"] if x["site_id"] == b["site"])
+    assert c.delete(f"{base}/booths/{booth_b['id']}", headers=op).status_code == 204
+    ex = c.get(f"/api/v1/exhibitions/{exh}", headers=buyer).json()
+    assert [x["site_id"] for x in ex["booths"]] == [a["site"]] and len(ex["booths"][0]["slots"]) == 1
+    assert ex["counts"]["exhibitors"] == 1 and ex["counts"]["meetings"] == 1

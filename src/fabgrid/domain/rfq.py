@@ -233,6 +233,11 @@ class Claim(_Frozen):
     refund_cny: float | None = None
     decision_note: str = ""
     decided_at: datetime | None = None
+    #: a remake: the new order line (no charge to the buyer) and how many parts it makes again
+    remake_line_id: str | None = None
+    remake_quantity: int | None = None
+    #: what the outcome costs the factory (CNY): the remade parts at the line's unit price, or the refund
+    factory_cost_cny: float | None = None
     created_at: datetime
 
     @property

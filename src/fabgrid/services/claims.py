@@ -1,20 +1,24 @@
 """Claims on delivered order lines: within FABGRID_CLAIM_WINDOW_DAYS after delivery (default 7) the buyer opens a
 claim with photos and a description; the factory answers; the park's operator decides remake, partial refund or
-rejected. Upheld claims (remake, partial refund) count in the factory's scorecard (`claim_figures`).
+rejected. A remake is a new line of the order at no charge to the buyer, allocated to the same factory, whose parts
+at the line's unit price are the factory's cost; a partial refund records its amount (also the factory's cost).
+Upheld claims (remake, partial refund) count in the factory's scorecard (`claim_figures`).
 
-Depends on the store, services.messages/attachments/jobs and the domain; never on api, web or cli.
+Depends on the store, services.messages/attachments/jobs/orders and the domain; never on api, web or cli.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from fabgrid.config import Settings
-from fabgrid.domain.order import OrderStatus
+from fabgrid.costing.leadtime import local_today
+from fabgrid.domain.order import Order, OrderLine, OrderStatus
 from fabgrid.domain.rfq import Claim, ClaimOutcome
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import attachments, jobs
+from fabgrid.services import attachments, jobs, orders
 from fabgrid.services._util import iso, new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.messages import is_operator, notify
@@ -108,8 +112,10 @@ def answer(settings: Settings, who: Principal, claim_id: str, text: str) -> Clai
 
 
 def decide(settings: Settings, who: Principal, claim_id: str, outcome: str, refund_cny: float | None = None,
-           note: str = "") -> Claim:
-    """The operator's decision: remake, partial_refund (with the amount, at most the line's total) or rejected."""
+           note: str = "", remake_quantity: int | None = None) -> Claim:
+    """The operator's decision: remake (`remake_quantity` parts, default the line's quantity: a new line of the
+    order at no charge, allocated to the same factory), partial_refund (with the amount, at most the line's total)
+    or rejected."""
     if not is_operator(who):
         raise InputError("the park's operator decides claims", code="claim.not_operator", status=403)
     try:
@@ -131,17 +137,65 @@ def decide(settings: Settings, who: Principal, claim_id: str, outcome: str, refu
                                  code="claim.refund")
         elif refund_cny is not None:
             raise InputError("refund_cny goes with a partial_refund only", code="claim.refund")
+        if remake_quantity is not None and out is not ClaimOutcome.REMAKE:
+            raise InputError("remake_quantity goes with a remake only", code="claim.remake_quantity")
         at = now()
-        uow.rfq.update_claim(claim_id, {"refund_cny": refund_cny, "decision_note": note.strip()[:2000]},
-                             outcome=out.value, decided_at=at)
-        job_ids = notify(uow, settings, organisation_ids=[c.organisation_id], site_ids=[c.site_id],
-                         subject=f"fabgrid：索赔 {c.id} 已裁定 / claim {c.id} decided: {out.value}",
-                         body=note.strip() or out.value)
+        changes: dict[str, object] = {"refund_cny": refund_cny, "decision_note": note.strip()[:2000],
+                                      "factory_cost_cny": refund_cny}
+        job_ids: list[str] = []
+        if out is ClaimOutcome.REMAKE:
+            if o is None or ln is None:
+                raise NotFoundError(f"order line {c.line_id} of claim {claim_id} is gone", code="claim.line")
+            qty = ln.quantity if remake_quantity is None else remake_quantity
+            if not 1 <= qty <= ln.quantity:
+                raise InputError(f"remake_quantity must be 1..{ln.quantity} (the line's quantity)",
+                                 code="claim.remake_quantity")
+            made, job_ids = _remake(uow, who, c, o, ln, qty, at)
+            changes.update(remake_line_id=made.id, remake_quantity=qty,
+                           factory_cost_cny=round(ln.unit_price_cny * qty, 2))
+        uow.rfq.update_claim(claim_id, changes, outcome=out.value, decided_at=at)
+        job_ids += notify(uow, settings, organisation_ids=[c.organisation_id], site_ids=[c.site_id],
+                          subject=f"fabgrid：索赔 {c.id} 已裁定 / claim {c.id} decided: {out.value}",
+                          body=note.strip() or out.value)
         uow.commit()
         decided = uow.rfq.claim(claim_id) or c
     for j in job_ids:
         jobs.submit(settings, j)
     return decided
+
+
+def _remake(uow: UnitOfWork, who: Principal, c: Claim, o: Order, ln: OrderLine, qty: int,
+            at: datetime) -> tuple[OrderLine, list[str]]:
+    """The remake line: `qty` parts of the claimed line at no charge, allocated to the same factory, with a quote
+    that records it (the line's offer at price 0, the factory's cost in its breakdown)."""
+    old = uow.quotes.by_id(ln.quote_id)
+    site = ln.site_id or ln.offer_site_id
+    base = next((of for of in old.quote.offers if of.site == site), None) if old is not None else None
+    if old is None or base is None:
+        raise InputError(f"the quote of line {ln.id} has no offer of site {site}", code="claim.line", status=409)
+    delivery = local_today(at) + timedelta(days=ln.lead_time_days)
+    cost = round(ln.unit_price_cny * qty, 2)
+    offer = base.model_copy(update={"quantity": qty, "unit_price_cny": 0.0, "total_price_cny": 0.0, "tiers": [],
+                                    "ship_date": delivery, "delivery_date": delivery,
+                                    "breakdown": {"remake_factory_cost_cny": cost}})
+    q = old.quote.model_copy(update={
+        "input_hash": hashlib.sha256(f"remake:{c.id}".encode()).hexdigest(), "quantity": qty, "created_at": at,
+        "expires_at": at + timedelta(days=365), "offers": [offer], "rejected": []})
+    qid = new_id("quo")
+    uow.quotes.add(qid, organisation_id=o.organisation_id, user_id=c.user_id, part_id=ln.part_id,
+                   input_hash=q.input_hash, request={**old.request, "quantity": qty, "claim_id": c.id,
+                                                     "remake_of_line": ln.id}, quote=q)
+    line = OrderLine(id=new_id("oln"), order_id=o.id, position=max(x.position for x in o.lines) + 1, quote_id=qid,
+                     part_id=ln.part_id, site_id=site, offer_site_id=site, process=ln.process, material=ln.material,
+                     finish=ln.finish, quantity=qty, tier="standard", unit_price_cny=0.0, total_price_cny=0.0,
+                     lead_time_days=ln.lead_time_days, delivery_date=delivery,
+                     machine_h=round(ln.machine_h * qty / ln.quantity, 3), status=OrderStatus.PLACED)
+    uow.orders.add_line(line)
+    uow.orders.event(o.id, OrderStatus.PLACED, f"remake of line {ln.position} (claim {c.id}): {qty} parts at no "
+                     f"charge to the buyer; the factory's cost {cost:.2f} CNY", who.user_id, line=line)
+    job_ids = orders.set_line_status(uow, o, line, OrderStatus.ALLOCATED, who, f"to site {site} (remake of line "
+                                     f"{ln.position}, claim {c.id})")
+    return line, job_ids
 
 
 def claim_figures(uow: UnitOfWork, site_id: str, since: datetime,

@@ -1,7 +1,9 @@
 """The park's online exhibitions: dates, a theme and booths (a verified factory's showroom with featured parts);
 buyers browse the booths, post RFQs to exhibitors (`services.rfq.create_rfq` with the exhibition) and book
-matchmaking meetings in booth time slots (no double booking); the counts the park reports: exhibitors, RFQs,
-meetings, and the projects signed (contracts both sides accepted during the exhibition, with their total value).
+matchmaking meetings in booth time slots (no double booking); the operator creates and edits them (dates, theme,
+booths of verified factories with featured parts, slots added and free slots removed); the counts the park
+reports: exhibitors, RFQs, meetings, and the projects signed (contracts both sides accepted during the exhibition,
+with their total value).
 
 Depends on the store, services.factories and the domain; never on api, web or cli.
 """
@@ -24,6 +26,7 @@ from fabgrid.store.uow import UnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_SLOTS = 200
+MAX_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -51,19 +54,86 @@ def _operator(who: Principal) -> None:
         raise InputError("the park's operator runs exhibitions", code="exhibition.not_operator", status=403)
 
 
-def create(settings: Settings, who: Principal, name: str, theme: str, starts_on: date, ends_on: date) -> Exhibition:
-    """A new exhibition (operator)."""
-    _operator(who)
+def _checked(name: str, theme: str, starts_on: date, ends_on: date) -> tuple[str, str]:
     if not name.strip():
         raise InputError("an exhibition needs a name", code="exhibition.name")
     if ends_on < starts_on:
-        raise InputError(f"ends_on {ends_on} is before starts_on {starts_on}", code="exhibition.dates")
-    e = Exhibition(id=new_id("exh"), name=name.strip()[:200], theme=theme.strip()[:500], starts_on=starts_on,
-                   ends_on=ends_on, created_at=now())
+        raise InputError(f"ends_on {ends_on} is before starts_on {starts_on}", hint="the last day comes after the "
+                         "first", code="exhibition.dates")
+    if (ends_on - starts_on).days > MAX_DAYS:
+        raise InputError(f"an exhibition lasts at most {MAX_DAYS} days", code="exhibition.dates")
+    return name.strip()[:200], theme.strip()[:500]
+
+
+def create(settings: Settings, who: Principal, name: str, theme: str, starts_on: date, ends_on: date) -> Exhibition:
+    """A new exhibition (operator)."""
+    _operator(who)
+    name, theme = _checked(name, theme, starts_on, ends_on)
+    e = Exhibition(id=new_id("exh"), name=name, theme=theme, starts_on=starts_on, ends_on=ends_on, created_at=now())
     with UnitOfWork(settings.database_url) as uow:
         uow.rfq.add_exhibition(e)
         uow.commit()
     return e
+
+
+def _exhibition(uow: UnitOfWork, exhibition_id: str) -> Exhibition:
+    e = uow.rfq.exhibition(exhibition_id)
+    if e is None:
+        raise NotFoundError(f"exhibition {exhibition_id!r} not found", hint="GET /api/v1/exhibitions lists them",
+                            code="exhibition.not_found")
+    return e
+
+
+def _booth(e: Exhibition, booth_id: str) -> Booth:
+    b = next((x for x in e.booths if x.id == booth_id), None)
+    if b is None:
+        raise NotFoundError(f"exhibition {e.id} has no booth {booth_id!r}", code="exhibition.booth_not_found")
+    return b
+
+
+def update(settings: Settings, who: Principal, exhibition_id: str, name: str, theme: str, starts_on: date,
+           ends_on: date) -> Exhibition:
+    """Change an exhibition's name, theme and dates (operator); every meeting slot must stay within the dates."""
+    _operator(who)
+    name, theme = _checked(name, theme, starts_on, ends_on)
+    with UnitOfWork(settings.database_url) as uow:
+        e = _exhibition(uow, exhibition_id)
+        changed = e.model_copy(update={"name": name, "theme": theme, "starts_on": starts_on, "ends_on": ends_on})
+        start, end = _window(changed)
+        outside = [s for b in e.booths for s in b.slots if s.starts_at < start or s.ends_at > end]
+        if outside:
+            raise InputError(f"{len(outside)} meeting slot(s) would lie outside {starts_on}..{ends_on}, the first at "
+                             f"{outside[0].starts_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Asia/Shanghai)",
+                             hint="remove those slots first, or keep the dates around them", code="exhibition.dates",
+                             status=409)
+        uow.rfq.update_exhibition(changed)
+        uow.commit()
+        return _exhibition(uow, exhibition_id)
+
+
+def _new_slots(e: Exhibition, booth_id: str, slots: Sequence[tuple[datetime, int]],
+               existing: Sequence[MeetingSlot] = ()) -> list[MeetingSlot]:
+    """Meeting slots (start, minutes) checked: 5..240 minutes, within the exhibition's days, no overlap."""
+    if len(slots) + len(existing) > MAX_SLOTS:
+        raise InputError(f"a booth has at most {MAX_SLOTS} slots", code="exhibition.slots")
+    start, end = _window(e)
+    made: list[MeetingSlot] = []
+    for i, (at, minutes) in enumerate(slots):
+        at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)  # stored as UTC
+        if not 5 <= minutes <= 240:
+            raise InputError(f"slots[{i}]: minutes must be 5..240", code="exhibition.slots")
+        stop = at + timedelta(minutes=minutes)
+        if at < start or stop > end:
+            raise InputError(f"slots[{i}] lies outside the exhibition ({e.starts_on}..{e.ends_on}, Asia/Shanghai)",
+                             code="exhibition.slots")
+        if any(at < m.ends_at and m.starts_at < stop for m in (*existing, *made)):
+            raise InputError(f"slots[{i}] overlaps another slot of the booth", code="exhibition.slots")
+        made.append(MeetingSlot(id=new_id("slt"), booth_id=booth_id, starts_at=at, ends_at=stop))
+    return made
+
+
+def _featured(featured: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f.strip()[:200] for f in featured if f.strip())[:20]
 
 
 def add_booth(settings: Settings, who: Principal, exhibition_id: str, site_id: str, featured: Sequence[str],
@@ -71,34 +141,57 @@ def add_booth(settings: Settings, who: Principal, exhibition_id: str, site_id: s
     """A verified factory's booth with featured parts and meeting slots (start, minutes), within the dates."""
     _operator(who)
     if not any(p.site.id == site_id for p in factories.search(settings, verified_only=True)):
-        raise InputError(f"site {site_id!r} is not a verified factory", code="exhibition.site")
-    if len(slots) > MAX_SLOTS:
-        raise InputError(f"a booth has at most {MAX_SLOTS} slots", code="exhibition.slots")
+        raise InputError(f"site {site_id!r} is not a verified factory", hint="the showroom lists them",
+                         code="exhibition.site")
     with UnitOfWork(settings.database_url) as uow:
-        e = uow.rfq.exhibition(exhibition_id)
-        if e is None:
-            raise NotFoundError(f"exhibition {exhibition_id!r} not found", code="exhibition.not_found")
+        e = _exhibition(uow, exhibition_id)
         if any(b.site_id == site_id for b in e.booths):
             raise InputError(f"site {site_id} has a booth already", code="exhibition.booth_exists", status=409)
-        start, end = _window(e)
-        made: list[MeetingSlot] = []
         booth_id = new_id("bth")
-        for i, (at, minutes) in enumerate(slots):
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
-            if not 5 <= minutes <= 240:
-                raise InputError(f"slots[{i}]: minutes must be 5..240", code="exhibition.slots")
-            stop = at + timedelta(minutes=minutes)
-            if at < start or stop > end:
-                raise InputError(f"slots[{i}] lies outside the exhibition ({e.starts_on}..{e.ends_on})",
-                                 code="exhibition.slots")
-            if any(at < m.ends_at and m.starts_at < stop for m in made):
-                raise InputError(f"slots[{i}] overlaps another slot of the booth", code="exhibition.slots")
-            made.append(MeetingSlot(id=new_id("slt"), booth_id=booth_id, starts_at=at, ends_at=stop))
-        booth = Booth(id=booth_id, exhibition_id=exhibition_id, site_id=site_id,
-                      featured=tuple(f.strip()[:200] for f in featured if f.strip())[:20], slots=tuple(made))
+        booth = Booth(id=booth_id, exhibition_id=exhibition_id, site_id=site_id, featured=_featured(featured),
+                      slots=tuple(_new_slots(e, booth_id, slots)))
         uow.rfq.add_booth(booth)
         uow.commit()
         return booth
+
+
+def edit_booth(settings: Settings, who: Principal, exhibition_id: str, booth_id: str, featured: Sequence[str],
+               slots: Sequence[tuple[datetime, int]] = ()) -> Booth:
+    """Change a booth's featured parts and add meeting slots (operator)."""
+    _operator(who)
+    with UnitOfWork(settings.database_url) as uow:
+        e = _exhibition(uow, exhibition_id)
+        b = _booth(e, booth_id)
+        uow.rfq.add_slots(_new_slots(e, booth_id, slots, b.slots))
+        uow.rfq.set_featured(booth_id, _featured(featured))
+        uow.commit()
+        return _booth(_exhibition(uow, exhibition_id), booth_id)
+
+
+def remove_slot(settings: Settings, who: Principal, exhibition_id: str, slot_id: str) -> None:
+    """Remove a meeting slot nobody booked (operator); 409 when booked."""
+    _operator(who)
+    with UnitOfWork(settings.database_url) as uow:
+        e = _exhibition(uow, exhibition_id)
+        if not any(s.id == slot_id for b in e.booths for s in b.slots):
+            raise NotFoundError(f"slot {slot_id!r} not found at exhibition {exhibition_id}",
+                                code="exhibition.slot_not_found")
+        if not uow.rfq.remove_slot(slot_id):
+            raise InputError(f"slot {slot_id} is booked", hint="a booked meeting stays", code="exhibition.slot_taken",
+                             status=409)
+        uow.commit()
+
+
+def remove_booth(settings: Settings, who: Principal, exhibition_id: str, booth_id: str) -> None:
+    """Remove a booth whose slots nobody booked (operator); 409 otherwise."""
+    _operator(who)
+    with UnitOfWork(settings.database_url) as uow:
+        b = _booth(_exhibition(uow, exhibition_id), booth_id)
+        if any(s.organisation_id is not None for s in b.slots):
+            raise InputError(f"booth {booth_id} has booked meetings", hint="a booked meeting stays",
+                             code="exhibition.booth_booked", status=409)
+        uow.rfq.remove_booth(booth_id)
+        uow.commit()
 
 
 def _window(e: Exhibition) -> tuple[datetime, datetime]:
@@ -135,11 +228,7 @@ def list_exhibitions(settings: Settings, who: Principal | None = None) -> list[E
 def get_exhibition(settings: Settings, exhibition_id: str, who: Principal | None = None) -> ExhibitionView:
     """One exhibition with booths, slots and counts."""
     with UnitOfWork(settings.database_url) as uow:
-        e = uow.rfq.exhibition(exhibition_id)
-        if e is None:
-            raise NotFoundError(f"exhibition {exhibition_id!r} not found", hint="GET /api/v1/exhibitions lists them",
-                                code="exhibition.not_found")
-        return _view(uow, e, who)
+        return _view(uow, _exhibition(uow, exhibition_id), who)
 
 
 def book(settings: Settings, who: Principal, exhibition_id: str, slot_id: str) -> MeetingSlot:

@@ -165,6 +165,21 @@ class OrderRepository:
                              "orders; ask for a new quote to order the part again", code="order.duplicate",
                              status=409) from None
 
+    def add_line(self, ln: OrderLine) -> None:
+        """Add a line to an existing order (a claim's remake); the order's status follows its least advanced
+        line."""
+        self.session.add(OrderLineRow(
+            id=ln.id, order_id=ln.order_id, position=ln.position, quote_id=ln.quote_id, part_id=ln.part_id,
+            site_id=ln.site_id, offer_site_id=ln.offer_site_id, process=ln.process.value, material=ln.material,
+            finish=ln.finish, quantity=ln.quantity, tier=ln.tier, unit_price_cny=ln.unit_price_cny,
+            total_price_cny=ln.total_price_cny, lead_time_days=ln.lead_time_days,
+            delivery_date=ln.delivery_date.isoformat(), machine_h=ln.machine_h, status=ln.status.value))
+        self.session.flush()
+        order = self.session.get_one(OrderRow, ln.order_id)
+        statuses = self.session.scalars(select(OrderLineRow.status).where(OrderLineRow.order_id == ln.order_id))
+        order.status = min((OrderStatus(s) for s in statuses), key=lambda s: s.rank).value
+        self.session.flush()
+
     def update_line(self, line_id: str, *, status: OrderStatus | None = None, site_id: str | None = None,
                     inspection: Inspection | None = None) -> OrderLine:
         """Change a line's status, site (a reroute also moves the offer's site) or inspection; the order's status

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fabgrid.domain.rfq import (
@@ -427,6 +427,35 @@ class RfqRepository:
         self.session.flush()
         for s in b.slots:
             self.session.add(MeetingSlotRow(id=s.id, booth_id=b.id, starts_at=s.starts_at, ends_at=s.ends_at))
+        self.session.flush()
+
+    def update_exhibition(self, e: Exhibition) -> None:
+        """Write an exhibition's name, theme and dates."""
+        r = self.session.get_one(ExhibitionRow, e.id)
+        r.name, r.theme, r.starts_on, r.ends_on = e.name, e.theme, e.starts_on.isoformat(), e.ends_on.isoformat()
+        self.session.flush()
+
+    def set_featured(self, booth_id: str, featured: Iterable[str]) -> None:
+        """Write a booth's featured parts."""
+        self.session.get_one(BoothRow, booth_id).featured = {"items": list(featured)}
+        self.session.flush()
+
+    def add_slots(self, slots: Iterable[MeetingSlot]) -> None:
+        """Add meeting slots to a booth."""
+        for s in slots:
+            self.session.add(MeetingSlotRow(id=s.id, booth_id=s.booth_id, starts_at=s.starts_at, ends_at=s.ends_at))
+        self.session.flush()
+
+    def remove_slot(self, slot_id: str) -> bool:
+        """Remove a slot nobody booked; False when it is booked (or gone)."""
+        res = self.session.execute(delete(MeetingSlotRow).where(MeetingSlotRow.id == slot_id,
+                                                                MeetingSlotRow.organisation_id.is_(None)))
+        return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    def remove_booth(self, booth_id: str) -> None:
+        """Remove a booth with its (unbooked) slots."""
+        self.session.execute(delete(MeetingSlotRow).where(MeetingSlotRow.booth_id == booth_id))
+        self.session.execute(delete(BoothRow).where(BoothRow.id == booth_id))
         self.session.flush()
 
     def _booths(self, exhibition_id: str) -> list[Booth]:

@@ -15,7 +15,7 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import order_doc, quote_doc
 from fabgrid.config import Settings
-from fabgrid.services import checkout, invoices, messages, orders
+from fabgrid.services import checkout, claims, invoices, messages, orders
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -131,12 +131,23 @@ def list_orders(principal: CurrentPrincipal, settings: SettingsDep,
     return [order_doc(o) for o in orders.list_orders(settings, principal, status)]
 
 
-@router.get("/{order_id}", summary="An order with its lines and status timeline (UTC)")
+@router.get("/{order_id}", summary="An order with its lines, status timeline (UTC), thread and claims (remakes, "
+            "refunds)")
 def get_order(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     doc = order_doc(orders.get_order(settings, principal, order_id))
     thread = messages.order_thread(settings, principal, order_id)  # opened on first use, like the RFQ's
     doc["thread_id"] = thread.id
     doc["links"]["thread"] = f"/api/v1/threads/{thread.id}/messages"
+    found = claims.order_claims(settings, principal, order_id)
+    doc["claims"] = [{"id": c.id, "line_id": c.line_id, "status": c.status, "outcome": c.outcome,
+                      "refund_cny": c.refund_cny, "remake_line_id": c.remake_line_id,
+                      "remake_quantity": c.remake_quantity, "factory_cost_cny": c.factory_cost_cny,
+                      "links": {"self": f"/api/v1/claims/{c.id}"}} for c in found]
+    doc["refunded_cny"] = round(sum(c.refund_cny or 0.0 for c in found), 2)
+    remakes = {c.remake_line_id: c for c in found if c.remake_line_id}
+    for ln in doc["lines"]:
+        c = remakes.get(ln["id"])
+        ln["remake_of"] = {"line_id": c.line_id, "claim_id": c.id} if c is not None else None
     return doc
 
 

@@ -5,8 +5,8 @@ factory's side (GET /api/v1/factory/rfqs, GET /{id} teaser or full, GET|POST /{i
 POST /{id}/accept, GET /{id}/pdf, GET|POST /{id}/versions); threads (GET|POST /api/v1/threads/{id}/messages,
 GET /{id}/files/{file}; GET /api/v1/orders/{id}/thread); claims (POST|GET /api/v1/orders/{id}/claims,
 GET /api/v1/claims/{id}, POST /api/v1/factory/claims/{id}/answer, POST /api/v1/operator/claims/{id}/decision);
-exhibitions (GET /api/v1/exhibitions[/{id}], POST /{id}/slots/{slot}/book; POST /api/v1/operator/exhibitions,
-/{id}/booths). Only translates: services do the work. Never imports web.
+exhibitions (`api.routes.exhibitions`, its routers listed here). Only translates: services do the work. Never
+imports web.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
+from fabgrid.api.routes import exhibitions as exhibition_routes
 from fabgrid.config import Settings
 from fabgrid.domain.rfq import Bid, Claim, Contract, Invitation, Message, StoredFile
 from fabgrid.errors import InputError
-from fabgrid.services import attachments, awards, claims, contracts, exhibitions, messages, ratelimit, rfq
-from fabgrid.services.accounts import Principal
+from fabgrid.services import attachments, awards, claims, contracts, messages, ratelimit, rfq
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 files_router = APIRouter(prefix="/api/v1/files", tags=["rfqs"])
@@ -36,10 +36,9 @@ contracts_router = APIRouter(prefix="/api/v1/contracts", tags=["rfqs"])
 threads_router = APIRouter(prefix="/api/v1/threads", tags=["rfqs"])
 orders_router = APIRouter(prefix="/api/v1/orders", tags=["rfqs"])
 claims_router = APIRouter(prefix="/api/v1/claims", tags=["rfqs"])
-exhibitions_router = APIRouter(prefix="/api/v1/exhibitions", tags=["rfqs"])
 operator_router = APIRouter(prefix="/api/v1/operator", tags=["rfqs"])
 ROUTERS = (files_router, router, factory_router, contracts_router, threads_router, orders_router, claims_router,
-           exhibitions_router, operator_router)
+           operator_router, *exhibition_routes.ROUTERS)
 CHUNK = 1 << 20
 
 
@@ -474,82 +473,13 @@ class DecisionBody(BaseModel):
 
     outcome: str = Field(description="remake, partial_refund or rejected")
     refund_cny: float | None = None
+    remake_quantity: int | None = Field(default=None, description="a remake: the parts made again (default: the "
+                                        "line's quantity)")
     note: str = Field(default="", max_length=2000)
 
 
 @operator_router.post("/claims/{claim_id}/decision", summary="Decide a claim (operator); enters the scorecard")
 def decide_claim(claim_id: str, body: DecisionBody, principal: CurrentPrincipal,
                  settings: SettingsDep) -> dict[str, Any]:
-    return claim_doc(claims.decide(settings, principal, claim_id, body.outcome, body.refund_cny, body.note))
-
-
-# ---------------------------------------------------------------------------- exhibitions
-
-
-def exhibition_doc(v: exhibitions.ExhibitionView, who: Principal) -> dict[str, Any]:
-    """An exhibition with booths, slots (booked or free) and its counts."""
-    e = v.exhibition
-    return {"id": e.id, "name": e.name, "theme": e.theme, "starts_on": _iso(e.starts_on), "ends_on": _iso(e.ends_on),
-            "counts": asdict(v.counts),
-            "booths": [{"id": b.id, "site_id": b.site_id, "site_name": v.site_names.get(b.site_id, b.site_id),
-                        "featured": list(b.featured), "links": {"showroom": f"/showroom/{b.site_id}"},
-                        "slots": [{"id": s.id, "starts_at": _iso(s.starts_at), "ends_at": _iso(s.ends_at),
-                                   "booked": s.organisation_id is not None,
-                                   "yours": s.organisation_id == who.organisation_id} for s in b.slots]}
-                       for b in e.booths],
-            "links": {"self": f"/api/v1/exhibitions/{e.id}"}}
-
-
-@exhibitions_router.get("", summary="The park's online exhibitions with their counts")
-def list_exhibitions(principal: CurrentPrincipal, settings: SettingsDep) -> list[dict[str, Any]]:
-    return [exhibition_doc(v, principal) for v in exhibitions.list_exhibitions(settings, principal)]
-
-
-@exhibitions_router.get("/{exhibition_id}", summary="An exhibition: booths, meeting slots, counts")
-def get_exhibition(exhibition_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    return exhibition_doc(exhibitions.get_exhibition(settings, exhibition_id, principal), principal)
-
-
-@exhibitions_router.post("/{exhibition_id}/slots/{slot_id}/book", summary="Book a meeting slot (409 when taken)")
-def book(exhibition_id: str, slot_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    s = exhibitions.book(settings, principal, exhibition_id, slot_id)
-    return {"id": s.id, "booth_id": s.booth_id, "starts_at": _iso(s.starts_at), "ends_at": _iso(s.ends_at),
-            "booked": True}
-
-
-class ExhibitionBody(BaseModel):
-    """A new exhibition."""
-
-    name: str = Field(max_length=200)
-    theme: str = Field(default="", max_length=500)
-    starts_on: dt.date
-    ends_on: dt.date
-
-
-class SlotBody(BaseModel):
-    """A meeting slot of a booth."""
-
-    starts_at: dt.datetime
-    minutes: int = 30
-
-
-class BoothBody(BaseModel):
-    """A factory's booth."""
-
-    site_id: str = Field(max_length=64)
-    featured: list[str] = Field(default_factory=list, max_length=20)
-    slots: list[SlotBody] = Field(default_factory=list, max_length=exhibitions.MAX_SLOTS)
-
-
-@operator_router.post("/exhibitions", status_code=201, summary="Create an exhibition (operator)")
-def create_exhibition(body: ExhibitionBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    e = exhibitions.create(settings, principal, body.name, body.theme, body.starts_on, body.ends_on)
-    return exhibition_doc(exhibitions.get_exhibition(settings, e.id, principal), principal)
-
-
-@operator_router.post("/exhibitions/{exhibition_id}/booths", status_code=201, summary="Add a booth (operator)")
-def add_booth(exhibition_id: str, body: BoothBody, principal: CurrentPrincipal,
-              settings: SettingsDep) -> dict[str, Any]:
-    exhibitions.add_booth(settings, principal, exhibition_id, body.site_id, body.featured,
-                          [(s.starts_at, s.minutes) for s in body.slots])
-    return exhibition_doc(exhibitions.get_exhibition(settings, exhibition_id, principal), principal)
+    return claim_doc(claims.decide(settings, principal, claim_id, body.outcome, body.refund_cny, body.note,
+                                   body.remake_quantity))
