@@ -38,6 +38,7 @@ class LiveSchedule:
     """The site's planned week of builds: the engine's plan, the builds, the machines marked down."""
 
     site_id: str
+    start: str
     plan: dict[str, Any]
     rows: list[dict[str, Any]]
     staffed: list[tuple[str, str]]
@@ -131,8 +132,8 @@ def live_schedule(settings: Settings, who: Principal, *, lights_out: bool = True
 
         staffed = [((start + timedelta(minutes=a)).isoformat(), (start + timedelta(minutes=b)).isoformat())
                    for a, b in work_windows(site.calendar, start, 7 * 1440)]
-        return LiveSchedule(site_id, {"lines": 0, "lines_kept": 0, "late": [], "utilisation": 0.0,
-                                      "status": "empty", "lights_out": lights_out}, [], staffed,
+        return LiveSchedule(site_id, start.isoformat(), {"lines": 0, "lines_kept": 0, "late": [], "utilisation": 0.0,
+                                                         "status": "empty", "lights_out": lights_out}, [], staffed,
                             [m.id for m in site.machines], builds, down, due_of)
     key = hashlib.sha256(f"{site_id}|{lights_out}|{workload.model_dump_json()}".encode()).hexdigest()
     with _lock:
@@ -144,7 +145,8 @@ def live_schedule(settings: Settings, who: Principal, *, lights_out: bool = True
             _cache[key] = week
             while len(_cache) > 8:
                 _cache.popitem(last=False)
-    return LiveSchedule(site_id, week.as_dict(), week.rows, week.staffed, week.machines, builds, down, due_of)
+    return LiveSchedule(site_id, start.isoformat(), week.as_dict(), week.rows, week.staffed, week.machines, builds,
+                        down, due_of)
 
 
 def mark_and_replan(settings: Settings, who: Principal, machine_id: str, mark: str, hours: float,

@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from fabgrid.domain import order as domain_order
-from fabgrid.errors import InputError
 from fabgrid.domain.acceptance import FACTORY_REASONS
-from fabgrid.services import acceptance, network, orders, web_factory, web_photos
-from fabgrid.web import factories, i18n, rfqs
+from fabgrid.errors import InputError
+from fabgrid.services import acceptance, machine_pages, network, orders, web_factory, web_photos
+from fabgrid.web import factories, i18n, production, rfqs
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -63,7 +63,7 @@ def factory_page(request: Request) -> Response:
     return render(request, "factory.html", {
         "answers": answers, "reasons": [r.value for r in FACTORY_REASONS],
         "work": work, "open": [r for r in work if r.line.status in OPEN_HERE],
-        "machines": web_factory.machine_status(settings, who), "site_id": who.site_id,
+        "machines": machine_pages.site_machines(settings, who), "site_id": who.site_id,
         "finish_names": {f.id: f.name for f in network.network_of(settings).catalog.finishes.values()},
         "flash": i18n.translate(language(request), "flash.saved") if request.query_params.get("done") else None},
         who=who)
@@ -143,6 +143,7 @@ async def add_photo(request: Request, order_id: str) -> Response:
 
 router.include_router(factories.router)
 router.include_router(rfqs.router)  # the RFQ pages of both halves (issue 19)
+router.include_router(production.router)  # builds, the live Gantt and the machine pages (issue 20)
 
 
 @router.post("/factory/orders/{order_id}/accept")
