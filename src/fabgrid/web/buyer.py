@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
-from fabgrid.services import checkout, formats, network, orders, parts, pdf, quotes_store, web_photos
+from fabgrid.services import checkout, claims, formats, network, orders, parts, pdf, quotes_store, web_photos
 from fabgrid.web import cart, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -259,7 +259,8 @@ def order_page(request: Request, order_id: str) -> HTMLResponse:
     files = {ln.part_id: parts.get_part(settings, who, ln.part_id).filename for ln in o.lines}
     return render(request, "order.html", {"order": o, "steps": steps, "sites": _site_names(request), "photos": photos,
                                           "files": files, "refresh": o.status not in ("delivered", "cancelled"),
-                                          "checkout": checkout.checkout_of(settings, who, order_id)}, who=who)
+                                          "checkout": checkout.checkout_of(settings, who, order_id),
+                                          "claims": claims.order_claims(settings, who, order_id)}, who=who)
 
 
 @router.get("/orders/{order_id}/photos/{name}")

@@ -29,6 +29,7 @@ from fabgrid.services import (
     orders,
     rfq,
 )
+from fabgrid.web import exhibitions_admin
 from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -116,6 +117,14 @@ async def award(request: Request, rfq_id: str) -> Response:
     who = require(request, *BUYER)
     form = await checked_form(request)
     v = rfq.get_rfq(settings_of(request), who, rfq_id)
+    if field(form, "split"):  # the comparison per part: a bid chosen per part and tier
+        picks = [awards.Pick(field(form, f"pick_{i}_{q}"), p.part_id, q) for i, p in enumerate(v.rfq.parts)
+                 for q in p.quantities if field(form, f"pick_{i}_{q}")]
+        if not picks:
+            raise InputError("choose a bid for at least one part and quantity", code="rfq.award_split")
+        made = awards.award_split(settings_of(request), who, rfq_id, picks)
+        return RedirectResponse(f"/contracts/{made[0].contract.id}" if len(made) == 1 else f"/rfqs/{rfq_id}#awarded",
+                                status_code=303)
     qty = field(form, "quantity")
     quantities = {v.rfq.parts[0].part_id: int(qty)} if qty.isdigit() else None
     a = awards.award(settings_of(request), who, rfq_id, field(form, "bid_id"), quantities=quantities)
@@ -299,10 +308,17 @@ async def decide_claim(request: Request, claim_id: str) -> Response:
     """The operator's decision (remake, partial refund with its amount, rejected)."""
     who = require(request, "operator")
     form = await checked_form(request)
-    raw = field(form, "refund_cny")
+    raw, many = field(form, "refund_cny"), field(form, "remake_quantity")
     try:
         refund = float(raw) if raw else None
     except ValueError:
         raise InputError(f"refund {raw!r} is not an amount", code="claim.refund") from None
-    c = claims.decide(settings_of(request), who, claim_id, field(form, "outcome"), refund, field(form, "note"))
+    if many and not many.isdigit():
+        raise InputError(f"remake quantity {many!r} is not a whole number", code="claim.remake_quantity")
+    outcome = field(form, "outcome")
+    c = claims.decide(settings_of(request), who, claim_id, outcome, refund if outcome == "partial_refund" else None,
+                      field(form, "note"), int(many) if many and outcome == "remake" else None)
     return RedirectResponse(f"/orders/{c.order_id}/claims", status_code=303)
+
+
+router.include_router(exhibitions_admin.router)  # the operator's exhibition pages
