@@ -29,7 +29,7 @@ from fabgrid.domain.acceptance import (
 )
 from fabgrid.domain.order import Order, OrderEvent, OrderLine, OrderStatus
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, orders, placement
+from fabgrid.services import factories, jobs, orders, placement
 from fabgrid.services._util import new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
@@ -225,11 +225,38 @@ def _move_away(uow: UnitOfWork, order: Order, lines: Sequence[tuple[OrderLine, d
             text = (f"no other site can make line {ln.position} at {ln.total_price_cny:.2f} CNY by "
                     f"{ln.delivery_date.isoformat()}: the buyer is asked to accept a new date or cancel")
             uow.orders.event(order.id, OrderStatus.PLACED, text, None, line=back)
+            alt = _later_offer(uow, ln, before.get(ln.id, set()) | {site})
+            if alt is not None:  # the new date to accept: the earliest other site's, at the price ordered
+                uow.acceptance.add_proposal(DateProposal(
+                    id=new_id("dpr"), order_id=order.id, line_id=ln.id, site_id=alt[0], proposed_date=alt[1],
+                    previous_date=ln.delivery_date, status=ProposalStatus.PENDING, created_at=t,
+                    note=f"declined by {site}: {alt[0]} can deliver on {alt[1].isoformat()}"))
             job_ids += orders._notify(uow, order, back, OrderStatus.PLACED, text)
             resp = FactoryResponse(order_id=order.id, line_id=ln.id, site_id=site, answer=answer, reason=reason,
                                    note=note, allocated_at=at, answered_at=t)
         out.append(uow.acceptance.add_response(resp))
     return out, job_ids
+
+
+def _later_offer(uow: UnitOfWork, ln: OrderLine, skip: set[str]) -> tuple[str, date] | None:
+    """(site, delivery date) of the earliest offer of the line's quote at its tier from a site not in `skip` and not
+    on probation at its cap: the new date a buyer is asked to accept when no site meets the ordered one."""
+    stored = uow.quotes.by_id(ln.quote_id)
+    if stored is None:
+        return None
+    sites = [o.site for o in stored.quote.offers if o.site not in skip]
+    full = set(factories.probation_full(uow, sites))
+    best: tuple[str, date] | None = None
+    for sid in sites:
+        if sid in full:
+            continue
+        try:
+            when = placement.find_offer(stored.quote, sid, ln.tier)[1].delivery_date
+        except InputError:
+            continue
+        if best is None or (when, sid) < (best[1], best[0]):
+            best = (sid, when)
+    return best
 
 
 def decline(settings: Settings, who: Principal, order_id: str, reason: str, note: str = "",
@@ -346,6 +373,11 @@ def decide_proposal(settings: Settings, who: Principal, order_id: str, proposal_
         decided = uow.acceptance.decide(p.id, status, now())
         if accepted:
             uow.acceptance.set_delivery_date(ln.id, p.proposed_date)
+            if ln.site_id is None and ln.status is OrderStatus.PLACED:  # a declined line goes to the proposing site
+                ln = uow.orders.update_line(ln.id, status=OrderStatus.ALLOCATED, site_id=p.site_id)
+                uow.orders.event(o.id, OrderStatus.ALLOCATED, f"allocated to {p.site_id} at the new date "
+                                 f"{p.proposed_date.isoformat()}; the buyer keeps {ln.total_price_cny:.2f} CNY",
+                                 who.user_id, line=ln)
         text = (f"the buyer {status.value} delivery on {p.proposed_date.isoformat()}"
                 + ("" if accepted else f"; it stays {ln.delivery_date.isoformat()}"))
         uow.orders.event(o.id, ln.status, text, who.user_id, line=ln)

@@ -560,9 +560,9 @@ def in_force(settings: Settings, at: datetime | None = None) -> list[NetworkDisr
 
 def cancel_line(settings: Settings, who: Principal, order_id: str, line_id: str,
                 at: datetime | None = None) -> LineCancelled:
-    """The buyer cancels a line whose date a disruption moved (a pending proposal of a disruption): the line is
-    cancelled, the proposal rejected, the site and the buyer's webhooks told. 404 for other organisations' orders;
-    409 for a line without such a proposal."""
+    """The buyer cancels a line whose date a disruption moved, or whose new date a factory proposed (after a decline
+    that no site could take at the ordered date, issue 18): the line is cancelled, the proposal rejected, the site
+    and the buyer's webhooks told. 404 for other organisations' orders; 409 for a line without such a proposal."""
     at = at or now()
     with UnitOfWork(settings.database_url) as uow:
         o = None if who.role == "factory" else uow.orders.get(order_id, who.organisation_id)
@@ -570,7 +570,7 @@ def cancel_line(settings: Settings, who: Principal, order_id: str, line_id: str,
         if o is None or ln is None:
             raise NotFoundError(f"line {line_id!r} of order {order_id!r} not found", code="order.line_not_found")
         pending = [p for p in uow.acceptance.proposals(o.id) if p.line_id == ln.id
-                   and p.status is ProposalStatus.PENDING and p.note.startswith("disruption ")]
+                   and p.status is ProposalStatus.PENDING]
         if not pending:
             raise InputError(f"line {ln.id} has no date moved by a disruption to answer",
                              hint="a line is cancelled here only when a disruption moved its date",
@@ -580,7 +580,8 @@ def cancel_line(settings: Settings, who: Principal, order_id: str, line_id: str,
                              code="order.transition", status=409)
         for p in pending:
             uow.acceptance.decide(p.id, ProposalStatus.REJECTED, at)
-        dis_id = pending[0].note.removeprefix("disruption ").strip() or None
+        dis_id = (pending[0].note.removeprefix("disruption ").strip() or None
+                  if pending[0].note.startswith("disruption ") else None)
         ln = uow.orders.update_line(ln.id, status=OrderStatus.CANCELLED)
         text = f"cancelled by the buyer: the new date {pending[0].proposed_date.isoformat()} does not suit"
         uow.orders.event(o.id, OrderStatus.CANCELLED, text, who.user_id, line=ln)

@@ -205,8 +205,11 @@ def disruption_notice(request: Request, order_id: str) -> HTMLResponse:
     settings = settings_of(request)
     o = orders.get_order(settings, who, order_id)
     view = acceptance.acceptance_view(settings, who, order_id)
-    pending = [p for p in view.proposals if p.status.value == "pending" and p.note.startswith("disruption ")]
-    events = [e for e in o.events if e.note.startswith("disruption ")]
+    # the later dates a disruption gave, and those a factory proposed (after a decline no site could take at the
+    # ordered date, or of its own): the buyer accepts the new date or cancels the line (issue 18)
+    pending = [p for p in view.proposals if p.status.value == "pending"]
+    events = [e for e in o.events if e.note.startswith("disruption ") or " proposes delivery on " in e.note
+              or "the buyer is asked to accept a new date" in e.note]
     lines = {ln.id: ln for ln in o.lines}
     return render(request, "disruption_notice.html", {"order": o, "pending": pending, "events": events,
                                                       "lines": lines}, who=who)
