@@ -7,6 +7,7 @@ from alembic.runtime.migration import MigrationContext
 
 import fabgrid.store.disruptions  # network_disruptions on Base.metadata
 import fabgrid.store.rfq_tables  # the RFQ tables on Base.metadata
+import fabgrid.store.telemetry_rollups  # machine_hours, telemetry_rollups
 import fabgrid.store.telemetry_tables  # noqa: F401  (machine_events on Base.metadata)
 from fabgrid.store.db import get_engine, upgrade
 from fabgrid.store.tables import Base
@@ -20,7 +21,9 @@ PLATFORM_TABLES = {"parts", "jobs", "quotes", "orders", "order_lines", "order_ev
                    "rfq_files", "rfqs", "rfq_invitations", "rfq_bids", "contracts", "threads", "messages",
                    "thread_reads", "claims", "exhibitions", "booths", "meeting_slots",
                    # issue 22 (migration 0012)
-                   "network_disruptions"}
+                   "network_disruptions",
+                   # issue 21 (migration 0023)
+                   "machine_hours", "telemetry_rollups"}
 
 
 def _table(diff: tuple[object, ...]) -> str | None:

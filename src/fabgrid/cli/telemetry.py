@@ -131,6 +131,12 @@ def ingest(
     sparkplug_mapping: Path | None = typer.Option(
         None, "--sparkplug-mapping", help="Sparkplug metric -> event mapping (YAML; default: the shipped one, "
                                           "data/telemetry/sparkplug_mapping.yaml)"),
+    rollup_every: float | None = typer.Option(
+        None, "--rollup-every", help="also roll up the closed hours into machine_hours every S seconds (>= 10; "
+                                     "the KPI pages read them)"),
+    retention_days: float | None = typer.Option(
+        None, "--retention-days", help="with --rollup-every: delete raw events older than D days (1..3650) once "
+                                       "rolled up"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Ingest machine events (QoS 1, persistent session, deduplicated by message id) into the database."""
@@ -150,7 +156,8 @@ def ingest(
         err_console.print(f"ingesting {mqtt_url} -> {db or out} (Ctrl-C to stop)")
         stats: Any = run_ingest(mqtt_url, target, client_id=client_id, duration_s=duration_s,
                                 idle_exit_s=idle_exit_s, batch_size=batch_size, expect=expect,
-                                sparkplug=sparkplug, sparkplug_mapping=sparkplug_mapping, share=share)
+                                sparkplug=sparkplug, sparkplug_mapping=sparkplug_mapping, share=share,
+                                rollup_every_s=rollup_every, retention_days=retention_days)
         if stats.connects == 0:
             raise InputError(f"could not connect to the MQTT broker at {mqtt_url}",
                              hint="check the URL and that the broker runs (e.g. mosquitto -p 1883)",
@@ -174,8 +181,30 @@ def ingest(
     sys.stdout.flush()
 
 
+def rollup(
+    database_url: str | None = typer.Option(None, "--database-url", help="default: FABGRID_DATABASE_URL"),
+    lag_h: int = typer.Option(48, "--lag-hours", help="hours recomputed behind the last roll-up (1..744)"),
+    retention_days: float | None = typer.Option(
+        None, "--retention-days", help="then delete raw events older than D days (1..3650) that are rolled up"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Roll up the stored machine events of closed hours into hourly KPI elements (machine_hours)."""
+    from dataclasses import asdict
+
+    from fabgrid.config import load_settings
+    from fabgrid.services.telemetry_rollups import roll_up
+
+    run = roll_up(database_url or load_settings().database_url, lag_h=lag_h, retention_days=retention_days)
+    doc = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(run).items()}
+    if as_json:
+        emit_json(doc)
+    else:
+        table("rollup", ("key", "value"), doc.items())
+
+
 def register(app: typer.Typer) -> None:
-    """Add `kpi`, `fleet` and `ingest` to the fabgrid app."""
+    """Add `kpi`, `fleet`, `ingest` and `rollup` to the fabgrid app."""
     app.command("kpi")(kpi)
     app.command("fleet")(fleet)
     app.command("ingest")(ingest)
+    app.command("rollup")(rollup)

@@ -184,7 +184,8 @@ def make_dead_letters(target: IngestTarget, engine: Database | None = None) -> D
 def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid-ingest",
                duration_s: float | None = None, idle_exit_s: float | None = None, batch_size: int = 5000,
                expect: int | None = None, engine: Database | None = None, sparkplug: bool = True,
-               sparkplug_mapping: Path | None = None, share: str | None = None) -> IngestStats:
+               sparkplug_mapping: Path | None = None, share: str | None = None,
+               rollup_every_s: float | None = None, retention_days: float | None = None) -> IngestStats:
     """Ingest MQTT telemetry into the target until interrupted, `duration_s`, idle, or `expect` stored; what
     cannot be stored is parked (`make_dead_letters`) and counted in `IngestStats.parked`.
 
@@ -209,10 +210,22 @@ def run_ingest(mqtt_url: str, target: IngestTarget, *, client_id: str = "fabgrid
                                      retry_errors=(TransientStoreError, OSError), refused_errors=(EventsRefused,)),
                         sink, families=families, dead_letters=make_dead_letters(target, engine), refusal=check)
     until = None if expect is None else (lambda s: s.stored >= expect)
+    stop_rollups = None
+    if rollup_every_s is not None:
+        db = engine if engine is not None else target.database_url
+        if db is None:
+            raise InputError("roll-ups need a database", hint="give --database-url (or FABGRID_DATABASE_URL)",
+                             code="telemetry.rollup")
+        from fabgrid.services.telemetry_rollups import start_rollups
+
+        stop_rollups = start_rollups(db, rollup_every_s, retention_days=retention_days)
     try:
         return ingest.run(duration_s=duration_s, idle_exit_s=idle_exit_s, until=until)
     except KeyboardInterrupt:
         return ingest.stats
+    finally:
+        if stop_rollups is not None:
+            stop_rollups.set()
 
 
 def iter_events(engine: Database, *, since: datetime | None = None,
@@ -224,8 +237,16 @@ def iter_events(engine: Database, *, since: datetime | None = None,
 def kpis_from_store(engine: Database, t_from: datetime, t_to: datetime, *,
                     period_s: float | None = None) -> KpiTable:
     """ISO 22400-2 KPIs of the stored events in ``[t_from, t_to)`` (state held from before the window
-    counts: the events of the previous day are read too)."""
+    counts: the events of the previous day are read too). Where hourly roll-ups exist
+    (`services.telemetry_rollups`) and the periods are whole hours, the window starts at the hour of `t_from`
+    and is read from the roll-ups, with raw events only after them."""
     from datetime import timedelta
+
+    from fabgrid.services.telemetry_rollups import kpis_from_rollups
+
+    rolled = kpis_from_rollups(engine, t_from, t_to, period_s=period_s)
+    if rolled is not None:
+        return rolled
 
     cols = columns_from_events(iter_events(engine, since=t_from - timedelta(days=1), until=t_to))
     return compute(cols, fixed_periods(t_from.timestamp(), t_to.timestamp(), period_s))

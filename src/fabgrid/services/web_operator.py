@@ -335,7 +335,8 @@ def _telemetry_rows(settings: Settings, start: datetime, end: datetime, step: ti
     if not table.machines:
         return None, (), 0, ()
     rows = [r for r in table.rows(factors) if r.scope == scope and (scope == "network" or r.key == site)]
-    whole = [r for r in rows if (r.period_start, r.period_end) == (start, end)]
+    first = datetime.fromtimestamp(float(table.periods.edges[0]), UTC)  # the hour of `start` when rolled up
+    whole = [r for r in rows if (r.period_start, r.period_end) == (first, end)]
     trend = tuple(r for r in rows if r not in whole)
     machines = sum(1 for s in table.machine_site if scope == "network" or s == site)
     return (whole[0] if whole else None), trend, machines, tuple(table.sites)

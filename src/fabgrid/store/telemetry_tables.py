@@ -36,6 +36,7 @@ machine_events = Table(
     UniqueConstraint("message_id", name="uq_machine_events_message_id"),
     Index("ix_machine_events_machine_ts", "machine", "ts"),
     Index("ix_machine_events_site_ts", "site", "ts"),
+    Index("ix_machine_events_ts", "ts"),  # the retention's deletes (services.telemetry_rollups.prune)
 )
 
 telemetry_dead_letters = Table(

@@ -211,10 +211,16 @@ class KpiTable:
 
 def compute(cols: EventColumns, periods: Periods) -> KpiTable:
     """KPIs of every machine, site and of the network, per period and over the whole window."""
-    per = elements(cols, periods)
-    per = {k: np.concatenate([v, v.sum(axis=1, keepdims=True)], axis=1) for k, v in per.items()}
-    sites = tuple(sorted({s for s in cols.sites if s is not None}))
-    site_idx = np.array([sites.index(s) if s is not None else -1 for s in cols.sites], dtype=np.int64)
+    return table_from_elements(elements(cols, periods), cols.machines, cols.sites, periods)
+
+
+def table_from_elements(per_machine: dict[str, F64], machines: tuple[str, ...], machine_sites: tuple[str | None, ...],
+                        periods: Periods) -> KpiTable:
+    """The KPI table of per-machine elements (name -> (n_machines, n_periods), e.g. summed from hourly roll-ups):
+    the whole window appended, sites and the network summed, every KPI from the sums."""
+    per = {k: np.concatenate([v, v.sum(axis=1, keepdims=True)], axis=1) for k, v in per_machine.items()}
+    sites = tuple(sorted({s for s in machine_sites if s is not None}))
+    site_idx = np.array([sites.index(s) if s is not None else -1 for s in machine_sites], dtype=np.int64)
     by_site: dict[str, F64] = {}
     for k, v in per.items():
         agg = np.zeros((len(sites), v.shape[1]))
@@ -223,7 +229,7 @@ def compute(cols: EventColumns, periods: Periods) -> KpiTable:
         by_site[k] = agg
     network = {k: v.sum(axis=0, keepdims=True) for k, v in per.items()}
     el = {"machine": per, "site": by_site, "network": network}
-    return KpiTable(periods=periods, machines=cols.machines, machine_site=cols.sites, sites=sites,
+    return KpiTable(periods=periods, machines=machines, machine_site=machine_sites, sites=sites,
                     elements=el, kpis={k: kpis_from_elements(v) for k, v in el.items()})
 
 

@@ -198,6 +198,23 @@ def spread_sum(machine: I64, start: F64, end: F64, value: F64, n_machines: int, 
     return out
 
 
+def held_at(machine: I64, ts: F64, value: F64, n_machines: int, times: F64) -> F64:
+    """The value of each machine's latest event before each of `times`, shape (n_machines, len(times)); NaN
+    where the machine has no event before it. Events in any order (ties: the later in the arrays wins)."""
+    out = np.full((n_machines, times.size), np.nan)
+    order = sort_events(machine, ts)
+    m, t, v = machine[order], ts[order], value[order]
+    bounds = np.searchsorted(m, np.arange(n_machines + 1))
+    for i in range(n_machines):
+        lo, hi = bounds[i], bounds[i + 1]
+        if hi == lo:
+            continue
+        k = np.searchsorted(t[lo:hi], times, side="left") - 1  # the last event strictly before each time
+        ok = k >= 0
+        out[i, ok] = v[lo:hi][k[ok]]
+    return out
+
+
 def _local(day: date, hour: int, minute: int, tz: ZoneInfo) -> float:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).timestamp()
 

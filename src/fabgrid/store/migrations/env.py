@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import fabgrid.store.rfq_tables
+import fabgrid.store.telemetry_rollups
 import fabgrid.store.telemetry_tables  # noqa: F401  (registers machine_events on Base.metadata)
 from fabgrid.store.tables import Base
 
