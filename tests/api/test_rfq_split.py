@@ -91,6 +91,12 @@ def test_tiers_split_over_two_factories(own: Platform, fdm: dict[str, Any], inbo
     compared = c.get(f"/api/v1/rfqs/{rid}/bids", headers=buyer).json()
     assert next(x for x in compared if x["id"] == bid_a["id"])["totals_by_part"] == {pid: {"50": 450.0,
                                                                                              "500": 3000.0}}
+    # no instant quote was asked: the CO2 per bid comes from the costing energy model of each site's machines
+    co2 = {x["id"]: x["co2_kg_by_quantity"] for x in compared}
+    assert co2[bid_a["id"]]["50"] > 0 and co2[bid_a["id"]]["500"] == pytest.approx(10 * co2[bid_a["id"]]["50"],
+                                                                                      rel=0.05)
+    assert co2[bid_b["id"]]["50"] == pytest.approx(co2[bid_a["id"]]["50"], rel=1e-6)  # same machine and grid
+    assert set(co2[bid_t["id"]]) == {"50"} and co2[bid_t["id"]]["50"] > 0
 
     # bad splits: refused whole, nothing changed
     url = f"/api/v1/rfqs/{rid}/award"

@@ -82,6 +82,11 @@ def cached_part(part_id: str, sha256: str, units: str | None = None) -> Any:
     return getattr(hit, "part", None)
 
 
+def prepared_part(part: StoredPart, make: Any) -> Any:
+    """The stored part prepared for quoting: from the cache, or made by `make()` and kept."""
+    return _prepared.get_or_make(_cache_key(part.id, part.sha256, part.units), make)
+
+
 def keep_prepared(part_id: str, sha256: str, prepared: Any, units: str | None = None) -> None:
     """Keep a part prepared for quoting (`services.quotes.PreparedPart`, e.g. the part an inline analysis
     just loaded, read in `units`) so that its first quote neither decrypts nor parses the design again."""

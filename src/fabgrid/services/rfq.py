@@ -31,7 +31,7 @@ from fabgrid.domain.rfq import (
     StoredFile,
 )
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import attachments, designs, factories, jobs, network
+from fabgrid.services import attachments, designs, factories, jobs, network, rfq_co2
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.messages import is_operator, notify, open_thread, texts
@@ -512,8 +512,9 @@ class BidLine:
     delivery_date: date
     meets_need_by: bool
     total_cny_by_quantity: dict[str, float]
-    #: production CO2 of the bid's parts at each quantity, where the factory's machines are known: from the buyer's
-    #: instant quotes of the parts, the per-part CO2 of that site's offer (None when no quote has one)
+    #: production CO2 of the bid's parts at each quantity, where the factory's machines are known: the per-part CO2
+    #: of that site's offer in the buyer's instant quotes, else of the costing energy model (`services.rfq_co2`);
+    #: None when the site cannot make a part of the bid
     co2_kg_by_quantity: dict[str, float] | None = None
     #: the comparison per part: part id -> quantity -> total price of that part at that quantity
     totals_by_part: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -526,6 +527,8 @@ def bids(settings: Settings, who: Principal, rfq_id: str) -> list[BidLine]:
         found = uow.rfq.bids(rfq_id)
         net = network.current(uow).network
         co2_unit = _co2_per_part(uow, r)
+    missing = {(t.part_id, b.site_id) for b in found for t in b.tiers} - co2_unit.keys()
+    co2_unit.update(rfq_co2.modelled_co2_per_part(settings, r, missing))  # the energy model where no quote has it
     today = local_today(now())
     out = []
     for b in found:
