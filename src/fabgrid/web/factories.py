@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from fabgrid.domain.catalog import ProcessFamily, Shift
 from fabgrid.domain.factory import (
@@ -24,7 +24,7 @@ from fabgrid.domain.factory import (
     MaterialStock,
 )
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import access, accounts, catalog_read, factories, storefront
+from fabgrid.services import access, accounts, catalog_read, factories, showroom_photos, storefront
 from fabgrid.services.accounts import Principal
 from fabgrid.web import i18n, mapsvg
 from fabgrid.web.session import (
@@ -182,7 +182,8 @@ def _storefront_page(request: Request, who: Principal, error: InputError | None 
                                                        e.machine_id or "", e.note) if x)
                                   for e in view.storefront.entries),
         "error": error.message if error else None, "hint": error.hint if error else None,
-        "saved": bool(request.query_params.get("saved"))}, status_code=error.status if error else 200, who=who)
+        "saved": bool(request.query_params.get("saved")),
+        "photos": showroom_photos.photos(settings, view.site.id)}, status_code=error.status if error else 200, who=who)
 
 
 @router.get("/factory/storefront", response_class=HTMLResponse)
@@ -263,7 +264,7 @@ def _entries(text: str) -> list[CalendarEntry]:
 
 @router.post("/factory/storefront/{part}", response_class=HTMLResponse)
 async def save_storefront(request: Request, part: str) -> Response:
-    """Save one part of the storefront (machines, materials, rates, calendar, capacity)."""
+    """Save one part of the storefront (machines, materials, rates, calendar, regions, capacity)."""
     who = require(request, "factory")
     form = await checked_form(request)
     settings = settings_of(request)
@@ -287,6 +288,9 @@ async def save_storefront(request: Request, part: str) -> Response:
             days = [d for d in range(7) if field(form, f"workday_{d}")]
             storefront.put_calendar(settings, who, _shifts(field(form, "shifts")), days,
                                     _entries(field(form, "entries")))
+        elif part == "regions":
+            storefront.put_regions(settings, who, [x for x in field(form, "provinces").replace("，", ",").replace(
+                "\n", ",").split(",") if x.strip()])
         elif part == "capacity":
             storefront.put_capacity(settings, who, bool(field(form, "at_capacity")),
                                     _number(form, "max_queue_h", "maximum queue (h)"))
@@ -333,6 +337,34 @@ def booth(request: Request, site_id: str) -> HTMLResponse:
     x, y = proj.xy(p.site.lon, p.site.lat)
     today = datetime.now(i18n.SHANGHAI).date()
     return render(request, "booth.html", {
+        "photos": showroom_photos.photos(settings, site_id),
         "p": p, "site": p.site, "models": models, "outline": mapsvg.outline_paths(), "map_w": mapsvg.WIDTH,
         "map_h": proj.height, "x": x, "y": y, "today": today,
         "names": p.storefront.machine_names}, who=who)
+
+
+@router.get("/showroom/{site_id}/photos/{name}")
+def booth_photo(request: Request, site_id: str, name: str) -> Response:
+    """One photo of a booth (JPEG), to whoever may see the booth."""
+    who = principal(request)
+    settings = settings_of(request)
+    p = factories.profile(settings, site_id)
+    if not p.verified and not (who is not None and (who.site_id == site_id or access.allows(who, ("operator",)))):
+        raise NotFoundError(f"factory {site_id!r} has no public booth yet", hint="/showroom lists the verified ones")
+    return Response(showroom_photos.photo_bytes(settings, site_id, name), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.post("/factory/showroom/photos", response_class=HTMLResponse)
+async def add_booth_photo(request: Request) -> Response:
+    """Add a photo to the factory's booth from its storefront page."""
+    who = require(request, "factory")
+    form = await checked_form(request)
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile):
+        raise InputError("choose a photo to upload", code="photo.missing")
+    try:
+        showroom_photos.add_photo(settings_of(request), who, await upload.read(showroom_photos.MAX_PHOTO_BYTES + 1))
+    except InputError as exc:
+        return _storefront_page(request, who, exc)
+    return RedirectResponse("/factory/storefront?saved=1#photos", status_code=303)

@@ -1,7 +1,7 @@
 """Factories: GET /api/v1/factory/work, POST /api/v1/factory/orders/{id}/status and /inspection,
 GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged), the
 storefront of the caller's own site: GET|PUT /api/v1/factory/machines, /materials, /rates, /calendar, /regions,
-GET|PUT /capacity
+GET|PUT /capacity, the booth's photos GET|POST /api/v1/factory/showroom/photos and DELETE .../{name}
 (each PUT replaces the list and answers the stored version), and the site's answer to its work: POST
 /api/v1/factory/orders/{id}/accept, /decline ({reason, note?}), /propose-date ({date, note?}), each with an optional
 line_id; the buyer's side is `orders_router`: GET /api/v1/orders/{id}/acceptance and
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from fabgrid.api.auth import CurrentPrincipal
@@ -33,7 +33,7 @@ from fabgrid.config import Settings
 from fabgrid.domain.acceptance import FACTORY_REASONS
 from fabgrid.domain.catalog import Shift
 from fabgrid.domain.factory import CalendarEntry, CustomMachine, MachineDeclaration, MaterialStock
-from fabgrid.services import acceptance, designs, orders, storefront
+from fabgrid.services import acceptance, designs, orders, showroom_photos, storefront
 
 router = APIRouter(prefix="/api/v1/factory", tags=["factory"])
 orders_router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -213,6 +213,28 @@ def get_regions(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str,
 @router.put("/regions", summary="Replace the provinces your site ships to (buyers elsewhere get no offer from it)")
 def put_regions(body: RegionsBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
     return storefront_regions_doc(storefront.put_regions(settings, principal, body.provinces))
+
+
+@router.get("/showroom/photos", summary="The photos of your showroom booth")
+def get_photos(principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    site = principal.site_id or "-"
+    names = showroom_photos.photos(settings, site) if principal.role == "factory" else []
+    return {"photos": [{"name": n, "url": f"/showroom/{site}/photos/{n}"} for n in names]}
+
+
+@router.post("/showroom/photos", status_code=201,
+             summary="Add a photo to your showroom booth (JPEG, PNG or WebP up to 10 MiB; stored encrypted)")
+async def add_photo(principal: CurrentPrincipal, settings: SettingsDep,
+                    photo: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    data = await photo.read(showroom_photos.MAX_PHOTO_BYTES + 1)
+    name = showroom_photos.add_photo(settings, principal, data)
+    return {"name": name, "url": f"/showroom/{principal.site_id}/photos/{name}"}
+
+
+@router.delete("/showroom/photos/{name}", status_code=204, summary="Remove a photo of your showroom booth")
+def remove_photo(name: str, principal: CurrentPrincipal, settings: SettingsDep) -> Response:
+    showroom_photos.remove_photo(settings, principal, name)
+    return Response(status_code=204)
 
 
 # ---------------------------------------------------------------------------- accept, decline, propose a date

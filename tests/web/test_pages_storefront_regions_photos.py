@@ -1,0 +1,46 @@
+"""The storefront page declares the provinces a factory ships to and adds showroom photos (issue 18, items 2 and 4);
+an unknown province is shown on the page in the user's language and changes nothing; the booth shows the photo."""
+
+from __future__ import annotations
+
+import html
+import io
+
+from pages_kit import Site, csrf_of
+from PIL import Image
+
+from fabgrid.data import load_network
+
+
+def test_regions_and_photos_on_the_storefront_page(site: Site) -> None:
+    site_id = sorted(load_network().sites)[0]
+    fac = site.browser()
+    site.login(fac, site.account("factory", site_id))
+    page = fac.get("/factory/storefront")
+    assert page.status_code == 200 and 'id="regions-form"' in page.text and 'id="photo-form"' in page.text
+    r = fac.post("/factory/storefront/regions", data={"csrf_token": csrf_of(page.text), "provinces": "湖南， Hubei"})
+    assert r.status_code == 303, r.text
+    page = fac.get("/factory/storefront")
+    assert 'value="Hunan, Hubei"' in page.text
+    bad = fac.post("/factory/storefront/regions", data={"csrf_token": csrf_of(page.text), "provinces": "Atlantis"})
+    assert bad.status_code == 422 and "is not a province the network delivers to" in html.unescape(bad.text)
+    assert 'value="Hunan, Hubei"' in fac.get("/factory/storefront").text
+    zh = site.browser("zh-CN")
+    site.login(zh, site.account("factory", site_id))
+    assert "发货地区" in zh.get("/factory/storefront").text and "展厅照片" in zh.get("/factory/storefront").text
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(out, format="JPEG")
+    page = fac.get("/factory/storefront")
+    r = fac.post("/factory/showroom/photos", data={"csrf_token": csrf_of(page.text)},
+                 files={"photo": ("floor.jpg", out.getvalue(), "image/jpeg")})
+    assert r.status_code == 303, r.text
+    bad = fac.post("/factory/showroom/photos", data={"csrf_token": csrf_of(page.text)},
+                   files={"photo": ("floor.jpg", b"plain text", "image/jpeg")})
+    assert bad.status_code == 415 and "not a readable image" in html.unescape(bad.text)
+    booth = site.browser().get(f"/showroom/{site_id}")
+    assert booth.status_code == 200 and f'src="/showroom/{site_id}/photos/' in booth.text
+    # back to shipping everywhere
+    page = fac.get("/factory/storefront")
+    assert fac.post("/factory/storefront/regions", data={"csrf_token": csrf_of(page.text),
+                                                         "provinces": ""}).status_code == 303
