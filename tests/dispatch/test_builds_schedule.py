@@ -6,6 +6,8 @@ data is a real host, telemetry or the simulated demo fleet, with OEE, utilisatio
 
 from __future__ import annotations
 
+import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -141,3 +143,36 @@ def test_machine_sources_and_figures_from_events(settings: Settings, closed_port
     assert abs(m2["utilisation"] - 6 / 24) < 0.01  # 6 h producing of the 24 h window
     assert m2["energy_kwh"] == 1.2 and m2["good_parts"] == 10 and m2["state"] == "idle"
     assert m2["oee"] is not None and 0 < m2["oee"] <= 1
+
+
+def test_powder_bed_lines_are_packed_in_the_build_volume(settings: Settings) -> None:
+    """SLS order lines of two buyers become one powder-bed build packed in 3D (parts stacked in the volume)."""
+    site = "cs-jingkai-01"
+    with TestClient(create_app(settings)) as client:
+        for n in range(2):
+            email = f"sls{n}@org{n}.example.com"
+            client.post("/api/v1/auth/signup", json={"email": email, "password": PASSWORD, "name": f"S{n}",
+                                                     "organisation": f"SLS buyer {n}"})
+            h = _login(client, email)
+            part = client.post("/api/v1/parts", files={"file": (f"s{n}.stl", _box_stl(60.0, 60.0, 20.0))},
+                               headers=h).json()
+            q = client.post("/api/v1/quotes", json={"part_id": part["id"], "material": "sls_pa12", "quantity": 30,
+                                                    "destination": "Changsha"}, headers=h).json()
+            assert site in {o["site"] for o in q["offers"]}, q["offers"]
+            r = client.post("/api/v1/orders", json={"lines": [{"quote_id": q["id"], "site": site}],
+                                                    "consent_design_sharing": True}, headers=h)
+            assert r.status_code == 201, r.text
+        accounts.signup(settings.database_url, email="f@jingkai.example.com", password=PASSWORD, name="F",
+                        organisation="Jingkai works", role="factory", site_id=site)
+        fh = _login(client, "f@jingkai.example.com")
+        plan = client.post("/api/v1/factory/builds/plan", headers=fh).json()
+    [build] = plan["builds"]
+    assert build["process"] == "sls" and build["copies"] == 60 and build["machine_model"].startswith("farsoon")
+    from fabgrid.services import builds
+
+    [stored] = builds.list_builds(settings, site)
+    assert stored.model_file and stored.picture
+    with zipfile.ZipFile(stored.model_file) as z:
+        model = z.read("3D/3dmodel.model").decode()
+    top = max(float(v) for v in re.findall(r'z="([-\d.e]+)"', model))
+    assert top > 25.0, "copies (20 mm high) are stacked at several heights of the powder bed"
