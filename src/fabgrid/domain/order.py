@@ -112,6 +112,8 @@ class OrderLine(_Frozen):
     machine_h: float = Field(ge=0, description="machine hours of all copies (the offer's estimate)")
     status: OrderStatus
     inspection: Inspection | None = None
+    certifications: tuple[str, ...] = Field(default=(), description="certificates the making site must hold (the "
+                                            "quote's request); re-allocation keeps to sites holding them")
 
 
 class OrderEvent(_Frozen):

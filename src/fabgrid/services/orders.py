@@ -179,7 +179,8 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
                 finish=q.quote.finish, quantity=offer.quantity, tier=chosen.tier,
                 unit_price_cny=chosen.unit_price_cny, total_price_cny=chosen.total_price_cny,
                 lead_time_days=chosen.lead_time_days, delivery_date=chosen.delivery_date,
-                machine_h=offer.estimate.job_time_s / 3600.0, status=OrderStatus.PLACED))
+                machine_h=offer.estimate.job_time_s / 3600.0, status=OrderStatus.PLACED,
+                certifications=tuple(q.request.get("certifications") or ())))
             sites[lid] = (offer.site, how)
         order = Order(id=oid, organisation_id=who.organisation_id, user_id=who.user_id, status=OrderStatus.PLACED,
                       destination=destinations.pop(), consent_design_sharing=bool(consent_design_sharing),

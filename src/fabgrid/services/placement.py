@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from fabgrid.domain.allocation import Candidate, Disruption, DisruptionKind, Line, Scenario, ScenarioSite
+from fabgrid.domain.allocation import (
+    Candidate,
+    Disruption,
+    DisruptionKind,
+    Line,
+    LineConstraints,
+    Scenario,
+    ScenarioSite,
+)
 from fabgrid.domain.order import OrderLine
 from fabgrid.domain.quote import Offer, Quote, TierOffer
 from fabgrid.errors import InputError
@@ -53,6 +61,8 @@ class Wanted:
     request: dict[str, Any]
     quantity: int
     due: date | None
+    #: certificates the making site must hold (the line's, else its quote request's)
+    certifications: tuple[str, ...] = ()
 
 
 def scenario(uow: UnitOfWork, lines: Sequence[Wanted], exclude_orders: set[str],
@@ -92,7 +102,9 @@ def scenario(uow: UnitOfWork, lines: Sequence[Wanted], exclude_orders: set[str],
                            production_co2_kg_per_unit=o.co2_kg / max(1, o.quantity),
                            risk_cny_per_unit=round(risk.get(o.site, 0.0) * o.unit_price_cny, 4))
                  for o in w.quote.offers if o.site in ships]
+        certs = w.certifications or tuple(w.request.get("certifications") or ())
         out_lines.append(Line(id=w.line_id, part=str(w.request.get("part_id", "")),
+                              constraints=LineConstraints(certifications=certs),
                               material=str(w.request.get("material", "")), quantity=w.quantity, due_date=w.due,
                               destination=w.request.get("destination"), split=False, candidates=tuple(cands)))
     return Scenario(name="orders", start_date=now().date(), horizon_days=HORIZON_DAYS, sites=tuple(sites),
@@ -119,7 +131,8 @@ def wanted_lines(uow: UnitOfWork, lines: Sequence[OrderLine]) -> list[Wanted]:
     for ln in lines:
         stored = uow.quotes.by_id(ln.quote_id)
         if stored is not None:
-            wanted.append(Wanted(ln.id, stored.quote, dict(stored.request or {}), ln.quantity, ln.delivery_date))
+            wanted.append(Wanted(ln.id, stored.quote, dict(stored.request or {}), ln.quantity, ln.delivery_date,
+                                 ln.certifications))
     return wanted
 
 

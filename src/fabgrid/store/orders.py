@@ -30,7 +30,8 @@ def _line(r: OrderLineRow) -> OrderLine:
         finish=r.finish, quantity=r.quantity, tier=r.tier, unit_price_cny=r.unit_price_cny,
         total_price_cny=r.total_price_cny, lead_time_days=r.lead_time_days,
         delivery_date=date.fromisoformat(r.delivery_date), machine_h=r.machine_h, status=OrderStatus(r.status),
-        inspection=Inspection.model_validate(r.inspection) if r.inspection else None)
+        inspection=Inspection.model_validate(r.inspection) if r.inspection else None,
+        certifications=tuple(r.certifications or ()))
 
 
 def _event(e: OrderEventRow) -> OrderEvent:
@@ -156,7 +157,8 @@ class OrderRepository:
                 finish=ln.finish, quantity=ln.quantity, tier=ln.tier, unit_price_cny=ln.unit_price_cny,
                 total_price_cny=ln.total_price_cny, lead_time_days=ln.lead_time_days,
                 delivery_date=ln.delivery_date.isoformat(), machine_h=ln.machine_h, status=ln.status.value,
-                inspection=ln.inspection.model_dump(mode="json") if ln.inspection else None))
+                inspection=ln.inspection.model_dump(mode="json") if ln.inspection else None,
+                certifications=list(ln.certifications) or None))
         try:
             self.session.flush()
         except IntegrityError:
@@ -173,7 +175,8 @@ class OrderRepository:
             site_id=ln.site_id, offer_site_id=ln.offer_site_id, process=ln.process.value, material=ln.material,
             finish=ln.finish, quantity=ln.quantity, tier=ln.tier, unit_price_cny=ln.unit_price_cny,
             total_price_cny=ln.total_price_cny, lead_time_days=ln.lead_time_days,
-            delivery_date=ln.delivery_date.isoformat(), machine_h=ln.machine_h, status=ln.status.value))
+            delivery_date=ln.delivery_date.isoformat(), machine_h=ln.machine_h, status=ln.status.value,
+            certifications=list(ln.certifications) or None))
         self.session.flush()
         order = self.session.get_one(OrderRow, ln.order_id)
         statuses = self.session.scalars(select(OrderLineRow.status).where(OrderLineRow.order_id == ln.order_id))

@@ -40,8 +40,10 @@ def parts_page(request: Request) -> HTMLResponse:
 
 
 def _catalog_choices(request: Request) -> dict[str, Any]:
-    cat = network.network_of(settings_of(request)).catalog
+    net = network.network_of(settings_of(request))
+    cat = net.catalog
     return {
+        "certificates": sorted({c for s in net.sites.values() for c in s.certifications}),
         "processes": [p for p in cat.processes.values()],
         "materials": sorted(cat.materials.values(), key=lambda m: (m.process.value, m.name)),
         "finishes": list(cat.finishes.values()),
@@ -104,7 +106,8 @@ async def ask_quote(request: Request, part_id: str) -> Response:
     req = quotes_store.QuoteRequest(
         part_id=part_id, material=field(form, "material"), quantity=_int(field(form, "quantity", "1"), "quantity"),
         process=field(form, "process") or None, finish=field(form, "finish") or None,
-        need_by=date.fromisoformat(need_by) if need_by else None, destination=field(form, "destination") or None)
+        need_by=date.fromisoformat(need_by) if need_by else None, destination=field(form, "destination") or None,
+        certifications=(field(form, "certificate"),) if field(form, "certificate") else ())
     quote, _ = quotes_store.create_quote(settings_of(request), who, req)
     return RedirectResponse(f"/quotes/{quote.id}", status_code=303)
 

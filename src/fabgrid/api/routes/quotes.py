@@ -31,6 +31,10 @@ class QuoteBody(BaseModel):
     need_by: date | None = None
     destination: str | None = Field(default=None, max_length=80, description="destination city",
                                     examples=["Changsha"])
+    certifications: list[str] = Field(default_factory=list, max_length=10,
+                                      description="certificates the making site must hold (e.g. ISO 9001); only "
+                                                  "such sites offer, and the order line keeps them",
+                                      examples=[["ISO 9001"]])
 
 
 @router.post("", status_code=201, summary="Quote a part over the network (same input, same stored quote)",
@@ -39,7 +43,8 @@ class QuoteBody(BaseModel):
 def create_quote(body: QuoteBody, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
     req = quotes_store.QuoteRequest(part_id=body.part_id, material=body.material.strip(), quantity=body.quantity,
                                     process=body.process, finish=body.finish, need_by=body.need_by,
-                                    destination=body.destination)
+                                    destination=body.destination,
+                                    certifications=tuple(c.strip() for c in body.certifications if c.strip()))
     quote, created = quotes_store.create_quote(settings, principal, req)
     doc = quote_doc(quote)
     return JSONResponse(doc, status_code=201 if created else 200, headers={"Location": doc["links"]["self"]})
