@@ -18,7 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
-from fabgrid.services import checkout, claims, formats, network, orders, parts, pdf, quotes_store, web_photos
+from fabgrid.services import (
+    checkout,
+    claims,
+    formats,
+    network,
+    orders,
+    part_split,
+    parts,
+    pdf,
+    quotes_store,
+    web_photos,
+)
 from fabgrid.web import cart, i18n
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -68,6 +79,7 @@ def part_page(request: Request, part_id: str) -> HTMLResponse:
            "units": [u for u in parts.UNITS if u != "in"], "unit_guess": guess,
            "repairable": any(f.code in parts.REPAIRABLE_CODES for f in findings),
            "pending": part.analysing, "today": date.today().isoformat(),
+           "split_max": part_split.MAX_BODIES, "split_min": part_split.MIN_BODY_TRIANGLES,
            **_catalog_choices(request)}
     return render(request, "part.html", ctx, who=who)
 

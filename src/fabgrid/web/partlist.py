@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fabgrid.errors import InputError
-from fabgrid.services import network, part_list, parts
+from fabgrid.services import network, part_list, part_split, parts
 from fabgrid.services.orders import LineRequest
 from fabgrid.web import cart
 from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
@@ -63,3 +63,12 @@ async def list_to_cart(request: Request) -> Response:
     resp = RedirectResponse("/cart", status_code=303)
     cart.write(request, resp, keep + new)
     return resp
+
+
+@router.post("/parts/{part_id}/split")
+async def split(request: Request, part_id: str) -> Response:
+    """Split a multi-body 3MF into one part per body; back to the part list."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    part_split.split_part(settings_of(request), who, part_id)
+    return RedirectResponse("/parts", status_code=303)

@@ -1,5 +1,6 @@
 """Parts: POST /api/v1/parts (streamed multipart upload), GET /api/v1/parts[/{id}[/mesh|/design|/audit]],
-PATCH /api/v1/parts/{id} {units} (read in another unit, analysed again).
+PATCH /api/v1/parts/{id} {units} (read in another unit, analysed again), POST /api/v1/parts/{id}/split (a
+multi-body 3MF into one part per body).
 
 The upload is parsed chunk by chunk (python-multipart) straight into the encrypting writer, so the size
 limit holds while streaming and memory stays at one chunk. Depends on services.parts/designs/ratelimit.
@@ -23,7 +24,7 @@ from fabgrid.api.deps import get_settings
 from fabgrid.api.errors import problem
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
-from fabgrid.services import designs, formats, parts, ratelimit
+from fabgrid.services import designs, formats, part_split, parts, ratelimit
 from fabgrid.services.accounts import Principal
 
 router = APIRouter(prefix="/api/v1/parts", tags=["parts"])
@@ -185,6 +186,18 @@ def patch_part(part_id: str, body: PartPatch, principal: CurrentPrincipal, setti
         return JSONResponse(part)
     doc = resources.job_doc(job)
     return JSONResponse(doc | {"part": part}, status_code=202, headers={"Location": doc["links"]["self"]})
+
+
+@router.post("/{part_id}/split", status_code=201, summary="Split a multi-body 3MF into one part per body",
+             responses={409: {"description": "the file holds one body", **_PROBLEM},
+                        413: {"description": "more bodies than can be split at once", **_PROBLEM},
+                        422: {"description": "not a 3MF, or a body with too few triangles", **_PROBLEM}})
+def split_part(part_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    """Each object / build item of the 3MF becomes its own part (binary STL in mm, analysed like an upload), to be
+    quoted and ordered as its own line; at most `services.part_split.MAX_BODIES` bodies of at least
+    `MIN_BODY_TRIANGLES` triangles each. The original part stays. Rate limit: "upload"."""
+    ratelimit.take(settings, principal, "upload")
+    return {"parts": [resources.part_doc(p, full=False) for p in part_split.split_part(settings, principal, part_id)]}
 
 
 @router.get("/{part_id}/mesh", summary="The part as a viewer mesh (binary glTF or STL), owner only",
