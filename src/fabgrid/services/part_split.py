@@ -57,11 +57,12 @@ def split_part(settings: Settings, who: Principal, part_id: str) -> list[StoredP
                              code="part.body_too_small")
         mesh = trimesh.Trimesh(loaded.vertices, faces, process=False)
         mesh.remove_unreferenced_vertices()
-        bodies.append((name, mesh.export(file_type="stl")))
+        data = mesh.export(file_type="stl")
+        bodies.append((name, data if isinstance(data, bytes) else str(data).encode()))
     stem = PurePath(part.filename).stem
     out = []
     for k, (name, data) in enumerate(bodies, start=1):
         label = _SAFE.sub("_", name).strip("_")[:60] or f"body{k}"
-        stored, _ = parts.upload_bytes(settings, who, f"{stem}-{k}-{label}.stl", bytes(data), units="mm")
+        stored, _ = parts.upload_bytes(settings, who, f"{stem}-{k}-{label}.stl", data, units="mm")
         out.append(stored)
     return out
