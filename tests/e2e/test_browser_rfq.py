@@ -11,6 +11,7 @@ import re
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import trimesh
@@ -251,3 +252,67 @@ def test_rfq_buyer_and_factory_halves(browser: Any, server: Server, tmp_path: An
     assert "询价: 1" in counts and "洽谈: 1" in counts and "现场签约项目: 1 (¥4900.00)" in counts, counts
     _shot(buyer, "14-exhibition-counts-zh")
     assert not errors, errors
+
+
+def test_split_award_and_the_operators_exhibition_page(browser: Any, server: Server, tmp_path: Any) -> None:
+    """The buyer splits an RFQ's two quantity tiers over two factories on the comparison per part; the operator
+    edits an exhibition on its page; screenshots in English and Chinese (rfq-20..23)."""
+    from fabgrid.services import rfq
+
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url, broker_url=None, mqtt_url=None)
+    site_a, site_b = _sites(server)[:2]
+    buyer_p = accounts.signup(server.database_url, email="split.e2e@example.com", password=PASSWORD, name="Lin",
+                              organisation="Split E2E Robotics")
+    stl = tmp_path / "clip.stl"
+    trimesh.creation.box((30, 20, 10)).export(str(stl))
+    buyer = _page(browser)
+    _login(buyer, server, "split.e2e@example.com")
+    buyer.goto(server.url + "/parts")
+    buyer.set_input_files("#file-input", str(stl))
+    buyer.wait_for_url(re.compile(r"/parts/prt_[0-9a-f]+$"))
+    part_id = buyer.url.rsplit("/", 1)[1]
+    buyer.wait_for_selector("#viewer[data-status=ready]")
+    made = rfq.create_rfq(settings, buyer_p, [rfq.PartWish(part_id=part_id, quantities=(20, 200), material="fdm_pla",
+                                                           process="fdm")],
+                          need_by=date.today() + timedelta(days=40),
+                          bid_deadline=datetime.now(UTC) + timedelta(hours=2), nda_required=False,
+                          invite=[site_a, site_b])
+    bids: dict[str, Any] = {}
+    for k, site in enumerate((site_a, site_b)):
+        fac = accounts.signup(server.database_url, email=f"split.{k}.e2e@factory.example.com", password=PASSWORD,
+                              name=f"F{k}", organisation=f"Split E2E factory {k}", role="factory", site_id=site)
+        bids[site] = rfq.place_bid(settings, fac, made.rfq.id, [
+            {"part_id": part_id, "quantity": q, "unit_price_cny": p, "lead_time_days": 8}
+            for q, p in ((20, 6.0 + k), (200, 4.0 - k))], valid_until=date.today() + timedelta(days=10))
+    buyer.goto(server.url + f"/rfqs/{made.rfq.id}")
+    buyer.select_option("#split-form select[name=pick_0_20]", bids[site_a].id)
+    buyer.select_option("#split-form select[name=pick_0_200]", bids[site_b].id)
+    _shot(buyer, "20-buyer-split-en")
+    buyer.click("#split-form button[type=submit]")
+    buyer.wait_for_selector("#awarded")
+    assert buyer.locator("#awarded tbody tr").count() == 2 and buyer.inner_text("#rfq-status") == "awarded"
+    _shot(buyer, "21-buyer-split-awarded-en")
+    _chinese(buyer)
+    assert "已授标" in buyer.inner_text("main")
+    _shot(buyer, "21-buyer-split-awarded-zh")
+
+    op = _page(browser)
+    accounts.signup(server.database_url, email="op.split.e2e@park.example.com", password=PASSWORD, name="Zhou",
+                    organisation="Park operations (split E2E)", role="operator")
+    _login(op, server, "op.split.e2e@park.example.com")
+    op.goto(server.url + "/operator/exhibitions")
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    op.fill("#exhibition-form input[name=name]", "湖南精密制造线上展")
+    op.fill("#exhibition-form input[name=theme]", "precision parts")
+    op.fill("#exhibition-form input[name=starts_on]", day.isoformat())
+    op.fill("#exhibition-form input[name=ends_on]", (day + timedelta(days=1)).isoformat())
+    op.click("#exhibition-form button[type=submit]")
+    op.wait_for_url(re.compile(r"/operator/exhibitions/exh_[0-9a-f]+$"))
+    op.select_option("#booth-new select[name=site_id]", site_a)
+    op.fill("#booth-new input[name=featured]", "PLA clips, brackets")
+    op.click("#booth-new button[type=submit]")
+    op.wait_for_selector(f".booth[data-site='{site_a}'] .remove-slot")
+    _shot(op, "22-operator-exhibition-en")
+    _chinese(op)
+    assert "添加展位" in op.inner_text("main")
+    _shot(op, "23-operator-exhibition-zh")
