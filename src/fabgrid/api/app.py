@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from fabgrid.api import errors
+from fabgrid.api import errors, openapi
 from fabgrid.api.routes import (
     auth,
     builds,
@@ -34,6 +34,7 @@ from fabgrid.services.ratelimit import RateLimitError
 def install(app: FastAPI, settings: Settings) -> None:
     """Register the API's error handlers and routers on `app`; start the job dispatcher when a broker is set."""
     errors.install(app)
+    openapi.install(app)
 
     @app.exception_handler(RateLimitError)
     async def _rate_limited(request: Request, exc: RateLimitError) -> JSONResponse:
