@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pages_kit import Site, csrf_of
 
-from fabgrid.services import accounts, exhibitions, factories, rfq
+from fabgrid.services import acceptance, accounts, claims, exhibitions, factories, orders, rfq
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -85,10 +85,12 @@ def test_the_buyer_splits_tiers_on_the_rfq_page(site: Site) -> None:
     rid = shown.rfq.id
     sites = [i.site_id for i in shown.invitations][:2]
     bids = []
+    facs = []
     for k, sid in enumerate(sites):
         fac = accounts.signup(s.database_url, email=f"split-page-{k}@factory.example.com",
                               password="correct horse battery", name="F", organisation=f"Split page {k}",
                               role="factory", site_id=sid)
+        facs.append(fac)
         bids.append(rfq.place_bid(s, fac, rid, [{"part_id": part["id"], "quantity": q, "unit_price_cny": 5.0 + k,
                                                  "lead_time_days": 7} for q in (10, 100)],
                                   valid_until=date.today() + timedelta(days=10)))
@@ -106,3 +108,21 @@ def test_the_buyer_splits_tiers_on_the_rfq_page(site: Site) -> None:
         (10, bids[1].id), (100, bids[0].id)}
     page = b.get(f"/rfqs/{rid}")
     assert page.text.count("data-order=") == 2 and 'id="split-form"' not in page.text
+
+    # a claim on the delivered line of the 100 decided remake: the order page shows the line at no charge
+    oid = next(t.order_id for t in got.awarded_tiers if t.quantity == 100)
+    fac = facs[0]
+    acceptance.accept(s, fac, oid)
+    for st in ("in_production", "built"):
+        orders.factory_status(s, fac, oid, st)
+    orders.factory_inspection(s, fac, oid, True, 5, [], {})
+    for st in ("shipped", "delivered"):
+        orders.factory_status(s, fac, oid, st)
+    line = orders.get_order(s, who, oid).lines[0]
+    c = claims.open_claim(s, who, oid, line.id, "cracked")
+    op = accounts.signup(s.database_url, email="split-page-op@park.example.com", password="correct horse battery",
+                         name="Op", organisation="Split page park", role="operator")
+    claims.decide(s, op, c.id, "remake", remake_quantity=7)
+    page = b.get(f"/orders/{oid}")
+    assert page.status_code == 200 and page.text.count('class="badge remake-line"') == 1, page.text
+    assert "7 parts remade" in b.get(f"/orders/{oid}/claims").text
