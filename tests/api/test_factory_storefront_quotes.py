@@ -96,7 +96,9 @@ def test_ship_regions_decide_who_gets_an_offer(own: Platform) -> None:
     assert offer_of(gz, site) is None and gz["offers"]
     why = next(x for x in gz["rejected"] if x["site"] == site)
     assert why["code"] == "ships_to" and "Guangdong" in why["reason"]
-    # the allocation does not place a Guangzhou line there either, even from a quote made before
+    # a buyer naming it for Guangzhou from a quote made before is refused; the allocation does not place it there
+    r = own.client.post("/api/v1/orders", json={"lines": [{"quote_id": far["id"], "site": site}]}, headers=buyer)
+    assert r.status_code == 409 and "order.ships_to" in r.text, r.text
     with UnitOfWork(own.settings.database_url) as uow:
         stored = uow.quotes.by_id(far["id"])
         assert stored is not None

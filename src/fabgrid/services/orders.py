@@ -134,6 +134,18 @@ def _quoted(uow: UnitOfWork, who: Principal, i: int, ln: LineRequest) -> _Quoted
     return q
 
 
+def _check_ships_to(uow: UnitOfWork, site_ids: set[str], destination: object) -> None:
+    """409 when a site the buyer chose does not ship to the destination's province (its storefront's regions)."""
+    data = network.current(uow)
+    city = data.logistics.cities.get(str(destination).casefold()) if destination else None
+    for sid in sorted(site_ids):
+        site = data.network.sites.get(sid)
+        if city is not None and site is not None and not site.ships_to_province(city.province):
+            raise InputError(f"{site.name} does not ship to {city.province} (it ships to {', '.join(site.ships_to)})",
+                             hint="choose another offer of the quote, or let the allocation choose (leave site out)",
+                             code="order.ships_to", status=409)
+
+
 def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest],
                 consent_design_sharing: bool = False, idempotency: tuple[str, str] | None = None,
                 on_placed: Callable[[UnitOfWork, Order], None] | None = None) -> Order:
@@ -166,6 +178,7 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
                                  code="order.no_capacity", status=409)
             sites.update({lid: (site, "chosen by the allocation engine") for lid, site in placed.items()})
         full = factories.probation_full(uow, {str(ln.site) for ln in lines if ln.site is not None})
+        _check_ships_to(uow, {str(ln.site) for ln in lines if ln.site is not None}, next(iter(destinations)))
         if full:
             raise InputError(next(iter(full.values())), hint="choose another offer of the quote, or let the "
                              "allocation choose (leave site out)", code="order.probation_cap", status=409)
