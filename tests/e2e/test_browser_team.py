@@ -1,6 +1,7 @@
 """The part list and team accounts in headless Chromium against a real `fabgrid serve` whose e-mail goes to a real
 SMTP server (aiosmtpd), in zh-CN and en (issue 17, items 5 and 7): three files chosen at once are uploaded and
-listed, two are ticked with their quantities, quoted at once and put in the cart together; the organisation's
+listed, two are ticked with their quantities, quoted at once and put in the cart together; a two-body 3MF is split
+on its page into one part per body; the organisation's
 administrator invites a colleague from the team page, the colleague opens the e-mailed link, joins, sees the
 team without the invitation form, and the design access log page lists the owner's 3D views. Screenshots go to
 test-artifacts/e2e/team-<lang>-*.png."""
@@ -150,6 +151,23 @@ def test_part_list_and_team_invite(browser: Any, mail_server: Server, mailbox: _
     cart = page.inner_text("#cart")
     assert "bracket.stl" in cart and "spacer.stl" in cart and "cover.stl" not in cart
     _shot(page, lang, "3-cart")
+
+    # 1b: a two-body 3MF split on its page into one part per body
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.creation.box((10.0, 10.0, 10.0)), geom_name="cube")
+    pin = trimesh.creation.cylinder(5.0, 20.0)
+    pin.apply_translation((30.0, 0.0, 0.0))
+    scene.add_geometry(pin, geom_name="pin")
+    (tmp_path / "pair.3mf").write_bytes(scene.export(file_type="3mf"))
+    page.goto(url + "/parts")
+    page.set_input_files("#file-input", str(tmp_path / "pair.3mf"))
+    page.wait_for_url(re.compile(r"/parts/prt_[0-9a-f]+$"))
+    page.wait_for_selector("#split-form")
+    _shot(page, lang, "3b-split-offer")
+    page.click("#split-submit")
+    page.wait_for_url(re.compile(r"/parts$"))
+    listing = page.inner_text("#parts")
+    assert "pair-1-cube.stl" in listing and "pair-2-pin.stl" in listing
 
     # 2: the administrator invites a colleague; the e-mail's link -> join -> the colleague is a buyer member
     page.goto(url + "/team")
