@@ -1,5 +1,6 @@
 """The required certificate flows to the order line (issue 17, item 5): a quote asked with a certificate has
-offers from certified sites only, the order line keeps the certificate (API and order page), and the allocation
+offers from certified sites only, the order line keeps the certificate (API, order page, the factory's work list),
+and the allocation
 engine places a line without a chosen site at a certified site only."""
 
 from __future__ import annotations
@@ -60,5 +61,16 @@ def test_order_page_shows_the_certificate(platform: Platform) -> None:
     b.post("/login", data={"csrf_token": token.group(1), "email": email, "password": "correct horse battery"})
     page = b.get(f"/orders/{o['id']}").text
     assert 'class="line-certificate">所需证书: IATF 16949' in page
+    n2 = platform._next()
+    fab_email = f"certfab{n2}@park.example.com"
+    from fabgrid.services import accounts
+
+    accounts.signup(platform.settings.database_url, email=fab_email, password="correct horse battery", name="F",
+                    organisation=f"cert factory {n2}", role="factory", site_id=q["offers"][0]["site"])
+    fab = TestClient(c.app, headers={"Accept-Language": "en"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', fab.get("/login").text)
+    assert token
+    fab.post("/login", data={"csrf_token": token.group(1), "email": fab_email, "password": "correct horse battery"})
+    assert 'class="line-certificate">Required certificate: IATF 16949' in fab.get("/factory").text  # the work list
     part_page = b.get(f"/parts/{part['id']}").text
     assert 'id="required-certificate"' in part_page and '<option value="ISO 9001">' in part_page
