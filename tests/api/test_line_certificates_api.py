@@ -1,7 +1,6 @@
 """The required certificate flows to the order line (issue 17, item 5): a quote asked with a certificate has
 offers from certified sites only, the order line keeps the certificate (API, order page, the factory's work list),
-and the allocation
-engine places a line without a chosen site at a certified site only."""
+and the allocation engine places a line without a chosen site at a certified site only."""
 
 from __future__ import annotations
 
