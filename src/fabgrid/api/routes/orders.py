@@ -15,7 +15,9 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import order_doc, quote_doc
 from fabgrid.config import Settings
+from fabgrid.domain.order import Order
 from fabgrid.services import checkout, claims, invoices, messages, orders
+from fabgrid.services.accounts import Principal
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -114,13 +116,14 @@ def place_order(body: OrderBody, principal: CurrentPrincipal, settings: Settings
     form = body.checkout()
     if form is not None:
         made = checkout.place(settings, principal, lines, form, idempotency_key)
-        doc = order_doc(made)
+        doc = _full_doc(settings, principal, made)
         return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
     if idempotency_key is None:
-        doc = order_doc(orders.place_order(settings, principal, lines, body.consent_design_sharing))
+        doc = _full_doc(settings, principal, orders.place_order(settings, principal, lines,
+                                                                body.consent_design_sharing))
         return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
     placed = orders.place_order_once(settings, principal, idempotency_key, lines, body.consent_design_sharing)
-    doc = order_doc(placed.order)
+    doc = _full_doc(settings, principal, placed.order)
     headers = {"Location": doc["links"]["self"]} | ({"Idempotent-Replayed": "true"} if placed.replayed else {})
     return JSONResponse(doc, status_code=200 if placed.replayed else 201, headers=headers)
 
@@ -134,8 +137,15 @@ def list_orders(principal: CurrentPrincipal, settings: SettingsDep,
 @router.get("/{order_id}", summary="An order with its lines, status timeline (UTC), thread and claims (remakes, "
             "refunds)")
 def get_order(order_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
-    doc = order_doc(orders.get_order(settings, principal, order_id))
-    thread = messages.order_thread(settings, principal, order_id)  # opened on first use, like the RFQ's
+    return _full_doc(settings, principal, orders.get_order(settings, principal, order_id))
+
+
+def _full_doc(settings: Settings, principal: Principal, order: Order) -> dict[str, Any]:
+    """The order resource as GET answers it, also for the answer to placing one: lines, timeline, thread (opened
+    when the order is placed, or on first read for orders older than threads) and claims."""
+    doc = order_doc(order)
+    order_id = order.id
+    thread = messages.order_thread(settings, principal, order_id)
     doc["thread_id"] = thread.id
     doc["links"]["thread"] = f"/api/v1/threads/{thread.id}/messages"
     found = claims.order_claims(settings, principal, order_id)
