@@ -119,7 +119,9 @@ def test_buyer_journey_and_factory_isolation(browser: Any, server: Server, tmp_p
     fac.wait_for_url(re.compile(r"/factory$"))
     assert fac.locator(f'tr[data-order="{order_id}"]').count() == 1
     assert "工厂任务" in fac.content()  # Chinese from Accept-Language
-    fac.locator(f'tr[data-order="{order_id}"] form.inline-form button').click()
+    fac.locator(f'tr[data-order="{order_id}"] form.accept-form button').click()  # the factory takes the work
+    fac.wait_for_url(re.compile(r"/factory\?done=1$"))
+    fac.locator(f'tr[data-order="{order_id}"] form[action$="/status"] button').click()  # -> in production
     fac.wait_for_url(re.compile(r"/factory\?done=1$"))
     photo = tmp_path / "plate.png"
     _plate_photo(photo)
