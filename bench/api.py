@@ -23,6 +23,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 10
@@ -85,6 +86,19 @@ def _wait_http(url: str, timeout_s: float = 120) -> None:
             pass
         time.sleep(0.3)
     raise RuntimeError(f"server at {url} did not start in {timeout_s} s")
+
+
+def upload_and_wait(c: Any, h: dict[str, str], stl: bytes, timeout_s: float = 600) -> str:
+    """Upload the part and wait until its analysis is done (ready or failed); its id."""
+    r = c.post("/api/v1/parts", files={"file": ("sphere100k.stl", stl)}, headers=h)
+    r.raise_for_status()
+    part_id = str(r.json()["part"]["id"] if r.status_code == 202 else r.json()["id"])
+    deadline = time.monotonic() + timeout_s
+    while c.get(f"/api/v1/parts/{part_id}", headers=h).json()["status"] not in ("ready", "failed"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"analysis of the 100k part did not finish in {timeout_s:.0f} s")
+        time.sleep(0.5)
+    return part_id
 
 
 def _percentile(xs: list[float], q: float) -> float:
@@ -180,14 +194,7 @@ def main(argv: list[str]) -> int:
             redis.Redis.from_url(broker).delete(f"{queue}.analysis")  # drop the 50 queued analyses
             worker.send_signal(signal.SIGCONT)
         stl, tris = _sphere_stl(159, 159)
-        r = c.post("/api/v1/parts", files={"file": ("sphere100k.stl", stl)}, headers=h)
-        r.raise_for_status()
-        part_id = r.json()["part"]["id"] if r.status_code == 202 else r.json()["id"]
-        deadline = time.monotonic() + 600
-        while c.get(f"/api/v1/parts/{part_id}", headers=h).json()["status"] not in ("ready", "failed"):
-            if time.monotonic() > deadline:
-                raise RuntimeError("analysis of the 100k part did not finish in 600 s")
-            time.sleep(0.5)
+        part_id = upload_and_wait(c, h, stl)
         print(f"part: UV sphere, {tris:,} triangles, {len(stl) / 1e6:.1f} MB, analysed", flush=True)
 
         def one(qty: int) -> float:

@@ -21,7 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.api import ROOT, _percentile, _port, _sphere_stl, _up, _wait_http
+from bench.api import ROOT, _percentile, _port, _sphere_stl, _up, _wait_http, upload_and_wait
 
 PG_ADMIN = os.environ.get("FABGRID_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CLIENTS = 10
@@ -65,14 +65,7 @@ def _run(workers: int, stl: bytes, tmp: Path) -> dict[str, float]:
         c.post("/api/v1/auth/signup", json=creds).raise_for_status()
         tok = c.post("/api/v1/auth/token", data={"username": creds["email"], "password": creds["password"]})
         h = {"Authorization": f"Bearer {tok.json()['access_token']}"}
-        r = c.post("/api/v1/parts", files={"file": ("sphere100k.stl", stl)}, headers=h)
-        r.raise_for_status()
-        part_id = r.json()["part"]["id"] if r.status_code == 202 else r.json()["id"]
-        deadline = time.monotonic() + 600
-        while c.get(f"/api/v1/parts/{part_id}", headers=h).json()["status"] not in ("ready", "failed"):
-            if time.monotonic() > deadline:
-                raise RuntimeError("analysis of the 100k part did not finish in 600 s")
-            time.sleep(0.5)
+        part_id = upload_and_wait(c, h, stl)
 
         def one(qty: int) -> float:
             t0 = time.perf_counter()
