@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from email import message_from_bytes
 from email.policy import default
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -194,6 +196,24 @@ def test_cancelling_before_the_start_leaves_every_order_as_it_was(own: Platform)
     assert r.json()["state"] == "cancelled"
     assert _lines(own, oh) == before
     _problem(own.client.delete(f"/api/v1/operator/disruptions/{d['id']}", headers=oh), 409, "disruption.over")
+
+
+def test_a_line_due_on_the_first_day_of_a_closure_is_in_its_preview(own: Platform) -> None:
+    """A line promised for the day a closure starts is still being made (a same-city order can be due today): the
+    preview must move or slip it. The start is that day at 09:00 at the sites (or later today), where the sites' date
+    and the UTC date agree; a check on the UTC date or a strict 'due after the start' left such lines out."""
+    buyer = own.buyer()
+    order = _order(own, buyer, dims=(22, 18, 9))
+    line = order["lines"][0]
+    due = date.fromisoformat(line["delivery_date"])
+    start = max(datetime.combine(due, dt_time(9, 0), tzinfo=ZoneInfo("Asia/Shanghai")), now() + timedelta(minutes=10))
+    assert start.astimezone(ZoneInfo("Asia/Shanghai")).date() == due
+    oh = own.account("operator")
+    body = {"kind": "site", "target": order["site_id"], "start": start.isoformat(),
+            "end": (start + timedelta(days=3)).isoformat(), "preview": True}
+    r = own.client.post("/api/v1/operator/disruptions", json=body, headers=oh)
+    assert r.status_code == 200, r.text
+    assert [m for m in r.json()["moves"] if m["line_id"] == line["id"]], r.json()["moves"]
 
 
 def test_a_province_disruption_slips_dates_the_buyer_accepts_or_cancels(own: Platform) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from fabgrid.config import Settings
+from fabgrid.costing.leadtime import local_today
 from fabgrid.domain.acceptance import DateProposal, ProposalStatus
 from fabgrid.domain.allocation import (
     Assignment,
@@ -118,7 +119,7 @@ def _engine_disruption(uow: UnitOfWork, kind: DisruptionKind, target: str, start
     t = target.strip()
     if not t:
         raise InputError("target is empty", hint=_TARGET_HINT, code="disruption.target")
-    first = max(0, (start.date() - at.date()).days)
+    first = max(0, (local_today(start) - local_today(at)).days)
     last = HORIZON_DAYS if end is None else min(HORIZON_DAYS, max(1, math.ceil((end - at).total_seconds() / 86400)))
     days = max(1, last - first)
     if kind is DisruptionKind.SITE:
@@ -175,11 +176,13 @@ class _Queued:
 
 
 def _queued(uow: UnitOfWork, start: datetime) -> list[_Queued]:
-    """The network's queued lines (allocated or in production) still due when the disruption starts."""
+    """The network's queued lines (allocated or in production) due on or after the disruption's first day at the
+    sites (a line promised for today is still being made when a closure starts this afternoon)."""
+    first_day = local_today(start)
     out = []
     for o in uow.orders.find(statuses=tuple(QUEUED_AT_SITE), limit=100_000, with_events=False):
         for ln in o.lines:
-            if ln.status in QUEUED_AT_SITE and ln.site_id is not None and ln.delivery_date > start.date():
+            if ln.status in QUEUED_AT_SITE and ln.site_id is not None and ln.delivery_date >= first_day:
                 stored = uow.quotes.by_id(ln.quote_id)
                 out.append(_Queued(ln, o, Quote.model_validate(stored.quote) if stored is not None else None))
     return out
@@ -267,7 +270,7 @@ def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime,
     from fabgrid.network.check import check_plan
     from fabgrid.network.disrupt import disrupt
 
-    today = at.date()
+    today = local_today(at)
     queued = _queued(uow, start)
     if not queued:
         return [], ()
