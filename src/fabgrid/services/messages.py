@@ -54,8 +54,7 @@ def open_thread(uow: UnitOfWork, kind: str, ref_id: str, key: str, organisation_
         return found
     t = Thread(id=new_id("thr"), kind=kind, ref_id=ref_id, organisation_id=organisation_id,
                site_ids=tuple(dict.fromkeys(site_ids)), created_at=now())
-    uow.rfq.add_thread(key, t)
-    return t
+    return uow.rfq.add_thread(key, t)
 
 
 def order_thread(settings: Settings, who: Principal, order_id: str) -> Thread:

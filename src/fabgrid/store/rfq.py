@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fabgrid.domain.rfq import (
@@ -311,11 +312,19 @@ class RfqRepository:
         r = self.session.scalar(select(ThreadRow).where(ThreadRow.key == key))
         return None if r is None else _thread(r)
 
-    def add_thread(self, key: str, t: Thread) -> None:
-        """Open a thread."""
-        self.session.add(ThreadRow(id=t.id, key=key, kind=t.kind, ref_id=t.ref_id, organisation_id=t.organisation_id,
-                                   site_ids={"sites": list(t.site_ids)}, created_at=t.created_at))
-        self.session.flush()
+    def add_thread(self, key: str, t: Thread) -> Thread:
+        """Open a thread; the one stored when a concurrent transaction opened `key` first (the key is unique)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(ThreadRow(id=t.id, key=key, kind=t.kind, ref_id=t.ref_id,
+                                           organisation_id=t.organisation_id, site_ids={"sites": list(t.site_ids)},
+                                           created_at=t.created_at))
+        except IntegrityError:
+            found = self.thread_by_key(key)
+            if found is None:
+                raise
+            return found
+        return t
 
     def thread(self, thread_id: str) -> Thread | None:
         """One thread."""
