@@ -35,9 +35,12 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# The longer byte-mutation run of part intake (tests/hostile: 5,000 mutated files per target, random seeds).
+# The longer byte-mutation run of part intake (tests/hostile: 5,000 mutated files per target, random seeds)
+# and the longer schemathesis run over the OpenAPI (50 valid and 50 invalid requests per operation).
 fuzz: $(STAMP)
 	FABGRID_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest -q tests/hostile/test_hostile_fuzz.py -p no:cacheprovider
+	FABGRID_OPENAPI_EXAMPLES=50 $(VENV)/bin/pytest -q tests/hostile/test_openapi_fuzz.py -p no:cacheprovider \
+	  -o timeout=7200
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench
