@@ -11,6 +11,7 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,23 +80,30 @@ def test_bambu_stop_cancels_and_frees_the_build(settings: Settings, bambu: Bambu
 
 
 def test_bambu_pause_resume_and_merged_delta_reports(bambu: BambuLan) -> None:
-    bambu.printer.print_s = 4.0
+    bambu.printer.print_s = 8.0  # long enough to see it print and pause on a loaded machine
+
+    def until(state: HostState, within_s: float = 10.0) -> Any:
+        """The printer's report once it reaches `state` (its reports come over MQTT: polled, never slept on)."""
+        deadline = time.monotonic() + within_s
+        while (st := host.status()).state is not state:
+            assert time.monotonic() < deadline, st
+            time.sleep(0.1)
+        return st
+
     host = connector(Connection("bambu", bambu.url, serial=BAMBU_SERIAL, access_code=BAMBU_CODE))
     try:
         assert host.status().state is HostState.IDLE
         host.start("raw.gcode", b"G28\nG1 X10 Y10\n" * 200)
-        time.sleep(0.8)
-        st = host.status()
+        st = until(HostState.PRINTING)
         assert st.state is HostState.PRINTING and st.job == "raw.gcode" and st.material == "PETG"
         assert st.temperatures["tool0"] == (220.0, 220.0) and st.layers == 25
         with pytest.raises(InputError) as busy:
             host.start("second.gcode", b"G28\n")
         assert busy.value.code == "dispatch.busy"
         host.pause()  # type: ignore[attr-defined]
-        time.sleep(0.5)
-        assert host.status().state is HostState.PAUSED
+        until(HostState.PAUSED)
         host.resume()  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while (st := host.status()).outcome is not JobOutcome.DONE:
             assert time.monotonic() < deadline, st
             time.sleep(0.3)
