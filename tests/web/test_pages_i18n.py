@@ -23,6 +23,18 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
     assert en["yes"] == "yes" and zh["yes"] == "是"  # YAML 1.1 would read a bare `yes:` key as True
 
 
+def test_every_simulator_assumption_has_a_name_and_its_source_in_both_languages() -> None:
+    from fabgrid.sim.config import load_params
+    from fabgrid.sim.report import assumption_rows
+
+    params = load_params()
+    en, zh = i18n.catalog("en"), i18n.catalog("zh")
+    assert [k for k, _, _ in assumption_rows(params) if f"vr.param.{k}" not in en] == []
+    for section, source in params.sources.items():  # the English text is the data's own, word for word
+        assert en.get(f"vr.source.{section}") == source, section
+        assert re.search(r"[\u4e00-\u9fff]", zh[f"vr.source.{section}"]), section
+
+
 def test_every_key_used_by_the_templates_is_in_the_catalog() -> None:
     root = resources.files("fabgrid.web") / "templates"
     used = set()

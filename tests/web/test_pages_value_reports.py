@@ -63,6 +63,10 @@ def test_value_report_page_form_progress_report(site: Site) -> None:
     assert all("—" not in shown for _, shown in cards)
     assert 'data-parameter="fabgrid.batch_h" class="changed"' in text
     assert 'data-parameter="demand.orders_per_day">' in text
+    table = text[text.index('id="vr-assumptions"'):]
+    table = table[:table.index("</table>")]
+    assert "平均故障间隔时间（小时）" in table and "平台策略设置" in table  # names and sources in zh-CN
+    assert "assumption:" not in table and "rule of thumb" not in table, table[:2000]
     assert '<svg class="vr-chart"' in text and 'data-chart="change"' in text and 'data-chart="oee"' in text
     assert "相对变化：fabgrid 相对传统模式" in text and "每日网络 OEE" in text and "第 0 天" in text
     assert 'id="vr-explain"' in text and 'id="vr-sim-oee"' in text
@@ -71,6 +75,7 @@ def test_value_report_page_form_progress_report(site: Site) -> None:
     site.login(en, op_email)
     text = en.get(url).text
     assert "Good parts per busy machine-hour" in text and "Relative change, fabgrid vs traditional" in text
+    assert "Mean time between failures (h)" in text and "platform policy settings" in text
     assert "Network OEE per day" in text and "Why the live KPIs and the simulator&#39;s figures differ" in text
     listed = en.get("/operator/value-reports").text
     rid = url.rsplit("/", 1)[1]
