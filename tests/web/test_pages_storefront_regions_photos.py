@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 
 from pages_kit import Site, csrf_of
 from PIL import Image
@@ -40,6 +41,16 @@ def test_regions_and_photos_on_the_storefront_page(site: Site) -> None:
     assert bad.status_code == 415 and "not a readable image" in html.unescape(bad.text)
     booth = site.browser().get(f"/showroom/{site_id}")
     assert booth.status_code == 200 and f'src="/showroom/{site_id}/photos/' in booth.text
+    # the storefront removes the photo: gone from the booth; a second removal is a 404 page, nothing else changes
+    page = fac.get("/factory/storefront")
+    names = re.findall(r'data-photo="([^"]+)"', page.text)
+    assert len(names) == 1 and f'action="/factory/showroom/photos/{names[0]}/delete"' in page.text
+    r = fac.post(f"/factory/showroom/photos/{names[0]}/delete", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    assert f'src="/showroom/{site_id}/photos/' not in site.browser().get(f"/showroom/{site_id}").text
+    again = fac.post(f"/factory/showroom/photos/{names[0]}/delete", data={"csrf_token": csrf_of(page.text)})
+    assert again.status_code == 404
+    assert fac.post(f"/factory/showroom/photos/{names[0]}/delete", data={}).status_code == 403  # no CSRF token
     # back to shipping everywhere
     page = fac.get("/factory/storefront")
     assert fac.post("/factory/storefront/regions", data={"csrf_token": csrf_of(page.text),

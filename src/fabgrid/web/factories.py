@@ -368,3 +368,12 @@ async def add_booth_photo(request: Request) -> Response:
     except InputError as exc:
         return _storefront_page(request, who, exc)
     return RedirectResponse("/factory/storefront?saved=1#photos", status_code=303)
+
+
+@router.post("/factory/showroom/photos/{name}/delete", response_class=HTMLResponse)
+async def remove_booth_photo(request: Request, name: str) -> Response:
+    """Remove a photo of the factory's booth from its storefront page (404 page for a photo it does not have)."""
+    who = require(request, "factory")
+    await checked_form(request)
+    showroom_photos.remove_photo(settings_of(request), who, name)
+    return RedirectResponse("/factory/storefront?saved=1#photos", status_code=303)
