@@ -47,6 +47,20 @@ def test_the_factory_accepts_declines_and_proposes_on_its_page(site: Site) -> No
     assert r.status_code == 303, r.text
     props = buyer.get(f"/api/v1/orders/{order_id}/acceptance").json()["proposals"]
     assert [(p["proposed_date"], p["status"]) for p in props] == [(new, "pending")]
+    # the buyer's order page links the notice, which offers to accept the date, keep theirs or cancel the line
+    order_page = buyer.get(f"/orders/{order_id}").text
+    assert 'id="disruption-notice"' in order_page
+    notice = buyer.get(f"/orders/{order_id}/disruption")
+    assert "Delivery date changes" in notice.text and f'data-proposal="{props[0]["id"]}"' in notice.text
+    keep = f'/orders/{order_id}/disruption/{props[0]["id"]}/keep'
+    assert f'action="{keep}"' in notice.text and "Keep my date" in notice.text
+    r = buyer.post(keep, data={"csrf_token": csrf_of(notice.text)})
+    assert r.status_code == 303, r.text
+    props = buyer.get(f"/api/v1/orders/{order_id}/acceptance").json()["proposals"]
+    assert [p["status"] for p in props] == ["rejected"]
+    assert buyer.get(f"/api/v1/orders/{order_id}").json()["lines"][0]["delivery_date"] == later  # kept
+    assert buyer.post(keep, data={"csrf_token": csrf_of(notice.text)}).status_code == 409  # decided already
+    assert 'id="notice-none"' in buyer.get(f"/orders/{order_id}/disruption").text
 
 
 def test_a_declined_line_leaves_the_site(site: Site) -> None:

@@ -100,9 +100,10 @@ def test_the_buyer_sees_the_notice_and_accepts_the_new_date(site: Site) -> None:
             "end": _local(start + timedelta(days=5))}  # PLA short everywhere: every offer is later
     assert op.post("/operator/disruptions", data=form).status_code == 303
     order = buyer.get(f"/orders/{order_id}")
-    assert 'id="disruption-notice"' in order.text and "网络中断影响了本订单" in order.text
+    assert 'id="disruption-notice"' in order.text and "交期已变更或需要您答复" in order.text
     notice = buyer.get(f"/orders/{order_id}/disruption")
     assert notice.status_code == 200 and 'id="notice-pending"' in notice.text and "接受新交期" in notice.text
+    assert "keep-date" not in notice.text  # a disruption's date is the network's earliest: accept it or cancel
     import re
 
     m = re.search(r'data-proposal="(dpr_[0-9a-f]+)"', notice.text)

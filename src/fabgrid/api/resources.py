@@ -201,6 +201,7 @@ def document_doc(d: FactoryDocument) -> dict[str, Any]:
 def proposal_doc(p: DateProposal) -> dict[str, Any]:
     """A factory's proposed delivery date, the buyer's decision and where to give it."""
     doc: dict[str, Any] = p.model_dump(mode="json")
+    doc["keepable"] = p.keepable  # false: a date from a disruption or a decline, to accept or cancel the line
     base = f"/api/v1/orders/{p.order_id}/date-proposals/{p.id}"
     doc["links"] = {"order": f"/api/v1/orders/{p.order_id}", "accept": f"{base}/accept", "reject": f"{base}/reject"}
     return doc

@@ -80,3 +80,10 @@ class DateProposal(_Frozen):
     status: ProposalStatus
     created_at: datetime
     decided_at: datetime | None = None
+
+    @property
+    def keepable(self) -> bool:
+        """True when the buyer may keep the date they have: the line's own factory proposed another of its own
+        accord. A date from a disruption or after a decline (notes `disruption <id>`, `declined by <site>: ...`)
+        is the earliest one the network can make, so the buyer accepts it or cancels the line."""
+        return not self.note.startswith(("disruption ", "declined by "))

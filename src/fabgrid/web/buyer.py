@@ -19,6 +19,7 @@ from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
 from fabgrid.services import (
+    acceptance,
     checkout,
     claims,
     formats,
@@ -272,8 +273,12 @@ def order_page(request: Request, order_id: str) -> HTMLResponse:
     steps = [{"status": s, "done": s in reached, "current": s == o.status} for s in orders.STATUSES]
     photos = web_photos.list_photos(settings, who, order_id)
     files = {ln.part_id: parts.get_part(settings, who, ln.part_id).filename for ln in o.lines}
-    return render(request, "order.html", {"order": o, "steps": steps, "sites": _site_names(request), "photos": photos,
-                                          "files": files, "refresh": o.status not in ("delivered", "cancelled"),
+    # the notice of changed dates: after a disruption, or while a proposed date waits for the buyer's answer
+    notice = any(e.note.startswith("disruption ") for e in o.events) or any(
+        p.status.value == "pending" for p in acceptance.acceptance_view(settings, who, order_id).proposals)
+    return render(request, "order.html", {"notice": notice, "order": o, "steps": steps, "sites": _site_names(request),
+                                          "photos": photos, "files": files,
+                                          "refresh": o.status not in ("delivered", "cancelled"),
                                           "checkout": checkout.checkout_of(settings, who, order_id),
                                           "claims": claims.order_claims(settings, who, order_id)}, who=who)
 

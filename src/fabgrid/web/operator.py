@@ -224,6 +224,15 @@ async def accept_new_date(request: Request, order_id: str, proposal_id: str) -> 
     return RedirectResponse(f"/orders/{order_id}/disruption", status_code=303)
 
 
+@router.post("/orders/{order_id}/disruption/{proposal_id}/keep")
+async def keep_date(request: Request, order_id: str, proposal_id: str) -> Response:
+    """The buyer keeps the date they have, rejecting the one the line's factory proposed."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    acceptance.decide_proposal(settings_of(request), who, order_id, proposal_id, False)
+    return RedirectResponse(f"/orders/{order_id}/disruption", status_code=303)
+
+
 @router.post("/orders/{order_id}/disruption/lines/{line_id}/cancel")
 async def cancel_moved_line(request: Request, order_id: str, line_id: str) -> Response:
     """The buyer cancels a line rather than accept the later date a disruption gave it."""
