@@ -88,4 +88,8 @@ def test_join_approve_storefront_showroom(site: Site, lang: str) -> None:
     assert 'id="verified-badge"' in booth and "Prusa" in booth and "fdm_pla" in booth and "ISO 9001" in booth
     listed = public.get("/showroom", params={"material": "fdm_pla", "city": "Changsha"}).text
     assert f'data-site="{site_id}"' in listed
+    # places in the page's language: the city select's labels, the booth's and the cards' city and province
+    place = "长沙, 湖南" if lang == "zh" else "Changsha, Hunan"
+    assert place in booth and place in listed and ('>长沙</option>' in listed) == (lang == "zh"), place
+    assert ">Urumqi</option>" not in listed or lang == "en"
     assert f'data-site="{site_id}"' not in public.get("/showroom", params={"process": "sls"}).text

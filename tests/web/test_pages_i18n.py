@@ -35,6 +35,17 @@ def test_every_simulator_assumption_has_a_name_and_its_source_in_both_languages(
         assert re.search(r"[\u4e00-\u9fff]", zh[f"vr.source.{section}"]), section
 
 
+def test_every_place_of_the_network_has_its_chinese_name() -> None:
+    from fabgrid.data import load_document
+    from fabgrid.network.geo import load_logistics
+
+    logistics = load_logistics()
+    provinces = {str(p["id"]): str(p["name_zh"]) for p in load_document("provinces.yaml")["provinces"]}
+    assert [c.name for c in logistics.cities.values() if not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", c.name_zh)] == []
+    zh = provinces | logistics.province_names_zh
+    assert sorted({c.province for c in logistics.cities.values()} - set(zh)) == []
+
+
 def test_every_key_used_by_the_templates_is_in_the_catalog() -> None:
     root = resources.files("fabgrid.web") / "templates"
     used = set()

@@ -7,7 +7,7 @@ intensity, city coordinates) come from `fabgrid/data/logistics.yaml`. Depends on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -33,6 +33,8 @@ class City:
     province: str
     lat: float
     lon: float
+    #: the city's Chinese name (pages in zh-CN); empty in logistics data stored before it was recorded
+    name_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Logistics:
     cities: dict[str, City]
     #: price of a consignment's first started kilogram per band (None: data without it, priced per unit)
     band_first_kg_cny: FloatArray | None = None
+    #: Chinese names of the provinces cities lie in that provinces.yaml (tariffs) does not list
+    province_names_zh: dict[str, str] = field(default_factory=dict)
 
     def city(self, name: str) -> City:
         """The city called `name` (case-insensitive); NotFoundError names a few known cities."""
@@ -66,7 +70,7 @@ def parse_logistics(doc: dict[str, Any]) -> Logistics:
     if np.any(np.diff(max_km) <= 0):
         raise InputError("logistics.yaml: tariff bands must have increasing max_road_km")
     cities = {str(c["name"]).casefold(): City(str(c["name"]), str(c["province"]), float(c["lat"]),
-                                              float(c["lon"])) for c in doc["cities"]}
+                                              float(c["lon"]), str(c.get("name_zh") or "")) for c in doc["cities"]}
     first = [b.get("first_kg_cny") for b in bands]
     return Logistics(
         band_first_kg_cny=np.array([float(f) for f in first]) if all(f is not None for f in first) else None,
@@ -77,6 +81,7 @@ def parse_logistics(doc: dict[str, Any]) -> Logistics:
         min_cny_per_unit=float(doc["tariff"].get("min_cny_per_unit", 0.0)),
         co2_kg_per_t_km=float(doc["co2"]["road_freight_kg_per_t_km"]),
         cities=cities,
+        province_names_zh={str(k): str(v) for k, v in (doc.get("provinces_zh") or {}).items()},
     )
 
 

@@ -77,3 +77,17 @@ def machine_processes(settings: Settings) -> dict[str, str]:
     """Machine model id -> its process id."""
     with UnitOfWork(settings.database_url) as uow:
         return {m.id: m.process.value for m in uow.catalog.machine_models()}
+
+
+def place_names_zh(settings: Settings) -> dict[str, str]:
+    """The Chinese names of the network's places, by their English names: the destination cities, the provinces
+    with tariffs (provinces.yaml) and the other provinces cities lie in (logistics.yaml). A place without one is
+    left out (the pages show its English name)."""
+    from fabgrid.services import factories, network
+
+    with UnitOfWork(settings.database_url) as uow:
+        logistics = network.current(uow).logistics
+        out = {p.id: p.name_zh for p in factories.provinces(uow).values() if p.name_zh}
+    out.update({k: v for k, v in logistics.province_names_zh.items() if v})
+    out.update({c.name: c.name_zh for c in logistics.cities.values() if c.name_zh})
+    return out

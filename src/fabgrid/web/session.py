@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 
 from fabgrid.config import Settings
 from fabgrid.errors import InputError
-from fabgrid.services import access
+from fabgrid.services import access, catalog_read
 from fabgrid.services.access import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from fabgrid.services.accounts import Principal, authenticate
 from fabgrid.web import i18n
@@ -119,8 +119,19 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     """Render a page template with the language, the translator `t`, the user and the CSRF token."""
     lang = language(request)
     token = csrf_token(request)
+    names: dict[str, str] = {}
+
+    def place(name: object) -> str:
+        """A city or province of the network in the page's language (its Chinese name on zh-CN pages)."""
+        text = "" if name is None else str(name)
+        if lang != "zh" or not text:
+            return text
+        if not names:
+            names.update(catalog_read.place_names_zh(settings_of(request)) or {"": ""})
+        return names.get(text, text)
+
     ctx: dict[str, Any] = {
-        "lang": lang, "languages": i18n.LANGUAGES, "user": who,
+        "lang": lang, "languages": i18n.LANGUAGES, "user": who, "place": place,
         "t": lambda key, **kw: i18n.translate(lang, key, **kw),
         "csrf_token": token, "csrf_field": CSRF_FIELD, "path": request.url.path,
         "path_qs": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
