@@ -51,6 +51,15 @@ def test_regions_and_photos_on_the_storefront_page(site: Site) -> None:
     again = fac.post(f"/factory/showroom/photos/{names[0]}/delete", data={"csrf_token": csrf_of(page.text)})
     assert again.status_code == 404
     assert fac.post(f"/factory/showroom/photos/{names[0]}/delete", data={}).status_code == 403  # no CSRF token
+    # the showroom (and GET /api/v1/sites) filter by the province a factory ships to
+    public = site.browser("zh-CN")
+    shown = public.get("/showroom", params={"ships_to": "Hubei"}).text
+    assert f'data-site="{site_id}"' in shown and '<option value="Hubei" selected>湖北</option>' in shown
+    assert f'data-site="{site_id}"' not in public.get("/showroom", params={"ships_to": "Guangdong"}).text
+    api = [s["id"] for s in site.browser().get("/api/v1/sites", params={"ships_to": "Guangdong"}).json()["sites"]]
+    assert site_id not in api and api  # those that ship everywhere stay
+    assert site_id in [s["id"] for s in site.browser().get("/api/v1/sites", params={"ships_to": "Hunan"}).json()
+                       ["sites"]]
     # back to shipping everywhere
     page = fac.get("/factory/storefront")
     assert fac.post("/factory/storefront/regions", data={"csrf_token": csrf_of(page.text),

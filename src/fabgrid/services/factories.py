@@ -505,9 +505,11 @@ def profile(settings: Settings, site_id: str, now: datetime | None = None) -> Si
 
 def search(settings: Settings, *, process: ProcessFamily | None = None, material: str | None = None,
            certificate: str | None = None, city: str | None = None, province: str | None = None,
-           verified_only: bool = False, now: datetime | None = None) -> list[SiteProfile]:
+           ships_to: str | None = None, verified_only: bool = False,
+           now: datetime | None = None) -> list[SiteProfile]:
     """Sites (ordered by id) that run `process`, stock `material`, hold an unexpired `certificate`, lie in `city`
-    / `province`; with `verified_only`, only verified factories (the showroom)."""
+    / `province`, ship to the province `ships_to` (those that ship everywhere too); with `verified_only`, only
+    verified factories (the showroom)."""
     now = now or datetime.now(UTC)
     today = local_today(now)
     with UnitOfWork(settings.database_url) as uow:
@@ -523,6 +525,8 @@ def search(settings: Settings, *, process: ProcessFamily | None = None, material
             if province and s.province.casefold() != province.strip().casefold():
                 continue
             if material and material not in s.materials:
+                continue
+            if ships_to and not s.ships_to_province(ships_to.strip()):
                 continue
             p = _profile(uow, s, fronts.get(s.id), now, with_scorecard=False)
             if process is not None and process not in p.processes:

@@ -383,3 +383,9 @@ def put_regions(settings: Settings, who: Principal, provinces: Sequence[str]) ->
                 out.append(hit)
         site = view.site.model_copy(update={"ships_to": tuple(out)})
         return _save(uow, who, view, "regions", site, view.storefront, {"ships_to": out})
+
+
+def destination_provinces(settings: Settings) -> list[str]:
+    """The provinces a factory may ship to (`known_provinces`), by id."""
+    with UnitOfWork(settings.database_url) as uow:
+        return sorted(known_provinces(uow))

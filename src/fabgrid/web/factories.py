@@ -310,17 +310,20 @@ async def save_storefront(request: Request, part: str) -> Response:
 def showroom(request: Request) -> HTMLResponse:
     """The verified factories of the network, searchable by process, material, certificate and city."""
     settings = settings_of(request)
-    q = {k: request.query_params.get(k, "").strip() for k in ("process", "material", "certificate", "city")}
+    q = {k: request.query_params.get(k, "").strip()[:80]
+         for k in ("process", "material", "certificate", "city", "ships_to")}
     try:
         proc = ProcessFamily(q["process"]) if q["process"] else None
     except ValueError:
         raise InputError(f"unknown process {q['process']!r}", code="showroom.process") from None
     found = factories.search(settings, process=proc, material=q["material"] or None,
-                             certificate=q["certificate"] or None, city=q["city"] or None, verified_only=True)
+                             certificate=q["certificate"] or None, city=q["city"] or None,
+                             ships_to=q["ships_to"] or None, verified_only=True)
     view = catalog_read.network_view(settings)
     return render(request, "showroom.html", {
         "q": q, "found": found, "processes": view.processes, "materials": view.materials,
-        "cities": sorted({s.city for s in view.sites})}, who=principal(request))
+        "cities": sorted({s.city for s in view.sites}),
+        "provinces": sorted(storefront.destination_provinces(settings))}, who=principal(request))
 
 
 @router.get("/showroom/{site_id}", response_class=HTMLResponse)

@@ -26,9 +26,11 @@ def list_sites(settings: SettingsDep, province: Annotated[str | None, Query(desc
                certificate: Annotated[str | None, Query(description="e.g. ISO 9001 (unexpired)")] = None,
                city: Annotated[str | None, Query(description="e.g. Changsha")] = None,
                verified: Annotated[bool | None, Query(description="only verified factories")] = None,
+               ships_to: Annotated[str | None, Query(max_length=40, description="a province the factory ships "
+                                                     "to, e.g. Hubei (factories that ship everywhere too)")] = None,
                ) -> dict[str, Any]:
     found = factories.search(settings, process=process, material=material, certificate=certificate, city=city,
-                             province=province, verified_only=bool(verified))
+                             province=province, ships_to=ships_to, verified_only=bool(verified))
     procs = catalog_read.machine_processes(settings)
     out = [site_profile_doc(p, procs) for p in found]
     return {"sites": out, "count": len(out)}
