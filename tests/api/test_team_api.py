@@ -35,12 +35,13 @@ class _Mailbox:
                               body.get_content() if body is not None else ""))
         return "250 OK"
 
-    def wait_for(self, to: str, timeout_s: float = 20.0) -> tuple[str, str]:
+    def wait_for(self, to: str, timeout_s: float = 20.0, nth: int = 1) -> tuple[str, str]:
+        """The `nth` e-mail to `to`, once it came."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for rcpt, subject, body in self.messages:
-                if to in rcpt:
-                    return subject, body
+            mine = [(subject, body) for rcpt, subject, body in self.messages if to in rcpt]
+            if len(mine) >= nth:
+                return mine[nth - 1]
             time.sleep(0.05)
         raise AssertionError(f"no e-mail to {to}: {self.messages}")
 
@@ -150,6 +151,49 @@ def test_invite_join_roles_and_orders(own: Platform, mailbox: _Mailbox) -> None:
     assert order_id not in [o["id"] for o in c.get("/api/v1/orders", headers=other).json()]
     _problem(c.patch(f"/api/v1/team/members/{mine}", json={"role": "buyer"}, headers=other), 404, "team.member")
     _problem(c.delete(f"/api/v1/team/invitations/{third['id']}", headers=other), 404, "team.invitation")
+
+
+def _join(p: Platform, mailbox: _Mailbox, admin: dict[str, str], email: str, name: str,
+          nth: int = 1) -> dict[str, str]:
+    r = p.client.post("/api/v1/team/invitations", json={"email": email, "role": "buyer"}, headers=admin)
+    assert r.status_code == 201, r.text
+    _, body = mailbox.wait_for(email, nth=nth)
+    link = _LINK.search(body)
+    assert link, body
+    r = p.client.post("/api/v1/team/join", json={"token": link.group(1), "name": name, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return p.login(email)
+
+
+def test_an_admin_removes_a_member(own: Platform, mailbox: _Mailbox) -> None:
+    c = own.client
+    admin = own.buyer("Yuelu Drones Team")
+    me = c.get("/api/v1/auth/me", headers=admin).json()
+    assert me["team_role"] == "admin"
+    email = "pilot@drones.example.com"
+    member = _join(own, mailbox, admin, email, "Zhao Lei")
+    assert c.get("/api/v1/auth/me", headers=member).json()["team_role"] == "buyer"
+    key = c.post("/api/v1/auth/api-keys", json={"name": "ERP"}, headers=member).json()["api_key"]
+    order_id = _order(own, member)
+    uid = next(m["user_id"] for m in c.get("/api/v1/team", headers=admin).json()["members"] if m["email"] == email)
+
+    _problem(c.delete(f"/api/v1/team/members/{me['id']}", headers=admin), 409, "team.remove_self")
+    _problem(c.delete(f"/api/v1/team/members/{me['id']}", headers=member), 403, "team.not_admin")
+    _problem(c.delete(f"/api/v1/team/members/{uid}", headers=own.buyer()), 404, "team.member")
+    assert c.delete(f"/api/v1/team/members/{uid}", headers=admin).status_code == 204
+    # gone from the team; the session and the API key stop at once; log-in refused with the reason
+    assert email not in [m["email"] for m in c.get("/api/v1/team", headers=admin).json()["members"]]
+    assert c.get("/api/v1/auth/me", headers=member).status_code == 401
+    assert c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    r = c.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    _problem(r, 403, "auth.removed")
+    # what they ordered stays the organisation's
+    assert c.get(f"/api/v1/orders/{order_id}", headers=admin).status_code == 200
+    _problem(c.delete(f"/api/v1/team/members/{uid}", headers=admin), 404, "team.member")  # removed already
+    # invited again, they come back with the account they had (the same user id)
+    back = _join(own, mailbox, admin, email, "Zhao Lei", nth=2)
+    assert c.get("/api/v1/auth/me", headers=back).json()["id"] == uid
+    assert c.get(f"/api/v1/orders/{order_id}", headers=back).status_code == 200
 
 
 def test_bad_input_is_a_problem(own: Platform) -> None:

@@ -50,6 +50,16 @@ def test_team_page_invite_and_join(site: Site) -> None:
     assert "王芳" in page.text and "管理员" in page.text
     r = invitee.post("/team/invite", data={"csrf_token": csrf_of(page.text), "email": "x@team.example.com"})
     assert r.status_code == 403
+    assert "member-remove" not in page.text  # a buyer member removes no one
+
+    # the admin removes the colleague: gone from the list, logged out on their next page
+    page = admin.get("/team")
+    uid = re.search(r'action="/team/members/(\d+)/remove"', page.text)
+    assert uid and page.text.count('class="inline-form member-remove"') == 1  # not the admin's own row
+    r = admin.post(f"/team/members/{uid.group(1)}/remove", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    assert "wang.fang@team.example.com" not in admin.get("/team").text
+    assert invitee.get("/parts", follow_redirects=False).status_code in (302, 303)
 
 
 def test_design_access_log_page(site: Site) -> None:

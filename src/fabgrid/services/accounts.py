@@ -165,7 +165,8 @@ def add_member(uow: UnitOfWork, organisation_id: int, *, email: str, password: s
                team_role: TeamRole) -> int:
     """A buyer user added to an existing buyer organisation with `team_role`, in the caller's transaction
     (services.team, on an accepted invitation): the e-mail, password and name are checked as at sign-up. Returns
-    the user's id; 409 when the e-mail has an account."""
+    the user's id; 409 when the e-mail has an account (except one removed from this organisation's team: it
+    comes back with the new name, password and role)."""
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise InputError(f"email {email!r} is not a valid address", hint="use name@example.com",
@@ -173,7 +174,12 @@ def add_member(uow: UnitOfWork, organisation_id: int, *, email: str, password: s
     _check_password(password)
     if not name.strip():
         raise InputError("name must not be empty", code="auth.missing_field")
-    if uow.users.by_email(email) is not None:
+    known = uow.users.by_email(email)
+    if known is not None and known.removed_at is not None and known.organisation_id == organisation_id:
+        known.name, known.password_hash, known.removed_at = name.strip(), _hasher.hash(password), None
+        uow.team.set_role(known.id, team_role)
+        return int(known.id)
+    if known is not None:
         raise InputError(f"an account for {email} exists already", hint="log in with it instead, or ask for an "
                          "invitation to another address", code="auth.email_taken", status=409)
     user = uow.users.add(organisation_id, email, name.strip(), _hasher.hash(password), "buyer")
@@ -251,6 +257,12 @@ def login(url: str, email: str, password: str, address: str | None = None) -> Is
             uow.commit()
             raise
         uow.users.clear_failures(acct)
+        if user.removed_at is not None:
+            uow.users.auth_event("refused_removed", who, address, "log-in refused: removed from the team", t)
+            uow.commit()
+            raise InputError("this account was removed from its organisation's team",
+                             hint="ask an administrator of the organisation to invite you again",
+                             code="auth.removed", status=403)
         issued = _issue(uow, user.id, "session", "login", SESSION_TTL)
         uow.commit()
         return issued
@@ -293,7 +305,7 @@ def authenticate(url: str, token: str) -> Principal | None:
             if expires <= datetime.now(UTC):
                 return None
         user = uow.users.get(row.user_id)
-        if user is None:
+        if user is None or user.removed_at is not None:
             return None
         org = uow.organisations.get(user.organisation_id)
         assert org is not None

@@ -184,6 +184,23 @@ def set_role(settings: Settings, who: Principal, user_id: int, role: str) -> Tea
         return member.model_copy(update={"team_role": team_role})
 
 
+def remove_member(settings: Settings, who: Principal, user_id: int) -> TeamMember:
+    """An administrator removes a member from the team: they can no longer log in and their sessions and API keys
+    stop working at once; their parts, quotes and orders stay the organisation's. Not oneself (409: another
+    administrator does it, so one always stays); 404 for a user not in the team."""
+    _admin(who, "remove members")
+    if user_id == who.user_id:
+        raise InputError("you cannot remove yourself from the team",
+                         hint="another administrator of your organisation can", code="team.remove_self", status=409)
+    with UnitOfWork(settings.database_url) as uow:
+        member = next((m for m in uow.team.members(who.organisation_id) if m.user_id == user_id), None)
+        if member is None:
+            raise NotFoundError(f"{who.organisation} has no member {user_id}", code="team.member")
+        uow.team.remove(user_id, now())
+        uow.commit()
+        return member
+
+
 def withdraw(settings: Settings, who: Principal, invitation_id: str) -> None:
     """An administrator withdraws an open invitation (its link stops working)."""
     _admin(who, "withdraw invitations")

@@ -99,6 +99,8 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: the role in a buyer organisation (domain.team.TeamRole: buyer | admin; migration 0020)
     team_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: when an administrator removed the user from the organisation's team (migration 0024); None: a member
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AccessTokenRow(Base):

@@ -13,7 +13,7 @@ from sqlalchemy import ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fabgrid.domain.team import TeamInvitation, TeamMember, TeamRole
-from fabgrid.store.tables import Base, UserRow, utcnow
+from fabgrid.store.tables import AccessTokenRow, Base, UserRow, utcnow
 
 
 class TeamInvitationRow(Base):
@@ -52,8 +52,10 @@ class TeamRepository:
         self.session = session
 
     def members(self, organisation_id: int) -> list[TeamMember]:
-        """The organisation's users with their team roles, in the order they joined (no role stored: buyer)."""
-        q = select(UserRow).where(UserRow.organisation_id == organisation_id).order_by(UserRow.id)
+        """The organisation's users with their team roles, in the order they joined (no role stored: buyer); the
+        users removed from the team are left out."""
+        q = (select(UserRow).where(UserRow.organisation_id == organisation_id, UserRow.removed_at.is_(None))
+             .order_by(UserRow.id))
         return [TeamMember(user_id=u.id, email=u.email, name=u.name, team_role=TeamRole(u.team_role or "buyer"),
                            joined_at=_utc(u.created_at) or u.created_at) for u in self.session.scalars(q)]
 
@@ -66,6 +68,15 @@ class TeamRepository:
         """Give a user `role` in their organisation."""
         self.session.execute(update(UserRow).where(UserRow.id == user_id).values(team_role=role.value)
                              .execution_options(synchronize_session=False))
+
+    def remove(self, user_id: int, at: datetime) -> None:
+        """Remove a user from their organisation's team: the account stays (for the records that name it), marked
+        removed, and every token and API key of it is revoked."""
+        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(removed_at=at)
+                             .execution_options(synchronize_session=False))
+        self.session.execute(update(AccessTokenRow).where(AccessTokenRow.user_id == user_id,
+                                                          AccessTokenRow.revoked_at.is_(None))
+                             .values(revoked_at=at).execution_options(synchronize_session=False))
 
     def add_invitation(self, invitation_id: str, *, organisation_id: int, email: str, role: TeamRole,
                        token_sha256: str, invited_by_user_id: int, expires_at: datetime) -> TeamInvitation:

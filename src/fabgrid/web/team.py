@@ -93,6 +93,15 @@ async def team_role(request: Request, user_id: int) -> Response:
     return RedirectResponse("/team", status_code=303)
 
 
+@router.post("/team/members/{user_id}/remove")
+async def team_remove(request: Request, user_id: int) -> Response:
+    """An administrator removes a member from the team."""
+    who = require(request, *BUYER)
+    await checked_form(request)
+    team.remove_member(settings_of(request), who, user_id)
+    return RedirectResponse("/team", status_code=303)
+
+
 @router.get("/team/join/{token}", response_class=HTMLResponse)
 def join_page(request: Request, token: str) -> HTMLResponse:
     """The invitee's page: who invited them to which organisation, their name and password (404 page when the

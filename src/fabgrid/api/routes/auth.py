@@ -36,7 +36,7 @@ class ApiKeyRequest(BaseModel):
 
 
 def _principal_json(p: accounts.Principal) -> dict[str, Any]:
-    return {"id": p.user_id, "email": p.email, "name": p.name, "role": p.role,
+    return {"id": p.user_id, "email": p.email, "name": p.name, "role": p.role, "team_role": p.team_role,
             "organisation": {"id": p.organisation_id, "name": p.organisation, "site_id": p.site_id}}
 
 

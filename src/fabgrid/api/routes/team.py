@@ -86,6 +86,15 @@ def set_role(user_id: int, body: RoleBody, principal: CurrentPrincipal, settings
     return _member(team.set_role(settings, principal, user_id, body.role.value))
 
 
+@router.delete("/members/{user_id}", status_code=204,
+               summary="Remove a member from the team (administrators; not yourself): their log-ins and API keys "
+               "stop working, their parts and orders stay the organisation's",
+               responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM})
+def remove_member(user_id: int, principal: CurrentPrincipal, settings: SettingsDep) -> Response:
+    team.remove_member(settings, principal, user_id)
+    return Response(status_code=204)
+
+
 @router.post("/join", status_code=201, summary="Join an organisation through an invitation's link",
              responses={404: {"description": "the invitation is used, withdrawn or expired", **_PROBLEM},
                         409: {"description": "the e-mail has an account already", **_PROBLEM}})
