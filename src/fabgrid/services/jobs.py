@@ -41,7 +41,6 @@ QUEUES = ("analysis", "planning", "dispatch", "notify", "sim")
 #: The queue of each job kind (a kind not named here goes to `planning`).
 QUEUE_OF: dict[str, str] = {
     "analyze_part": "analysis",            # parts above the inline size limit
-    "reroute": "planning",                 # re-allocation after a disruption or a decline
     "build_follow": "dispatch",            # a build sent to a printer, followed to its end
     "email": "notify", "webhook_delivery": "notify",
     "sim.run": "sim", "operator.value_report": "sim",

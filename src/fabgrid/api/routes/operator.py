@@ -35,7 +35,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 class DisruptionBody(BaseModel):
     """A disruption over a window: `kind` and `target` (site id, machine id, province, FROM:TO route of city
     names, material id), `start`, `end` (none: open-ended); `preview: true` only shows the moves. The older form
-    `{site_id, days}` closes a site for `days` from now (a reroute job)."""
+    `{site_id, days}` closes a site for `days` from now (a site disruption starting now)."""
 
     model_config = ConfigDict(extra="forbid")
 
