@@ -325,3 +325,25 @@ def test_preview_commit_and_cancel_on_postgresql(pg_url: str, tmp_path: Any) -> 
         assert _lines(p, oh) != before
         assert client.delete(f"/api/v1/operator/disruptions/{r.json()['id']}", headers=oh).status_code == 200
         assert _lines(p, oh) == before
+
+
+def test_a_line_no_site_can_take_says_why(own: Platform) -> None:
+    """Every other site of the line's quote closed: a closure of its own site leaves it with no site, and the
+    preview says why (the other sites that could make it are closed too), in the API and on the operator's page."""
+    buyer = own.buyer()
+    order = _order(own, buyer, dims=(24, 18, 6))
+    site = order["site_id"]
+    oh = own.account("operator")
+    quote = own.client.get(f"/api/v1/quotes/{order['lines'][0]['quote_id']}", headers=buyer).json()
+    others = sorted({o["site"] for o in quote["offers"]} - {site})
+    start = now() + timedelta(minutes=5)
+    for s in others:
+        r = own.client.post("/api/v1/operator/disruptions", json={
+            "kind": "site", "target": s, "start": start.isoformat()}, headers=oh)
+        assert r.status_code == 202, r.text
+    r = own.client.post("/api/v1/operator/disruptions", json={
+        "kind": "site", "target": site, "start": start.isoformat(), "preview": True}, headers=oh)
+    assert r.status_code == 200, r.text
+    mine = [m for m in r.json()["moves"] if m["order_id"] == order["id"]]
+    assert mine and mine[0]["to_site"] is None, mine
+    assert mine[0]["unplaced_reason"] == "others_full" and mine[0]["alternatives"] == len(others), mine

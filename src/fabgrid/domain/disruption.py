@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -53,6 +54,10 @@ class DisruptionMove(_Frozen):
     to_site_load_days: float | None = None
     old_status: OrderStatus = OrderStatus.ALLOCATED
     proposal_id: str | None = None
+    #: why no site takes a line (`to_site` None): `no_other_offer` (no other site's offer in its quote can make it
+    #: in its process and tier) or `others_full` (the `alternatives` that can are taken or hit within the horizon)
+    unplaced_reason: Literal["no_other_offer", "others_full"] | None = None
+    alternatives: int = 0
 
     @property
     def moved(self) -> bool:

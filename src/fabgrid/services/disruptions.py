@@ -263,10 +263,26 @@ def _co2(q: _Queued, site: str | None) -> float | None:
     return None
 
 
-def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime,
-                at: datetime) -> tuple[list[DisruptionMove], tuple[str, ...]]:
-    """The engine's re-plan of the queued lines under `d`: one move per line that changes site or slips, and what
-    the independent checker (`network.check.check_plan`) finds wrong with the re-plan (nothing, normally)."""
+def _others_in_force(uow: UnitOfWork, at: datetime, exclude: str | None) -> tuple[Disruption, ...]:
+    """The engine's records of the other declared disruptions scheduled or in force at `at` (not `exclude`): a
+    re-plan never moves a line onto a site another disruption closes. One whose target the network lost is left
+    out."""
+    out = []
+    for o in uow.network_disruptions.find(1000):
+        if o.id == exclude or o.state(at) not in (DisruptionState.SCHEDULED, DisruptionState.ACTIVE):
+            continue
+        try:
+            out.append(_engine_disruption(uow, o.kind, o.target, max(o.start, at), o.end, at)[0])
+        except InputError:
+            continue
+    return tuple(out)
+
+
+def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime, at: datetime,
+                exclude: str | None = None) -> tuple[list[DisruptionMove], tuple[str, ...]]:
+    """The engine's re-plan of the queued lines under `d`, the other declared disruptions (not `exclude`) in force
+    as they are: one move per line that changes site or slips, and what the independent checker
+    (`network.check.check_plan`) finds wrong with the re-plan (nothing, normally)."""
     from fabgrid.network.check import check_plan
     from fabgrid.network.disrupt import disrupt
 
@@ -277,8 +293,9 @@ def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime,
     sc, plan = _scenario(uow, queued, today)
     if not sc.lines:
         return [], ()
+    sc = sc.model_copy(update={"disruptions": _others_in_force(uow, at, exclude)})
     report = disrupt(sc, plan, d, time_limit_s=REPLAN_TIME_S, churn_cny_per_unit=CHURN_CNY_PER_UNIT)
-    checked = check_plan(sc.model_copy(update={"disruptions": (d,)}), report.plan)
+    checked = check_plan(sc.model_copy(update={"disruptions": (*sc.disruptions, d)}), report.plan)
     by_id = {q.line.id: q for q in queued}
     after = {a.line: a for a in report.plan.assignments}
     load_h: dict[str, float] = {}
@@ -295,7 +312,10 @@ def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime,
             new_date = max(ln.delivery_date, today + timedelta(days=int(a.delivery_day)))
         if to_site == ln.site_id and new_date == ln.delivery_date:
             continue  # touched but unchanged
-        cand = next((c for c in sc.lines[[x.id for x in sc.lines].index(lid)].candidates if c.site == to_site), None)
+        cands = sc.lines[[x.id for x in sc.lines].index(lid)].candidates
+        cand = next((c for c in cands if c.site == to_site), None)
+        others = sum(1 for c in cands if c.site != ln.site_id)
+        why = None if to_site is not None else ("others_full" if others else "no_other_offer")
         added_h = ln.machine_h if to_site not in (None, ln.site_id) else 0.0
         load_days = None
         if to_site is not None:
@@ -309,7 +329,8 @@ def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime,
             old_date=ln.delivery_date, new_date=new_date,
             distance_km=_road_km(uow, to_site, q.order.destination), co2_kg=_co2(q, to_site),
             old_distance_km=_road_km(uow, ln.site_id, q.order.destination), old_co2_kg=_co2(q, ln.site_id),
-            added_machine_h=round(added_h, 3), to_site_load_days=load_days, old_status=ln.status))
+            added_machine_h=round(added_h, 3), to_site_load_days=load_days, old_status=ln.status,
+            unplaced_reason=why, alternatives=others))
     return sorted(moves, key=lambda m: (m.order_id, m.line_id)), tuple(checked.violations[:20])
 
 
@@ -531,7 +552,7 @@ def edit(settings: Settings, who: Principal, disruption_id: str, start: datetime
         if state is DisruptionState.SCHEDULED:
             kept, job_ids = _undo(uow, settings, d, who, at)
         d = d.model_copy(update={"start": new_start, "end": new_end, "moves": tuple(kept)})
-        planned, violations = _plan_moves(uow, ed, new_start, at)
+        planned, violations = _plan_moves(uow, ed, new_start, at, exclude=d.id)
         fresh, more = _apply(uow, settings, d, planned, at)
         d = uow.network_disruptions.update(d.model_copy(update={"moves": (*kept, *fresh)}))
         uow.commit()
