@@ -92,7 +92,12 @@ def test_local_path_refuses_off_site_redirects(path: str, expected: str) -> None
 
 
 def test_measurements_and_next_status() -> None:
-    assert parse_measurements("length_mm = 40.02\n\nhole.d: -0.5") == {"length_mm": 40.02, "hole.d": -0.5}
+    assert parse_measurements("length_mm = 40.02\n\nhole.d: -0.5") == ({"length_mm": 40.02, "hole.d": -0.5}, [])
+    free, feats = parse_measurements("bore_d = 5.01 4.99, 5.06 | 5.00 ± 0.05\nslot = 2.1 | 2.0 +0.2 -0.1")
+    assert free == {} and [(f.name, f.lsl_mm, f.usl_mm, f.values, f.out_of_tolerance) for f in feats] == [
+        ("bore_d", 4.95, 5.05, (5.01, 4.99, 5.06), 1), ("slot", 1.9, 2.2, (2.1,), 0)]
+    with pytest.raises(InputError, match="line 1"):
+        parse_measurements("bore_d = 5.0 | 5.00 ± 0")  # a tolerance of 0 leaves no room
     with pytest.raises(InputError, match="line 1"):
         parse_measurements("forty")
     assert next_status("allocated") == "in_production"

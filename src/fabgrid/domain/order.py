@@ -7,10 +7,11 @@ Pydantic v2, frozen; no I/O, no database, no web.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fabgrid.domain.catalog import ProcessFamily
 
@@ -78,13 +79,55 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+#: Most measured features per inspection, and most measured values of one feature (its subgroup).
+MAX_FEATURES = 50
+MAX_FEATURE_VALUES = 25
+
+
+class FeatureMeasurement(_Frozen):
+    """One feature measured against its nominal and tolerance limits (at least one limit): the values measured on
+    the inspected parts, in production order; a value outside [lsl_mm, usl_mm] is out of tolerance."""
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[\w.\-]+$")
+    nominal_mm: float = Field(ge=-1e5, le=1e5)
+    lsl_mm: float | None = Field(default=None, ge=-1e5, le=1e5)
+    usl_mm: float | None = Field(default=None, ge=-1e5, le=1e5)
+    values: tuple[float, ...] = Field(min_length=1, max_length=MAX_FEATURE_VALUES)
+
+    @model_validator(mode="after")
+    def _limits(self) -> FeatureMeasurement:
+        if self.lsl_mm is None and self.usl_mm is None:
+            raise ValueError(f"feature {self.name!r}: give a tolerance (lsl_mm, usl_mm or both)")
+        if self.lsl_mm is not None and self.usl_mm is not None and self.lsl_mm >= self.usl_mm:
+            raise ValueError(f"feature {self.name!r}: lsl_mm {self.lsl_mm} must be below usl_mm {self.usl_mm}")
+        if not all(math.isfinite(v) and abs(v) <= 1e5 for v in self.values):
+            raise ValueError(f"feature {self.name!r}: values must be finite numbers")
+        return self
+
+    @property
+    def out_of_tolerance(self) -> int:
+        """How many values fall outside the limits."""
+        return sum(1 for v in self.values if (self.lsl_mm is not None and v < self.lsl_mm)
+                   or (self.usl_mm is not None and v > self.usl_mm))
+
+    @property
+    def passed(self) -> bool:
+        """Every value within the limits."""
+        return self.out_of_tolerance == 0
+
+
 class Inspection(_Frozen):
-    """The result of inspecting a built line."""
+    """The result of inspecting a built line: free measurements and features against their tolerances."""
 
     passed: bool
     inspected_qty: int = Field(ge=1)
     defects: tuple[str, ...] = ()
     measurements: dict[str, float] = Field(default_factory=dict)
+    features: tuple[FeatureMeasurement, ...] = Field(default=(), max_length=MAX_FEATURES)
+    #: the build the line's parts came from, its machine, and the site's lot of the material when inspected
+    build_id: str | None = None
+    machine_id: str | None = None
+    material_lot: str | None = None
     note: str = ""
     by: str = ""
     at: datetime | None = None

@@ -1,16 +1,22 @@
 """Use cases of quality inspection from files: train the surface defect detector, score images (with heat
 maps), check a layer image against the mesh's cross-section, SPC of a measured feature from a CSV.
-Thin glue over the quality engine (`fabgrid.quality`); never imports api, web or cli.
+The SPC of a site's inspected lines per part and feature. Thin glue over the quality engine (`fabgrid.quality`) and the
+store; never imports api, web or cli.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from fabgrid.config import Settings
+from fabgrid.domain.order import FeatureMeasurement, Inspection, OrderLine
 from fabgrid.domain.quality import ImageResult, LayerCheckResult, SpcReport
-from fabgrid.errors import InputError
+from fabgrid.errors import InputError, NotFoundError
+from fabgrid.services.accounts import Principal
+from fabgrid.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -109,3 +115,103 @@ def spc_from_csv(csv_file: Path, feature: str, *, lsl_mm: float | None, usl_mm: 
         raise InputError(f"tolerance of {feature!r}: {exc.errors()[0]['msg']}", hint="give --lsl and/or --usl",
                          code="spc.tolerance") from exc
     return spc_report(values, tol, subgroup_size=subgroup)
+
+
+# ---------------------------------------------------------------- SPC of a site's inspections
+
+
+@dataclass(frozen=True)
+class FeatureSpc:
+    """SPC of one feature of one part across a site's inspected lines (each line's inspection one subgroup, in the
+    order inspected), with the inspections it reads: order, line, build, machine, lot, time, values."""
+
+    site_id: str
+    part_id: str
+    report: SpcReport
+    points: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class FeatureSeries:
+    """A feature a site has measured on a part: how many inspections and values, and the last limits."""
+
+    part_id: str
+    feature: str
+    inspections: int
+    values: int
+    lsl_mm: float | None
+    usl_mm: float | None
+
+
+_Row = tuple[datetime | None, str, OrderLine, Inspection]
+
+
+def _site_features(settings: Settings, who: Principal, site_id: str | None,
+                   part_id: str | None) -> tuple[str, list[_Row]]:
+    if who.role in ("operator", "admin"):
+        site = site_id or who.site_id
+    elif who.role == "factory" and who.site_id:
+        site = who.site_id
+    else:
+        raise InputError("SPC is for the factory that makes the parts and the park's operators",
+                         code="spc.forbidden", status=403)
+    if not site:
+        raise InputError("name the site", hint="site=<site id>", code="spc.site")
+    with UnitOfWork(settings.database_url) as uow:
+        found = uow.orders.find(site_id=site, part_id=part_id, limit=100_000, with_events=False)
+    rows: list[_Row] = [(ln.inspection.at, o.id, ln, ln.inspection) for o in found for ln in o.lines
+            if ln.site_id == site and (part_id is None or ln.part_id == part_id) and ln.inspection is not None
+            and ln.inspection.features]
+    rows.sort(key=lambda r: (r[0] or datetime.min.replace(tzinfo=UTC), r[2].id))
+    return site, rows
+
+
+def site_feature_series(settings: Settings, who: Principal, site_id: str | None = None) -> list[FeatureSeries]:
+    """The features measured at the caller's site (an operator names the site), per part."""
+    _, rows = _site_features(settings, who, site_id, None)
+    acc: dict[tuple[str, str], list[FeatureMeasurement]] = {}
+    for _at, _oid, ln, ins in rows:
+        for f in ins.features:
+            acc.setdefault((ln.part_id, f.name), []).append(f)
+    out = []
+    for (part, name), fs in sorted(acc.items()):
+        last = fs[-1]
+        out.append(FeatureSeries(part_id=part, feature=name, inspections=len(fs),
+                                 values=sum(len(f.values) for f in fs), lsl_mm=last.lsl_mm, usl_mm=last.usl_mm))
+    return out
+
+
+def site_feature_spc(settings: Settings, who: Principal, part_id: str, feature: str,
+                     site_id: str | None = None) -> FeatureSpc:
+    """Capability, control charts and Western Electric alarms of `feature` of `part_id` across the site's inspected
+    lines. Each inspection is a subgroup when they all measured the same number of values (2..25: X-bar/R), else the
+    values are charted one by one (individuals/MR). The limits are the latest inspection's. 404 when the site has
+    not measured the feature on the part."""
+    from fabgrid.domain.quality import Tolerance
+    from fabgrid.quality.spc import spc_report
+
+    site, rows = _site_features(settings, who, site_id, part_id)
+    points: list[dict[str, object]] = []
+    values: list[float] = []
+    last = None
+    subgroups: list[tuple[float, ...]] = []
+    for at, oid, ln, ins in rows:
+        f = next((x for x in ins.features if x.name == feature), None)
+        if f is None:
+            continue
+        last = f
+        values.extend(f.values)
+        subgroups.append(f.values)
+        points.append({"order_id": oid, "line_id": ln.id, "build_id": ins.build_id, "machine_id": ins.machine_id,
+                       "material_lot": ins.material_lot, "at": at, "by": ins.by, "values": list(f.values),
+                       "out_of_tolerance": f.out_of_tolerance})
+    if last is None:
+        raise NotFoundError(f"site {site} has no inspection of feature {feature!r} on part {part_id}",
+                            hint="GET /api/v1/factory/quality/features lists the measured features",
+                            code="spc.feature")
+    sizes = {len(f) for f in subgroups}
+    n = sizes.pop() if len(sizes) == 1 else 1
+    if not 2 <= n <= 25 or len(points) < 2:
+        n = 1
+    tol = Tolerance(feature=feature, nominal_mm=last.nominal_mm, lsl_mm=last.lsl_mm, usl_mm=last.usl_mm)
+    return FeatureSpc(site_id=site, part_id=part_id, report=spc_report(values, tol, subgroup_size=n), points=points)

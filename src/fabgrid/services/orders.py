@@ -23,6 +23,8 @@ from fabgrid.domain.catalog import ProcessFamily, Site
 from fabgrid.domain.order import (
     FACTORY_OPEN,
     FACTORY_STATUSES,
+    MAX_FEATURES,
+    FeatureMeasurement,
     Inspection,
     Order,
     OrderLine,
@@ -407,9 +409,11 @@ def factory_status(settings: Settings, who: Principal, order_id: str, status: st
 
 def factory_inspection(settings: Settings, who: Principal, order_id: str, passed: bool, inspected_qty: int,
                        defects: list[str], measurements: dict[str, float], note: str = "",
-                       line_id: str | None = None) -> Order:
+                       line_id: str | None = None, features: Sequence[FeatureMeasurement] = ()) -> Order:
     """Record the inspection of a built line; passed -> inspected, failed -> back in production (rework).
-    Without `line_id` the site must hold exactly one built line of the order."""
+    Without `line_id` the site must hold exactly one built line of the order. `features` are measured against
+    their tolerances: a line with a value out of tolerance cannot pass (422 order.out_of_tolerance). The record
+    names the build the line's parts came from, its machine, and the site's lot of the material (genealogy)."""
     with UnitOfWork(settings.database_url) as uow:
         o, lines = _site_lines(uow, who, order_id, line_id, "enters inspections")
         built = [ln for ln in lines if ln.status is OrderStatus.BUILT]
@@ -422,8 +426,27 @@ def factory_inspection(settings: Settings, who: Principal, order_id: str, passed
         ln = built[0]
         if not 1 <= inspected_qty <= ln.quantity:
             raise InputError(f"inspected_qty must be 1..{ln.quantity}", code="order.inspection")
+        if len(features) > MAX_FEATURES:
+            raise InputError(f"{len(features)} features; an inspection records at most {MAX_FEATURES}",
+                             code="order.inspection")
+        names = [f.name for f in features]
+        if len(set(names)) != len(names):
+            raise InputError("a feature is measured twice", hint="give each feature once, with all its values",
+                             code="order.inspection")
+        bad = [f"{f.name} ({f.out_of_tolerance} of {len(f.values)} values)" for f in features if not f.passed]
+        if passed and bad:
+            raise InputError("out of tolerance: " + ", ".join(bad) + "; the line cannot pass",
+                             hint="record it as failed (rework), or measure again", code="order.out_of_tolerance",
+                             status=422)
+        build = next((b for b in sorted(uow.dispatch.builds(site_id=ln.site_id), key=lambda b: b.updated_at,
+                                        reverse=True) if any(p.line_id == ln.id for p in b.parts)), None)
+        front = uow.factories.storefront(str(ln.site_id))
+        lot = next((s.lot for s in (front.stock if front is not None else ()) if s.material == ln.material
+                    and s.lot), None)
         result = Inspection(passed=passed, inspected_qty=inspected_qty, defects=tuple(defects[:100]),
-                            measurements=measurements, note=note[:500], by=who.email, at=now())
+                            measurements=measurements, features=tuple(features), note=note[:500], by=who.email,
+                            at=now(), build_id=build.id if build else None,
+                            machine_id=build.machine_id if build else None, material_lot=lot)
         ln = uow.orders.update_line(ln.id, inspection=result)
         if passed:
             job_ids = _set_status(uow, o, ln, OrderStatus.INSPECTED, who, note or f"passed ({inspected_qty} inspected)")

@@ -325,19 +325,33 @@ def _inspection_section(ln: OrderLine, t: Any) -> str:
                    for k, v in sorted(ins.measurements.items()))
     defects = "".join(f"<li>{escape(str(d))}</li>" for d in ins.defects) or f"<li>{t('insp.none')}</li>"
     verdict = t("insp.passed") if ins.passed else t("insp.failed")
+    def lim(v: float | None) -> str:
+        return "" if v is None else f"{v:.3f}"
+
+    feats = "".join(
+        f"<tr><td>{escape(f.name)}</td><td class=num>{f.nominal_mm:.3f}</td>"
+        f"<td class=num>{lim(f.lsl_mm)} … {lim(f.usl_mm)}</td>"
+        f"<td class=num>{escape(' '.join(f'{v:.3f}' for v in f.values))}</td>"
+        f"<td>{t('insp.in_tol') if f.passed else t('insp.out_of_tol', n=f.out_of_tolerance)}</td></tr>"
+        for f in ins.features)
+    features = (f"<h3>{t('insp.features')}</h3><table><tr><th>{t('insp.feature')}</th><th>{t('insp.nominal')}</th>"
+                f"<th>{t('insp.limits')}</th><th>{t('insp.values')}</th><th>{t('insp.verdict')}</th></tr>{feats}"
+                "</table>") if ins.features else ""
+    made = t("insp.genealogy", build=ins.build_id or "—", machine=ins.machine_id or "—", lot=ins.material_lot or "—")
+    origin = f"<p>{made}</p>" if ins.build_id or ins.material_lot else ""
     return f"""<section><h2>#{ln.position} · {escape(ln.part_id)}</h2>
 <p><strong>{verdict}</strong> · {t('insp.qty')}: {ins.inspected_qty} / {ln.quantity}</p>
 <p>{t('field.site')}: {escape(str(ln.site_id or ''))} · {t('field.process')}: {escape(ln.process.value)} ·
 {t('field.material')}: {escape(ln.material)}</p>
 <p>{t('insp.by')}: {escape(ins.by)} · {escape(i18n.local_time(ins.at))} (Asia/Shanghai)</p>
-<h3>{t('insp.defects')}</h3><ul>{defects}</ul>
+{origin}<h3>{t('insp.defects')}</h3><ul>{defects}</ul>{features}
 <h3>{t('insp.measurements')}</h3><table><tr><th>{t('insp.feature')}</th><th>{t('insp.value')}</th></tr>{meas}</table>
 <p>{escape(ins.note)}</p></section>"""
 
 
 def inspection_html(order: Order, lang: str) -> str:
-    """A printable inspection report: per inspected line the result, quantities, defects and measurements, in
-    `lang`."""
+    """A printable inspection report: per inspected line the result, quantities, the build, machine and material
+    lot, defects, measurements and the features against their tolerances, in `lang`."""
     def t(key: str, **kw: object) -> str:
         return escape(i18n.translate(lang, key, **kw))
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from fabgrid.domain import order as domain_order
 from fabgrid.domain.acceptance import FACTORY_REASONS
+from fabgrid.domain.order import FeatureMeasurement
 from fabgrid.errors import InputError
 from fabgrid.services import acceptance, machine_pages, network, orders, web_factory, web_photos
 from fabgrid.web import factories, i18n, production, rfqs
@@ -97,18 +99,42 @@ async def advance(request: Request, order_id: str) -> Response:
     return RedirectResponse("/factory?done=1", status_code=303)
 
 
-def parse_measurements(text: str) -> dict[str, float]:
-    """Measurements typed one per line as `name = value` (e.g. `length_mm = 40.02`)."""
+_NUM = r"-?\d+(?:\.\d+)?"
+#: `name = v1 v2 ... | nominal ± tol` or `| nominal +upper -lower` (a feature against its tolerance)
+_FEATURE = re.compile(rf"^\s*([A-Za-z0-9_.\-]{{1,40}})\s*[=:]\s*((?:{_NUM}[\s,]*)+)\|\s*({_NUM})\s*"
+                      rf"(?:(?:±|\+/-|\+-)\s*({_NUM})|\+\s*({_NUM})\s*/?\s*-\s*({_NUM}))\s*$")
+
+
+def parse_measurements(text: str) -> tuple[dict[str, float], list[FeatureMeasurement]]:
+    """Measurements typed one per line: `name = value` (e.g. `length_mm = 40.02`), or a feature against its
+    tolerance, `name = value value ... | nominal ± tol` or `| nominal +upper -lower` (e.g.
+    `bore_d = 5.01 4.99 5.02 | 5.00 ± 0.05`)."""
     out: dict[str, float] = {}
+    features: list[FeatureMeasurement] = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        f = _FEATURE.match(line)
+        if f is not None:
+            name, vals, nominal = f.group(1), [float(v) for v in re.split(r"[\s,]+", f.group(2).strip())], \
+                float(f.group(3))
+            plus, minus = (f.group(4), f.group(4)) if f.group(4) is not None else (f.group(5), f.group(6))
+            try:
+                features.append(FeatureMeasurement(name=name, nominal_mm=nominal, lsl_mm=nominal - float(minus),
+                                                   usl_mm=nominal + float(plus), values=tuple(vals)))
+            except ValidationError as exc:
+                raise InputError(f"measurement line {n} {line.strip()!r}: {exc.errors()[0]['msg']}",
+                                 hint="e.g. bore_d = 5.01 4.99 5.02 | 5.00 ± 0.05 (at most 25 values)",
+                                 code="inspection.measurement") from None
+            continue
         m = _MEASURE.match(line)
         if m is None:
-            raise InputError(f"measurement line {n} {line.strip()!r} is not 'name = number'",
-                             hint="e.g. length_mm = 40.02", code="inspection.measurement")
+            raise InputError(f"measurement line {n} {line.strip()!r} is not 'name = number' nor "
+                             "'name = values | nominal ± tolerance'",
+                             hint="e.g. length_mm = 40.02, or bore_d = 5.01 4.99 5.02 | 5.00 ± 0.05",
+                             code="inspection.measurement")
         out[m.group(1)] = float(m.group(2))
-    return out
+    return out, features
 
 
 @router.post("/factory/orders/{order_id}/inspection")
@@ -121,9 +147,10 @@ async def inspect(request: Request, order_id: str) -> Response:
     except ValueError:
         raise InputError("inspected quantity must be a whole number", code="inspection.qty") from None
     defects = [d.strip() for d in field(form, "defects").splitlines() if d.strip()]
+    measured, features = parse_measurements(field(form, "measurements"))
     orders.factory_inspection(settings_of(request), who, order_id, passed=field(form, "passed") == "yes",
                               inspected_qty=qty, defects=defects,
-                              measurements=parse_measurements(field(form, "measurements")),
+                              measurements=measured, features=features,
                               note=field(form, "note")[:500], line_id=field(form, "line_id") or None)
     return RedirectResponse("/factory?done=1", status_code=303)
 

@@ -1,4 +1,6 @@
-"""Factories: GET /api/v1/factory/work, POST /api/v1/factory/orders/{id}/status and /inspection,
+"""Factories: GET /api/v1/factory/work, POST /api/v1/factory/orders/{id}/status and /inspection (features against
+their tolerances), GET /api/v1/factory/quality/features and /quality/spc (SPC of a part's feature across the site's
+inspections),
 GET /api/v1/factory/designs/{part_id} (only with held work and the owner's consent; every attempt logged), the
 storefront of the caller's own site: GET|PUT /api/v1/factory/machines, /materials, /rates, /calendar, /regions,
 GET|PUT /capacity, the booth's photos GET|POST /api/v1/factory/showroom/photos and DELETE .../{name}
@@ -10,6 +12,7 @@ POST /api/v1/orders/{id}/date-proposals/{pid}/accept or /reject."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
@@ -33,7 +36,9 @@ from fabgrid.config import Settings
 from fabgrid.domain.acceptance import FACTORY_REASONS
 from fabgrid.domain.catalog import Shift
 from fabgrid.domain.factory import CalendarEntry, CustomMachine, MachineDeclaration, MaterialStock
+from fabgrid.domain.order import MAX_FEATURE_VALUES, MAX_FEATURES, FeatureMeasurement
 from fabgrid.services import acceptance, designs, orders, showroom_photos, storefront
+from fabgrid.services import inspection as quality
 
 router = APIRouter(prefix="/api/v1/factory", tags=["factory"])
 orders_router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -59,6 +64,11 @@ class InspectionBody(BaseModel):
     note: str = Field(default="", max_length=500)
     line_id: str | None = Field(default=None, max_length=40,
                                 description="the inspected line; needed when your site holds several built lines")
+    features: list[FeatureMeasurement] = Field(
+        default_factory=list, max_length=MAX_FEATURES,
+        description="features measured against their tolerance: {name, nominal_mm, lsl_mm?, usl_mm?, values: "
+                    f"[..] (1..{MAX_FEATURE_VALUES})}}; a value out of tolerance fails the line (passed: true is a "
+                    "422); the site's inspections of a part make its SPC (GET /api/v1/factory/quality/spc)")
 
 
 @router.get("/work", summary="Orders with lines allocated to the caller's site (those lines only)")
@@ -78,7 +88,26 @@ def set_status(order_id: str, body: StatusBody, principal: CurrentPrincipal, set
 def inspection(order_id: str, body: InspectionBody, principal: CurrentPrincipal,
                settings: SettingsDep) -> dict[str, Any]:
     return order_doc(orders.factory_inspection(settings, principal, order_id, body.passed, body.inspected_qty,
-                                               body.defects, body.measurements, body.note, body.line_id))
+                                               body.defects, body.measurements, body.note, body.line_id,
+                                               body.features))
+
+
+@router.get("/quality/features", summary="The features your site has measured, per part (the SPC series)")
+def quality_features(principal: CurrentPrincipal, settings: SettingsDep,
+                     site: Annotated[str | None, Query(max_length=40, description="operators: the site")] = None,
+                     ) -> list[dict[str, Any]]:
+    return [asdict(f) for f in quality.site_feature_series(settings, principal, site)]
+
+
+@router.get("/quality/spc", summary="SPC of one feature of a part across your site's inspections")
+def quality_spc(principal: CurrentPrincipal, settings: SettingsDep,
+                part_id: Annotated[str, Query(max_length=40)], feature: Annotated[str, Query(max_length=60)],
+                site: Annotated[str | None, Query(max_length=40, description="operators: the site")] = None,
+                ) -> dict[str, Any]:
+    r = quality.site_feature_spc(settings, principal, part_id, feature, site)
+    return {"site_id": r.site_id, "part_id": r.part_id, "report": r.report.model_dump(mode="json"),
+            "points": [{**p, "at": p["at"].isoformat() if isinstance(p["at"], dt.datetime) else None}
+                       for p in r.points]}
 
 
 @router.get("/designs/{part_id}", response_class=Response,
