@@ -21,7 +21,7 @@ from fabgrid.domain.acceptance import FACTORY_REASONS
 from fabgrid.domain.order import FeatureMeasurement
 from fabgrid.errors import InputError
 from fabgrid.services import acceptance, machine_pages, network, orders, web_factory, web_photos
-from fabgrid.web import factories, i18n, production, rfqs
+from fabgrid.web import factories, i18n, production, quality, rfqs
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -171,6 +171,7 @@ async def add_photo(request: Request, order_id: str) -> Response:
 router.include_router(factories.router)
 router.include_router(rfqs.router)  # the RFQ pages of both halves (issue 19)
 router.include_router(production.router)  # builds, the live Gantt and the machine pages (issue 20)
+router.include_router(quality.router)  # the site's measured features and their SPC (issue 20)
 
 
 @router.post("/factory/orders/{order_id}/accept")
