@@ -41,7 +41,10 @@ def test_features_make_the_sites_spc(platform: Platform) -> None:
     for i, vals in enumerate(SAMPLES):
         order, site, fh = _built(p, h, part, 3 + i, site, fh)
         url = f"/api/v1/factory/orders/{order['id']}/inspection"
-        if i == 0:  # a value out of tolerance cannot pass: 422, the line stays built
+        if i == 0:  # the site's lot of PLA goes on the record (genealogy)
+            r = p.client.put("/api/v1/factory/materials", json={"materials": [
+                {"material": "fdm_pla", "stock_kg": 40, "lot": "PLA-2611-A"}]}, headers=fh)
+            assert r.status_code == 200, r.text  # a value out of tolerance cannot pass: 422, the line stays built
             bad = p.client.post(url, json={"passed": True, "inspected_qty": 3,
                                            "features": [BORE | {"values": [5.01, 5.07, 5.0]}]}, headers=fh)
             assert bad.status_code == 422 and bad.json()["title"] == "order.out_of_tolerance", bad.text
@@ -54,7 +57,7 @@ def test_features_make_the_sites_spc(platform: Platform) -> None:
                           headers=fh)
         assert r.status_code == 200, r.text
         ins = r.json()["lines"][0]["inspection"]
-        assert ins["features"][0]["values"] == list(vals) and ins["by"]
+        assert ins["features"][0]["values"] == list(vals) and ins["by"] and ins["material_lot"] == "PLA-2611-A"
         orders.append(order)
 
     series = p.client.get("/api/v1/factory/quality/features", headers=fh).json()
@@ -75,7 +78,7 @@ def test_features_make_the_sites_spc(platform: Platform) -> None:
     ppk = min(5.05 - statistics.fmean(flat), statistics.fmean(flat) - 4.95) / (3 * statistics.stdev(flat))
     assert abs(cap["ppk"] - ppk) < 1e-6 and cap["out_of_tolerance"] == 0
     assert [pt["order_id"] for pt in spc["points"]] == [o["id"] for o in orders]
-    assert all(pt["at"] and pt["values"] for pt in spc["points"])
+    assert all(pt["at"] and pt["values"] and pt["material_lot"] == "PLA-2611-A" for pt in spc["points"])
 
     assert p.client.get("/api/v1/factory/quality/spc", params={"part_id": part["id"], "feature": "bore_d"},
                         headers=h).status_code == 403
