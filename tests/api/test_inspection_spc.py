@@ -109,3 +109,15 @@ def test_the_inspection_report_lists_the_features(platform: Platform) -> None:
     en, zh = inspection_html(o, "en"), inspection_html(o, "zh")
     assert "bore_d" in en and "5.060 5.000" in en and "1 out of tolerance" in en and "4.950 … 5.050" in en
     assert "1 个超差" in zh and "按公差检测的特征" in zh
+    # reworked and inspected again: both inspections are subgroups of the part's SPC, the failed one first
+    r = p.client.post(f"/api/v1/factory/orders/{order['id']}/status", json={"status": "built"}, headers=fh)
+    assert r.status_code == 200, r.text
+    r = p.client.post(f"/api/v1/factory/orders/{order['id']}/inspection", json={
+        "passed": True, "inspected_qty": 2, "features": [BORE | {"values": [5.01, 4.99]}]}, headers=fh)
+    assert r.status_code == 200 and r.json()["status"] == "inspected", r.text
+    assert [x["passed"] for x in r.json()["lines"][0]["inspection"]["previous"]] == [False]
+    spc = p.client.get("/api/v1/factory/quality/spc", params={"part_id": part["id"], "feature": "bore_d"},
+                       headers=fh).json()
+    assert [(pt["passed"], pt["values"], pt["out_of_tolerance"]) for pt in spc["points"]] == [
+        (False, [5.06, 5.0], 1), (True, [5.01, 4.99], 0)]
+    assert spc["report"]["subgroup_size"] == 2 and spc["report"]["capability"]["out_of_tolerance"] == 1

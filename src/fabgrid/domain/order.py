@@ -128,6 +128,8 @@ class Inspection(_Frozen):
     build_id: str | None = None
     machine_id: str | None = None
     material_lot: str | None = None
+    #: the line's earlier inspections (failed ones, before the rework), oldest first; each with no `previous`
+    previous: tuple[Inspection, ...] = Field(default=(), max_length=20)
     note: str = ""
     by: str = ""
     at: datetime | None = None

@@ -122,8 +122,9 @@ def spc_from_csv(csv_file: Path, feature: str, *, lsl_mm: float | None, usl_mm: 
 
 @dataclass(frozen=True)
 class FeatureSpc:
-    """SPC of one feature of one part across a site's inspected lines (each line's inspection one subgroup, in the
-    order inspected), with the inspections it reads: order, line, build, machine, lot, time, values."""
+    """SPC of one feature of one part across a site's inspected lines (each inspection one subgroup, a reworked
+    line's failed ones included, in the order inspected), with the inspections it reads: order, line, build,
+    machine, lot, time, values, verdict."""
 
     site_id: str
     part_id: str
@@ -159,9 +160,10 @@ def _site_features(settings: Settings, who: Principal, site_id: str | None,
         raise InputError("name the site", hint="site=<site id>", code="spc.site")
     with UnitOfWork(settings.database_url) as uow:
         found = uow.orders.find(site_id=site, part_id=part_id, limit=100_000, with_events=False)
-    rows: list[_Row] = [(ln.inspection.at, o.id, ln, ln.inspection) for o in found for ln in o.lines
-            if ln.site_id == site and (part_id is None or ln.part_id == part_id) and ln.inspection is not None
-            and ln.inspection.features]
+    rows: list[_Row] = [(ins.at, o.id, ln, ins) for o in found for ln in o.lines
+                        if ln.site_id == site and (part_id is None or ln.part_id == part_id)
+                        and ln.inspection is not None
+                        for ins in (*ln.inspection.previous, ln.inspection) if ins.features]
     rows.sort(key=lambda r: (r[0] or datetime.min.replace(tzinfo=UTC), r[2].id))
     return site, rows
 
@@ -203,8 +205,8 @@ def site_feature_spc(settings: Settings, who: Principal, part_id: str, feature: 
         values.extend(f.values)
         subgroups.append(f.values)
         points.append({"order_id": oid, "line_id": ln.id, "build_id": ins.build_id, "machine_id": ins.machine_id,
-                       "material_lot": ins.material_lot, "at": at, "by": ins.by, "values": list(f.values),
-                       "out_of_tolerance": f.out_of_tolerance})
+                       "material_lot": ins.material_lot, "at": at, "by": ins.by, "passed": ins.passed,
+                       "values": list(f.values), "out_of_tolerance": f.out_of_tolerance})
     if last is None:
         raise NotFoundError(f"site {site} has no inspection of feature {feature!r} on part {part_id}",
                             hint="GET /api/v1/factory/quality/features lists the measured features",

@@ -407,6 +407,13 @@ def factory_status(settings: Settings, who: Principal, order_id: str, status: st
     return doc
 
 
+def _history(last: Inspection | None) -> tuple[Inspection, ...]:
+    """The inspections before the one now recorded, oldest first (the last 20)."""
+    if last is None:
+        return ()
+    return (*last.previous, last.model_copy(update={"previous": ()}))[-20:]
+
+
 def factory_inspection(settings: Settings, who: Principal, order_id: str, passed: bool, inspected_qty: int,
                        defects: list[str], measurements: dict[str, float], note: str = "",
                        line_id: str | None = None, features: Sequence[FeatureMeasurement] = ()) -> Order:
@@ -446,7 +453,8 @@ def factory_inspection(settings: Settings, who: Principal, order_id: str, passed
         result = Inspection(passed=passed, inspected_qty=inspected_qty, defects=tuple(defects[:100]),
                             measurements=measurements, features=tuple(features), note=note[:500], by=who.email,
                             at=now(), build_id=build.id if build else None,
-                            machine_id=build.machine_id if build else None, material_lot=lot)
+                            machine_id=build.machine_id if build else None, material_lot=lot,
+                            previous=_history(ln.inspection))
         ln = uow.orders.update_line(ln.id, inspection=result)
         if passed:
             job_ids = _set_status(uow, o, ln, OrderStatus.INSPECTED, who, note or f"passed ({inspected_qty} inspected)")
