@@ -167,6 +167,12 @@ def test_site_disruption_preview_equals_commit_and_the_buyer_is_told(own: Platfo
     assert after["total_price_cny"] == order["total_price_cny"]  # the buyer keeps the price
     note = after["timeline"][-1]["note"]
     assert done["id"] in note and f"moved from {site} to {m['to_site']}" in note and "kept" in note
+    # a message in the order's thread, in Chinese and in English, from the operator
+    said = own.client.get(after["links"]["thread"], headers=buyer).json()
+    texts = [m["body"] for m in (said["messages"] if isinstance(said, dict) else said)]
+    notice = next(t for t in texts if done["id"] in t)
+    assert "网络中断" in notice and "由工厂" in notice and f"moved from {site} to {m['to_site']}" in notice
+    assert after["timeline"][-1]["note_key"] == "disruption_moved"
     _wait(lambda: any(b["data"].get("disruption", {}).get("id") == done["id"] for b in _Hooks.bodies))
     hook = next(b for b in _Hooks.bodies if b["data"].get("disruption", {}).get("id") == done["id"])
     assert hook["event"] == "order.status" and hook["data"]["disruption"]["to_site"] == m["to_site"]

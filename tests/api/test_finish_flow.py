@@ -107,11 +107,12 @@ def test_invoice_pdf_lists_the_finish_and_adds_up(platform: Platform, ordered: d
     flat = text.replace("\n", "").replace(" ", "")
     for words in ("发票信息", "购买方", "销售方", "统一社会信用代码", "价税合计", "税率", "标准", "加工劳务"):
         assert words in flat, words
-    assert fin.name.replace(" ", "") in flat and "13%" in flat
+    assert fin.name_zh.replace(" ", "") in flat and "13%" in flat  # the finish in Chinese on the zh-CN invoice
+    assert "2019年第39号" in flat  # the rate's source, in Chinese
     assert f"¥{net}" in flat and f"¥{vat}" in flat and f"¥{net + vat}" in flat
     en = platform.client.get(f"/api/v1/orders/{oid}/invoice.pdf", headers=ordered["h"] | {"Accept-Language": "en"})
     etext = _pdf_text(en.content).replace("\n", " ")
-    assert "Invoice" in etext and "VAT" in etext and "standard" in etext
+    assert "Invoice" in etext and "VAT" in etext and "standard" in etext and fin.name in " ".join(etext.split())
     assert "Announcement 2019 No. 39".lower() in " ".join(etext.split()).lower()  # the rate's source
     other = platform.buyer()
     assert platform.client.get(f"/api/v1/orders/{oid}/invoice.pdf", headers=other).status_code == 404

@@ -48,7 +48,7 @@ def order_doc(o: Order) -> dict[str, Any]:
         "lead_time_days": max((ln.lead_time_days for ln in o.lines), default=None),
         "lines": lines,
         "timeline": [{"status": e.status.value, "at": _iso(e.at), "site_id": e.site_id, "line_id": e.line_id,
-                      "note": e.note} for e in o.events],
+                      "note": e.note, "note_key": e.note_key, "note_args": e.note_args} for e in o.events],
         "links": {"self": f"/api/v1/orders/{o.id}", "invoice": f"/api/v1/orders/{o.id}/invoice"},
     }
     if len(lines) == 1:

@@ -6,6 +6,7 @@ no web. Loading and validating the shipped YAML lives in `fabgrid.data`.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from enum import StrEnum
 
@@ -39,6 +40,8 @@ class Finish(Record):
 
     id: str
     name: str
+    #: The name on zh-CN pages and documents (empty: `name` in both languages).
+    name_zh: str = ""
     processes: tuple[ProcessFamily, ...]
     time_s_per_part: float = Field(ge=0)
     time_s_per_cm2: float = Field(ge=0, default=0.0)
@@ -109,6 +112,7 @@ class Process(Record):
 
     id: ProcessFamily
     name: str
+    name_zh: str = ""
     description: str
     min_wall_mm: float = Field(gt=0)
     min_hole_mm: float = Field(gt=0)
@@ -134,6 +138,7 @@ class Material(Record):
 
     id: str
     name: str
+    name_zh: str = ""
     process: ProcessFamily
     density_g_cm3: float = Field(gt=0, lt=25)
     price_cny_per_kg: float = Field(gt=0)
@@ -166,6 +171,9 @@ class MachineModel(Record):
     id: str
     vendor: str
     model: str
+    #: The vendor's and the model's names on zh-CN pages where they differ (empty: as in English).
+    vendor_zh: str = ""
+    model_zh: str = ""
     process: ProcessFamily
     build_volume_mm: tuple[float, float, float]
     layer_height_mm: tuple[float, float] = (0.0, 0.0)
@@ -360,3 +368,37 @@ class Network(Record):
     def machine_model(self, machine: Machine) -> MachineModel:
         """The model record of an installed machine."""
         return self.catalog.machine_models[machine.model]
+
+
+# ---------------------------------------------------------------- names in the reader's language
+
+_BILINGUAL = re.compile(r"^(?P<zh>[^A-Za-z(（]*[\u2e80-\u9fff][^A-Za-z(（]*?)\s*[(（]?\s*"
+                        r"(?P<en>[A-Za-z][^\u2e80-\u9fff]*?)\s*[)）]?$")
+
+
+def bilingual(text: str, lang: str) -> str:
+    """One language's half of a name written in both, Chinese first, as the shipped sites and parks are
+    ("星沙增材制造 Xingsha Additive Works", "长沙经济技术开发区 (Changsha ETDZ, Xingsha)"): the Chinese half for
+    `lang` zh / zh-CN, else the English one. A name in one language (as a factory may write it) is kept whole."""
+    m = _BILINGUAL.match(text.strip())
+    if m is None:
+        return text
+    return m["zh"].strip() if lang.lower().startswith("zh") else m["en"].strip()
+
+
+def local_name(record: object, lang: str) -> str:
+    """The name of a catalog or network record (process, material, finish, machine model, site) or of a bare
+    name in `lang`: its `name_zh` on zh pages where the catalog has one, else its name (a bilingual one
+    halved, `bilingual`). A machine model is its vendor and model. None gives ''."""
+    if record is None:
+        return ""
+    zh = lang.lower().startswith("zh")
+    if isinstance(record, str):
+        return bilingual(record, lang)
+    if isinstance(record, MachineModel):
+        vendor = record.vendor_zh if zh and record.vendor_zh else record.vendor
+        return f"{vendor} {record.model_zh if zh and record.model_zh else record.model}"
+    name_zh = getattr(record, "name_zh", "")
+    if zh and name_zh:
+        return str(name_zh)
+    return bilingual(str(getattr(record, "name", record)), lang)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -168,7 +169,10 @@ class OrderEvent(_Frozen):
     at: datetime
     site_id: str | None = None
     line_id: str | None = None
-    note: str = ""
+    note: str = Field(default="", description="what happened, in English (or as the person wrote it)")
+    note_key: str | None = Field(default=None, description="the text's key in services/timeline.yaml (None: free "
+                                 "text), so that a client can show it in its reader's language")
+    note_args: dict[str, Any] = Field(default_factory=dict, description="the values of the keyed text")
 
 
 class Order(_Frozen):

@@ -29,7 +29,7 @@ from fabgrid.domain.acceptance import (
 )
 from fabgrid.domain.order import Order, OrderEvent, OrderLine, OrderStatus
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import factories, jobs, orders, placement
+from fabgrid.services import factories, jobs, orders, placement, timeline
 from fabgrid.services._util import new_id, now, utc
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
@@ -160,9 +160,9 @@ def accept(settings: Settings, who: Principal, order_id: str, line_id: str | Non
         for ln, at in pending:
             uow.acceptance.add_response(FactoryResponse(order_id=o.id, line_id=ln.id, site_id=str(ln.site_id),
                                                         answer=Answer.ACCEPTED, allocated_at=at, answered_at=t))
-            note = f"accepted by {ln.site_id}"
-            uow.orders.event(o.id, OrderStatus.ALLOCATED, note, who.user_id, line=ln)
-            job_ids += orders._notify(uow, o, ln, OrderStatus.ALLOCATED, note)
+            accepted = timeline.note("accepted_by", site=ln.site_id)
+            timeline.event(uow, o.id, OrderStatus.ALLOCATED, accepted, who.user_id, line=ln)
+            job_ids += orders._notify(uow, o, ln, OrderStatus.ALLOCATED, accepted.text)
         uow.commit()
         doc = orders._for_site(uow.orders.get(order_id) or o, str(who.site_id))
     _submit(settings, job_ids)
@@ -192,11 +192,12 @@ def _move_away(uow: UnitOfWork, order: Order, lines: Sequence[tuple[OrderLine, d
     if not lines:
         return out, job_ids
     site = str(lines[0][0].site_id)
-    why = reason.value + (f": {note}" if note else "")
     for ln, _at in lines:
-        text = (f"declined by {site} ({why})" if answer is Answer.DECLINED
-                else f"not answered by {site} in time ({why})")
-        uow.orders.event(order.id, OrderStatus.ALLOCATED, text, who.user_id if who else None, line=ln)
+        said = (timeline.note("declined_by_note", site=site, reason=reason.value, note=note) if note else
+                timeline.note("declined_by", site=site, reason=reason.value))
+        if answer is not Answer.DECLINED:
+            said = timeline.note("not_answered", site=site, reason=reason.value)
+        timeline.event(uow, order.id, OrderStatus.ALLOCATED, said, who.user_id if who else None, line=ln)
     before = {ln.id: {r.site_id for r in uow.acceptance.responses(line_id=ln.id) if r.answer is not Answer.ACCEPTED}
               for ln, _ in lines}  # a site that declined the line once does not get it back
     placed = placement.place_elsewhere(uow, [ln for ln, _ in lines], site, before)
@@ -208,11 +209,11 @@ def _move_away(uow: UnitOfWork, order: Order, lines: Sequence[tuple[OrderLine, d
             new, tier = got
             cost = round(tier.total_price_cny - ln.total_price_cny, 2)
             moved = uow.orders.update_line(ln.id, status=OrderStatus.ALLOCATED, site_id=new)
-            text = (f"re-allocated from {site} to {new} ({reason.value}); the buyer keeps "
-                    f"{ln.total_price_cny:.2f} CNY and {ln.delivery_date.isoformat()}; "
-                    f"platform cost {cost:.2f} CNY")
-            uow.orders.event(order.id, OrderStatus.ALLOCATED, text, None, line=moved)
-            job_ids += orders._notify(uow, order, moved, OrderStatus.ALLOCATED, text)
+            moved_note = timeline.note("reallocated", site=site, new_site=new, reason=reason.value,
+                                       price=f"{ln.total_price_cny:.2f}", date=ln.delivery_date.isoformat(),
+                                       cost=f"{cost:.2f}")
+            timeline.event(uow, order.id, OrderStatus.ALLOCATED, moved_note, None, line=moved)
+            job_ids += orders._notify(uow, order, moved, OrderStatus.ALLOCATED, moved_note.text)
             resp = FactoryResponse(order_id=order.id, line_id=ln.id, site_id=site, answer=answer, reason=reason,
                                    note=note, allocated_at=at, answered_at=t, reallocated_to=new,
                                    platform_cost_cny=cost)
@@ -222,9 +223,10 @@ def _move_away(uow: UnitOfWork, order: Order, lines: Sequence[tuple[OrderLine, d
             uow.orders.update_line(ln.id, status=OrderStatus.PLACED)
             uow.acceptance.clear_site(ln.id)
             back = ln.model_copy(update={"site_id": None, "status": OrderStatus.PLACED})
-            text = (f"no other site can make line {ln.position} at {ln.total_price_cny:.2f} CNY by "
-                    f"{ln.delivery_date.isoformat()}: the buyer is asked to accept a new date or cancel")
-            uow.orders.event(order.id, OrderStatus.PLACED, text, None, line=back)
+            stuck = timeline.note("no_other_site", line=ln.position, price=f"{ln.total_price_cny:.2f}",
+                                  date=ln.delivery_date.isoformat())
+            text = stuck.text
+            timeline.event(uow, order.id, OrderStatus.PLACED, stuck, None, line=back)
             alt = _later_offer(uow, ln, before.get(ln.id, set()) | {site})
             if alt is not None:  # the new date to accept: the earliest other site's, at the price ordered
                 uow.acceptance.add_proposal(DateProposal(
@@ -346,8 +348,12 @@ def propose_date(settings: Settings, who: Principal, order_id: str, when: date, 
         p = uow.acceptance.add_proposal(DateProposal(
             id=new_id("dpr"), order_id=o.id, line_id=ln.id, site_id=str(ln.site_id), proposed_date=when,
             previous_date=ln.delivery_date, note=note.strip(), status=ProposalStatus.PENDING, created_at=now()))
-        text = f"{ln.site_id} proposes delivery on {when.isoformat()} instead of {ln.delivery_date.isoformat()}"
-        uow.orders.event(o.id, ln.status, text + (f": {note.strip()}" if note.strip() else ""), who.user_id, line=ln)
+        proposed = timeline.note("date_proposed", site=ln.site_id, date=when.isoformat(),
+                                 old_date=ln.delivery_date.isoformat())
+        text = proposed.text
+        timeline.event(uow, o.id, ln.status, timeline.note("date_proposed_note", site=ln.site_id, date=when.isoformat(),
+                                                            old_date=ln.delivery_date.isoformat(), note=note.strip())
+                       if note.strip() else proposed, who.user_id, line=ln)
         job_ids = orders._notify(uow, o, ln, ln.status, text)
         uow.commit()
     _submit(settings, job_ids)
@@ -375,12 +381,14 @@ def decide_proposal(settings: Settings, who: Principal, order_id: str, proposal_
             uow.acceptance.set_delivery_date(ln.id, p.proposed_date)
             if ln.site_id is None and ln.status is OrderStatus.PLACED:  # a declined line goes to the proposing site
                 ln = uow.orders.update_line(ln.id, status=OrderStatus.ALLOCATED, site_id=p.site_id)
-                uow.orders.event(o.id, OrderStatus.ALLOCATED, f"allocated to {p.site_id} at the new date "
-                                 f"{p.proposed_date.isoformat()}; the buyer keeps {ln.total_price_cny:.2f} CNY",
-                                 who.user_id, line=ln)
-        text = (f"the buyer {status.value} delivery on {p.proposed_date.isoformat()}"
-                + ("" if accepted else f"; it stays {ln.delivery_date.isoformat()}"))
-        uow.orders.event(o.id, ln.status, text, who.user_id, line=ln)
+                timeline.event(uow, o.id, OrderStatus.ALLOCATED, timeline.note(
+                    "allocated_new_date", site=p.site_id, date=p.proposed_date.isoformat(),
+                    price=f"{ln.total_price_cny:.2f}"), who.user_id, line=ln)
+        answered = (timeline.note("date_accepted", date=p.proposed_date.isoformat()) if accepted else
+                    timeline.note("date_rejected", date=p.proposed_date.isoformat(),
+                                  old_date=ln.delivery_date.isoformat()))
+        text = answered.text
+        timeline.event(uow, o.id, ln.status, answered, who.user_id, line=ln)
         job_ids = orders._notify(uow, o, ln, ln.status, text)
         uow.commit()
     _submit(settings, job_ids)

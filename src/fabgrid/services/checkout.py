@@ -25,7 +25,7 @@ from fabgrid.domain.checkout import Checkout, Contact, InvoiceKind, ShippingAddr
 from fabgrid.domain.order import Order, OrderLine, OrderStatus
 from fabgrid.domain.quote import QuoteRequest
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, orders, quotes_store
+from fabgrid.services import jobs, orders, quotes_store, timeline
 from fabgrid.services._util import now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.factories import credit_code_rule
@@ -249,7 +249,7 @@ def give_consent(settings: Settings, who: Principal, order_id: str) -> Order:
     with UnitOfWork(settings.database_url) as uow:
         order = _own(uow, who, order_id)
         if uow.checkout.give_consent(order.id, now(), who.user_id):
-            uow.orders.event(order.id, order.status, "design sharing consented by the buyer", who.user_id)
+            timeline.event(uow, order.id, order.status, timeline.note("consented"), who.user_id)
         uow.commit()
         got = uow.orders.get(order_id)
     assert got is not None

@@ -18,7 +18,7 @@ from fabgrid.costing.leadtime import local_today
 from fabgrid.domain.order import Order, OrderLine, OrderStatus
 from fabgrid.domain.rfq import Claim, ClaimOutcome
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import attachments, jobs, orders
+from fabgrid.services import attachments, jobs, orders, timeline
 from fabgrid.services._util import iso, new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.messages import is_operator, notify
@@ -191,10 +191,10 @@ def _remake(uow: UnitOfWork, who: Principal, c: Claim, o: Order, ln: OrderLine, 
                      lead_time_days=ln.lead_time_days, delivery_date=delivery,
                      machine_h=round(ln.machine_h * qty / ln.quantity, 3), status=OrderStatus.PLACED)
     uow.orders.add_line(line)
-    uow.orders.event(o.id, OrderStatus.PLACED, f"remake of line {ln.position} (claim {c.id}): {qty} parts at no "
-                     f"charge to the buyer; the factory's cost {cost:.2f} CNY", who.user_id, line=line)
-    job_ids = orders.set_line_status(uow, o, line, OrderStatus.ALLOCATED, who, f"to site {site} (remake of line "
-                                     f"{ln.position}, claim {c.id})")
+    timeline.event(uow, o.id, OrderStatus.PLACED, timeline.note("remake", line=ln.position, claim=c.id, qty=qty,
+                                                                cost=f"{cost:.2f}"), who.user_id, line=line)
+    job_ids = orders.set_line_status(uow, o, line, OrderStatus.ALLOCATED, who,
+                                     timeline.note("allocated_remake", site=site, line=ln.position, claim=c.id))
     return line, job_ids
 
 

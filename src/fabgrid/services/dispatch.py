@@ -25,8 +25,9 @@ from fabgrid.domain.order import OrderStatus
 from fabgrid.domain.records import Job
 from fabgrid.domain.telemetry import EVENT_ADAPTER, TelemetryEvent
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, jobs, network
+from fabgrid.services import designs, jobs, network, timeline
 from fabgrid.services.accounts import Principal
+from fabgrid.services.timeline import Note
 from fabgrid.store.telemetry import MachineEventStore
 from fabgrid.store.uow import UnitOfWork
 
@@ -190,7 +191,7 @@ def get_build(settings: Settings, build_id: str, who: Principal | None = None) -
     return b
 
 
-def _advance_lines(uow: UnitOfWork, build: PlannedBuild, status: OrderStatus, note: str) -> list[str]:
+def _advance_lines(uow: UnitOfWork, build: PlannedBuild, status: OrderStatus, note: Note) -> list[str]:
     """Move the build's order lines to `status` where their status allows it (the order's timeline and webhooks
     follow); the webhook jobs to submit after the commit."""
     from fabgrid.services.orders import _set_status
@@ -209,7 +210,8 @@ def _advance_lines(uow: UnitOfWork, build: PlannedBuild, status: OrderStatus, no
 def _finish(settings: Settings, build: PlannedBuild, status: BuildStatus, message: str) -> PlannedBuild:
     with UnitOfWork(settings.database_url) as uow:
         uow.dispatch.update_build(build.id, status=status, message=message)
-        job_ids = (_advance_lines(uow, build, OrderStatus.BUILT, f"build {build.id} printed on {build.machine_id}")
+        job_ids = (_advance_lines(uow, build, OrderStatus.BUILT,
+                                  timeline.note("build_printed", build=build.id, machine=build.machine_id))
                    if status is BuildStatus.DONE else [])
         uow.commit()
         done = uow.dispatch.build(build.id) or build
@@ -261,7 +263,7 @@ def _send(settings: Settings, build: PlannedBuild, host: Connector, follower: Fo
         uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
                                   message=f"sent to {build.machine_id}", estimated_time_s=est)
         job_ids = _advance_lines(uow, build, OrderStatus.IN_PRODUCTION,
-                                 f"build {build.id} started on {build.machine_id}")
+                                 timeline.note("build_started", build=build.id, machine=build.machine_id))
         uow.commit()
     for j in job_ids:
         jobs.submit(settings, j)

@@ -6,10 +6,10 @@ The re-plan is the network engine's (`fabgrid.network.disrupt.disrupt`, the one 
 network's queued lines (allocated or in production) as the current plan, each with its quote's offers as
 candidates; only the lines the disruption touches move. A move keeps the buyer's price (the new site's price is the
 platform's cost); a later date becomes a date proposal (`services.acceptance`) the buyer accepts, or the buyer
-cancels the line. Buyers are told on the order's timeline, by webhook (`order.status`) and by e-mail when
-`FABGRID_SMTP_URL` is set. A disruption is applied when declared (the operator plans ahead); cancelling one
-before it starts puts its lines back as they were. Depends on the store, the network engine and services;
-never on api, web or cli.
+cancels the line. Buyers are told on the order's timeline, by a message in the order's thread, by webhook
+(`order.status`) and by e-mail when `FABGRID_SMTP_URL` is set. A disruption is applied when declared (the operator
+plans ahead); cancelling one before it starts puts its lines back as they were. Depends on the store, the network
+engine and services; never on api, web or cli.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from fabgrid.domain.disruption import DisruptionMove, DisruptionState, LineCance
 from fabgrid.domain.order import QUEUED_AT_SITE, Order, OrderLine, OrderStatus
 from fabgrid.domain.quote import Quote
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import jobs, mail, network, webhooks
+from fabgrid.services import jobs, mail, messages, network, timeline, webhooks
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
@@ -337,42 +337,53 @@ def _plan_moves(uow: UnitOfWork, d: Disruption, start: datetime, at: datetime,
 # ---------------------------------------------------------------- notices
 
 
-def _text(d: NetworkDisruption, m: DisruptionMove) -> str:
-    what = f"disruption {d.id} ({d.kind.value} {d.target}, from {d.start.date().isoformat()}"
-    what += f" to {d.end.date().isoformat()})" if d.end else ", open-ended)"
+def _text(d: NetworkDisruption, m: DisruptionMove) -> timeline.Note:
+    """The buyer's notice of one move (the timeline's text, in both languages)."""
+    start = d.start.date().isoformat()
+    window = (timeline.note("disruption_window", start=start, end=d.end.date().isoformat()) if d.end else
+              timeline.note("disruption_open", start=start))
+    what = {"disruption": d.id, "kind": d.kind.value, "target": d.target, "window": window}
     if m.to_site is None:
-        return f"{what}: no other site can take this line now; it stays at {m.from_site}"
-    parts = [what + ":"]
+        return timeline.note("disruption_unplaced", **what, site=m.from_site)
+    old = m.old_date.isoformat()
+    delivery = (timeline.note("delivery_slips", old_date=old, date=m.new_date.isoformat())
+                if m.slips and m.new_date is not None else timeline.note("delivery_kept", old_date=old))
+    price = f"{m.old_price_cny:.2f}"
     if m.moved:
-        parts.append(f"moved from {m.from_site} to {m.to_site}")
-    parts.append(f"price {m.old_price_cny:.2f} CNY kept")
-    if m.slips and m.new_date is not None:
-        parts.append(f"delivery {m.old_date.isoformat()} -> {m.new_date.isoformat()}: accept the new date or "
-                     "cancel the line")
-    else:
-        parts.append(f"delivery {m.old_date.isoformat()} kept")
-    return " ".join(parts[:2]) + "; " + "; ".join(parts[2:])
+        return timeline.note("disruption_moved", **what, site=m.from_site, new_site=m.to_site, price=price,
+                             delivery=delivery)
+    return timeline.note("disruption_kept_site", **what, price=price, delivery=delivery)
 
 
 _ZH_KIND = {"site": "工厂停产", "machine": "设备停机", "province": "省内物流中断", "route": "线路中断",
             "material": "材料短缺"}
 
 
-def _email(d: NetworkDisruption, order_id: str, texts: list[str]) -> tuple[str, str]:
+def _email(d: NetworkDisruption, order_id: str, notes: list[timeline.Note]) -> tuple[str, str]:
     subject = f"订单 {order_id} 受{_ZH_KIND[d.kind.value]}影响 / Order {order_id} affected by a disruption"
-    body = ("您的订单受到网络中断的影响，详情如下（英文）。请在订单页面接受新的交货日期或取消该行。\n"
-            "Your order is affected by a disruption of the network:\n\n" + "\n".join(texts)
+    body = ("您的订单受到网络中断的影响，详情如下。请在订单页面接受新的交货日期或取消该行。\n\n"
+            + "\n".join(timeline.text(n.key, n.args, "zh") for n in notes)
+            + "\n\nYour order is affected by a disruption of the network:\n\n" + "\n".join(n.text for n in notes)
             + f"\n\n/orders/{order_id} · /api/v1/orders/{order_id}/acceptance\n")
     return subject, body
 
 
 def _notify(uow: UnitOfWork, settings: Settings, d: NetworkDisruption, order: Order,
-            changes: list[tuple[OrderLine, DisruptionMove, str]]) -> list[str]:
-    """Timeline events are the caller's; here the webhook events and the e-mail of one order's changes."""
+            changes: list[tuple[OrderLine, DisruptionMove, timeline.Note]]) -> list[str]:
+    """Timeline events are the caller's; here the webhook events, the message in the order's thread (the buyer reads
+    it on the order page, in both languages) and the e-mail of one order's changes."""
     job_ids: list[str] = []
+    author = uow.users.get(d.declared_by)
+    thread = messages.open_thread(uow, "order", order.id, f"order:{order.id}", order.organisation_id,
+                                  [str(ln.site_id or ln.offer_site_id) for ln in order.lines])
+    body = ("\n".join(timeline.text(n.key, n.args, "zh") for _, _, n in changes) + "\n\n"
+            + "\n".join(n.text for _, _, n in changes))
+    uow.rfq.add_message(thread.id, user_id=d.declared_by, author_email=author.email if author else "operator",
+                        author_role="operator", body=body[:messages.MAX_BODY], internal=False, file_id=None,
+                        at=now())
     for ln, m, text in changes:
         data = {"order_id": order.id, "status": ln.status.value, "site_id": ln.site_id, "line_id": ln.id,
-                "note": text, "disruption": {"id": d.id, "kind": d.kind.value, "target": d.target,
+                "note": text.text, "disruption": {"id": d.id, "kind": d.kind.value, "target": d.target,
                                              **m.model_dump(mode="json")},
                 "links": {"order": f"/api/v1/orders/{order.id}", "acceptance": f"/api/v1/orders/{order.id}/acceptance"}}
         job_ids += webhooks.emit(uow, order.organisation_id, "order.status", data)
@@ -392,7 +403,7 @@ def _apply(uow: UnitOfWork, settings: Settings, d: NetworkDisruption, moves: Seq
     """Apply the moves in the caller's transaction: lines to their new sites (status allocated: the new site
     answers it), a date proposal where the date slips, the timeline, the buyers' notices."""
     applied: list[DisruptionMove] = []
-    per_order: dict[str, list[tuple[OrderLine, DisruptionMove, str]]] = {}
+    per_order: dict[str, list[tuple[OrderLine, DisruptionMove, timeline.Note]]] = {}
     orders_by_id: dict[str, Order] = {}
     for m in moves:
         order = orders_by_id.get(m.order_id) or uow.orders.get(m.order_id)
@@ -409,7 +420,7 @@ def _apply(uow: UnitOfWork, settings: Settings, d: NetworkDisruption, moves: Seq
                 id=new_id("dpr"), order_id=order.id, line_id=ln.id, site_id=str(ln.site_id),
                 proposed_date=m.new_date, previous_date=m.old_date, note=f"disruption {d.id}"[:500],
                 status=ProposalStatus.PENDING, created_at=at))
-        uow.orders.event(order.id, ln.status, text, d.declared_by, line=ln)
+        timeline.event(uow, order.id, ln.status, text, d.declared_by, line=ln)
         applied.append(m.model_copy(update={"proposal_id": proposal.id if proposal else None}))
         per_order.setdefault(order.id, []).append((ln, m, text))
     job_ids: list[str] = []
@@ -423,7 +434,7 @@ def _undo(uow: UnitOfWork, settings: Settings, d: NetworkDisruption, who: Princi
     """Put the lines of `d`'s moves back as they were (site, status, date); moves whose line went on (built,
     cancelled, moved again) stay and are returned."""
     kept: list[DisruptionMove] = []
-    per_order: dict[str, list[tuple[OrderLine, DisruptionMove, str]]] = {}
+    per_order: dict[str, list[tuple[OrderLine, DisruptionMove, timeline.Note]]] = {}
     orders_by_id: dict[str, Order] = {}
     for m in d.moves:
         order = uow.orders.get(m.order_id)
@@ -443,9 +454,9 @@ def _undo(uow: UnitOfWork, settings: Settings, d: NetworkDisruption, who: Princi
             uow.acceptance.set_delivery_date(ln.id, m.old_date)
         if m.moved:
             ln = uow.orders.update_line(ln.id, status=m.old_status, site_id=m.from_site)
-        text = (f"disruption {d.id} cancelled: the line is back at {m.from_site}, delivery {m.old_date.isoformat()}"
-                if m.moved else f"disruption {d.id} cancelled: delivery {m.old_date.isoformat()} again")
-        uow.orders.event(order.id, ln.status, text, who.user_id, line=ln)
+        text = (timeline.note("disruption_undone_moved", disruption=d.id, site=m.from_site, date=m.old_date.isoformat())
+                if m.moved else timeline.note("disruption_undone", disruption=d.id, date=m.old_date.isoformat()))
+        timeline.event(uow, order.id, ln.status, text, who.user_id, line=ln)
         per_order.setdefault(order.id, []).append((ln, m, text))
     job_ids: list[str] = []
     for oid, changes in per_order.items():
@@ -607,8 +618,9 @@ def cancel_line(settings: Settings, who: Principal, order_id: str, line_id: str,
         dis_id = (pending[0].note.removeprefix("disruption ").strip() or None
                   if pending[0].note.startswith("disruption ") else None)
         ln = uow.orders.update_line(ln.id, status=OrderStatus.CANCELLED)
-        text = f"cancelled by the buyer: the new date {pending[0].proposed_date.isoformat()} does not suit"
-        uow.orders.event(o.id, OrderStatus.CANCELLED, text, who.user_id, line=ln)
+        said = timeline.note("cancelled_new_date", date=pending[0].proposed_date.isoformat())
+        text = said.text
+        timeline.event(uow, o.id, OrderStatus.CANCELLED, said, who.user_id, line=ln)
         job_ids = webhooks.emit(uow, o.organisation_id, "order.status", {
             "order_id": o.id, "status": "cancelled", "site_id": ln.site_id, "line_id": ln.id, "note": text,
             "links": {"order": f"/api/v1/orders/{o.id}"}})

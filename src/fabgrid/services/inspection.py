@@ -145,6 +145,8 @@ class FeatureSeries:
 
 
 _Row = tuple[datetime | None, str, OrderLine, Inspection]
+#: Values of a feature its control chart needs at the least (an individuals chart of 3; X-bar/R from 2 subgroups).
+MIN_CHART_VALUES = 3
 
 
 def _site_features(settings: Settings, who: Principal, site_id: str | None,

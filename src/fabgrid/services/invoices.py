@@ -20,9 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fabgrid.config import Settings
+from fabgrid.domain.catalog import local_name
 from fabgrid.domain.checkout import Checkout
-from fabgrid.domain.order import OrderLine, OrderStatus
+from fabgrid.domain.order import OrderEvent, OrderLine, OrderStatus
 from fabgrid.errors import InputError
+from fabgrid.services import timeline as timeline_texts
 from fabgrid.services.accounts import Principal
 from fabgrid.services.orders import InvoiceData, invoice_data
 
@@ -186,13 +188,30 @@ def _lang(lang: str) -> str:
     return key
 
 
-def _inspection(ln: OrderLine) -> str:
+def _inspection(ln: OrderLine, t: dict[str, Any]) -> str:
     insp = ln.inspection
     if insp is None:
         return ""
     meas = ", ".join(f"{escape(str(k))} = {v}" for k, v in insp.measurements.items())
-    return (f"<p>Line {ln.position}: {'passed' if insp.passed else 'failed'}, {insp.inspected_qty} inspected by "
-            f"{escape(insp.by)} {escape(_local(insp.at))}. {escape(', '.join(insp.defects))} {meas}</p>")
+    said = str(t["inspected"]).format(result=t["passed"] if insp.passed else t["failed"], qty=insp.inspected_qty,
+                                      by=insp.by, at=_local(insp.at))
+    return (f"<p>{escape(str(t['line']).format(n=ln.position))}: {escape(said)} "
+            f"{escape(', '.join(insp.defects))} {meas}</p>")
+
+
+def _names(inv: Invoice, lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(line id -> where it is made, finish id -> name) in `lang`: the site's name and city, the finish's name."""
+    from fabgrid.data import load_catalog
+    from fabgrid.network.geo import load_logistics
+
+    cities = {c.name: c.name_zh for c in load_logistics().cities.values() if c.name_zh}
+    made = {}
+    for ln in inv.data.order.lines:
+        site = inv.data.sites.get(ln.site_id or "")
+        city = (cities.get(site.city, site.city) if lang == "zh-CN" else site.city) if site else ""
+        made[ln.id] = f"{local_name(site, lang)} ({city})" if site else (ln.site_id or "")
+    finishes = {f.id: local_name(f, lang) for f in load_catalog().finishes.values()}
+    return made, finishes
 
 
 def render_html(inv: Invoice, lang: str = "en") -> str:
@@ -210,24 +229,32 @@ def render_html(inv: Invoice, lang: str = "en") -> str:
                 f"<tr><td>{e(t['address_phone'])}</td><td>{e(p['address_phone'] or '—')}</td></tr>"
                 f"<tr><td>{e(t['bank'])}</td><td>{e(p['bank'] or '—')}</td></tr></table>")
 
+    made, finishes = _names(inv, lang)
     rows = "".join(
-        f"<tr><td>{r.line.position}</td><td>{e(r.item)}<br><small>{e(t['made_at'])}: {e(r.made_at)} · "
-        f"{e(t['finish'])}: {e(r.finish or t['no_finish'])} · {e(t['tier'])}: "
+        f"<tr><td>{r.line.position}</td><td>{e(r.item)}<br><small>{e(t['made_at'])}: "
+        f"{e(made.get(r.line.id, r.made_at))} · {e(t['finish'])}: "
+        f"{e(finishes.get(r.line.finish or '', r.finish or '') or t['no_finish'])} · {e(t['tier'])}: "
         f"{e(t['tiers'].get(r.line.tier, r.line.tier))}</small></td>"
         f"<td>{e(r.line.process.value)} / {e(r.line.material)}</td><td>{e(unit)}</td>"
         f"<td class=n>{r.line.quantity}</td><td class=n>{r.unit_price}</td><td class=n>{r.amount}</td>"
         f"<td class=n>{r.rate_pct.normalize():f}%</td><td class=n>{r.tax}</td></tr>" for r in inv.lines)
     co = inv.checkout
-    notes = [f"{t['order']} {o.id}", *(f"Quote {ln.quote_id}" for ln in o.lines)]
+    notes = [f"{t['order']} {o.id}", *(f"{t['quote']} {ln.quote_id}" for ln in o.lines)]
     if co is not None and co.po_number:
         notes.insert(1, f"{t['po_number']} {co.po_number}")
     if co is not None:
         notes.append(f"{t['shipping']}: {co.shipping.recipient} {co.shipping.phone} {co.shipping.one_line()}")
     if any(ln.status is OrderStatus.CANCELLED for ln in o.lines):
         notes.append(t["cancelled"])
-    inspections = "".join(_inspection(ln) for ln in o.lines)
-    timeline = "".join(f"<tr><td>{e(ev.status.value)}</td><td>{e(_local(ev.at))}</td><td>{e(ev.note)}</td></tr>"
-                       for ev in o.events)
+    inspections = "".join(_inspection(ln, t) for ln in o.lines)
+    site_names = {sid: local_name(s, lang) for sid, s in inv.data.sites.items()}
+
+    def said(ev: OrderEvent) -> str:
+        return (timeline_texts.text(ev.note_key, ev.note_args, lang, lambda x: site_names.get(x, x))
+                if ev.note_key else "") or ev.note
+
+    timeline = "".join(f"<tr><td>{e(t['statuses'].get(ev.status.value, ev.status.value))}</td>"
+                       f"<td>{e(_local(ev.at))}</td><td>{e(said(ev))}</td></tr>" for ev in o.events)
     delivery = o.delivery_date.isoformat() if o.delivery_date else ""
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{e(t['title'])} {e(inv.number)}</title>
@@ -248,7 +275,7 @@ small{{color:#444}}h1{{font-size:15pt;margin:0}}@media print{{a{{display:none}}}
 <tr><th colspan=3>{e(t['gross_words'])}</th><td colspan=3>{e(rmb_upper(inv.gross))}</td>
 <th>{e(t['gross'])}</th><td colspan=2 class=n id=gross>¥{inv.gross}</td></tr></table>
 <p><b>{e(t['notes'])}</b>: {e('; '.join(notes))}</p>
-<p><small>{e(t['vat_source'])}: {e(inv.vat_source)}</small></p>
+<p><small>{e(t['vat_source'])}: <cite>{e(t.get('vat_source_text') or inv.vat_source)}</cite></small></p>
 {f"<h2>{e(t['inspection'])}</h2>{inspections}" if inspections else ""}
 <h2>{e(t['timeline'])}</h2><table><tr><th>Status</th><th>{e(t['issued'])}</th><th>{e(t['notes'])}</th></tr>{timeline}</table>
 </body></html>

@@ -32,9 +32,10 @@ from fabgrid.domain.order import (
 )
 from fabgrid.domain.quote import Quote, StoredQuote
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import factories, jobs, network, placement, webhooks
+from fabgrid.services import factories, jobs, network, placement, timeline, webhooks
 from fabgrid.services._util import iso, new_id, now, utc
 from fabgrid.services.accounts import Principal
+from fabgrid.services.timeline import Note
 from fabgrid.store.uow import UnitOfWork
 
 #: The way of an order line, in order (the page's progress steps; a cancelled line leaves the way).
@@ -83,18 +84,18 @@ def _notify(uow: UnitOfWork, order: Order, line: OrderLine | None, status: Order
 
 
 def _set_status(uow: UnitOfWork, order: Order, line: OrderLine, status: OrderStatus, who: Principal | None,
-                note: str = "", site_id: str | None = None) -> list[str]:
+                note: str | Note = "", site_id: str | None = None) -> list[str]:
     """Move a line to `status` (and `site_id`), append the timeline event, notify the owner's webhooks."""
     if not line.status.can_become(status):
         raise InputError(f"order line {line.id} is {line.status.value}; it cannot become {status.value}",
                          code="order.transition", status=409)
     moved = uow.orders.update_line(line.id, status=status, site_id=site_id)
-    uow.orders.event(order.id, status, note, who.user_id if who else None, line=moved)
-    return _notify(uow, order, moved, status, note)
+    timeline.event(uow, order.id, status, note, who.user_id if who else None, line=moved)
+    return _notify(uow, order, moved, status, note.text if isinstance(note, Note) else note)
 
 
 def set_line_status(uow: UnitOfWork, order: Order, line: OrderLine, status: OrderStatus, who: Principal | None,
-                    note: str = "") -> list[str]:
+                    note: str | Note = "") -> list[str]:
     """`_set_status` for other use cases (services.checkout's cancellation), in the caller's unit of work: the
     transition checked, the event appended; returns the webhook jobs to submit after the commit."""
     return _set_status(uow, order, line, status, who, note)
@@ -204,15 +205,18 @@ def place_order(settings: Settings, who: Principal, lines: Sequence[LineRequest]
         if on_placed is not None:
             on_placed(uow, order)
         total = order.total_price_cny
-        note = (f"at the quoted price {total:.2f} CNY"
-                + (f" ({made[0].tier})" if len(made) == 1 else f", {len(made)} lines")
-                + f"; design sharing {'consented' if order.consent_design_sharing else 'not consented'}")
-        uow.orders.event(oid, OrderStatus.PLACED, note, who.user_id)
-        job_ids = _notify(uow, order, None, OrderStatus.PLACED, note)
+        consent = "consented" if order.consent_design_sharing else "not consented"
+        placed_note = (timeline.note("placed_one", total=f"{total:.2f}", tier=made[0].tier, consent=consent)
+                       if len(made) == 1 else
+                       timeline.note("placed_many", total=f"{total:.2f}", lines=len(made), consent=consent))
+        timeline.event(uow, oid, OrderStatus.PLACED, placed_note, who.user_id)
+        job_ids = _notify(uow, order, None, OrderStatus.PLACED, placed_note.text)
         for line in made:
             site, how = sites[line.id]
-            job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who, f"to site {site} ({how})"
-                                   + ("" if len(made) == 1 else f", line {line.position}"), site_id=site)
+            job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who,
+                                   timeline.note("allocated", site=site, how=how) if len(made) == 1 else
+                                   timeline.note("allocated_line", site=site, how=how, line=line.position),
+                                   site_id=site)
         if idempotency is not None:
             uow.orders.remember_key(who.organisation_id, idempotency[0], idempotency[1], oid)
         uow.commit()
@@ -457,10 +461,11 @@ def factory_inspection(settings: Settings, who: Principal, order_id: str, passed
                             previous=_history(ln.inspection))
         ln = uow.orders.update_line(ln.id, inspection=result)
         if passed:
-            job_ids = _set_status(uow, o, ln, OrderStatus.INSPECTED, who, note or f"passed ({inspected_qty} inspected)")
+            job_ids = _set_status(uow, o, ln, OrderStatus.INSPECTED, who,
+                                  note or timeline.note("inspection_passed", qty=inspected_qty))
         else:
             job_ids = _set_status(uow, o, ln, OrderStatus.IN_PRODUCTION, who,
-                                  "inspection failed, rework: " + "; ".join(defects))
+                                  timeline.note("inspection_failed", defects="; ".join(defects)))
         uow.commit()
         doc = _for_site(uow.orders.get(order_id) or o, str(who.site_id))
     for j in job_ids:
@@ -508,6 +513,8 @@ def place_awarded(uow: UnitOfWork, who: Principal, lines: Sequence[AwardedLine],
     uow.orders.event(oid, OrderStatus.PLACED, note, who.user_id)
     job_ids = _notify(uow, order, None, OrderStatus.PLACED, note)
     for line, ln in zip(made, lines, strict=True):
-        job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who, f"to site {ln.site_id} (awarded)"
-                               + ("" if len(made) == 1 else f", line {line.position}"), site_id=ln.site_id)
+        job_ids += _set_status(uow, order, line, OrderStatus.ALLOCATED, who,
+                               timeline.note("allocated", site=ln.site_id, how="awarded") if len(made) == 1 else
+                               timeline.note("allocated_line", site=ln.site_id, how="awarded", line=line.position),
+                               site_id=ln.site_id)
     return order, job_ids

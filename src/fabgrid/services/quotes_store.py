@@ -133,7 +133,7 @@ def _compute(settings: Settings, part: StoredPart, req: QuoteRequest, queued_h: 
 def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple[StoredQuote, bool]:
     """Quote a part of the caller's organisation; returns (quote, created). Rate limited ("quote").
 
-    An equal request whose stored quote is still valid returns that quote (created=False).
+    An equal request whose stored quote is still valid, and not ordered yet, returns that quote (created=False).
     """
     part_id = _check(req)
     ratelimit.take(settings, who, "quote")
@@ -149,8 +149,8 @@ def create_quote(settings: Settings, who: Principal, req: QuoteRequest) -> tuple
         data = network.current(uow)
         digest = input_hash(req, content_key(part.sha256, part.units), data_fingerprint(data.network, data.rates))
         existing = uow.quotes.by_hash(who.organisation_id, digest, now())
-        if existing is not None:
-            return existing, False
+        if existing is not None and not uow.orders.quote_ordered(existing.id):
+            return existing, False  # an ordered quote cannot be ordered again: the same part again is a new quote
         queued = _queued_hours(uow)
         extras = promises.open_queue(uow)
         # a factory on probation at its cap of open lines is not offered (ordering it would be refused)

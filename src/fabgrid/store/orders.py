@@ -6,8 +6,9 @@ that of its least advanced line. Depends on the ORM tables and the domain record
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,7 +37,7 @@ def _line(r: OrderLineRow) -> OrderLine:
 
 def _event(e: OrderEventRow) -> OrderEvent:
     return OrderEvent(status=OrderStatus(e.status), at=_utc(e.at), site_id=e.site_id, line_id=e.line_id,
-                      note=e.note)
+                      note=e.note, note_key=e.note_key, note_args=dict(e.note_args or {}))
 
 
 class OrderRepository:
@@ -201,11 +202,14 @@ class OrderRepository:
         return _line(row)
 
     def event(self, order_id: str, status: OrderStatus, note: str = "", actor_user_id: int | None = None,
-              line: OrderLine | None = None, site_id: str | None = None, at: datetime | None = None) -> OrderEvent:
-        """Append a timeline event of the order (of `line` when given)."""
+              line: OrderLine | None = None, site_id: str | None = None, at: datetime | None = None,
+              note_key: str | None = None, note_args: Mapping[str, Any] | None = None) -> OrderEvent:
+        """Append a timeline event of the order (of `line` when given); `note_key` and `note_args` say which text of
+        the timeline's catalog `note` is, with its values (services.timeline)."""
         ev = OrderEventRow(order_id=order_id, line_id=line.id if line else None, status=status.value,
                            site_id=site_id if site_id is not None else (line.site_id if line else None),
-                           note=note[:500], actor_user_id=actor_user_id)
+                           note=note[:500], actor_user_id=actor_user_id, note_key=note_key,
+                           note_args=dict(note_args) if note_key and note_args else None)
         if at is not None:
             ev.at = at
         self.session.add(ev)

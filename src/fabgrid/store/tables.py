@@ -245,6 +245,9 @@ class OrderEventRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     site_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str] = mapped_column(String(500), default="")
+    #: The note's key in services/timeline.yaml and its values (services.timeline); None: a free-text note.
+    note_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    note_args: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 

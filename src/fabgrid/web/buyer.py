@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from fabgrid.domain.catalog import local_name
 from fabgrid.domain.order import Order, OrderLine
 from fabgrid.domain.part_facts import DfmFinding
 from fabgrid.errors import InputError
@@ -176,14 +177,17 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
     }
     certificates = sorted({c for o in all_offers if o.site in net.sites for c in net.sites[o.site].certifications})
     part = parts.get_part(settings, who, q.part_id)
+    lang = language(request)
     return render(request, "quote.html", {"quote": q, "offers": offers, "all_count": len(all_offers), "best": best,
                                           "sites": _site_names(request), "site_records": net.sites, "part": part,
                                           "sort": sort, "sorts": QUOTE_SORTS, "certificate": cert,
                                           "certificates": certificates, "max_days": max_days,
                                           "vat_pct": q.quote.vat_pct, "breaks": q.quote.price_breaks,
                                           "unmakeable": q.quote.unmakeable,
-                                          "material_names": {m.id: m.name for m in net.catalog.materials.values()},
-                                          "process_names": {p.value: v.name for p, v in net.catalog.processes.items()}},
+                                          "material_names": {m.id: local_name(m, lang) for m in
+                                                             net.catalog.materials.values()},
+                                          "process_names": {p.value: local_name(v, lang) for p, v in
+                                                            net.catalog.processes.items()}},
                   who=who)
 
 

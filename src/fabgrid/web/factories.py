@@ -343,7 +343,8 @@ def booth(request: Request, site_id: str) -> HTMLResponse:
         "photos": showroom_photos.photos(settings, site_id),
         "p": p, "site": p.site, "models": models, "outline": mapsvg.outline_paths(), "map_w": mapsvg.WIDTH,
         "map_h": proj.height, "x": x, "y": y, "today": today,
-        "names": p.storefront.machine_names}, who=who)
+        "names": p.storefront.machine_names,
+        "materials": {m.id: m for m in catalog_read.materials(settings)}}, who=who)
 
 
 @router.get("/showroom/{site_id}/photos/{name}")

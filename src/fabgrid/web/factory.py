@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 
 from fabgrid.domain import order as domain_order
 from fabgrid.domain.acceptance import FACTORY_REASONS
+from fabgrid.domain.catalog import local_name
 from fabgrid.domain.order import FeatureMeasurement
 from fabgrid.errors import InputError
 from fabgrid.services import acceptance, machine_pages, network, orders, web_factory, web_photos
@@ -66,7 +67,8 @@ def factory_page(request: Request) -> Response:
         "answers": answers, "reasons": [r.value for r in FACTORY_REASONS],
         "work": work, "open": [r for r in work if r.line.status in OPEN_HERE],
         "machines": machine_pages.site_machines(settings, who), "site_id": who.site_id,
-        "finish_names": {f.id: f.name for f in network.network_of(settings).catalog.finishes.values()},
+        "finish_names": {f.id: local_name(f, language(request)) for f in
+                         network.network_of(settings).catalog.finishes.values()},
         "flash": i18n.translate(language(request), "flash.saved") if request.query_params.get("done") else None},
         who=who)
 

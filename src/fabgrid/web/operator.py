@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from fabgrid.domain.catalog import Site
+from fabgrid.domain.catalog import Site, local_name
 from fabgrid.errors import InputError
 from fabgrid.services import acceptance, catalog_read, disruptions, orders, web_operator
 from fabgrid.services._util import now
@@ -33,14 +33,6 @@ OPERATOR = ("operator",)
 FULL_LOAD_DAYS = 10.0
 #: Times typed in the form are Shanghai time.
 LOCAL = ZoneInfo("Asia/Shanghai")
-
-
-def _short(name: str, lang: str) -> str:
-    """A site's name in the page's language: the shipped names read "中文名 English Name"."""
-    zh, _, en = name.partition(" ")
-    if not en or not any(ord(ch) > 0x2E80 for ch in zh):
-        return name
-    return zh if lang == "zh" else en
 
 
 def _presets(sites: Sequence[Site]) -> dict[str, str]:
@@ -94,7 +86,7 @@ def _context(request: Request, who: Principal, preview: dict[str, Any] | None = 
             "cluster": c, "site": one, "load": ls[0] if one else None, "n": len(members), "level": level,
             "closed": any(ln.closed for ln in ls), "disrupted": any(ln.disruptions for ln in ls),
             "r": (3 + len(one.machines) ** 0.5) if one else 6 + 2.5 * len(members) ** 0.5,
-            "label": (_short(one.name, lang) if one and v.level >= mapsvg.LABEL_LEVEL else
+            "label": (local_name(one, lang) if one and v.level >= mapsvg.LABEL_LEVEL else
                       (next(iter(cities)) if len(cities) == 1 and v.level >= 1 else "")),
             "href": (f"#load-{one.id}" if one else
                      f"/operator?z={min(2, v.level + 1)}&c={c.lon:.4f},{c.lat:.4f}#load-map"),

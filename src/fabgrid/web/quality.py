@@ -60,11 +60,16 @@ def quality_page(request: Request) -> HTMLResponse:
     settings = settings_of(request)
     series = inspection.site_feature_series(settings, who)
     part, feature = request.query_params.get("part", ""), request.query_params.get("feature", "")
-    spc, charts, alarms = None, [], []
+    spc, charts, alarms, too_few = None, [], [], None
     if part or feature:
         if not (part and feature) or len(part) > 40 or len(feature) > 60:
             raise InputError("choose a part and one of its features", code="spc.feature")
-        spc = inspection.site_feature_spc(settings, who, part, feature)
+        measured = next((s for s in series if s.part_id == part and s.feature == feature), None)
+        if measured is not None and measured.values < inspection.MIN_CHART_VALUES:
+            too_few = measured.values  # a chart needs more values: said on the page, not an error
+        else:
+            spc = inspection.site_feature_spc(settings, who, part, feature)
+    if spc is not None:
         lang = language(request)
 
         def kind(ch: ControlChart) -> str:
@@ -80,4 +85,5 @@ def quality_page(request: Request) -> HTMLResponse:
         if rep.capability.cpk is not None and rep.capability.cpk < 1.0:
             alarms.append(i18n.translate(lang, "quality.alarm.cpk", cpk=f"{rep.capability.cpk:.2f}"))
     return render(request, "quality.html", {"series": series, "spc": spc, "charts": charts, "alarms": alarms,
-                                            "part": part, "feature": feature}, who=who)
+                                            "part": part, "feature": feature, "too_few": too_few,
+                                            "min_values": inspection.MIN_CHART_VALUES}, who=who)

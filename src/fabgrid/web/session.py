@@ -20,8 +20,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from fabgrid.config import Settings
+from fabgrid.domain.catalog import local_name
 from fabgrid.errors import InputError
-from fabgrid.services import access, catalog_read
+from fabgrid.services import access, catalog_read, network, timeline
 from fabgrid.services.access import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from fabgrid.services.accounts import Principal, authenticate
 from fabgrid.web import i18n
@@ -130,8 +131,23 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
             names.update(catalog_read.place_names_zh(settings_of(request)) or {"": ""})
         return names.get(text, text)
 
+    sites: dict[str, str] = {}
+
+    def site_name(site_id: str) -> str:
+        if not sites:
+            sites.update(network.site_names(settings_of(request)) or {"": ""})
+        return local_name(sites.get(site_id, site_id), lang)
+
+    def event_note(event: Any) -> str:
+        """A timeline event's note in the page's language (a free-text note as written)."""
+        key = getattr(event, "note_key", None)
+        shown = timeline.text(key, getattr(event, "note_args", None), lang, site_name) if key else ""
+        return shown or str(getattr(event, "note", ""))
+
     ctx: dict[str, Any] = {
         "lang": lang, "languages": i18n.LANGUAGES, "user": who, "place": place,
+        "named": lambda record: local_name(record, lang), "event_note": event_note,
+        "problem_texts": lambda: problem_texts(lang),
         "t": lambda key, **kw: i18n.translate(lang, key, **kw),
         "csrf_token": token, "csrf_field": CSRF_FIELD, "path": request.url.path,
         "path_qs": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -161,12 +177,31 @@ class PageRoute(APIRoute):
             except HTTPException as exc:
                 return error_page(request, exc.status_code, str(exc.detail))
             except InputError as exc:
-                return error_page(request, exc.status, exc.message, exc.hint)
+                return error_page(request, exc.status, exc.message, exc.hint, code=exc.code)
 
         return page_handler
 
 
-def error_page(request: Request, status: int, message: str, hint: str | None = None) -> HTMLResponse:
-    """An HTML error page with `status`."""
-    return render(request, "error.html", {"status": status, "message": message, "hint": hint},
+def error_page(request: Request, status: int, message: str, hint: str | None = None,
+               code: str | None = None) -> HTMLResponse:
+    """An HTML error page with `status`. A problem the catalog knows by its `code` (`error.<code>`) is said in
+    Chinese on zh-CN pages (what happened and what to do, in place of the English message and its hint); English
+    pages keep the detailed message."""
+    message, hint = localized_problem(language(request), message, hint, code)
+    return render(request, "error.html", {"status": status, "message": message, "hint": hint, "code": code},
                   status_code=status, who=principal(request))
+
+
+def localized_problem(lang: str, message: str, hint: str | None, code: str | None) -> tuple[str, str | None]:
+    """(message, hint) of a problem in the page's language: the catalog's `error.<code>` on a Chinese page."""
+    text = i18n.catalog(lang).get(f"error.{code}") if code and lang == "zh" else None
+    return (text, None) if text else (message, hint)
+
+
+def problem_texts(lang: str) -> dict[str, str]:
+    """code -> the catalog's text of the problems it knows, for a page's script (Chinese pages; {} in English,
+    where the API's own message is the more precise)."""
+    if lang != "zh":
+        return {}
+    return {k.removeprefix("error."): v for k, v in i18n.catalog(lang).items()
+            if k.startswith("error.") and k != "error.title"}

@@ -9,6 +9,8 @@
   var bar = document.getElementById('upload-progress');
   var status = document.getElementById('upload-status');
   var token = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+  var errors = {};
+  try { errors = JSON.parse(zone.dataset.errors || '{}'); } catch (e) { errors = {}; }
 
   function say(msg, bad) { status.textContent = msg; status.className = bad ? 'error' : 'muted'; }
 
@@ -36,7 +38,11 @@
         if (done) { done(true, ''); return; }
         window.location.href = '/parts/' + encodeURIComponent(id);
       } else {
-        var why = file.name + ': ' + (body.detail || xhr.statusText) + (body.hint ? ' — ' + body.hint : '');
+        // a problem the page's catalog knows is said in the page's language (data-errors: code -> text)
+        var code = String(body.type || '').split(':').pop();
+        var local = errors[code];
+        var why = file.name + ': ' + (local || body.detail || xhr.statusText) +
+          (!local && body.hint ? ' — ' + body.hint : '');
         if (done) { done(false, why); return; }
         bar.hidden = true;
         say(zone.dataset.msgFailed + ' ' + why, true);
