@@ -173,6 +173,10 @@ def test_site_disruption_preview_equals_commit_and_the_buyer_is_told(own: Platfo
     notice = next(t for t in texts if done["id"] in t)
     assert "网络中断" in notice and "由工厂" in notice and f"moved from {site} to {m['to_site']}" in notice
     assert after["timeline"][-1]["note_key"] == "disruption_moved"
+    # the order's thread follows the line: the new site reads it, the old one no longer does
+    new_site, old_site = own.account("factory", m["to_site"]), own.account("factory", site)
+    assert own.client.get(after["links"]["thread"], headers=new_site).status_code == 200
+    assert own.client.get(after["links"]["thread"], headers=old_site).status_code == 404
     _wait(lambda: any(b["data"].get("disruption", {}).get("id") == done["id"] for b in _Hooks.bodies))
     hook = next(b for b in _Hooks.bodies if b["data"].get("disruption", {}).get("id") == done["id"])
     assert hook["event"] == "order.status" and hook["data"]["disruption"]["to_site"] == m["to_site"]

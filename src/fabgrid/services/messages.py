@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from fabgrid.config import Settings
+from fabgrid.domain.order import Order, OrderStatus
 from fabgrid.domain.rfq import Message, Thread
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import access, attachments, jobs, mail, webhooks
@@ -63,18 +64,40 @@ def order_thread(settings: Settings, who: Principal, order_id: str) -> Thread:
         o = uow.orders.get(order_id)
         if o is None:
             raise NotFoundError(f"order {order_id!r} not found", code="order.not_found")
-        sites = [ln.site_id or ln.offer_site_id for ln in o.lines]
+        sites = _order_sites(o)
         probe = Thread(id="-", kind="order", ref_id=o.id, organisation_id=o.organisation_id,
                        site_ids=tuple(sites), created_at=o.created_at)
         if not may_see(probe, who):
             raise NotFoundError(f"order {order_id!r} not found", code="order.not_found")
-        t = open_thread(uow, "order", o.id, f"order:{o.id}", o.organisation_id, sites)
+        t = _current(uow, open_thread(uow, "order", o.id, f"order:{o.id}", o.organisation_id, sites))
         uow.commit()
         return t
 
 
+def _order_sites(o: Order) -> list[str]:
+    """The sites holding an order's lines now (a line not allocated yet: the site of the offer ordered)."""
+    return list(dict.fromkeys(str(ln.site_id or ln.offer_site_id) for ln in o.lines
+                              if (ln.site_id or ln.offer_site_id) and ln.status is not OrderStatus.CANCELLED))
+
+
+def _current(uow: UnitOfWork, t: Thread) -> Thread:
+    """An order's thread with the sites that hold its lines now as its parties: a line re-allocated (a decline, a
+    disruption) takes the conversation to the new site and away from the old one."""
+    if t.kind != "order":
+        return t
+    o = uow.orders.get(t.ref_id)
+    if o is None:
+        return t
+    sites = _order_sites(o)
+    if sites == list(t.site_ids):
+        return t
+    return uow.rfq.set_thread_sites(t.id, sites) or t
+
+
 def _visible(uow: UnitOfWork, who: Principal, thread_id: str) -> Thread:
     t = uow.rfq.thread(thread_id)
+    if t is not None:
+        t = _current(uow, t)
     if t is None or not may_see(t, who):
         raise NotFoundError(f"thread {thread_id!r} not found", code="thread.not_found")
     return t

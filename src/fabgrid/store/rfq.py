@@ -326,6 +326,15 @@ class RfqRepository:
             return found
         return t
 
+    def set_thread_sites(self, thread_id: str, site_ids: Iterable[str]) -> Thread | None:
+        """Name the sites that are parties of a thread (an order's, when its lines moved)."""
+        r = self.session.get(ThreadRow, thread_id)
+        if r is None:
+            return None
+        r.site_ids = {"sites": list(dict.fromkeys(site_ids))}
+        self.session.flush()
+        return _thread(r)
+
     def thread(self, thread_id: str) -> Thread | None:
         """One thread."""
         r = self.session.get(ThreadRow, thread_id)
