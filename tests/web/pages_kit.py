@@ -83,6 +83,14 @@ class Site:
 
     def ordered(self, b: TestClient, consent: bool = True) -> tuple[str, str]:
         """Upload, quote and order through the pages; returns (order id, site id)."""
+        fields, site_id = self.checkout_form(b, consent)
+        r = b.post("/checkout/place", data=fields)
+        assert r.status_code == 303, r.text
+        return r.headers["location"].rsplit("/", 1)[1], site_id
+
+    def checkout_form(self, b: TestClient, consent: bool = True) -> tuple[dict[str, str], str]:
+        """Upload, quote and choose the first offer through the pages, up to the checkout's form: (the fields the
+        form posts to /checkout/place, the offer's site)."""
         part = self.upload(b)
         pid = part["id"]
         deadline = time.monotonic() + 60
@@ -105,6 +113,4 @@ class Site:
                   "shipping_city": "Changsha", "shipping_street": "Lushan Road 932", "consent": "yes" if consent else
                   "later"}
         fields |= dict(re.findall(r'<input type="hidden" name="(quote_id|site|tier)" value="([^"]*)"', form.text))
-        r = b.post("/checkout/place", data=fields)
-        assert r.status_code == 303, r.text
-        return r.headers["location"].rsplit("/", 1)[1], site_id.group(1)
+        return fields, site_id.group(1)
