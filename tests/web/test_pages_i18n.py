@@ -44,6 +44,11 @@ def test_every_place_of_the_network_has_its_chinese_name() -> None:
     assert [c.name for c in logistics.cities.values() if not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", c.name_zh)] == []
     zh = provinces | logistics.province_names_zh
     assert sorted({c.province for c in logistics.cities.values()} - set(zh)) == []
+    from fabgrid.data import load_network
+
+    sites = load_network().sites.values()  # where a factory is, a page names in Chinese too
+    assert sorted({s.city for s in sites} - {c.name for c in logistics.cities.values()}) == []
+    assert sorted({s.province for s in sites} - set(zh)) == []
 
 
 def test_every_key_used_by_the_templates_is_in_the_catalog() -> None:

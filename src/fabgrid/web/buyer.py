@@ -187,7 +187,9 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
                                           "material_names": {m.id: local_name(m, lang) for m in
                                                              net.catalog.materials.values()},
                                           "process_names": {p.value: local_name(v, lang) for p, v in
-                                                            net.catalog.processes.items()}},
+                                                            net.catalog.processes.items()},
+                                          "model_names": {m.id: local_name(m, lang) for m in
+                                                          net.catalog.machine_models.values()}},
                   who=who)
 
 
