@@ -49,7 +49,7 @@ def _publish(url: str, fleet: list[SimMachine], n: int, rate_hz: float, ids: lis
 
 
 def _ids(engine: Engine) -> set[str]:
-    with engine.connect() as c:  # the Table object, so that the test schema is honoured
+    with engine.connect() as c:
         return {r[0] for r in c.execute(select(machine_events.c.message_id))}
 
 
@@ -63,7 +63,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     admin = create_engine(PG_URL)
     with admin.begin() as c:
         c.execute(text(f"CREATE SCHEMA {schema}"))
-    eng = create_engine(PG_URL).execution_options(schema_translate_map={None: schema})
+    # the schema as search path, so that the store's own DDL (the day partitions) lands there too
+    eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     try:
         yield eng
     finally:

@@ -1,17 +1,18 @@
 """Machine events in the database: batch writes (COPY on PostgreSQL), counts and reads of `machine_events`.
 
-Every event is stored once, keyed by its message id (``INSERT ... ON CONFLICT (message_id) DO NOTHING``),
-so redelivered MQTT messages are counted once. `MachineEventStore.refusal` says, before a write, why an event
-cannot be stored (column widths, control characters, time, payload), and a batch the database still refuses
-raises `EventsRefused`; `DeadLetterStore` keeps such messages. Events are the JSON-lines event dicts of
-fabgrid.telemetry; this module knows their identity fields only. Depends on the store's tables and SQLAlchemy.
+Every event is stored once, keyed by its message id and time (``INSERT ... ON CONFLICT DO NOTHING``), so redelivered
+MQTT messages are counted once. On PostgreSQL the table is partitioned by day (`store.telemetry_partitions`): a
+batch's day partitions are made before it is written. `MachineEventStore.refusal` says, before a write, why an event
+cannot be stored (column widths, control characters, time, payload), and a batch the database still refuses raises
+`EventsRefused`; `DeadLetterStore` keeps such messages. Events are the JSON-lines event dicts of fabgrid.telemetry;
+this module knows their identity fields only. Depends on the store's tables and SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from fabgrid.errors import InputError
+from fabgrid.store import telemetry_partitions as partitions
 from fabgrid.store.db import get_engine
 from fabgrid.store.telemetry_tables import machine_events, telemetry_dead_letters
 
@@ -105,15 +107,26 @@ class MachineEventStore:
         if self.dialect not in ("postgresql", "sqlite"):
             raise InputError(f"telemetry ingest supports SQLite and PostgreSQL, not {self.dialect}",
                              hint="use sqlite:///PATH or postgresql://...", code="telemetry.database")
-        if create:
+        #: PostgreSQL: whether the table is partitioned by day (a database of before migration 0027 is not),
+        #: and the days whose partition this store knows to exist.
+        self.partitioned = False
+        self._days: set[date] = set()
+        if self.dialect == "postgresql":
+            with self.engine.begin() as conn:
+                found = partitions.is_partitioned(conn)
+                if found is None and create:
+                    found = partitions.create(conn)
+                self.partitioned = bool(found)
+        elif create:
             machine_events.create(self.engine, checkfirst=True)
+        # no conflict target: the key is (message_id, ts), or message_id alone in a database not upgraded yet
         if self.dialect == "sqlite":
-            self._insert: Any = sqlite.insert(machine_events).on_conflict_do_nothing(index_elements=["message_id"])
+            self._insert: Any = sqlite.insert(machine_events).on_conflict_do_nothing()
         else:
             stage = table("machine_events_stage", *(column(c) for c in _COLUMNS))
             self._insert = (postgresql.insert(machine_events)
                             .from_select(list(_COLUMNS), select(*(stage.c[c] for c in _COLUMNS)))
-                            .on_conflict_do_nothing(index_elements=["message_id"])
+                            .on_conflict_do_nothing()
                             .returning(machine_events.c.message_id))  # rowcount is -1 for INSERT ... SELECT
 
     def add(self, events: list[dict[str, Any]]) -> int:
@@ -137,14 +150,21 @@ class MachineEventStore:
 
     def _add(self, events: list[dict[str, Any]]) -> int:
         now = datetime.now(UTC)
+        if self.dialect == "sqlite":
+            with self.engine.begin() as conn:
+                unique = {(r["message_id"], r["ts"]): r for r in (_row(ev, now) for ev in events)}
+                return int(conn.execute(self._insert, list(unique.values())).rowcount)
+        rows = list({(r[0], r[1]): r for r in (_copy_row(ev, now) for ev in events)}.values())
+        if self.partitioned:
+            days = {d for row in rows if (d := partitions.day_of(row[1])) is not None} - self._days
+            if days:
+                partitions.ensure_days(self.engine, days)
+                self._days |= days
         with self.engine.begin() as conn:
-            if self.dialect == "sqlite":
-                rows = list({ev["id"]: _row(ev, now) for ev in events}.values())
-                return int(conn.execute(self._insert, rows).rowcount)
             cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cur.execute(_STAGE_DDL)
             with cur.copy(f"COPY machine_events_stage ({', '.join(_COLUMNS)}) FROM STDIN") as cp:
-                for row in {ev["id"]: _copy_row(ev, now) for ev in events}.values():
+                for row in rows:
                     cp.write_row(row)
             return len(conn.execute(self._insert).all())  # the rows inserted: the new ones
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from fabgrid.store import telemetry_partitions as partitions
 from fabgrid.store.db import get_engine
 from fabgrid.store.tables import Base
 from fabgrid.store.telemetry_tables import machine_events
@@ -131,6 +132,10 @@ class RollupStore:
             return _aware(conn.scalar(select(func.min(machine_events.c.ts))))
 
     def prune_events(self, before: datetime) -> int:
-        """Delete the raw events older than `before`; returns how many."""
+        """Delete the raw events older than `before`; returns how many. On PostgreSQL the day partitions wholly
+        before it are dropped (`store.telemetry_partitions`) and only the rest is deleted row by row."""
         with self.engine.begin() as conn:
-            return int(conn.execute(delete(machine_events).where(machine_events.c.ts < before)).rowcount)
+            dropped = 0
+            if self.engine.dialect.name == "postgresql" and partitions.is_partitioned(conn):
+                dropped = partitions.drop_before(conn, before)
+            return dropped + int(conn.execute(delete(machine_events).where(machine_events.c.ts < before)).rowcount)

@@ -1,8 +1,10 @@
-"""The `machine_events` table: every telemetry message stored once, keyed by its message id; and
+"""The `machine_events` table: every telemetry message stored once, keyed by its message id and time; and
 `telemetry_dead_letters`, the messages that could not be stored.
 
-SQLAlchemy Core on the shared `Base.metadata` (so Alembic sees it); the unique `message_id` is what
-makes MQTT's at-least-once delivery exactly-once in the database. Depends on SQLAlchemy only.
+SQLAlchemy Core on the shared `Base.metadata` (so Alembic sees it); the unique `(message_id, ts)` is what
+makes MQTT's at-least-once delivery exactly-once in the database (a redelivered message carries the same time).
+On PostgreSQL the table is partitioned by day (`store.telemetry_partitions`, which makes it there: its primary
+key is `(id, ts)`). Depends on SQLAlchemy only.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ machine_events = Table(
     Column("machine", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("payload", JSON, nullable=False),
-    UniqueConstraint("message_id", name="uq_machine_events_message_id"),
+    UniqueConstraint("message_id", "ts", name="uq_machine_events_message_ts"),
     Index("ix_machine_events_machine_ts", "machine", "ts"),
     Index("ix_machine_events_site_ts", "site", "ts"),
     Index("ix_machine_events_ts", "ts"),  # the retention's deletes (services.telemetry_rollups.prune)
