@@ -162,3 +162,19 @@ def test_a_job_whose_worker_died_runs_again(settings: Settings) -> None:
         row.started_at = now() - timedelta(seconds=jobs.STALE_RUNNING_S + 60)
         uow.commit()
     assert jobs.run_job(settings, jid) == "succeeded" and len(calls) == 1
+
+
+def test_a_bare_worker_knows_every_kind_of_job() -> None:
+    """A worker process that imported nothing but services.jobs finds the handler of every kind that has a queue
+    (a dispatched build's follow-up was missing: its module was not among HANDLER_MODULES)."""
+    import subprocess
+    import sys
+
+    code = ("from fabgrid.services import jobs\n"
+            "missing = [k for k in jobs.QUEUE_OF if not callable(jobs._handler(k))]\n"
+            "print(sorted(jobs.HANDLERS))\n"
+            "assert not missing, missing\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for kind in jobs.QUEUE_OF:
+        assert repr(kind) in out.stdout, (kind, out.stdout)

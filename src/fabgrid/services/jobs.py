@@ -18,7 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from fabgrid.config import Settings
@@ -49,7 +50,7 @@ DEFAULT_QUEUE = "planning"
 #: Modules that register handlers; imported by `run_job` so a bare worker process knows every kind.
 HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgrid.services.orders",
                    "fabgrid.services.simulation", "fabgrid.services.disruptions", "fabgrid.services.mail",
-                   "fabgrid.services.value_reports")
+                   "fabgrid.services.value_reports", "fabgrid.services.dispatch")
 #: Threads of the in-process pool (the embedded default, no broker).
 IN_PROCESS_THREADS = 2
 TERMINAL = JOB_TERMINAL
@@ -324,6 +325,44 @@ def failed_jobs(settings: Settings, who: Principal, *, kind: str | None = None, 
                          hint=f"limit 1..{MAX_FAILED_PAGE}, offset 0..1000000", code="job.page")
     with UnitOfWork(settings.database_url) as uow:
         return uow.jobs.failed(kind=kind, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    """One queue's jobs: waiting and running now, finished in the window; the oldest waiting one's age."""
+
+    queue: str
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    oldest_queued_at: datetime | None = None
+    kinds: tuple[str, ...] = ()
+
+
+#: The window of finished jobs the queue overview counts, in hours (default and most).
+LOAD_WINDOW_H = 24
+MAX_LOAD_WINDOW_H = 24 * 30
+
+
+def queue_overview(settings: Settings, who: Principal, window_h: int = LOAD_WINDOW_H) -> list[QueueLoad]:
+    """Per queue (`QUEUES`, in order): the jobs waiting and running now and those that succeeded or failed in the
+    last `window_h` hours, for the operator's jobs page (operators only)."""
+    _operator(who)
+    if not 1 <= window_h <= MAX_LOAD_WINDOW_H:
+        raise InputError(f"a window of {window_h} h is out of range", hint=f"1..{MAX_LOAD_WINDOW_H} hours",
+                         code="job.window")
+    with UnitOfWork(settings.database_url) as uow:
+        rows = uow.jobs.load(now() - timedelta(hours=window_h))
+    acc: dict[str, dict[str, Any]] = {q: {"queue": q, "kinds": set()} for q in QUEUES}
+    for kind, status, n, oldest in rows:
+        a = acc[queue_of(kind)]
+        a["kinds"].add(kind)
+        if status in ("queued", "running", "succeeded", "failed"):
+            a[status] = a.get(status, 0) + n
+        if status == "queued" and oldest is not None:
+            a["oldest_queued_at"] = min(oldest, a.get("oldest_queued_at") or oldest)
+    return [QueueLoad(**{**a, "kinds": tuple(sorted(a["kinds"]))}) for a in acc.values()]
 
 
 def retry_job(settings: Settings, who: Principal, job_id: str) -> Job:

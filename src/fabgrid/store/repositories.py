@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -359,6 +359,14 @@ class JobRepository(_Scoped):
             q = q.where(JobRow.kind == kind)
         q = q.order_by(JobRow.finished_at.desc(), JobRow.id).limit(limit).offset(offset)
         return [job_record(r) for r in self.session.scalars(q)]
+
+    def load(self, since: datetime) -> list[tuple[str, str, int, datetime | None]]:
+        """(kind, status, count, oldest created_at) of the jobs queued or running now and of those finished
+        since `since`."""
+        q = (select(JobRow.kind, JobRow.status, func.count(), func.min(JobRow.created_at))
+             .where(or_(JobRow.status.in_(("queued", "running")), JobRow.finished_at >= since))
+             .group_by(JobRow.kind, JobRow.status))
+        return [(str(k), str(st), int(n), _utc(t)) for k, st, n, t in self.session.execute(q)]
 
     def requeue(self, job_id: str) -> bool:
         """Put a failed job back in the queue (its worker deaths forgotten); False when it is not failed."""

@@ -23,11 +23,12 @@ from fabgrid.errors import InputError
 from fabgrid.services import acceptance, catalog_read, disruptions, orders, web_operator
 from fabgrid.services._util import now
 from fabgrid.services.accounts import Principal
-from fabgrid.web import i18n, mapsvg, value_report_pages
+from fabgrid.web import i18n, jobs_admin, mapsvg, value_report_pages
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 router.include_router(value_report_pages.router)
+router.include_router(jobs_admin.router)
 OPERATOR = ("operator",)
 #: Load (queued workdays) drawn as fully loaded on the map.
 FULL_LOAD_DAYS = 10.0
