@@ -57,7 +57,10 @@ def test_value_report_page_form_progress_report(site: Site) -> None:
     assert 'id="vr-failed"' not in text, text[:3000]
     assert 'id="vr-cards"' in text and 'id="vr-side"' in text and 'id="vr-claims"' in text
     assert "每设备忙碌小时合格件数" in text and "传统模式" in text
-    assert "People&#39;s Daily" in text and "MIIT" in text and "tracker" not in text
+    claims = text[text.index('id="vr-claims"'):]
+    claims = claims[:claims.index("</table>")]
+    assert "《人民日报》" in claims and "工业和信息化部" in claims and "国务院新闻办公室" in claims  # cited in Chinese
+    assert "People&#39;s Daily" not in claims and "State Council" not in claims and "tracker" not in text
     assert "n/a" not in text and "nan" not in re.sub(r"<[^>]+>", " ", text).split()
     cards = re.findall(r'class="vr-card" data-metric="(\w+)">[^<]*<br><b>(.*?)</b>', text)
     assert all("—" not in shown for _, shown in cards)
@@ -75,6 +78,7 @@ def test_value_report_page_form_progress_report(site: Site) -> None:
     site.login(en, op_email)
     text = en.get(url).text
     assert "Good parts per busy machine-hour" in text and "Relative change, fabgrid vs traditional" in text
+    assert "People&#39;s Daily" in text and "MIIT" in text  # the sources as published, in English
     assert "Mean time between failures (h)" in text and "platform policy settings" in text
     assert "Network OEE per day" in text and "Why the live KPIs and the simulator&#39;s figures differ" in text
     listed = en.get("/operator/value-reports").text

@@ -152,6 +152,7 @@ class Claim(Record):
     value: float
     metric: str
     source: str
+    source_zh: str = ""  # the same citation in Chinese (zh-CN pages)
     note: str = ""
 
 

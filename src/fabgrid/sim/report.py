@@ -99,7 +99,8 @@ def claim_rows(doc: dict[str, Any], params: SimParams) -> list[dict[str, Any]]:
     out = []
     for name, c in params.industry_claims.items():
         ch = change.get(c.metric)
-        out.append({"name": name, "value": c.value, "metric": c.metric, "source": c.source, "note": c.note,
+        out.append({"name": name, "value": c.value, "metric": c.metric, "source": c.source,
+                    "source_zh": c.source_zh or c.source, "note": c.note,
                     "measured": ch if ch is not None and _finite(ch) else None})
     return out
 
