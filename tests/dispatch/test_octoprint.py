@@ -15,7 +15,7 @@ import pytest
 from fabgrid.config import Settings
 from fabgrid.domain.dispatch import BuildStatus, ConnectionState
 from fabgrid.errors import InputError
-from fabgrid.services import builds, dispatch
+from fabgrid.services import builds, dispatch, jobs
 
 SITE = "cs-tianxin-01"
 MACHINE = "cs-tianxin-01-f01"  # a Creality K1 Max of the shipped network
@@ -180,11 +180,20 @@ def test_two_buyers_orders_become_one_mixed_build_printed_on_octoprint(settings:
         assert replanned["id"] != build["id"] and replanned["copies"] == 3  # the cancelled build's parts, again
         assert {p["line_id"] for p in replanned["parts"]} == {p["line_id"] for p in build["parts"]}
         build = replanned
-        result = dispatch.dispatch_build(settings, build["id"], wait=True, poll_s=0.5)
-        assert result.build.status is BuildStatus.DONE, result.build.message
+        sent = client.post(f"/api/v1/factory/builds/{build['id']}/dispatch", headers=fh)  # the factory starts it
+        assert sent.status_code == 202, sent.text
+        followed = jobs.wait(settings, sent.json()["job"]["id"], timeout_s=240)
+        assert followed.status == "succeeded" and followed.result and followed.result["status"] == "done", followed
+        assert dispatch.get_build(settings, build["id"]).operator == "F"  # who started it, for the genealogy
         for o, h in zip(orders, buyers, strict=True):
             mine = client.get(f"/api/v1/orders/{o['id']}", headers=h).json()
             assert mine["lines"][0]["status"] == "built"
             assert [e["status"] for e in mine["timeline"]][-2:] == ["in_production", "built"]
+        r = client.post(f"/api/v1/factory/orders/{orders[0]['id']}/inspection", json={"passed": True,
+                        "inspected_qty": 1, "measurements": {"x_mm": 12.01}}, headers=fh)
+        assert r.status_code == 200, r.text
+        ins = r.json()["lines"][0]["inspection"]
+        assert ins["build_id"] == build["id"] and ins["machine_id"] == build["machine_id"]
+        assert ins["build_operator"] == "F" and ins["by"] == "f@tianxin.example.com"
         kept = client.post("/api/v1/factory/builds/plan", headers=fh).json()
         assert [b["id"] for b in kept["builds"] if b["status"] != "cancelled"] == [build["id"]]  # kept, no new

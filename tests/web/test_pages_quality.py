@@ -45,4 +45,4 @@ def test_a_measured_feature_has_its_spc_page(site: Site) -> None:
     assert buyer.get("/factory/quality").status_code == 403
     page = buyer.get(f"/orders/{order_id}")  # the buyer sees the features and the line's genealogy
     assert page.status_code == 200 and 'id="features-1"' in page.text and "4.950 … 5.050" in page.text
-    assert 'id="genealogy-1"' in page.text and "material lot" in page.text
+    assert 'id="genealogy-1"' in page.text and "material lot" in page.text and "Build started by" in page.text

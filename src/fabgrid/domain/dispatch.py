@@ -95,6 +95,7 @@ class PlannedBuild(BaseModel):
     message: str = ""
     locked: bool = Field(default=False, description="kept as it is when the site is re-planned")
     picture: str | None = None
+    operator: str = Field(default="", description="who started the build on its machine (empty: the command line)")
     created_at: datetime
     updated_at: datetime
 

@@ -129,6 +129,8 @@ class Inspection(_Frozen):
     build_id: str | None = None
     machine_id: str | None = None
     material_lot: str | None = None
+    #: who started the build on its machine (empty when it was started from the command line, or unknown)
+    build_operator: str = ""
     #: the line's earlier inspections (failed ones, before the rework), oldest first; each with no `previous`
     previous: tuple[Inspection, ...] = Field(default=(), max_length=20)
     note: str = ""

@@ -236,7 +236,7 @@ def _gcode(settings: Settings, build: PlannedBuild) -> Path:
 
 
 def _send(settings: Settings, build: PlannedBuild, host: Connector, follower: Follower,
-          emit: Callable[[list[dict[str, Any]]], None]) -> None:
+          emit: Callable[[list[dict[str, Any]]], None], who: Principal | None) -> None:
     """Check the printer, slice, upload and start a claimed build; the build is `printing` afterwards."""
     st = host.status()
     if st.state is not HostState.IDLE:
@@ -261,7 +261,8 @@ def _send(settings: Settings, build: PlannedBuild, host: Connector, follower: Fo
     job = host.start(f"{build.id}.gcode", gcode.read_bytes())
     with UnitOfWork(settings.database_url) as uow:
         uow.dispatch.update_build(build.id, status=BuildStatus.PRINTING, host_job=job,
-                                  message=f"sent to {build.machine_id}", estimated_time_s=est)
+                                  message=f"sent to {build.machine_id}", estimated_time_s=est,
+                                  operator=(who.name or who.email) if who is not None else "")
         job_ids = _advance_lines(uow, build, OrderStatus.IN_PRODUCTION,
                                  timeline.note("build_started", build=build.id, machine=build.machine_id))
         uow.commit()
@@ -312,7 +313,7 @@ def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, pol
                                  hint="follow it with `fabgrid dispatch BUILD --wait`", code="dispatch.sending",
                                  status=409)
             try:
-                _send(settings, build, host, follower, emit)
+                _send(settings, build, host, follower, emit, who)
             except BaseException as exc:
                 with UnitOfWork(settings.database_url) as uow:  # refused before the printer started: queued again
                     uow.dispatch.claim(build.id, BuildStatus.SENDING, BuildStatus.PLANNED,

@@ -207,7 +207,8 @@ def site_feature_spc(settings: Settings, who: Principal, part_id: str, feature: 
         values.extend(f.values)
         subgroups.append(f.values)
         points.append({"order_id": oid, "line_id": ln.id, "build_id": ins.build_id, "machine_id": ins.machine_id,
-                       "material_lot": ins.material_lot, "at": at, "by": ins.by, "passed": ins.passed,
+                       "material_lot": ins.material_lot, "build_operator": ins.build_operator, "at": at, "by": ins.by,
+                       "passed": ins.passed,
                        "values": list(f.values), "out_of_tolerance": f.out_of_tolerance})
     if last is None:
         raise NotFoundError(f"site {site} has no inspection of feature {feature!r} on part {part_id}",

@@ -458,6 +458,7 @@ def factory_inspection(settings: Settings, who: Principal, order_id: str, passed
                             measurements=measurements, features=tuple(features), note=note[:500], by=who.email,
                             at=now(), build_id=build.id if build else None,
                             machine_id=build.machine_id if build else None, material_lot=lot,
+                            build_operator=build.operator if build else "",
                             previous=_history(ln.inspection))
         ln = uow.orders.update_line(ln.id, inspection=result)
         if passed:

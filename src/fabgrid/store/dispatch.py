@@ -35,7 +35,8 @@ def _build(r: BuildRow) -> PlannedBuild:
                         estimated_time_s=r.estimated_time_s,
                         parts=tuple(BuildPart(**p) for p in doc.get("parts", [])), model_file=doc.get("model_file"),
                         host_job=r.host_job, message=r.message, locked=bool(doc.get("locked", False)),
-                        picture=doc.get("picture"), created_at=_utc(r.created_at) or utcnow(),
+                        picture=doc.get("picture"), operator=str(doc.get("operator") or ""),
+                        created_at=_utc(r.created_at) or utcnow(),
                         updated_at=_utc(r.updated_at) or utcnow())
 
 
@@ -117,11 +118,13 @@ class DispatchRepository:
 
     def update_build(self, build_id: str, *, status: BuildStatus | None = None, host_job: str | None = None,
                      message: str | None = None, machine_id: str | None = None,
-                     estimated_time_s: float | None = None) -> None:
-        """Change a build's status, host job, message, machine or estimated print time."""
+                     estimated_time_s: float | None = None, operator: str | None = None) -> None:
+        """Change a build's status, host job, message, machine, estimated print time or operator (who started it)."""
         row = self.session.get(BuildRow, build_id)
         if row is None:
             return
+        if operator is not None:
+            row.doc = {**(row.doc or {}), "operator": operator[:200]}
         if estimated_time_s is not None:
             row.estimated_time_s = estimated_time_s
         if status is not None:
