@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabgrid.config import Settings
 from fabgrid.costing.leadtime import Routing
@@ -21,7 +21,9 @@ from fabgrid.domain.catalog import Network, ProcessFamily, Site
 from fabgrid.domain.order import QUEUED_AT_SITE
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.network.geo import Logistics, parse_logistics
-from fabgrid.store.uow import UnitOfWork
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, 0.4-0.6 s to import) only where a database is opened: `fabgrid quote`
+    from fabgrid.store.uow import UnitOfWork  # reads the shipped data through `routing_of` and opens none
 
 #: Data sets seeded beside the network: name -> packaged file.
 DATASETS = {"costing": "costing.yaml", "logistics": "logistics.yaml", "routes": "scheduling/routes.yaml",
@@ -29,7 +31,7 @@ DATASETS = {"costing": "costing.yaml", "logistics": "logistics.yaml", "routes": 
 #: Bounds of a machine-hour rate a site may set (CNY/h).
 MAX_MACHINE_RATE_CNY_PER_H = 10_000.0
 
-UowFactory = Callable[[], UnitOfWork]
+UowFactory = Callable[[], "UnitOfWork"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ def put_site(uow: UnitOfWork, changed: Site) -> Site:
 
 def network_of(settings: Settings) -> Network:
     """The network (sites and catalog) of the configured database."""
+    from fabgrid.store.uow import UnitOfWork
+
     with UnitOfWork(settings.database_url) as uow:
         return current(uow).network
 
