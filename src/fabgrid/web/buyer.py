@@ -33,7 +33,16 @@ from fabgrid.services import (
     web_photos,
 )
 from fabgrid.web import cart, i18n
-from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
+from fabgrid.web.session import (
+    PageRoute,
+    checked_form,
+    field,
+    language,
+    localized_problem,
+    render,
+    require,
+    settings_of,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 BUYER = ("buyer",)
@@ -77,7 +86,10 @@ def part_page(request: Request, part_id: str) -> HTMLResponse:
     order = {"error": 0, "warning": 1, "info": 2}
     findings = sorted(part.findings, key=lambda f: order.get(f.severity.value, 3))
     guess = next((f.code.removeprefix("units.maybe_") for f in findings if f.code.startswith("units.maybe_")), None)
-    ctx = {"part": part, "findings": findings, "viewer_findings": _viewer_findings(findings),
+    p = part.problem  # why the analysis failed, kept with the part: said like a form's problem
+    problem = localized_problem(language(request), str(p.get("detail") or ""), p.get("hint"),
+                                str(p.get("title") or "")) if p else None
+    ctx = {"part": part, "problem": problem, "findings": findings, "viewer_findings": _viewer_findings(findings),
            "units": [u for u in parts.UNITS if u != "in"], "unit_guess": guess,
            "repairable": any(f.code in parts.REPAIRABLE_CODES for f in findings),
            "pending": part.analysing, "today": date.today().isoformat(),

@@ -19,7 +19,16 @@ from fabgrid.errors import InputError
 from fabgrid.services import checkout, invoices, network
 from fabgrid.services.accounts import Principal
 from fabgrid.services.orders import LineRequest
-from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
+from fabgrid.web.session import (
+    PageRoute,
+    checked_form,
+    field,
+    form_problem,
+    language,
+    render,
+    require,
+    settings_of,
+)
 
 COOKIE = "fabgrid_cart"
 #: Lines the cart holds (the cookie stays well under the browsers' 4 KB).
@@ -84,7 +93,8 @@ def items_of(request: Request, values: dict[str, str]) -> list[LineRequest]:
 
 def _form_page(request: Request, who: Principal, values: dict[str, str], error: InputError | None = None,
                ) -> HTMLResponse:
-    return render(request, "checkout.html", {"values": values, "error": error,
+    message, hint = form_problem(request, error) if error else (None, None)
+    return render(request, "checkout.html", {"values": values, "error": message, "hint": hint,
                                              "items": len(items_of(request, values))},
                   status_code=422 if error else 200, who=who)
 

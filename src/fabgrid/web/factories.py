@@ -31,6 +31,7 @@ from fabgrid.web.session import (
     PageRoute,
     checked_form,
     field,
+    form_problem,
     principal,
     render,
     require,
@@ -60,10 +61,10 @@ def _join_page(request: Request, who: Principal | None, form: dict[str, str] | N
                error: InputError | None = None) -> HTMLResponse:
     settings = settings_of(request)
     mine = factories.my_applications(settings, who) if who is not None and who.role == "factory" else []
+    message, hint = form_problem(request, error) if error else (None, None)
     ctx = {"form": form or {}, "applications": mine, "places": factories.places(settings),
            "cert_rows": range(CERT_ROWS), "site_id": who.site_id if who else None,
-           "pending": any(a.status.value == "pending" for a in mine),
-           "error": error.message if error else None, "hint": error.hint if error else None}
+           "pending": any(a.status.value == "pending" for a in mine), "error": message, "hint": hint}
     return render(request, "join.html", ctx, status_code=error.status if error else 200, who=who)
 
 
@@ -173,6 +174,7 @@ def _storefront_page(request: Request, who: Principal, error: InputError | None 
     view = storefront.storefront(settings, who)
     models = catalog_read.machine_models(settings)
     procs = {m.process for m in view.machine_models.values()}
+    message, hint = form_problem(request, error) if error else (None, None)
     return render(request, "storefront.html", {
         "view": view, "site": view.site, "front": view.storefront, "catalog_models": models,
         "materials": [m for m in catalog_read.materials(settings) if m.process in procs],
@@ -181,8 +183,7 @@ def _storefront_page(request: Request, who: Principal, error: InputError | None 
         "entries_text": "\n".join(" ".join(x for x in (e.kind.value, e.start.isoformat(), e.end.isoformat(),
                                                        e.machine_id or "", e.note) if x)
                                   for e in view.storefront.entries),
-        "error": error.message if error else None, "hint": error.hint if error else None,
-        "saved": bool(request.query_params.get("saved")),
+        "error": message, "hint": hint, "saved": bool(request.query_params.get("saved")),
         "photos": showroom_photos.photos(settings, view.site.id)}, status_code=error.status if error else 200, who=who)
 
 

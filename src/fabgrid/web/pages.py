@@ -23,6 +23,7 @@ from fabgrid.web.session import (
     PageRoute,
     checked_form,
     field,
+    form_problem,
     local_path,
     principal,
     render,
@@ -129,7 +130,8 @@ async def signup(request: Request) -> Response:
         accounts.public_signup(url, email=values["email"], password=password, name=values["name"],
                                organisation=values["organisation"], role="buyer")
     except InputError as exc:
-        return render(request, "signup.html", {"form": values, "error": exc.message, "hint": exc.hint},
+        message, hint = form_problem(request, exc)
+        return render(request, "signup.html", {"form": values, "error": message, "hint": hint},
                       status_code=exc.status if 400 <= exc.status < 500 else 422)
     try:
         issued = accounts.login(url, values["email"], password, request.client.host if request.client else None)

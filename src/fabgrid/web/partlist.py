@@ -16,7 +16,7 @@ from fabgrid.errors import InputError
 from fabgrid.services import network, part_list, part_split, parts
 from fabgrid.services.orders import LineRequest
 from fabgrid.web import cart
-from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
+from fabgrid.web.session import PageRoute, checked_form, field, form_problem, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 BUYER = ("buyer",)
@@ -46,7 +46,8 @@ async def quote_list(request: Request) -> HTMLResponse:
                                    need_by=date.fromisoformat(need_by) if need_by else None,
                                    destination=field(form, "destination") or None)
     names = {p.id: p.filename for p in parts.list_parts(settings, who, 500)}
-    return render(request, "partlist.html", {"results": results, "names": names,
+    problems = {r.part_id: form_problem(request, r.problem) for r in results if r.problem is not None}
+    return render(request, "partlist.html", {"results": results, "names": names, "problems": problems,
                                              "sites": network.site_names(settings)}, who=who)
 
 

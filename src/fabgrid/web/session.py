@@ -193,15 +193,30 @@ def error_page(request: Request, status: int, message: str, hint: str | None = N
 
 
 def localized_problem(lang: str, message: str, hint: str | None, code: str | None) -> tuple[str, str | None]:
-    """(message, hint) of a problem in the page's language: the catalog's `error.<code>` on a Chinese page."""
+    """(message, hint) of a problem in the page's language: the catalog's `error.<code>` on a Chinese page (from
+    zh.yaml or errors.zh.yaml), the service's message and hint otherwise."""
     text = i18n.catalog(lang).get(f"error.{code}") if code and lang == "zh" else None
     return (text, None) if text else (message, hint)
 
 
+def form_problem(request_or_lang: Request | str, exc: InputError) -> tuple[str, str | None]:
+    """(message, hint) of a refused form shown on the form itself (not on the error page), in the reader's
+    language: on a Chinese page the catalog's text of `exc.code`, on an English page the service's detailed
+    message and hint as they are."""
+    lang = request_or_lang if isinstance(request_or_lang, str) else language(request_or_lang)
+    return localized_problem(lang, exc.message, exc.hint, exc.code)
+
+
+#: The areas of the codes a page's script can get back from the API (the parts page's upload: the upload, the
+#: file, its analysis and limits, the rate limit, a busy database); its page hands it their texts only.
+SCRIPT_PROBLEM_AREAS = ("upload", "mesh", "3mf", "step", "limit", "analysis", "part", "design", "db",
+                        "rate_limited")
+
+
 def problem_texts(lang: str) -> dict[str, str]:
-    """code -> the catalog's text of the problems it knows, for a page's script (Chinese pages; {} in English,
-    where the API's own message is the more precise)."""
+    """code -> the catalog's text of the problems a page's script can meet (SCRIPT_PROBLEM_AREAS), for the
+    script (Chinese pages; {} in English, where the API's own message is the more precise)."""
     if lang != "zh":
         return {}
-    return {k.removeprefix("error."): v for k, v in i18n.catalog(lang).items()
-            if k.startswith("error.") and k != "error.title"}
+    codes = ((k.removeprefix("error."), v) for k, v in i18n.catalog(lang).items() if k.startswith("error."))
+    return {code: text for code, text in codes if code.split(".")[0] in SCRIPT_PROBLEM_AREAS}

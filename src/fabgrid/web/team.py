@@ -20,6 +20,7 @@ from fabgrid.web.session import (
     PageRoute,
     checked_form,
     field,
+    form_problem,
     principal,
     render,
     require,
@@ -47,9 +48,10 @@ def audit_page(request: Request) -> HTMLResponse:
 def _team_page(request: Request, who: Principal, *, sent: str | None = None, error: InputError | None = None,
                email: str = "") -> HTMLResponse:
     view = team.team(settings_of(request), who)
+    message, hint = form_problem(request, error) if error else (None, None)
     return render(request, "team.html", {"team": view, "admin": team.is_admin(who),
-                                         "roles": [r.value for r in TeamRole], "sent": sent, "error": error,
-                                         "email": email, "ttl_days": team.INVITATION_TTL.days},
+                                         "roles": [r.value for r in TeamRole], "sent": sent, "error": message,
+                                         "hint": hint, "email": email, "ttl_days": team.INVITATION_TTL.days},
                   status_code=(error.status if error else 200), who=who)
 
 
@@ -122,7 +124,9 @@ async def join(request: Request, token: str) -> Response:
     except InputError as exc:
         if exc.status == 404:
             raise
-        return render(request, "team_join.html", {"invitation": view, "token": token, "error": exc, "name": name},
+        message, hint = form_problem(request, exc)
+        return render(request, "team_join.html", {"invitation": view, "token": token, "error": message,
+                                                  "hint": hint, "name": name},
                       status_code=exc.status if 400 <= exc.status < 500 else 422, who=principal(request))
     issued = accounts.login(settings.database_url, email, password, request.client.host if request.client else None)
     resp = RedirectResponse("/parts", status_code=303)

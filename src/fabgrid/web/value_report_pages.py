@@ -19,7 +19,16 @@ from fabgrid.errors import InputError
 from fabgrid.services import value_reports, web_operator
 from fabgrid.services.accounts import Principal
 from fabgrid.web import i18n, valuecharts
-from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
+from fabgrid.web.session import (
+    PageRoute,
+    checked_form,
+    field,
+    language,
+    localized_problem,
+    render,
+    require,
+    settings_of,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 OPERATOR = ("operator",)
@@ -59,11 +68,16 @@ def _options(form: FormData) -> value_reports.ValueReportOptions:
 
 def _problem_text(lang: str, code: str, message: str) -> tuple[str, str | None]:
     """A refusal in the page's language: the catalog's sentence for its code, and the item it names (the
-    simulator's messages quote the bad item after a colon; CLI flags are left out)."""
+    simulator's messages quote the bad item after a colon; CLI flags are left out). A Chinese sentence that is
+    whole (it does not end in a colon before the item) goes without the English message; a code without a
+    `vr.error.` sentence is said by its `error.<code>` text on a Chinese page."""
     key = f"vr.error.{code}"
-    text = i18n.translate(lang, key) if key in i18n.catalog("en") else i18n.translate(lang, "vr.error.other")
-    detail = message.split(": ", 1)[1] if message.startswith("--") and ": " in message else message
-    return text, detail
+    detail: str | None = message.split(": ", 1)[1] if message.startswith("--") and ": " in message else message
+    if key in i18n.catalog("en"):
+        text = i18n.translate(lang, key)
+        return text, (None if lang == "zh" and not text.endswith("：") else detail)
+    local, _ = localized_problem(lang, message, None, code)
+    return (local, None) if local != message else (i18n.translate(lang, "vr.error.other"), detail)
 
 
 def _list_context(request: Request, who: Principal, values: dict[str, Any] | None = None,

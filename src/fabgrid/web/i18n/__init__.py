@@ -1,5 +1,6 @@
 """The pages' message catalog: Simplified Chinese and English strings by key (en.yaml, zh.yaml beside this
-file), the language of a request (cookie `lang`, else Accept-Language), and times in Asia/Shanghai.
+file, and the problems' texts by code in errors.<lang>.yaml), the language of a request (cookie `lang`, else
+Accept-Language), and times in Asia/Shanghai.
 
 Depends on PyYAML and the standard library only.
 """
@@ -18,12 +19,43 @@ DEFAULT = "en"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ValueError(f"{node.start_mark.name}: key {key!r} is written twice "
+                                 f"(line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read(name: str) -> dict[str, str] | None:
+    """The flat mapping of the catalog file `name` beside this module (None when there is no such file)."""
+    path = resources.files("fabgrid.web.i18n") / name
+    if not path.is_file():
+        return None
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys) or {}  # a SafeLoader
+    return {str(k): str(v) for k, v in data.items()}
+
+
 @functools.cache
 def catalog(lang: str) -> dict[str, str]:
-    """The messages of `lang` (a flat mapping key -> text)."""
-    text = (resources.files("fabgrid.web.i18n") / f"{lang}.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    return {str(k): str(v) for k, v in data.items()}
+    """The messages of `lang` (a flat mapping key -> text): `<lang>.yaml`, then the problems' texts of
+    `errors.<lang>.yaml` where that file exists (keys `error.<code>`). A key written twice, in one file or in
+    both, is a ValueError here, so that no text hides another."""
+    messages = _read(f"{lang}.yaml")
+    if messages is None:
+        raise FileNotFoundError(f"the catalog has no {lang}.yaml")
+    errors = _read(f"errors.{lang}.yaml") or {}
+    if stray := sorted(k for k in errors if not k.startswith("error.")):
+        raise ValueError(f"errors.{lang}.yaml: keys {', '.join(stray)} are not error.<code>")
+    if both := sorted(set(messages) & set(errors)):
+        raise ValueError(f"{lang}.yaml and errors.{lang}.yaml both define {', '.join(both)}")
+    return messages | errors
 
 
 def translate(lang: str, key: str, **values: object) -> str:
