@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,15 @@ def test_every_shipped_machine_model_can_be_estimated() -> None:
             # FDM prints sparse infill; every other process uses at least the part's own mass
             floor = 0.2 if model.process.value == "fdm" else 1.0
             assert est.time_s > 0 and est.energy_kwh > 0 and est.material_g >= floor * solid_g
+
+
+def test_quote_process_imports_neither_trimesh_nor_the_store(part_file: Path) -> None:
+    # issue 15: a quote from the shipped data reads an STL, slices and prices without trimesh (0.4 s to import)
+    # or SQLAlchemy (0.4-0.6 s); both stay where they are used (other formats, a database)
+    script = ("import sys\nfrom fabgrid.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'trimesh', 'sqlalchemy', 'alembic'})\n"
+              "print('heavy:', heavy, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", script, "quote", str(part_file), "--material", "fdm_pla", "--json"],
+                       capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(r.stdout)["offers"]
+    assert "heavy: []" in r.stderr, r.stderr

@@ -12,7 +12,7 @@ import numpy as np
 
 from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
-from fabgrid.geometry.slice import LayerStack, SliceSettings, slice_layers
+from fabgrid.geometry.slice import LayerStack, MeshArrays, SliceMesh, SliceSettings, slice_layers
 
 __all__ = ["Part", "checked", "from_mesh", "part_layers"]
 
@@ -37,6 +37,13 @@ def from_mesh(mesh: Any, name: str = "part") -> Part:
     return checked(Part.from_trimesh(mesh, name))
 
 
+def _mesh(part: Part) -> SliceMesh:
+    """What the slicer reads of the part: the trimesh it was made from, if any, else its arrays (the same values,
+    without importing trimesh); made once per part."""
+    made = part.__dict__.get("trimesh")  # Part.from_trimesh keeps the mesh (and what trimesh cached on it)
+    return part.memo("costing.mesh", lambda: made if made is not None else MeshArrays(part.vertices, part.faces))
+
+
 def part_layers(part: Part, settings: SliceSettings) -> LayerStack:
     """The part sliced with `settings` (cached on the part per settings)."""
-    return part.memo(("costing.layers", settings), lambda: slice_layers(part.trimesh, settings))
+    return part.memo(("costing.layers", settings), lambda: slice_layers(_mesh(part), settings))

@@ -1,21 +1,50 @@
 """Layer sections of a mesh, vectorised: per-layer area, perimeter, loops, corners, skins, supports.
 
-One pass over (triangle, layer) pairs with numpy; no per-triangle Python loop. Reads only numpy,
-scipy and trimesh; must not depend on costing, store, services or any web layer.
+One pass over (triangle, layer) pairs with numpy; no per-triangle Python loop. A mesh is anything with the
+arrays of `SliceMesh`: a `geometry.mesh_arrays.MeshArrays` (what costing hands in) or a `trimesh.Trimesh`.
+Reads only numpy and scipy; must not depend on costing, store, services or any web layer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
-import trimesh
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from fabgrid.geometry.mesh_arrays import MeshArrays
+
+__all__ = ["LayerStack", "MeshArrays", "SliceMesh", "SliceSettings", "slice_layers"]
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+class SliceMesh(Protocol):
+    """The arrays the slicer reads, under trimesh's names (see `geometry.mesh_arrays.MeshArrays`)."""
+
+    @property
+    def vertices(self) -> Any: ...
+    @property
+    def faces(self) -> Any: ...
+    @property
+    def triangles(self) -> Any: ...
+    @property
+    def face_normals(self) -> Any: ...
+    @property
+    def area_faces(self) -> Any: ...
+    @property
+    def triangles_center(self) -> Any: ...
+    @property
+    def edges_unique(self) -> Any: ...
+    @property
+    def faces_unique_edges(self) -> Any: ...
+    @property
+    def ray(self) -> Any:
+        """First-hit rays: `intersects_location(origins, directions, multiple_hits=False)`."""
 
 # a corner is where the horizontal direction of the wall turns by more than this
 _CORNER_DEG = 30.0
@@ -106,7 +135,7 @@ def _pairs(zmin: FloatArray, zmax: FloatArray, z0: float, h: float, n: int) -> t
     return face, layer
 
 
-def _sharp_edges(mesh: trimesh.Trimesh) -> NDArray[np.bool_]:
+def _sharp_edges(mesh: SliceMesh) -> NDArray[np.bool_]:
     """(n_unique_edges,) True where the two faces' horizontal directions differ by > _CORNER_DEG."""
     n_edges = len(mesh.edges_unique)
     normals = np.asarray(mesh.face_normals, dtype=np.float64)
@@ -143,7 +172,7 @@ def _window_sum(values: FloatArray, before: int, after: int) -> FloatArray:
 
 
 def _support_columns(
-    mesh: trimesh.Trimesh, s: SliceSettings, z0: float, n: int
+    mesh: SliceMesh, s: SliceSettings, z0: float, n: int
 ) -> tuple[FloatArray, FloatArray]:
     """Per-layer support area and overhang (interface) area from downward faces."""
     h = s.layer_height_mm
@@ -179,7 +208,7 @@ def _support_columns(
     return np.maximum(support, 0.0), overhang
 
 
-def _grid_columns(mesh: trimesh.Trimesh, idx: IntArray, proj: FloatArray, k_lo: IntArray, k_hi: IntArray,
+def _grid_columns(mesh: SliceMesh, idx: IntArray, proj: FloatArray, k_lo: IntArray, k_hi: IntArray,
                   cell: float, n: int) -> FloatArray:
     """Per-layer support area when columns are snapped to grid cells of `cell` mm (union per cell)."""
     # sample each overhang face about 16 times per cell area (low-discrepancy, deterministic)
@@ -217,7 +246,7 @@ def _grid_columns(mesh: trimesh.Trimesh, idx: IntArray, proj: FloatArray, k_lo: 
     return np.asarray(np.cumsum(diff[:-1]), dtype=np.float64)
 
 
-def slice_layers(mesh: trimesh.Trimesh, settings: SliceSettings) -> LayerStack:
+def slice_layers(mesh: SliceMesh, settings: SliceSettings) -> LayerStack:
     """Slice `mesh` (mm, build direction +Z) into layers at mid-height of each layer.
 
     Parameters
@@ -323,7 +352,7 @@ def slice_layers(mesh: trimesh.Trimesh, settings: SliceSettings) -> LayerStack:
     )
 
 
-def _skins(mesh: trimesh.Trimesh, s: SliceSettings, z0: float, n: int
+def _skins(mesh: SliceMesh, s: SliceSettings, z0: float, n: int
            ) -> tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]:
     """((top skin, top exposed), (bottom skin, bottom exposed)) per layer, mm2."""
     h = s.layer_height_mm
@@ -353,7 +382,7 @@ def _skins(mesh: trimesh.Trimesh, s: SliceSettings, z0: float, n: int
     return out[0], out[1]
 
 
-def _spread(mesh: trimesh.Trimesh, weight: FloatArray, z0: float, h: float, n: int, up: bool) -> FloatArray:
+def _spread(mesh: SliceMesh, weight: FloatArray, z0: float, h: float, n: int, up: bool) -> FloatArray:
     """Per-layer sum of face weights: split evenly over the layers a face spans, flat faces by z."""
     tri_z = np.asarray(mesh.vertices, dtype=np.float64)[np.asarray(mesh.faces, dtype=np.int64), 2]
     face, layer = _pairs(tri_z.min(axis=1), tri_z.max(axis=1), z0, h, n)
