@@ -73,6 +73,14 @@ class PrusaLinkSimulator:
                     return
                 size = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(size)
+                if sim.job is not None and self.path == f"/api/v1/job/{sim.job['id']}/pause":
+                    sim.tick()
+                    if sim.state != "PRINTING":
+                        self._send(409, {"title": "Conflict"})
+                        return
+                    sim.state = "PAUSED"
+                    self._send(204)
+                    return
                 if not self.path.startswith("/api/v1/files/usb/"):
                     self._send(404, {"title": "Not Found"})
                     return
@@ -91,7 +99,8 @@ class PrusaLinkSimulator:
             def do_DELETE(self) -> None:
                 if not self._auth():
                     return
-                if sim.job is not None and self.path == f"/api/v1/job/{sim.job['id']}" and sim.state == "PRINTING":
+                ours = sim.job is not None and self.path == f"/api/v1/job/{sim.job['id']}"
+                if ours and sim.state in ("PRINTING", "PAUSED"):
                     sim.state = "STOPPED"
                     self._send(204)
                 else:
@@ -186,8 +195,14 @@ class MoonrakerSimulator:
                     self._send(201, {"item": {"path": name, "root": "gcodes"}, "print_started": start,
                                      "action": "create_file"})
                 elif self.path == "/printer/print/cancel":
-                    if sim.state == "printing":
+                    if sim.state in ("printing", "paused"):
                         sim.state = "cancelled"
+                    self._send(200, {"result": "ok"})
+                elif self.path == "/printer/print/pause":
+                    if sim.state != "printing":
+                        self._send(400, {"error": {"code": 400, "message": "Print not in progress"}})
+                        return
+                    sim.state = "paused"
                     self._send(200, {"result": "ok"})
                 else:
                     self._send(404, {"error": {"code": 404, "message": "Not Found"}})

@@ -195,5 +195,44 @@ def test_two_buyers_orders_become_one_mixed_build_printed_on_octoprint(settings:
         ins = r.json()["lines"][0]["inspection"]
         assert ins["build_id"] == build["id"] and ins["machine_id"] == build["machine_id"]
         assert ins["build_operator"] == "F" and ins["by"] == "f@tianxin.example.com"
+        from fabgrid.services import orders as order_service
+        from fabgrid.services.accounts import Principal
+        from fabgrid.web.buyer import inspection_html
+
+        ops = Principal(user_id=0, email="ops@park", name="ops", role="operator", organisation_id=0,
+                        organisation="park", site_id=None)
+        report = inspection_html(order_service.get_order(settings, ops, orders[0]["id"]), "zh")
+        assert f"成型批次 {build['id']}" in report and "开机操作员 F" in report  # the genealogy in the report
         kept = client.post("/api/v1/factory/builds/plan", headers=fh).json()
         assert [b["id"] for b in kept["builds"] if b["status"] != "cancelled"] == [build["id"]]  # kept, no new
+
+
+@needs_slicer
+def test_the_camera_pauses_a_failing_print_through_octoprint(settings: Settings, octoprint: Any, cube: Path) -> None:
+    """A camera (the SIMULATOR of camera_sim.py) shows spaghetti while the virtual printer prints: after two
+    anomalous frames in a row fabgrid pauses the job through OctoPrint's REST API; then it is cancelled."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from camera_sim import CameraSimulator
+
+    from fabgrid.services import camera_watch
+
+    _wait_idle(octoprint)
+    dispatch.connect_machine(settings, MACHINE, "octoprint", octoprint.url, api_key=octoprint.api_key)
+    with CameraSimulator() as camera:
+        camera_watch.link_camera(settings, MACHINE, camera.url, pause_after=2, every_s=1.0, learn_frames=6,
+                                 learn_gap_s=0.0)
+        camera.mode = "failure"
+        build = builds.create_build(settings, SITE, MACHINE, [cube], "fdm_pla")
+        result = dispatch.dispatch_build(settings, build.id, wait=True, poll_s=0.5, timeout_s=20)
+    frames = [e for e in result.events if e["type"] == "camera"]
+    assert [e["anomalous"] for e in frames] == [True, True], frames
+    assert result.build.message.startswith("paused by the camera watch"), result.build.message
+    deadline = time.monotonic() + 30
+    while octoprint.api("GET", "/api/job").json()["state"] != "Paused":
+        assert time.monotonic() < deadline, octoprint.api("GET", "/api/job").json()
+        time.sleep(0.3)
+    assert dispatch.cancel_build(settings, build.id).status is BuildStatus.CANCELLED
+    camera_watch.unlink_camera(settings, MACHINE)
+    _wait_idle(octoprint)

@@ -35,7 +35,8 @@ def test_join_approve_storefront_showroom(site: Site, lang: str) -> None:
     assert ("统一社会信用代码" if lang == "zh" else "Unified social credit code") in form
 
     bad = _post(b, "/join", "/join", {**APPLICATION, "credit_code": code[:-1] + "7"})
-    assert bad.status_code == 422 and "position 18" in bad.text  # type: ignore[attr-defined]
+    said = "position 18" if lang == "en" else "统一社会信用代码无效"  # zh: the code's text, without the position
+    assert bad.status_code == 422 and said in bad.text  # type: ignore[attr-defined]
     assert 'id="my-applications"' not in bad.text  # type: ignore[attr-defined]
     r = _post(b, "/join", "/join", {**APPLICATION, "legal_name": f"{APPLICATION['legal_name']} {n}",
                                     "credit_code": code})
@@ -65,14 +66,16 @@ def test_join_approve_storefront_showroom(site: Site, lang: str) -> None:
     assert r.status_code == 303, r.text  # type: ignore[attr-defined]
     r = _post(b, "/factory/storefront/rates", "/factory/storefront",
               {"rate_prusa_mk4": "-4", "markup_pct": "10", "minimum_order_cny": "0"})
-    assert r.status_code == 422 and "outside 0 &lt; rate" in r.text  # type: ignore[attr-defined]
+    said = "outside 0 &lt; rate" if lang == "en" else "价格超出允许范围"  # zh: the code's text
+    assert r.status_code == 422 and said in r.text  # type: ignore[attr-defined]
     r = _post(b, "/factory/storefront/rates", "/factory/storefront",
               {"rate_prusa_mk4": "12", "markup_pct": "10", "minimum_order_cny": "50"})
     assert r.status_code == 303, r.text  # type: ignore[attr-defined]
     r = _post(b, "/factory/storefront/calendar", "/factory/storefront",
               {"workday_0": "1", "workday_1": "1", "shifts": "day 08:00-17:00",
                "entries": "holiday 2027-01-04 2027-01-05\nmaintenance 2027-01-05 2027-01-06"})
-    assert r.status_code == 422 and "overlaps" in r.text  # type: ignore[attr-defined]
+    said = "overlaps" if lang == "en" else "时间重叠"
+    assert r.status_code == 422 and said in r.text  # type: ignore[attr-defined]
     r = _post(b, "/factory/storefront/capacity", "/factory/storefront", {"at_capacity": "1", "max_queue_h": "120"})
     assert r.status_code == 303, r.text  # type: ignore[attr-defined]
     store = b.get("/factory/storefront").text

@@ -1,5 +1,5 @@
 """`fabgrid machines connect` (link a machine to its print host: OctoPrint, Moonraker, PrusaLink, Bambu LAN) and
-`fabgrid machines list` (kind, host, connection state).
+`fabgrid machines list` (kind, host, connection state), `fabgrid machines camera` (watch its builds with its camera).
 
 Calls services.dispatch (imported inside the commands so `fabgrid --help` stays fast); never an engine.
 """
@@ -75,3 +75,44 @@ def list_(
 def register(app: typer.Typer) -> None:
     """Add `fabgrid machines`."""
     app.add_typer(machines_app, name="machines")
+
+
+@machines_app.command("camera")
+def camera(
+    machine_id: Annotated[str, typer.Argument(help="a machine linked to its print host")],
+    url: Annotated[str | None, typer.Option("--url", help="the camera's snapshot URL (one JPEG/PNG per request), "
+                                            "e.g. http://192.168.1.20/webcam/?action=snapshot")] = None,
+    pause_after: Annotated[int, typer.Option("--pause-after", help="anomalous frames in a row that pause the print "
+                                             "(1..20)")] = 3,
+    every: Annotated[float, typer.Option("--every", help="seconds between two scored frames (1..600)")] = 10.0,
+    frames: Annotated[int, typer.Option("--frames", help="frames taken now to learn normal (5..30): show a good "
+                                        "print")] = 8,
+    remove: Annotated[bool, typer.Option("--remove", help="stop watching this machine with its camera")] = False,
+    database_url: DatabaseUrl = None,
+    json_: JsonOut = False,
+) -> None:
+    """Watch MACHINE_ID's builds with its camera: learn normal frames now, then pause a print after
+    --pause-after anomalous frames in a row. Without --url: show the camera linked now."""
+    from dataclasses import asdict
+
+    from fabgrid.config import load_settings
+    from fabgrid.services import camera_watch
+    from fabgrid.services.platform import prepare_database
+
+    settings = load_settings(database_url)
+    prepare_database(settings.database_url)
+    if remove:
+        camera_watch.unlink_camera(settings, machine_id)
+        console.print(f"{machine_id}: no camera")
+        return
+    c = (camera_watch.link_camera(settings, machine_id, url, pause_after=pause_after, every_s=every,
+                                  learn_frames=frames) if url else camera_watch.camera_of(settings, machine_id))
+    if c is None:
+        console.print(f"{machine_id}: no camera (link one with --url)")
+        raise typer.Exit(1)
+    if json_:
+        emit_json(asdict(c))
+    else:
+        console.print(f"{c.machine_id}: camera {c.camera}, a frame every {c.every_s:g} s, paused after "
+                      f"{c.pause_after} anomalous frames in a row (threshold {c.threshold:.3g}, learnt from "
+                      f"{c.frames} frames)")

@@ -89,6 +89,9 @@ class Connector(Protocol):
     def cancel(self) -> None:
         """Cancel the running job."""
 
+    def pause(self) -> None:
+        """Pause the running job (the printer holds it until it is resumed or cancelled at the host)."""
+
     def close(self) -> None:
         """Release the HTTP client."""
 
@@ -111,7 +114,7 @@ def _discover() -> None:
     import fabgrid.dispatch as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in ("base", "follow", "slicer") and not info.name.startswith("_"):
+        if info.name not in ("base", "camera", "follow", "slicer") and not info.name.startswith("_"):
             importlib.import_module(f"{pkg.__name__}.{info.name}")
 
 

@@ -72,6 +72,11 @@ class Follower:
             out.extend(self.end(st.outcome, at))
         return out
 
+    def camera(self, score: float, threshold: float, streak: int, at: datetime | None = None) -> list[dict[str, Any]]:
+        """The event of one scored camera frame (`streak`: anomalous frames in a row, this one included)."""
+        return [self._ev("camera", at or datetime.now(UTC), job=self.job, score=round(score, 4),
+                         threshold=round(threshold, 4), anomalous=score > threshold, streak=streak)]
+
     def end(self, outcome: JobOutcome, at: datetime | None = None, reason: str = "") -> list[dict[str, Any]]:
         """The job end event: the build's copies good when done, else scrap (they go back to the queue)."""
         self.ended = True

@@ -63,3 +63,7 @@ class Moonraker(HttpHost):
     def cancel(self) -> None:
         """Cancel the print."""
         self.request("POST", "/printer/print/cancel", ok=(200, 400))
+
+    def pause(self) -> None:
+        """Pause the print (400: nothing is printing)."""
+        self.request("POST", "/printer/print/pause", ok=(200, 400))

@@ -68,3 +68,7 @@ class OctoPrint(HttpHost):
     def cancel(self) -> None:
         """Cancel the job (409 from OctoPrint: nothing is printing, which is fine)."""
         self.request("POST", "/api/job", json={"command": "cancel"}, ok=(200, 204, 409))
+
+    def pause(self) -> None:
+        """Pause the job (``action: pause`` does nothing to a paused job; 409: nothing is printing)."""
+        self.request("POST", "/api/job", json={"command": "pause", "action": "pause"}, ok=(200, 204, 409))

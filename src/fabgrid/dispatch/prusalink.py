@@ -68,3 +68,10 @@ class PrusaLink(HttpHost):
             self.status()
         if self._job_id is not None:
             self.request("DELETE", f"/api/v1/job/{self._job_id}", ok=(200, 204, 409))
+
+    def pause(self) -> None:
+        """Pause the current job (PUT /api/v1/job/<id>/pause; 409: it is not printing)."""
+        if self._job_id is None:
+            self.status()
+        if self._job_id is not None:
+            self.request("PUT", f"/api/v1/job/{self._job_id}/pause", ok=(200, 204, 409))

@@ -110,12 +110,24 @@ class TemperatureEvent(_Event):
     temperature_c: float
 
 
+class CameraEvent(_Event):
+    """A camera frame of a running job scored by the machine's anomaly detector (not used by the KPIs): its score,
+    the detector's threshold, whether it is anomalous and how many anomalous frames in a row there are now."""
+
+    type: Literal["camera"]
+    job: str | None = None
+    score: float
+    threshold: float
+    anomalous: bool
+    streak: int = Field(ge=0, default=0)
+
+
 TelemetryEvent = Annotated[
-    StateEvent | CountEvent | JobEvent | EnergyEvent | PowerEvent | LayerEvent | TemperatureEvent,
+    StateEvent | CountEvent | JobEvent | EnergyEvent | PowerEvent | LayerEvent | TemperatureEvent | CameraEvent,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(TelemetryEvent)
-EVENT_KINDS: tuple[str, ...] = ("state", "count", "job", "energy", "power", "layer", "temperature")
+EVENT_KINDS: tuple[str, ...] = ("state", "count", "job", "energy", "power", "layer", "temperature", "camera")
 
 
 def event_json_schema() -> dict[str, Any]:
@@ -129,9 +141,10 @@ def event_json_schema() -> dict[str, Any]:
         "finished: good includes reworked parts, rework <= good, planned_unit_s = ISO PRU, optional "
         "value_cny = value added; a job's counts are spread over the time since its 'start'), 'energy' "
         "(kWh since the previous energy event) and 'power' (W held until the next power event, "
-        "integrated); send either energy or power for a machine, not both. 'layer' and 'temperature' "
-        "are stored but not used by the KPIs. 'site' groups machines for site aggregates; 'id' is the "
-        "message id ingest deduplicates on. Time model (ISO 22400-2): APT = producing, ASUT = setup, "
+        "integrated); send either energy or power for a machine, not both. 'layer', 'temperature' and "
+        "'camera' (a frame's anomaly score) are stored but not used by the KPIs. 'site' groups machines "
+        "for site aggregates; 'id' is the message id ingest deduplicates on. Time model (ISO 22400-2): "
+        "APT = producing, ASUT = setup, "
         "ADET = unplanned_downtime, PDOT = planned_downtime, PBT = producing + setup + "
         "unplanned_downtime + idle, POT = PBT + PDOT, offline is outside POT; AUPT = APT + ASUT, "
         "AUBT = AOET = AUPT + ADET.")

@@ -131,10 +131,15 @@ def connect_machine(settings: Settings, machine_id: str, kind: str, url: str, *,
                          hint="add --serial SERIAL --access-code CODE (shown in the printer's network settings in LAN "
                          "mode)", code="dispatch.api_key")
     master = designs.master_key(settings)
-    secret = json.dumps({"url": conn.url, "api_key": api_key, "serial": serial, "access_code": access_code})
     with UnitOfWork(settings.database_url) as uow:
         site_id, _ = _machine_site(uow, machine_id)
         _check_site(who, site_id, f"machine {machine_id}")
+        found = uow.dispatch.secret(machine_id)
+        camera = None  # a host linked again keeps its machine's camera
+        if found is not None and found[2] == designs.key_id(master):
+            camera = _unseal(settings, machine_id, found[1], found[2]).get("camera")
+        secret = json.dumps({"url": conn.url, "api_key": api_key, "serial": serial, "access_code": access_code,
+                             **({"camera": camera} if camera else {})})
         uow.dispatch.save_connection(machine_id, site_id, kind, designs.seal(master, secret.encode(),
                                                                              machine_id.encode()),
                                      designs.key_id(master))
@@ -331,10 +336,13 @@ def dispatch_build(settings: Settings, build_id: str, *, wait: bool = False, pol
 def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: Follower,
             emit: Callable[[list[dict[str, Any]]], None], poll_s: float, timeout_s: float | None,
             received: list[dict[str, Any]], lost_s: float) -> DispatchResult:
+    from fabgrid.services import camera_watch
+
     started = time.monotonic()
     seen_running = False
     lost_since: float | None = None
     ours = build.host_job
+    watch = camera_watch.watch_for(settings, build.machine_id) if build.machine_id else None
     while True:
         try:
             st = host.status()
@@ -357,6 +365,11 @@ def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: 
             seen_running = True
         emit(follower.read(st) if (mine or seen_running) and (seen_running or st.outcome is JobOutcome.RUNNING)
              else [])
+        if watch is not None and mine and st.state is HostState.PRINTING:
+            events, paused = watch.tick(host, follower)
+            emit(events)
+            if paused is not None:
+                _paused(settings, build, paused)
         if seen_running and (not mine or st.outcome in (JobOutcome.DONE, JobOutcome.CANCELLED, JobOutcome.FAILED)):
             outcome = st.outcome if mine else JobOutcome.CANCELLED
             if not follower.ended:
@@ -374,6 +387,18 @@ def _follow(settings: Settings, build: PlannedBuild, host: Connector, follower: 
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             return DispatchResult(get_build(settings, build.id), received)
         time.sleep(poll_s)
+
+
+def _paused(settings: Settings, build: PlannedBuild, message: str) -> None:
+    """The camera watch paused `build`: say so on the build and tell the site's users."""
+    from fabgrid.services import camera_watch
+
+    with UnitOfWork(settings.database_url) as uow:
+        uow.dispatch.update_build(build.id, message=message)
+        job_ids = camera_watch.tell_factory(uow, settings, build.site_id, build.id, str(build.machine_id), message)
+        uow.commit()
+    for j in job_ids:
+        jobs.submit(settings, j)
 
 
 def cancel_build(settings: Settings, build_id: str, who: Principal | None = None) -> PlannedBuild:

@@ -57,6 +57,14 @@ class DispatchRepository:
         row.state, row.message, row.checked_at = ConnectionState.ERROR.value, "not checked yet", None
         self.session.flush()
 
+    def reseal(self, machine_id: str, secret_enc: bytes, key_id: str) -> bool:
+        """Replace the sealed secret of a connection, keeping its state; False when the machine has none."""
+        row = self.session.get(MachineConnectionRow, machine_id)
+        if row is None:
+            return False
+        row.secret_enc, row.key_id = secret_enc, key_id
+        return True
+
     def set_state(self, machine_id: str, state: ConnectionState, message: str) -> None:
         """Record the outcome of a check."""
         row = self.session.get(MachineConnectionRow, machine_id)

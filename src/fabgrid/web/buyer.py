@@ -355,7 +355,8 @@ def _inspection_section(ln: OrderLine, t: Any) -> str:
     features = (f"<h3>{t('insp.features')}</h3><table><tr><th>{t('insp.feature')}</th><th>{t('insp.nominal')}</th>"
                 f"<th>{t('insp.limits')}</th><th>{t('insp.values')}</th><th>{t('insp.verdict')}</th></tr>{feats}"
                 "</table>") if ins.features else ""
-    made = t("insp.genealogy", build=ins.build_id or "—", machine=ins.machine_id or "—", lot=ins.material_lot or "—")
+    made = t("insp.genealogy", build=escape(ins.build_id or "—"), machine=escape(ins.machine_id or "—"),
+             lot=escape(ins.material_lot or "—"), operator=escape(ins.build_operator or "—"))
     origin = f"<p>{made}</p>" if ins.build_id or ins.material_lot else ""
     return f"""<section><h2>#{ln.position} · {escape(ln.part_id)}</h2>
 <p><strong>{verdict}</strong> · {t('insp.qty')}: {ins.inspected_qty} / {ln.quantity}</p>

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from fabgrid.errors import InputError
-from fabgrid.services import build_schedule, builds, machine_pages
+from fabgrid.services import build_schedule, builds, camera_watch, machine_pages
 from fabgrid.web import i18n
 from fabgrid.web.gantt_svg import gantt_svg
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
@@ -114,5 +115,37 @@ def machines_page(request: Request) -> HTMLResponse:
 def machine_page(request: Request, machine_id: str) -> HTMLResponse:
     """One machine of the site."""
     who = require(request, *FACTORY)
-    m = machine_pages.machine(settings_of(request), who, machine_id)
-    return render(request, "machine.html", {"m": m, "done": request.query_params.get("done")}, who=who)
+    settings = settings_of(request)
+    m = machine_pages.machine(settings, who, machine_id)
+    camera = camera_watch.camera_of(settings, machine_id, who) if m.host else None
+    return render(request, "machine.html", {"m": m, "camera": camera, "done": request.query_params.get("done")},
+                  who=who)
+
+
+def _number(form: FormData, name: str, default: str) -> float:
+    text = field(form, name, default) or default
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{name} {text!r} is not a number", code="camera.number") from None
+
+
+@router.post("/factory/machines/{machine_id}/camera")
+async def link_camera(request: Request, machine_id: str) -> Response:
+    """Link the machine's camera and learn its normal frames now (a few seconds), then watch its builds."""
+    who = require(request, *FACTORY)
+    form = await checked_form(request)
+    camera_watch.link_camera(settings_of(request), machine_id, field(form, "url")[:500],
+                             pause_after=int(_number(form, "pause_after", "3")),
+                             every_s=_number(form, "every_s", "10"),
+                             learn_frames=int(_number(form, "learn_frames", "8")), who=who)
+    return RedirectResponse(f"/factory/machines/{machine_id}?done=camera", status_code=303)
+
+
+@router.post("/factory/machines/{machine_id}/camera/remove")
+async def remove_camera(request: Request, machine_id: str) -> Response:
+    """Stop watching the machine's builds with its camera."""
+    who = require(request, *FACTORY)
+    await checked_form(request)
+    camera_watch.unlink_camera(settings_of(request), machine_id, who)
+    return RedirectResponse(f"/factory/machines/{machine_id}?done=camera", status_code=303)

@@ -1,7 +1,9 @@
 """Builds and print hosts of the caller's site: GET /api/v1/factory/builds, POST /api/v1/factory/builds/plan,
 GET /api/v1/factory/builds/{id} (and /events), POST /api/v1/factory/builds/{id}/dispatch (sent now, followed by
 a background job), /cancel, /lock, /split, the 3MF and picture, GET|PUT /api/v1/factory/machines/{id}/connection (URL
-and key stored encrypted, never answered back), GET /api/v1/factory/machine-status and
+and key stored encrypted, never answered back), GET|PUT|DELETE /api/v1/factory/machines/{id}/camera (a snapshot URL
+whose frames are scored while a build prints: the print is paused after N anomalous frames in a row),
+GET /api/v1/factory/machine-status and
 /machines/{id}/status (source, state, OEE), POST
 /api/v1/factory/machines/{id}/mark (down, maintenance, up: the site re-plans), GET /api/v1/factory/schedule."""
 
@@ -17,7 +19,7 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import build_doc, connection_doc, job_doc, machine_doc
 from fabgrid.config import Settings
-from fabgrid.services import build_schedule, builds, dispatch, machine_pages
+from fabgrid.services import build_schedule, builds, camera_watch, dispatch, machine_pages
 
 router = APIRouter(prefix="/api/v1/factory", tags=["factory", "dispatch"])
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -80,6 +82,49 @@ def put_connection(machine_id: str, body: ConnectionBody, principal: CurrentPrin
                    settings: SettingsDep) -> dict[str, Any]:
     return connection_doc(dispatch.connect_machine(settings, machine_id, body.kind, body.url, api_key=body.api_key,
                                                    serial=body.serial, access_code=body.access_code, who=principal))
+
+
+class CameraBody(BaseModel):
+    """A machine's camera: its snapshot URL and when a failure pauses the print."""
+
+    url: str = Field(max_length=500, description="the camera's snapshot URL (one JPEG or PNG frame per request), "
+                     "e.g. http://192.168.1.20/webcam/?action=snapshot")
+    pause_after: int = Field(default=camera_watch.PAUSE_AFTER, ge=camera_watch.MIN_PAUSE_AFTER,
+                             le=camera_watch.MAX_PAUSE_AFTER, description="anomalous frames in a row that pause it")
+    every_s: float = Field(default=camera_watch.EVERY_S, ge=camera_watch.MIN_EVERY_S, le=camera_watch.MAX_EVERY_S,
+                           description="seconds between two scored frames while a build prints")
+    learn_frames: int = Field(default=camera_watch.LEARN_FRAMES, ge=camera_watch.MIN_LEARN_FRAMES,
+                              le=camera_watch.MAX_LEARN_FRAMES,
+                              description="frames taken now to learn what normal looks like (show a good print)")
+
+
+def _camera_doc(c: camera_watch.CameraLink) -> dict[str, Any]:
+    return {"machine_id": c.machine_id, "camera": c.camera, "pause_after": c.pause_after, "every_s": c.every_s,
+            "threshold": c.threshold, "frames": c.frames,
+            "links": {"self": f"/api/v1/factory/machines/{c.machine_id}/camera"}}
+
+
+@router.get("/machines/{machine_id}/camera", summary="A machine's camera watch (without its URL's path or keys)")
+def get_camera(machine_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    found = camera_watch.camera_of(settings, machine_id, principal)
+    if found is None:
+        from fabgrid.errors import NotFoundError
+
+        raise NotFoundError(f"machine {machine_id} has no camera", hint="PUT its snapshot URL first",
+                            code="camera.none")
+    return _camera_doc(found)
+
+
+@router.put("/machines/{machine_id}/camera",
+            summary="Link a camera to a machine and learn its normal frames now (takes a few seconds)")
+def put_camera(machine_id: str, body: CameraBody, principal: CurrentPrincipal, settings: SettingsDep) -> dict[str, Any]:
+    return _camera_doc(camera_watch.link_camera(settings, machine_id, body.url, pause_after=body.pause_after,
+                                                every_s=body.every_s, learn_frames=body.learn_frames, who=principal))
+
+
+@router.delete("/machines/{machine_id}/camera", status_code=204, summary="Stop watching a machine with its camera")
+def delete_camera(machine_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> None:
+    camera_watch.unlink_camera(settings, machine_id, principal)
 
 
 class LockBody(BaseModel):
