@@ -17,9 +17,11 @@ from fabgrid.web.session import local_path
 
 def test_catalogs_have_the_same_keys_and_placeholders() -> None:
     en, zh = i18n.catalog("en"), i18n.catalog("zh")
-    # errors.zh.yaml: the problems' texts by code, Chinese only (English pages keep the service's own message)
-    zh_only = set(yaml.safe_load((resources.files("fabgrid.web.i18n") / "errors.zh.yaml").read_text(encoding="utf-8")))
-    assert zh_only and all(k.startswith("error.") for k in zh_only)
+    # errors.zh.yaml and findings.zh.yaml: the problems' and the DFM findings' texts by code, Chinese only (English
+    # pages keep the service's and the engine's own sentences)
+    zh_only = {k for name in ("errors.zh.yaml", "findings.zh.yaml") for k in yaml.safe_load(
+        (resources.files("fabgrid.web.i18n") / name).read_text(encoding="utf-8"))}
+    assert zh_only and all(k.startswith(("error.", "finding.", "limit.")) for k in zh_only)
     assert set(en) == set(zh) - zh_only
     ph = re.compile(r"\{(\w+)\}")
     for key in en:

@@ -3,7 +3,7 @@ browser (double-submit: the `fabgrid_csrf` cookie equals the form's hidden `csrf
 X-CSRF-Token header), the language, and rendering a template with the security headers.
 
 The cookie, CSRF and role rules are services.access's (the API uses the same module). Depends on services
-(accounts, access), web.i18n and FastAPI/Jinja2; never on api, store or engines.
+(accounts, access), web.i18n, web.findings and FastAPI/Jinja2; never on api, store or engines.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from fabgrid.config import Settings
-from fabgrid.domain.catalog import local_name
+from fabgrid.domain.catalog import Catalog, local_name
 from fabgrid.errors import InputError
 from fabgrid.services import access, catalog_read, network, timeline
 from fabgrid.services.access import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from fabgrid.services.accounts import Principal, authenticate
-from fabgrid.web import i18n
+from fabgrid.web import findings, i18n
 
 LANG_COOKIE = "lang"
 #: Pages allow scripts and styles from fabgrid itself only (the viewer is served, never from a CDN).
@@ -117,7 +117,8 @@ def local_path(path: str | None, default: str = "/") -> str:
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200,
            who: Principal | None = None) -> HTMLResponse:
-    """Render a page template with the language, the translator `t`, the user and the CSRF token."""
+    """Render a page template with the language, the translator `t`, the user and the CSRF token, and the
+    helpers that name records, places, timeline notes, DFM findings and a quote's limits in that language."""
     lang = language(request)
     token = csrf_token(request)
     names: dict[str, str] = {}
@@ -144,9 +145,21 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         shown = timeline.text(key, getattr(event, "note_args", None), lang, site_name) if key else ""
         return shown or str(getattr(event, "note", ""))
 
+    catalogs: list[Catalog] = []
+
+    def catalog_names() -> Catalog | None:
+        """The network's catalog, which names processes and machine models on Chinese pages (None in English)."""
+        if lang != "zh":
+            return None
+        if not catalogs:
+            catalogs.append(network.network_of(settings_of(request)).catalog)
+        return catalogs[0]
+
     ctx: dict[str, Any] = {
         "lang": lang, "languages": i18n.LANGUAGES, "user": who, "place": place,
         "named": lambda record: local_name(record, lang), "event_note": event_note,
+        "finding_text": lambda finding: findings.finding_text(lang, finding, catalog_names()),
+        "limit_text": lambda limit, found=None: findings.limit_text(lang, limit, found, catalog_names()),
         "problem_texts": lambda: problem_texts(lang),
         "t": lambda key, **kw: i18n.translate(lang, key, **kw),
         "csrf_token": token, "csrf_field": CSRF_FIELD, "path": request.url.path,

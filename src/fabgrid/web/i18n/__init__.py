@@ -1,6 +1,6 @@
 """The pages' message catalog: Simplified Chinese and English strings by key (en.yaml, zh.yaml beside this
-file, and the problems' texts by code in errors.<lang>.yaml), the language of a request (cookie `lang`, else
-Accept-Language), and times in Asia/Shanghai.
+file, the problems' texts by code in errors.<lang>.yaml, the DFM findings' and a quote's limits' texts by code in
+findings.<lang>.yaml), the language of a request (cookie `lang`, else Accept-Language), and times in Asia/Shanghai.
 
 Depends on PyYAML and the standard library only.
 """
@@ -42,20 +42,31 @@ def _read(name: str) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.items()}
 
 
+#: The catalog files merged after <lang>.yaml, each with the prefixes its keys must have.
+MERGED = (("errors.{lang}.yaml", ("error.",)), ("findings.{lang}.yaml", ("finding.", "limit.")))
+
+
 @functools.cache
 def catalog(lang: str) -> dict[str, str]:
     """The messages of `lang` (a flat mapping key -> text): `<lang>.yaml`, then the problems' texts of
-    `errors.<lang>.yaml` where that file exists (keys `error.<code>`). A key written twice, in one file or in
-    both, is a ValueError here, so that no text hides another."""
+    `errors.<lang>.yaml` (keys `error.<code>`) and the DFM findings' and quote limits' texts of
+    `findings.<lang>.yaml` (keys `finding.<code>.message`, `finding.<code>.fix`, `limit.<code>`) where those files
+    exist. A key written twice, in one file or in two, is a ValueError here, so that no text hides another."""
     messages = _read(f"{lang}.yaml")
     if messages is None:
         raise FileNotFoundError(f"the catalog has no {lang}.yaml")
-    errors = _read(f"errors.{lang}.yaml") or {}
-    if stray := sorted(k for k in errors if not k.startswith("error.")):
-        raise ValueError(f"errors.{lang}.yaml: keys {', '.join(stray)} are not error.<code>")
-    if both := sorted(set(messages) & set(errors)):
-        raise ValueError(f"{lang}.yaml and errors.{lang}.yaml both define {', '.join(both)}")
-    return messages | errors
+    seen = {key: f"{lang}.yaml" for key in messages}
+    for pattern, prefixes in MERGED:
+        name = pattern.format(lang=lang)
+        extra = _read(name) or {}
+        if stray := sorted(k for k in extra if not k.startswith(prefixes)):
+            allowed = " or ".join(f"{p}<code>" for p in prefixes)
+            raise ValueError(f"{name}: keys {', '.join(stray)} are not {allowed}")
+        if both := sorted(k for k in extra if k in seen):
+            raise ValueError(f"{seen[both[0]]} and {name} both define {', '.join(both)}")
+        seen |= dict.fromkeys(extra, name)
+        messages = messages | extra
+    return messages
 
 
 def translate(lang: str, key: str, **values: object) -> str:
