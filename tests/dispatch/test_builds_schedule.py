@@ -176,3 +176,43 @@ def test_powder_bed_lines_are_packed_in_the_build_volume(settings: Settings) -> 
         model = z.read("3D/3dmodel.model").decode()
     top = max(float(v) for v in re.findall(r'z="([-\d.e]+)"', model))
     assert top > 25.0, "copies (20 mm high) are stacked at several heights of the powder bed"
+
+
+def test_replanning_runs_as_a_job_with_its_progress(settings: Settings) -> None:
+    """Issue 21, item 1: `POST /factory/builds/plan?background=true` answers 202 with a job on the planning queue
+    that reports its progress and ends with the builds; a second request while it is queued joins the same job;
+    the builds are those of the synchronous plan. The web page follows the job."""
+    from fabgrid.services import jobs
+    from fabgrid.store.uow import UnitOfWork
+
+    assert jobs.queue_of("builds.plan") == "planning"
+    with TestClient(create_app(settings)) as client:
+        orders = _orders(client)
+        accounts.signup(settings.database_url, email="f@tianxin.example.com", password=PASSWORD, name="F",
+                        organisation="Tianxin works", role="factory", site_id=SITE)
+        fh = _login(client, "f@tianxin.example.com")
+        r = client.post("/api/v1/factory/builds/plan", params={"background": "true"}, headers=fh)
+        assert r.status_code == 202 and r.headers["location"] == f"/api/v1/jobs/{r.json()['id']}", r.text
+        job = jobs.wait(settings, r.json()["id"], timeout_s=120)
+        assert job.status == "succeeded" and job.kind == "builds.plan", job.problem
+        assert job.progress == 1.0 and job.progress_note == "1 builds"
+        doc = client.get(f"/api/v1/jobs/{job.id}", headers=fh).json()
+        assert doc["progress"] == 1.0 and doc["result"]["site"] == SITE and len(doc["result"]["builds"]) == 1
+        [build] = client.get("/api/v1/factory/builds", headers=fh).json()["builds"]
+        assert build["id"] == doc["result"]["builds"][0] and build["copies"] == 3  # both buyers' lines
+        assert {p["line_id"] for p in build["parts"]} == {o["lines"][0]["id"] for o in orders}
+        # a re-plan asked for while one is queued joins it (the task key), and a new one starts once it is done
+        with UnitOfWork(settings.database_url) as uow:
+            first = jobs.enqueue(uow, "builds.plan", {"site": SITE}, organisation_id=None, user_id=None,
+                                 task_key=f"builds.plan:{SITE}")
+            again = jobs.enqueue(uow, "builds.plan", {"site": SITE}, organisation_id=None, user_id=None,
+                                 task_key=f"builds.plan:{SITE}")
+            uow.commit()
+        assert again.id == first.id
+        assert jobs.run_job(settings, first.id) == "succeeded"
+        with UnitOfWork(settings.database_url) as uow:
+            later = jobs.enqueue(uow, "builds.plan", {"site": SITE}, organisation_id=None, user_id=None,
+                                 task_key=f"builds.plan:{SITE}")
+        assert later.id != first.id
+        other = client.get(f"/api/v1/jobs/{job.id}", headers=_login(client, "buyer0@org0.example.com"))
+        assert other.status_code == 404  # another organisation's job

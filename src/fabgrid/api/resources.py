@@ -232,6 +232,7 @@ def job_doc(j: Job) -> dict[str, Any]:
     return {"id": j.id, "kind": j.kind, "status": j.status, "attempts": j.attempts,
             "created_at": _iso(j.created_at), "started_at": _iso(j.started_at),
             "finished_at": _iso(j.finished_at), "result": j.result, "problem": j.problem,
+            "progress": j.progress, "progress_note": j.progress_note,
             "links": {"self": f"/api/v1/jobs/{j.id}"}}
 
 

@@ -39,6 +39,11 @@ class Job(_Frozen):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: what the running job reports of itself: a fraction 0..1 and a few words
+    progress: float | None = None
+    progress_note: str = ""
+    #: the work it does; a second request for the same work joins this job while it is queued or running
+    task_key: str | None = None
 
     @property
     def done(self) -> bool:

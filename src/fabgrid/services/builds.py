@@ -9,7 +9,7 @@ cli.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,9 @@ from typing import Any
 from fabgrid.config import Settings
 from fabgrid.domain.dispatch import BuildPart, BuildStatus, PlannedBuild
 from fabgrid.domain.order import OrderStatus
-from fabgrid.domain.records import StoredPart
+from fabgrid.domain.records import Job, StoredPart
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, network
+from fabgrid.services import designs, jobs, network
 from fabgrid.services._util import new_id, now
 from fabgrid.services.accounts import Principal
 from fabgrid.services.dispatch import get_build, own_site
@@ -103,9 +103,11 @@ def list_builds(settings: Settings, site_id: str | None = None) -> list[PlannedB
         return uow.dispatch.builds(site_id)
 
 
-def plan_site(settings: Settings, site_id: str) -> PlanResult:
+def plan_site(settings: Settings, site_id: str,
+              on_progress: Callable[[float, str], None] | None = None) -> PlanResult:
     """Pack the site's open order lines (less the copies already in started builds) into builds, one group per
-    (process, material), on the first machine of the site that runs them."""
+    (process, material), on the first machine of the site that runs them; `on_progress(fraction, note)` after
+    each group."""
     from fabgrid.services.machine_pages import down_windows
 
     down = frozenset(m for m, _, _ in down_windows(settings, site_id, now()))
@@ -134,7 +136,9 @@ def plan_site(settings: Settings, site_id: str) -> PlanResult:
     del dropped
     builds: list[PlannedBuild] = []
     with tempfile.TemporaryDirectory(prefix="fabgrid-plan-") as tmp:
-        for (process, material), members in groups.items():
+        for done, ((process, material), members) in enumerate(groups.items()):
+            if on_progress is not None:
+                on_progress(done / len(groups), f"{process} {material}: {len(members)} lines")
             found = machines[(process, material)]
             if found is None:
                 unplanned += [{"line": m[0], "reason": f"no machine at {site_id} runs {process} {material}"}
@@ -160,12 +164,39 @@ def site_builds(settings: Settings, who: Principal, site_id: str | None = None) 
     return list_builds(settings, own_site(who) or site_id)
 
 
-def plan_own_site(settings: Settings, who: Principal, site_id: str | None = None) -> PlanResult:
-    """Re-plan the caller's site (an operator names the site)."""
+def _plan_target(who: Principal, site_id: str | None) -> str:
     site = own_site(who) or site_id
     if site is None:
         raise InputError("name the site to plan", hint="add ?site=SITE_ID", code="build.site")
-    return plan_site(settings, site)
+    return site
+
+
+def plan_own_site(settings: Settings, who: Principal, site_id: str | None = None) -> PlanResult:
+    """Re-plan the caller's site (an operator names the site)."""
+    return plan_site(settings, _plan_target(who, site_id))
+
+
+PLAN_JOB = "builds.plan"
+
+
+def start_plan(settings: Settings, who: Principal, site_id: str | None = None) -> Job:
+    """Re-plan the caller's site in the background (queue `planning`); a re-plan of the site already queued or
+    running is joined rather than started twice. The job's result: the site, its builds' ids, kept, unplanned."""
+    site = _plan_target(who, site_id)
+    with UnitOfWork(settings.database_url) as uow:
+        network.site(uow, site)
+        job = jobs.enqueue(uow, PLAN_JOB, {"site": site}, organisation_id=who.organisation_id,
+                           user_id=who.user_id, task_key=f"{PLAN_JOB}:{site}")
+        uow.commit()
+    jobs.submit(settings, job.id)
+    return job
+
+
+@jobs.register(PLAN_JOB)
+def _plan_job(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    r = plan_site(settings, str(params["site"]), on_progress=jobs.progress)
+    jobs.progress(1.0, f"{len(r.builds)} builds")
+    return {"site": r.site, "builds": [b.id for b in r.builds], "kept": r.kept, "unplanned": r.unplanned}
 
 
 @dataclass(frozen=True)

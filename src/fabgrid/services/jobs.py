@@ -10,6 +10,7 @@ Depends on the store only.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import logging
 import os
@@ -50,7 +51,7 @@ DEFAULT_QUEUE = "planning"
 #: Modules that register handlers; imported by `run_job` so a bare worker process knows every kind.
 HANDLER_MODULES = ("fabgrid.services.parts", "fabgrid.services.webhooks", "fabgrid.services.orders",
                    "fabgrid.services.simulation", "fabgrid.services.disruptions", "fabgrid.services.mail",
-                   "fabgrid.services.value_reports", "fabgrid.services.dispatch")
+                   "fabgrid.services.value_reports", "fabgrid.services.dispatch", "fabgrid.services.builds")
 #: Threads of the in-process pool (the embedded default, no broker).
 IN_PROCESS_THREADS = 2
 TERMINAL = JOB_TERMINAL
@@ -129,9 +130,34 @@ def _in_process(settings: Settings, job_id: str, delay_s: float) -> None:
 
 
 def enqueue(uow: UnitOfWork, kind: str, params: dict[str, Any], *, organisation_id: int | None,
-            user_id: int | None) -> Job:
-    """Add a queued job in the caller's transaction; call `submit` after the commit."""
-    return uow.jobs.add(new_id("job"), kind, params, organisation_id=organisation_id, user_id=user_id)
+            user_id: int | None, task_key: str | None = None) -> Job:
+    """Add a queued job in the caller's transaction; call `submit` after the commit. With `task_key` (the work it
+    does, e.g. ``builds.plan:<site>``) a job already queued or running for that key is returned instead: a
+    duplicate request joins it (submitting it again is harmless, only one claim wins)."""
+    if task_key is not None:
+        found = uow.jobs.active(task_key)
+        if found is not None:
+            return found
+    return uow.jobs.add(new_id("job"), kind, params, organisation_id=organisation_id, user_id=user_id,
+                        task_key=task_key)
+
+
+_current: contextvars.ContextVar[tuple[Settings, str] | None] = contextvars.ContextVar("fabgrid_job", default=None)
+
+
+def progress(fraction: float, note: str = "") -> None:
+    """Report how far the running job is (0..1, and a few words), for the pages that show it; nothing outside a
+    job. A failed write is logged and ignored (progress is never worth failing a job)."""
+    cur = _current.get()
+    if cur is None:
+        return
+    settings, job_id = cur
+    try:
+        with UnitOfWork(settings.database_url) as uow:
+            uow.jobs.set_progress(job_id, min(1.0, max(0.0, float(fraction))), note)
+            uow.commit()
+    except Exception:
+        log.warning("job %s: its progress could not be stored", job_id, exc_info=True)
 
 
 def submit(settings: Settings, job_id: str, delay_s: float = 0.0) -> None:
@@ -274,6 +300,7 @@ def run_job(settings: Settings, job_id: str) -> str:
 def _run_handler(settings: Settings, kind: str, params: dict[str, Any], attempts: int,
                  job_id: str) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None, float | None]:
     """(status, result, problem, retry delay) of one run of a handler."""
+    token = _current.set((settings, job_id))
     try:
         return "succeeded", _handler(kind)(settings, params), None, None
     except RetryLater as r:
@@ -295,6 +322,8 @@ def _run_handler(settings: Settings, kind: str, params: dict[str, Any], attempts
         internal = {"type": "urn:fabgrid:problem:job.internal", "title": "job.internal", "status": 500,
                     "detail": f"the job failed with an internal error ({type(exc).__name__})", "hint": None}
         return "failed", None, internal, None
+    finally:
+        _current.reset(token)
 
 
 def get_job(settings: Settings, who: Principal, job_id: str) -> Job:

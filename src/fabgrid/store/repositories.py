@@ -45,7 +45,8 @@ def job_record(row: JobRow) -> Job:
     return Job(id=row.id, kind=row.kind, status=row.status, params=dict(row.params or {}),
                organisation_id=row.organisation_id, user_id=row.user_id, attempts=row.attempts or 0,
                lost_runs=row.lost_runs or 0, result=row.result, problem=row.problem, created_at=_utc(row.created_at),
-               started_at=_utc(row.started_at), finished_at=_utc(row.finished_at))
+               started_at=_utc(row.started_at), finished_at=_utc(row.finished_at), progress=row.progress,
+               progress_note=row.progress_note or "", task_key=row.task_key)
 
 
 def part_record(row: PartRow) -> StoredPart:
@@ -279,13 +280,26 @@ class JobRepository(_Scoped):
     """Background jobs."""
 
     def add(self, job_id: str, kind: str, params: dict[str, Any], *, organisation_id: int | None,
-            user_id: int | None) -> Job:
+            user_id: int | None, task_key: str | None = None) -> Job:
         """A new queued job (in the caller's transaction)."""
         row = JobRow(id=job_id, kind=kind, params=params, organisation_id=organisation_id, user_id=user_id,
-                     status="queued", attempts=0)
+                     status="queued", attempts=0, task_key=task_key)
         self.session.add(row)
         self.session.flush()
         return job_record(row)
+
+    def active(self, task_key: str) -> Job | None:
+        """The queued or running job doing `task_key`, the oldest first, or None."""
+        q = (select(JobRow).where(JobRow.task_key == task_key, JobRow.status.in_(("queued", "running")))
+             .order_by(JobRow.created_at, JobRow.id).limit(1))
+        row = self.session.scalars(q).first()
+        return None if row is None else job_record(row)
+
+    def set_progress(self, job_id: str, fraction: float, note: str) -> None:
+        """Record what a running job reports of itself."""
+        self.session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.status == "running")
+                             .values(progress=fraction, progress_note=note[:200])
+                             .execution_options(synchronize_session=False))
 
     def get(self, job_id: str, organisation_id: int | None) -> Job | None:
         """The job if it belongs to `organisation_id` (None: any, for workers)."""
@@ -372,7 +386,8 @@ class JobRepository(_Scoped):
         """Put a failed job back in the queue (its worker deaths forgotten); False when it is not failed."""
         res = self.session.execute(
             update(JobRow).where(JobRow.id == job_id, JobRow.status == "failed")
-            .values(status="queued", finished_at=None, lost_runs=0, worker=None, lease_until=None)
+            .values(status="queued", finished_at=None, lost_runs=0, worker=None, lease_until=None, progress=None,
+                    progress_note=None)
             .execution_options(synchronize_session=False))
         return bool(getattr(res, "rowcount", 0) == 1)
 

@@ -169,6 +169,11 @@ class JobRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     #: claims taken over from a worker that died (lease expired) while it ran this job
     lost_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: what a running job reports of itself (0..1 and a few words), shown by the pages
+    progress: Mapped[float | None] = mapped_column(Float, nullable=True)
+    progress_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the work it does (e.g. ``builds.plan:<site>``): a request for the same work joins it while it is active
+    task_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
 
 
 class QuoteRow(Base):

@@ -13,10 +13,19 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from fabgrid.errors import InputError
-from fabgrid.services import build_schedule, builds, camera_watch, machine_pages
+from fabgrid.services import build_schedule, builds, camera_watch, jobs, machine_pages
 from fabgrid.web import i18n
 from fabgrid.web.gantt_svg import gantt_svg
-from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
+from fabgrid.web.session import (
+    PageRoute,
+    checked_form,
+    field,
+    language,
+    localized_problem,
+    render,
+    require,
+    settings_of,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 FACTORY = ("factory",)
@@ -26,17 +35,27 @@ FACTORY = ("factory",)
 def builds_page(request: Request) -> HTMLResponse:
     """The site's builds with their order lines, customers and files."""
     who = require(request, *FACTORY)
-    views = builds.build_views(settings_of(request), who)
-    return render(request, "builds.html", {"views": views, "done": request.query_params.get("done")}, who=who)
+    settings, lang = settings_of(request), language(request)
+    views = builds.build_views(settings, who)
+    job_id = request.query_params.get("job")
+    job = jobs.get_job(settings, who, job_id) if job_id else None
+    problem = None
+    if job is not None and job.problem:
+        p = job.problem
+        problem = localized_problem(lang, str(p.get("detail") or ""), p.get("hint"), str(p.get("title") or "") or None)
+    return render(request, "builds.html", {"views": views, "done": request.query_params.get("done"), "job": job,
+                                           "job_problem": problem, "refresh": job is not None and not job.done},
+                  who=who)
 
 
 @router.post("/factory/builds/plan")
 async def plan(request: Request) -> Response:
-    """Re-plan the site's builds from its open order lines (started and locked builds kept)."""
+    """Re-plan the site's builds from its open order lines (started and locked builds kept) in a background job;
+    the builds page follows it."""
     who = require(request, *FACTORY)
     await checked_form(request)
-    builds.plan_own_site(settings_of(request), who)
-    return RedirectResponse("/factory/builds?done=plan", status_code=303)
+    job = builds.start_plan(settings_of(request), who)
+    return RedirectResponse(f"/factory/builds?job={job.id}", status_code=303)
 
 
 @router.post("/factory/builds/{build_id}/lock")

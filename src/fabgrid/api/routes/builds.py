@@ -41,9 +41,16 @@ def list_builds(principal: CurrentPrincipal, settings: SettingsDep,
     return {"builds": [build_doc(b) for b in builds.site_builds(settings, principal, site)]}
 
 
-@router.post("/builds/plan", summary="Re-plan your site's builds from its open order lines")
+@router.post("/builds/plan", summary="Re-plan your site's builds from its open order lines",
+             responses={202: {"description": "with background=true: the re-planning job (GET its link until it is "
+                              "done; a re-plan of the site already under way is joined)"}})
 def plan(principal: CurrentPrincipal, settings: SettingsDep,
-         site: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+         site: Annotated[str | None, Query(max_length=64)] = None,
+         background: Annotated[bool, Query(description="plan in a background job (queue planning)")] = False,
+         ) -> Any:
+    if background:
+        job = builds.start_plan(settings, principal, site)
+        return JSONResponse(job_doc(job), status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
     r = builds.plan_own_site(settings, principal, site)
     return {"site": r.site, "builds": [build_doc(b) for b in r.builds], "kept": r.kept, "unplanned": r.unplanned}
 
