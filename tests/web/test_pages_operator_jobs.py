@@ -55,6 +55,28 @@ def test_the_operator_sees_the_queues_and_runs_a_failed_job_again(site: Site) ->
     assert bad.status_code == 422
 
 
+def test_a_running_job_shows_its_progress(site: Site) -> None:
+    from datetime import timedelta
+
+    from fabgrid.services._util import now
+
+    with UnitOfWork(site.settings.database_url) as uow:
+        job = jobs.enqueue(uow, "builds.plan", {"site": "nowhere"}, organisation_id=None, user_id=None)
+        t = now()
+        assert uow.jobs.claim(job.id, "test-worker", t, t + timedelta(minutes=5))
+        uow.jobs.set_progress(job.id, 0.4, "fdm fdm_pla: 3 lines")
+        uow.commit()
+    zh = site.browser("zh-CN")
+    site.login(zh, site.account("operator"))
+    text = html.unescape(zh.get("/operator/jobs").text)
+    row = re.search(rf'<tr data-job="{job.id}">(.*?)</tr>', text[text.index('id="running-jobs"'):], re.S)
+    assert row is not None and "重新规划工厂的成型批次" in row.group(1) and "40 %" in row.group(1)
+    with UnitOfWork(site.settings.database_url) as uow:  # let it go: finished as failed by its "worker"
+        uow.jobs.finish(job.id, "test-worker", {"status": "failed", "finished_at": now(),
+                                                 "problem": {"title": "job.internal", "detail": "test"}})
+        uow.commit()
+
+
 def test_the_jobs_page_in_chinese_and_for_operators_only(site: Site) -> None:
     job_id = _failed_analysis(site)
     zh = site.browser("zh-CN")

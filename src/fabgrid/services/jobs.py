@@ -46,6 +46,7 @@ QUEUE_OF: dict[str, str] = {
     "build_follow": "dispatch",            # a build sent to a printer, followed to its end
     "email": "notify", "webhook_delivery": "notify",
     "sim.run": "sim", "operator.value_report": "sim",
+    "builds.plan": "planning",             # a site's builds re-planned (builds.start_plan)
 }
 DEFAULT_QUEUE = "planning"
 #: Modules that register handlers; imported by `run_job` so a bare worker process knows every kind.
@@ -392,6 +393,13 @@ def queue_overview(settings: Settings, who: Principal, window_h: int = LOAD_WIND
         if status == "queued" and oldest is not None:
             a["oldest_queued_at"] = min(oldest, a.get("oldest_queued_at") or oldest)
     return [QueueLoad(**{**a, "kinds": tuple(sorted(a["kinds"]))}) for a in acc.values()]
+
+
+def running_jobs(settings: Settings, who: Principal, limit: int = 50) -> list[Job]:
+    """The jobs running now with their progress, the longest running first (operators only; at most `limit`)."""
+    _operator(who)
+    with UnitOfWork(settings.database_url) as uow:
+        return uow.jobs.running(max(1, min(limit, MAX_FAILED_PAGE)))
 
 
 def retry_job(settings: Settings, who: Principal, job_id: str) -> Job:

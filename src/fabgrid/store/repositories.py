@@ -288,6 +288,11 @@ class JobRepository(_Scoped):
         self.session.flush()
         return job_record(row)
 
+    def running(self, limit: int = 50) -> list[Job]:
+        """The jobs running now, the longest running first."""
+        q = (select(JobRow).where(JobRow.status == "running").order_by(JobRow.started_at, JobRow.id).limit(limit))
+        return [job_record(r) for r in self.session.scalars(q)]
+
     def active(self, task_key: str) -> Job | None:
         """The queued or running job doing `task_key`, the oldest first, or None."""
         q = (select(JobRow).where(JobRow.task_key == task_key, JobRow.status.in_(("queued", "running")))

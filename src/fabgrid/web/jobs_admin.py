@@ -39,6 +39,7 @@ def jobs_page(request: Request) -> HTMLResponse:
     offset = _int(request.query_params.get("offset"), "offset", 0)
     queues = jobs.queue_overview(settings, who)
     failed = jobs.failed_jobs(settings, who, kind=kind, limit=PAGE, offset=offset)
+    running = jobs.running_jobs(settings, who)
     problems = {}
     for j in failed:
         p = j.problem or {}
@@ -49,9 +50,9 @@ def jobs_page(request: Request) -> HTMLResponse:
                for q in queues}
     kinds = sorted({k for q in queues for k in q.kinds} | set(jobs.QUEUE_OF))
     return render(request, "operator_jobs.html", {
-        "queues": queues, "waiting_min": waiting, "failed": failed, "problems": problems, "kind": kind,
-        "kinds": kinds, "queue_of": jobs.queue_of, "offset": offset, "page": PAGE, "window_h": jobs.LOAD_WINDOW_H,
-        "retried": request.query_params.get("retried")}, who=who)
+        "queues": queues, "waiting_min": waiting, "failed": failed, "running": running, "problems": problems,
+        "kind": kind, "kinds": kinds, "queue_of": jobs.queue_of, "offset": offset, "page": PAGE,
+        "window_h": jobs.LOAD_WINDOW_H, "retried": request.query_params.get("retried")}, who=who)
 
 
 @router.post("/operator/jobs/{job_id}/retry")
