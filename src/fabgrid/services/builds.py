@@ -141,8 +141,8 @@ def plan_site(settings: Settings, site_id: str,
                 on_progress(done / len(groups), f"{process} {material}: {len(members)} lines")
             found = machines[(process, material)]
             if found is None:
-                unplanned += [{"line": m[0], "reason": f"no machine at {site_id} runs {process} {material}"}
-                              for m in members]
+                unplanned += [{"line": m[0], "reason": f"no machine at {site_id} runs {process} {material}",
+                               "code": "build.no_machine"} for m in members]
                 continue
             files, parts, copies = [], [], []
             for line_id, order_id, filename, todo, row in members:
@@ -155,7 +155,8 @@ def plan_site(settings: Settings, site_id: str,
                 builds.append(_store(settings, site_id, found[0], found[1], process, material, parts, files, copies,
                                      new_id("bld"), hours[(process, material)] * 3600.0))
             except InputError as exc:
-                unplanned += [{"line": m[0], "reason": exc.message} for m in members]
+                unplanned += [{"line": m[0], "reason": exc.message, "code": exc.code or "input.invalid"}
+                              for m in members]
     return PlanResult(site=site_id, builds=list_builds(settings, site_id), kept=kept, unplanned=unplanned)
 
 

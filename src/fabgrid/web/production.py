@@ -43,9 +43,11 @@ def builds_page(request: Request) -> HTMLResponse:
     if job is not None and job.problem:
         p = job.problem
         problem = localized_problem(lang, str(p.get("detail") or ""), p.get("hint"), str(p.get("title") or "") or None)
+    unplanned = [(str(u.get("line")), localized_problem(lang, str(u.get("reason")), None, u.get("code"))[0])
+                 for u in ((job.result or {}).get("unplanned") or [] if job is not None else [])]
     return render(request, "builds.html", {"views": views, "done": request.query_params.get("done"), "job": job,
-                                           "job_problem": problem, "refresh": job is not None and not job.done},
-                  who=who)
+                                           "job_problem": problem, "unplanned": unplanned,
+                                           "refresh": job is not None and not job.done}, who=who)
 
 
 @router.post("/factory/builds/plan")
