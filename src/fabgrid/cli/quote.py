@@ -36,6 +36,7 @@ def quote_cmd(
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Offers from every capable site of the network, and why the others cannot make the part."""
+    from fabgrid.config import load_settings
     from fabgrid.errors import InputError
     from fabgrid.services.quotes import quote_file
 
@@ -46,7 +47,8 @@ def quote_cmd(
         except ValueError:
             raise InputError(f"--need-by {need_by!r} is not a date", hint="use YYYY-MM-DD",
                              code="quote.need_by") from None
-    q = quote_file(part, material, qty, process, finish, need, to, units=units, analyse=not no_dfm)
+    q = quote_file(part, material, qty, process, finish, need, to, units=units, analyse=not no_dfm,
+                   settings=load_settings())
     if as_json:
         emit_json({"input_hash": q.input_hash, "part": q.part_name, "material": q.material, "quantity": q.quantity,
                    "created_at": q.created_at, "expires_at": q.expires_at, "currency": "CNY",

@@ -11,15 +11,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fabgrid.domain.catalog import MachineModel, ProcessFamily
 from fabgrid.errors import InputError
 
 _FILE = "costing.yaml"
-#: libyaml's parser where PyYAML has it (the same documents as the pure-Python one, about 9x faster: 1 ms, not 9)
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml(text: str) -> Any:
+    """The document of a YAML text, with libyaml's parser where PyYAML has it (the same documents as the
+    pure-Python one, 1 ms instead of 9 for costing.yaml). PyYAML is imported here: a quote that reads its rates
+    from `services.shipped`'s cache never imports it."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 class _Rec(BaseModel):
@@ -131,11 +137,11 @@ def parse_rates(doc: dict[str, Any]) -> Rates:
 
 def load_rates_from(path: str | Path) -> Rates:
     """Rates from a costing.yaml file at `path`."""
-    return parse_rates(yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER))
+    return parse_rates(_yaml(Path(path).read_text(encoding="utf-8")))
 
 
 @functools.cache
 def load_rates() -> Rates:
     """The packaged costing rates (cached)."""
     text = (resources.files("fabgrid.data") / _FILE).read_text(encoding="utf-8")
-    return parse_rates(yaml.load(text, Loader=_LOADER))
+    return parse_rates(_yaml(text))

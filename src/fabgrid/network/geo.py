@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
 from fabgrid.errors import InputError, NotFoundError
 
@@ -88,6 +87,8 @@ def parse_logistics(doc: dict[str, Any]) -> Logistics:
 @lru_cache(maxsize=1)
 def load_logistics() -> Logistics:
     """The shipped logistics figures (cached)."""
+    import yaml  # here: a quote that reads its logistics from `services.shipped`'s cache never imports PyYAML
+
     text = resources.files("fabgrid.data").joinpath("logistics.yaml").read_text(encoding="utf-8")
     # libyaml's parser where PyYAML has it: the same document as the pure-Python one in 4 ms instead of 16
     return parse_logistics(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))

@@ -19,11 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from fabgrid.config import Settings
 from fabgrid.costing.leadtime import Routing
 from fabgrid.costing.part import checked
 from fabgrid.costing.quote import quote_network
 from fabgrid.costing.rates import Rates, load_rates
-from fabgrid.domain.catalog import Network, ProcessFamily
+from fabgrid.domain.catalog import Catalog, Network, ProcessFamily
 from fabgrid.domain.geometry import PartReport
 from fabgrid.domain.part import Part, Severity
 from fabgrid.domain.quote import (
@@ -113,12 +114,13 @@ def prepare_part(data: bytes, filename: str, units: str | None = None,
 
 
 def prepare_path(path: str | Path, units: str | None = None, analyse: bool = True,
-                 process: str | ProcessFamily | None = None) -> PreparedPart:
+                 process: str | ProcessFamily | None = None, catalog: Catalog | None = None) -> PreparedPart:
     """Load a part file once; with `analyse`, run the DFM analysis (for `process`, default every
-    process) so that blocking errors reject sites. The self-intersection search (a warning only,
-    never blocking) is left out: it is the slowest stage and does not change a quote. The part is
-    repaired first where that is safe (merged vertices, winding, small holes: `auto_repair_part`), and a
-    unit-less file that is implausibly small in mm is read in the unit its size makes plausible."""
+    process, with the rules of `catalog`, default the shipped one) so that blocking errors reject sites. The
+    self-intersection search (a warning only, never blocking) is left out: it is the slowest stage and does not
+    change a quote. The part is repaired first where that is safe (merged vertices, winding, small holes:
+    `auto_repair_part`), and a unit-less file that is implausibly small in mm is read in the unit its size makes
+    plausible."""
     from fabgrid.geometry import limits
     from fabgrid.geometry.load import load_bytes, read_part_file
     from fabgrid.geometry.repair import auto_repair_part
@@ -129,10 +131,12 @@ def prepare_path(path: str | Path, units: str | None = None, analyse: bool = Tru
     key = content_key(hashlib.sha256(data).hexdigest(), units)
     report = None
     if analyse:
-        from fabgrid.data import load_catalog
         from fabgrid.geometry.report import Options, analyze_loaded
 
-        catalog = load_catalog()
+        if catalog is None:
+            from fabgrid.data import load_catalog
+
+            catalog = load_catalog()
         fam = _process(process)
         procs = [v for k, v in catalog.processes.items() if fam is None or k is fam]
         machines = [m for m in catalog.machine_models.values() if fam is None or m.process is fam]
@@ -182,11 +186,13 @@ def quote_prepared(prepared: PreparedPart, material: str, quantity: int = 1, pro
                    now: datetime | None = None,
                    queued_h: Mapping[tuple[str, ProcessFamily], float] | None = None,
                    network: Network | None = None, rates: Rates | None = None,
-                   certifications: tuple[str, ...] = ()) -> Quote:
+                   certifications: tuple[str, ...] = (), route: Routing | None = None,
+                   logistics: Logistics | None = None) -> Quote:
     """Offers for a prepared part over the network; `queued_h` = hours queued per (site, process)."""
     req = QuoteRequest(material=material, quantity=quantity, process=_process(process), finish=finish,
                        need_by=need_by, destination=destination, certifications=certifications)
-    return quote_request(prepared, req, now=now, queued_h=queued_h, network=network, rates=rates)
+    return quote_request(prepared, req, now=now, queued_h=queued_h, network=network, rates=rates, route=route,
+                         logistics=logistics)
 
 
 #: Quantities of the price-break table (the asked quantity is added).
@@ -342,17 +348,29 @@ def quote_request(prepared: PreparedPart, req: QuoteRequest, now: datetime | Non
 
 def quote_file(path: str | Path, material: str, quantity: int = 1, process: str | None = None,
                finish: str | None = None, need_by: date | None = None, destination: str | None = None,
-               units: str | None = None, analyse: bool = True, now: datetime | None = None) -> Quote:
-    """Load, analyse and quote a part file (the CLI's `fabgrid quote`)."""
-    from fabgrid.data import load_catalog
+               units: str | None = None, analyse: bool = True, now: datetime | None = None,
+               settings: Settings | None = None) -> Quote:
+    """Load, analyse and quote a part file over the shipped network (the CLI's `fabgrid quote`); with `settings`,
+    the validated network comes from the cache in its data directory (`services.shipped`)."""
+    if settings is not None:
+        from fabgrid.services.shipped import shipped_network
 
-    mat = load_catalog().material(material, process)
-    prepared = prepare_path(path, units=units, analyse=analyse, process=mat.process)
-    q = quote_prepared(prepared, mat.id, quantity, process, finish, need_by, destination, now=now)
+        data = shipped_network(settings)
+        network, rates, logistics, route = data.network, data.rates, data.logistics, data.routing
+    else:
+        from fabgrid.data import load_network
+
+        network, rates, logistics, route = load_network(), load_rates(), None, routing()
+    cat = network.catalog
+    mat = cat.material(material, process)
+    prepared = prepare_path(path, units=units, analyse=analyse, process=mat.process, catalog=cat)
+    q = quote_prepared(prepared, mat.id, quantity, process, finish, need_by, destination, now=now, network=network,
+                       rates=rates, route=route, logistics=logistics)
     if not q.offers and analyse:
         # the alternatives need the other processes' DFM findings: analyse once more for every process
-        every = prepare_path(path, units=units, analyse=True, process=None)
-        q = quote_prepared(every, mat.id, quantity, process, finish, need_by, destination, now=q.created_at)
+        every = prepare_path(path, units=units, analyse=True, process=None, catalog=cat)
+        q = quote_prepared(every, mat.id, quantity, process, finish, need_by, destination, now=q.created_at,
+                           network=network, rates=rates, route=route, logistics=logistics)
     return q
 
 
