@@ -2,8 +2,8 @@
 in mm with its bodies/objects, units and source; its derived facts are computed once, on the part.
 
 A loader is registered per format of `formats.FORMATS` in `LOADERS`; every failure is an `InputError`
-with a stable code. Depends on numpy, lxml, trimesh (OBJ/PLY/STEP), `fabgrid.domain` and
-`fabgrid.errors`; never on store, services or web.
+with a stable code. Depends on numpy, lxml (3MF), trimesh (OBJ/PLY/STEP), `fabgrid.domain` and
+`fabgrid.errors`, the format libraries imported by their loader; never on store, services or web.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from numpy.typing import NDArray
 from fabgrid.domain.part import Part
 from fabgrid.errors import InputError
 from fabgrid.geometry import formats, limits
-from fabgrid.geometry.threemf import load_3mf
 from fabgrid.geometry.units import SMALL_PART_MM, UNIT_TO_MM, guess_unit, implausible_in_mm, normalise_unit
 
 FloatArray = NDArray[np.float64]
@@ -242,6 +241,8 @@ def _step(data: bytes, name: str) -> tuple[Soup, str | None]:
 
 
 def _threemf(data: bytes, name: str) -> tuple[Soup, str | None]:
+    from fabgrid.geometry.threemf import load_3mf  # lxml is imported for a 3MF only (10 ms an STL does not need)
+
     return load_3mf(data, name)
 
 

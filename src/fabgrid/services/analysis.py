@@ -32,9 +32,9 @@ MAX_CHILDREN = max(1, min(4, (os.cpu_count() or 2) // 2))
 _children = threading.BoundedSemaphore(MAX_CHILDREN)
 _context_lock = threading.Lock()
 _context: Any = None
-#: Modules the analysis imports lazily (hull, ray casts, spatial index), imported once by the forkserver so
-#: that a child does not import them again per upload (a missing optional one is skipped).
-CHILD_PRELOAD = ("trimesh", "scipy.spatial", "scipy.special", "rtree", "embreex")
+#: Modules the analysis imports lazily (hull, ray casts, spatial index, the 3MF reader and lxml), imported once by
+#: the forkserver so that a child does not import them again per upload (a missing optional one is skipped).
+CHILD_PRELOAD = ("trimesh", "scipy.spatial", "scipy.special", "rtree", "embreex", "fabgrid.geometry.threemf")
 #: Scheduling priority the analysis child lowers itself by.
 CHILD_NICE = 10
 #: The address space this process may add (set in an analysis child; named in the error).
