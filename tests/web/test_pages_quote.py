@@ -69,6 +69,9 @@ def test_offers_sorted_filtered_with_price_breaks_and_vat(site: Site) -> None:
     zh.cookies = b.cookies
     text = zh.get(url).text
     assert "数量阶梯价" in text and "含税" in text and "单件含税价" in text
+    rejected = re.search(r"<details><summary>.*?</details>", text, re.S)
+    assert rejected is not None  # the sites that cannot offer: the process by its Chinese name, not its id
+    assert not re.search(r"\((fdm|sla|sls|mjf|metal_pbf|cnc)\)", rejected.group(0)), rejected.group(0)[:500]
 
 
 def test_nothing_can_make_it_says_why_and_what_can(site: Site) -> None:

@@ -201,7 +201,9 @@ def quote_page(request: Request, quote_id: str) -> HTMLResponse:
                                           "process_names": {p.value: local_name(v, lang) for p, v in
                                                             net.catalog.processes.items()},
                                           "model_names": {m.id: local_name(m, lang) for m in
-                                                          net.catalog.machine_models.values()}},
+                                                          net.catalog.machine_models.values()},
+                                          "finish_names": {f.id: local_name(f, lang) for f in
+                                                           net.catalog.finishes.values()}},
                   who=who)
 
 
