@@ -48,3 +48,18 @@ def test_face_colours_follow_the_findings_in_node() -> None:
     assert colours[0] == colours[3] == [0.72, 0.75, 0.8]
     assert colours[1] == [0.96, 0.62, 0.04]  # warning
     assert colours[2] == [0.86, 0.15, 0.15]  # error outranks warning
+
+
+def test_the_viewer_says_a_failed_load_in_the_pages_language(site: Site) -> None:
+    """The part page hands the viewer its message for a mesh that could not be loaded, in the page's language,
+    and the bundle uses it (instead of a bare 'mesh: HTTP 404')."""
+    import html
+
+    zh = site.browser("zh-CN")
+    site.signup_buyer(zh)
+    part = site.upload(zh)
+    page = html.unescape(zh.get(f"/parts/{part['id']}").text)
+    said = re.search(r'data-mesh-error="([^"]*)"', page)
+    assert said is not None and said.group(1) == "无法加载零件的三维视图（HTTP {status}）：请刷新页面。"
+    bundle = (VENDOR / "viewer.js").read_text(encoding="utf-8")
+    assert "meshError" in bundle and "mesh: HTTP" not in bundle

@@ -44,7 +44,12 @@ export async function mount(el, opts) {
     return null;
   }
   const resp = await fetch(opts.meshUrl, { credentials: 'same-origin' });
-  if (!resp.ok) { status('error'); el.textContent = 'mesh: HTTP ' + resp.status; return null; }
+  if (!resp.ok) {
+    status('error');
+    const msg = (opts.messages && opts.messages.meshError) || 'The part could not be loaded (HTTP {status}).';
+    el.textContent = msg.replace('{status}', String(resp.status));
+    return null;
+  }
   const geometry = new STLLoader().parse(await resp.arrayBuffer());
   const nFaces = geometry.attributes.position.count / 3;
   const { colors, marked } = faceColors(nFaces, opts.findings);
@@ -109,7 +114,8 @@ function autoMount() {
   document.querySelectorAll('[data-mesh-url]').forEach((el) => {
     let findings = [];
     try { findings = JSON.parse(el.dataset.findings || '[]'); } catch (e) { findings = []; }
-    mount(el, { meshUrl: el.dataset.meshUrl, findings, messages: { noWebgl: el.dataset.noWebgl } })
+    mount(el, { meshUrl: el.dataset.meshUrl, findings,
+                messages: { noWebgl: el.dataset.noWebgl, meshError: el.dataset.meshError } })
       .catch((e) => { el.dataset.status = 'error'; el.textContent = String(e); });
   });
 }
