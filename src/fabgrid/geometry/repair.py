@@ -219,6 +219,16 @@ class AutoRepair:
     reason: str | None = None
 
 
+def _distinct_faces(faces: IntArray, n: int) -> int:
+    """How many different vertex sets the faces have (any order): one sort of an integer key per face while
+    n**3 fits in 63 bits, else rows compared as bytes."""
+    fs = np.sort(faces, axis=1)
+    if n >= 2_000_000:
+        return len(np.unique(fs, axis=0))
+    key = np.sort((fs[:, 0] * n + fs[:, 1]) * n + fs[:, 2])
+    return int(np.count_nonzero(key[1:] != key[:-1])) + 1
+
+
 def defects(vertices: FloatArray, faces: IntArray) -> dict[str, int]:
     """Counts of the defects repair can fix, from the edge topology (one sort of the 3m edges):
     boundary_edges, boundary_loops (connected runs of boundary edges), nonmanifold_edges, inconsistent_edges
@@ -229,25 +239,29 @@ def defects(vertices: FloatArray, faces: IntArray) -> dict[str, int]:
                 "inverted": 0, "degenerate_faces": 0, "duplicate_faces": 0}
     n = len(vertices)
     e = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    lo, hi = np.minimum(e[:, 0], e[:, 1]), np.maximum(e[:, 0], e[:, 1])
-    und = lo * n + hi
-    _, inv, cnt = np.unique(und, return_inverse=True, return_counts=True)
-    inv = inv.reshape(-1)
-    border = e[cnt[inv] == 1]
+    # each use of an edge keyed lo*n+hi with its direction in the lowest bit: one sort gives every count
+    key2 = np.minimum(e[:, 0], e[:, 1]) * n + np.maximum(e[:, 0], e[:, 1])
+    key2 *= 2
+    key2 += e[:, 0] > e[:, 1]
+    srt = np.sort(key2)
+    und = srt >> 1
+    start = np.flatnonzero(np.r_[True, und[1:] != und[:-1]])
+    cnt = np.diff(np.r_[start, len(und)])
+    border = und[start[cnt == 1]]
     loops = 0
     if len(border):
-        g = sparse.coo_matrix((np.ones(len(border)), (border[:, 0], border[:, 1])), shape=(n, n))
+        lo, hi = border // n, border % n
+        g = sparse.coo_matrix((np.ones(len(border)), (lo, hi)), shape=(n, n))
         _, lab = connected_components(g, directed=False)
-        loops = len(np.unique(lab[border[:, 0]]))
+        loops = len(np.unique(lab[lo]))
     manifold_pairs = int((cnt == 2).sum())
-    two = np.flatnonzero(cnt[inv] == 2)
-    pair = two[np.argsort(und[two], kind="stable")].reshape(-1, 2)  # the two uses of each manifold edge
-    inconsistent = int((e[pair[:, 0], 0] == e[pair[:, 1], 0]).sum())  # both traverse it the same way
+    pair = start[cnt == 2]  # the two uses of each manifold edge, side by side in the sort
+    inconsistent = int(np.count_nonzero((srt[pair] & 1) == (srt[pair + 1] & 1)))  # both traverse it the same way
     tri = vertices[faces]
     area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     scale = float(np.ptp(vertices, axis=0).max()) or 1.0
     rep = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
-    dup = len(faces) - len(np.unique(np.sort(faces, axis=1), axis=0))
+    dup = len(faces) - _distinct_faces(faces, n)
     closed = len(border) == 0 and manifold_pairs == len(cnt)
     vol = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0
     return {"boundary_edges": len(border), "boundary_loops": int(loops),
