@@ -461,6 +461,7 @@ def test_the_whole_path_with_two_factories(own: Platform, factories: dict[str, A
     monkeypatch.undo()
     after = c.get(f"/api/v1/sites/{a['site']}").json()["scorecard"]
     assert after["claims"] == 1 and after["claims_upheld"] == 1 and after["claim_rate"] == 1.0
+    assert before["claims_cost_cny"] == 0.0 and after["claims_cost_cny"] == 117.6  # the refund, borne by the factory
     assert c.get(f"/api/v1/sites/{b['site']}").json()["scorecard"]["claims"] == 0
 
     # the exhibition: booked meetings, RFQs, projects signed and their value

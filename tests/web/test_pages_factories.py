@@ -89,6 +89,8 @@ def test_join_approve_storefront_showroom(site: Site, lang: str) -> None:
     public = site.browser(lang)
     booth = public.get(f"/showroom/{site_id}").text
     assert 'id="verified-badge"' in booth and "Prusa" in booth and "fdm_pla" in booth and "ISO 9001" in booth
+    claims = "claims upheld (of 0 decided)" if lang == "en" else "项索赔成立（共裁定 0 项）"
+    assert 'id="claims-upheld"' in booth and claims in booth  # the claims in the scorecard
     listed = public.get("/showroom", params={"material": "fdm_pla", "city": "Changsha"}).text
     assert f'data-site="{site_id}"' in listed
     # places in the page's language: the city select's labels, the booth's and the cards' city and province

@@ -199,8 +199,11 @@ def _remake(uow: UnitOfWork, who: Principal, c: Claim, o: Order, ln: OrderLine, 
 
 
 def claim_figures(uow: UnitOfWork, site_id: str, since: datetime,
-                  delivered_lines: int) -> tuple[int, int, float | None]:
-    """(claims decided, claims upheld, upheld claims per delivered line) of a site since `since`."""
+                  delivered_lines: int) -> tuple[int, int, float | None, float]:
+    """(claims decided, claims upheld, upheld claims per delivered line, what the upheld claims cost the factory in
+    CNY: remade parts at the line's unit price, refunds) of a site since `since`."""
     decided = [c for c in uow.rfq.claims(site_id=site_id, decided_since=since) if c.outcome is not None]
-    upheld = sum(1 for c in decided if c.outcome in UPHELD)
-    return len(decided), upheld, (upheld / delivered_lines if delivered_lines else (1.0 if upheld else None))
+    upheld = [c for c in decided if c.outcome in UPHELD]
+    cost = round(sum(c.factory_cost_cny or 0.0 for c in upheld), 2)
+    rate = len(upheld) / delivered_lines if delivered_lines else (1.0 if upheld else None)
+    return len(decided), len(upheld), rate, cost

@@ -384,6 +384,8 @@ class Scorecard:
     claims: int = 0
     claims_upheld: int = 0
     claim_rate: float | None = None
+    #: what the upheld claims cost the factory (CNY): the remade parts at the line's unit price, the refunds
+    claims_cost_cny: float = 0.0
     #: the counts behind the rates: lines delivered on time, lines inspected, answers to allocated lines.
     on_time: int = 0
     inspected: int = 0
@@ -424,12 +426,13 @@ def _scorecard(uow: UnitOfWork, site_id: str, now: datetime) -> Scorecard:
     accepted, median_h = response_figures(answers)
     from fabgrid.services.claims import claim_figures
 
-    claims, upheld, claim_rate = claim_figures(uow, site_id, since, delivered)
+    claims, upheld, claim_rate, claims_cost = claim_figures(uow, site_id, since, delivered)
     return Scorecard(days=SCORECARD_DAYS, orders=len(orders), lines=len(lines), delivered=delivered,
                      on_time_rate=on_time / delivered if delivered else None,
                      quality_issue_rate=failed / inspected if inspected else None,
                      acceptance_rate=accepted, median_response_h=median_h, claims=claims, claims_upheld=upheld,
-                     claim_rate=claim_rate, on_time=on_time, inspected=inspected, answers=len(answers))
+                     claim_rate=claim_rate, claims_cost_cny=claims_cost, on_time=on_time, inspected=inspected,
+                     answers=len(answers))
 
 
 @dataclass(frozen=True)
