@@ -75,6 +75,9 @@ def main(argv: list[str]) -> int:
     ref_cpu = statistics.median(c for _, c in runs["reference"])
     print(f"part: generated torus, {len(mesh.faces):,} triangles, bbox {mesh.extents.round(1).tolist()} mm; "
           f"{args.repeat} runs each, medians; load average {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("PYTHONDONTWRITEBYTECODE is set: every process compiles fabgrid's modules again (an installed package "
+              "reads their bytecode); unset it, e.g. with PYTHONPYCACHEPREFIX=/tmp/pyc, to time that")
     print(f"{'process':58s} {'wall s':>7s} {'cpu s':>7s} {'wall/ref':>9s} {'cpu/ref':>8s} {'target s':>9s}")
     print(f"{'python -c import trimesh; trimesh.load(part)':58s} {ref_wall:7.3f} {ref_cpu:7.3f} {1.0:9.2f} {1.0:8.2f}")
     worst = 0
