@@ -20,7 +20,7 @@ from typing import Any
 
 from fabgrid.config import Settings
 from fabgrid.costing.leadtime import local_today
-from fabgrid.domain.catalog import Calendar, ProcessFamily, QualityRecord, Shift, Site
+from fabgrid.domain.catalog import Calendar, MachineModel, ProcessFamily, QualityRecord, Shift, Site
 from fabgrid.domain.factory import (
     ApplicationStatus,
     Certificate,
@@ -478,8 +478,9 @@ def allocation_penalties(uow: UnitOfWork, site_ids: Collection[str], now: dateti
 
 
 def _profile(uow: UnitOfWork, site: Site, front: Storefront | None, now: datetime,
-             with_scorecard: bool = True) -> SiteProfile:
-    models = network.current(uow).network.catalog.machine_models
+             with_scorecard: bool = True, models: dict[str, MachineModel] | None = None) -> SiteProfile:
+    """`models`: the network's machine models, when the caller has them already (a list of sites)."""
+    models = models if models is not None else network.current(uow).network.catalog.machine_models
     procs = tuple(dict.fromkeys(models[m.model].process for m in site.machines if m.model in models))
     return SiteProfile(site=site, storefront=front or Storefront(site_id=site.id), processes=procs,
                        scorecard=_scorecard(uow, site.id, now) if with_scorecard else None)
@@ -531,7 +532,7 @@ def search(settings: Settings, *, process: ProcessFamily | None = None, material
                 continue
             if ships_to and not s.ships_to_province(ships_to.strip()):
                 continue
-            p = _profile(uow, s, fronts.get(s.id), now, with_scorecard=False)
+            p = _profile(uow, s, fronts.get(s.id), now, with_scorecard=False, models=net.catalog.machine_models)
             if process is not None and process not in p.processes:
                 continue
             if certificate and not certified(p, certificate, today):
