@@ -121,3 +121,48 @@ def test_the_inspection_report_lists_the_features(platform: Platform) -> None:
     assert [(pt["passed"], pt["values"], pt["out_of_tolerance"]) for pt in spc["points"]] == [
         (False, [5.06, 5.0], 1), (True, [5.01, 4.99], 0)]
     assert spc["report"]["subgroup_size"] == 2 and spc["report"]["capability"]["out_of_tolerance"] == 1
+
+
+def test_the_buyers_inspection_plan_is_what_the_factory_measures(platform: Platform) -> None:
+    """The buyer sets a line's inspection plan (PUT /orders/{id}/lines/{line}/features); the factory's inspection
+    must measure every planned feature against the plan's limits (422 naming what is missing or different, nothing
+    changed), may measure more, and the plan is locked once the line is inspected. Another organisation gets 404, a
+    factory 403; a feature without a tolerance or named twice is 422."""
+    p = platform
+    h = p.buyer()
+    part = p.upload(h)
+    r = p.client.post("/api/v1/quotes", json={"part_id": part["id"], "material": "fdm_pla", "quantity": 2,
+                                              "destination": "Changsha"}, headers=h)
+    q = r.json()
+    site = q["offers"][0]["site"]
+    order = p.client.post("/api/v1/orders", json={"quote_id": q["id"], "site": site}, headers=h).json()
+    oid, lid = order["id"], order["lines"][0]["id"]
+    url = f"/api/v1/orders/{oid}/lines/{lid}/features"
+    hole = {"name": "hole_d", "nominal_mm": 3.0, "lsl_mm": 2.98, "usl_mm": 3.05}
+    r = p.client.put(url, json={"features": [BORE, hole]}, headers=h)
+    assert r.status_code == 200, r.text
+    assert [f["name"] for f in r.json()["lines"][0]["feature_plan"]] == ["bore_d", "hole_d"]
+    assert r.json()["timeline"][-1]["note_key"] == "feature_plan"
+    assert p.client.put(url, json={"features": [BORE, BORE]}, headers=h).status_code == 422
+    assert p.client.put(url, json={"features": [{"name": "x", "nominal_mm": 1.0}]}, headers=h).status_code == 422
+    assert p.client.put(url, json={"features": [BORE]}, headers=p.buyer()).status_code == 404
+    fh = p.account("factory", site)
+    assert p.client.put(url, json={"features": [BORE]}, headers=fh).status_code == 403
+    for s in ("in_production", "built"):
+        assert p.client.post(f"/api/v1/factory/orders/{oid}/status", json={"status": s}, headers=fh).status_code == 200
+    insp = f"/api/v1/factory/orders/{oid}/inspection"
+    only_bore = p.client.post(insp, json={"passed": True, "inspected_qty": 2,
+                                          "features": [BORE | {"values": [5.0, 5.01]}]}, headers=fh)
+    assert only_bore.status_code == 422 and only_bore.json()["title"] == "order.plan_missing"
+    assert "hole_d" in only_bore.json()["detail"]
+    looser = p.client.post(insp, json={"passed": True, "inspected_qty": 2, "features": [
+        BORE | {"values": [5.0, 5.01]}, hole | {"usl_mm": 3.2, "values": [3.1, 3.0]}]}, headers=fh)
+    assert looser.status_code == 422 and looser.json()["title"] == "order.plan_limits"
+    assert p.client.get(f"/api/v1/orders/{oid}", headers=h).json()["status"] == "built"  # nothing changed
+    extra = {"name": "flatness", "nominal_mm": 0.0, "usl_mm": 0.1, "values": [0.04]}
+    ok = p.client.post(insp, json={"passed": True, "inspected_qty": 2, "features": [
+        BORE | {"values": [5.0, 5.01]}, hole | {"values": [3.0, 3.01]}, extra]}, headers=fh)
+    assert ok.status_code == 200 and ok.json()["status"] == "inspected", ok.text
+    assert [f["name"] for f in ok.json()["lines"][0]["inspection"]["features"]] == ["bore_d", "hole_d", "flatness"]
+    locked = p.client.put(url, json={"features": []}, headers=h)
+    assert locked.status_code == 409 and locked.json()["title"] == "order.plan_locked"

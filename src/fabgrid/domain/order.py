@@ -85,6 +85,24 @@ MAX_FEATURES = 50
 MAX_FEATURE_VALUES = 25
 
 
+class FeatureSpec(_Frozen):
+    """A feature the buyer requires measured on a line's parts (its inspection plan): nominal and tolerance limits
+    (at least one)."""
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[\w.\-]+$")
+    nominal_mm: float = Field(ge=-1e5, le=1e5)
+    lsl_mm: float | None = Field(default=None, ge=-1e5, le=1e5)
+    usl_mm: float | None = Field(default=None, ge=-1e5, le=1e5)
+
+    @model_validator(mode="after")
+    def _limits(self) -> FeatureSpec:
+        if self.lsl_mm is None and self.usl_mm is None:
+            raise ValueError(f"feature {self.name!r}: give a tolerance (lsl_mm, usl_mm or both)")
+        if self.lsl_mm is not None and self.usl_mm is not None and self.lsl_mm >= self.usl_mm:
+            raise ValueError(f"feature {self.name!r}: lsl_mm {self.lsl_mm} must be below usl_mm {self.usl_mm}")
+        return self
+
+
 class FeatureMeasurement(_Frozen):
     """One feature measured against its nominal and tolerance limits (at least one limit): the values measured on
     the inspected parts, in production order; a value outside [lsl_mm, usl_mm] is out of tolerance."""
@@ -162,6 +180,9 @@ class OrderLine(_Frozen):
     inspection: Inspection | None = None
     certifications: tuple[str, ...] = Field(default=(), description="certificates the making site must hold (the "
                                             "quote's request); re-allocation keeps to sites holding them")
+    feature_plan: tuple[FeatureSpec, ...] = Field(default=(), max_length=MAX_FEATURES,
+                                                  description="the features the buyer requires measured, with their "
+                                                  "tolerances: the inspection must measure each against them")
 
 
 class OrderEvent(_Frozen):

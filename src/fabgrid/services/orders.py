@@ -437,6 +437,9 @@ def factory_inspection(settings: Settings, who: Principal, order_id: str, passed
         ln = built[0]
         if not 1 <= inspected_qty <= ln.quantity:
             raise InputError(f"inspected_qty must be 1..{ln.quantity}", code="order.inspection")
+        from fabgrid.services.inspection_plan import against_plan
+
+        against_plan(ln.feature_plan, features)
         if len(features) > MAX_FEATURES:
             raise InputError(f"{len(features)} features; an inspection records at most {MAX_FEATURES}",
                              code="order.inspection")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fabgrid.domain.catalog import ProcessFamily
-from fabgrid.domain.order import Inspection, Order, OrderEvent, OrderLine, OrderStatus, order_status
+from fabgrid.domain.order import FeatureSpec, Inspection, Order, OrderEvent, OrderLine, OrderStatus, order_status
 from fabgrid.errors import InputError
 from fabgrid.store.tables import IdempotencyKeyRow, OrderEventRow, OrderLineRow, OrderRow
 
@@ -32,7 +32,8 @@ def _line(r: OrderLineRow) -> OrderLine:
         total_price_cny=r.total_price_cny, lead_time_days=r.lead_time_days,
         delivery_date=date.fromisoformat(r.delivery_date), machine_h=r.machine_h, status=OrderStatus(r.status),
         inspection=Inspection.model_validate(r.inspection) if r.inspection else None,
-        certifications=tuple(r.certifications or ()))
+        certifications=tuple(r.certifications or ()),
+        feature_plan=tuple(FeatureSpec.model_validate(f) for f in r.feature_plan or ()))
 
 
 def _event(e: OrderEventRow) -> OrderEvent:
@@ -185,10 +186,13 @@ class OrderRepository:
         self.session.flush()
 
     def update_line(self, line_id: str, *, status: OrderStatus | None = None, site_id: str | None = None,
-                    inspection: Inspection | None = None) -> OrderLine:
-        """Change a line's status, site (a reroute also moves the offer's site) or inspection; the order's status
-        follows its least advanced line."""
+                    inspection: Inspection | None = None,
+                    feature_plan: tuple[FeatureSpec, ...] | None = None) -> OrderLine:
+        """Change a line's status, site (a reroute also moves the offer's site), inspection or inspection plan; the
+        order's status follows its least advanced line."""
         row = self.session.get_one(OrderLineRow, line_id)
+        if feature_plan is not None:
+            row.feature_plan = [f.model_dump(mode="json") for f in feature_plan] or None
         if status is not None:
             row.status = status.value
         if site_id is not None:

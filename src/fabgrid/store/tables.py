@@ -236,6 +236,8 @@ class OrderLineRow(Base):
     inspection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: the certificates the making site must hold (the quote's request; migration 0020)
     certifications: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    #: the buyer's inspection plan: features with nominal and limits (`FeatureSpec`; migration 0029)
+    feature_plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class OrderEventRow(Base):

@@ -21,7 +21,7 @@ from fabgrid.domain.acceptance import FACTORY_REASONS
 from fabgrid.domain.catalog import local_name
 from fabgrid.domain.order import FeatureMeasurement
 from fabgrid.errors import InputError
-from fabgrid.services import acceptance, machine_pages, network, orders, web_factory, web_photos
+from fabgrid.services import acceptance, inspection_plan, machine_pages, network, orders, web_factory, web_photos
 from fabgrid.web import factories, i18n, production, quality, rfqs
 from fabgrid.web.session import PageRoute, checked_form, field, language, render, require, settings_of
 
@@ -66,6 +66,8 @@ def factory_page(request: Request) -> Response:
     return render(request, "factory.html", {
         "answers": answers, "reasons": [r.value for r in FACTORY_REASONS],
         "work": work, "open": [r for r in work if r.line.status in OPEN_HERE],
+        "plans": {r.line.id: "\n".join(inspection_plan.plan_line(f, with_values=True) for f in r.line.feature_plan)
+                  for r in work if r.line.feature_plan},
         "machines": machine_pages.site_machines(settings, who), "site_id": who.site_id,
         "finish_names": {f.id: local_name(f, language(request)) for f in
                          network.network_of(settings).catalog.finishes.values()},

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fabgrid.errors import InputError
 from fabgrid.services import access, accounts, catalog_read
 from fabgrid.services.access import SESSION_COOKIE
-from fabgrid.web import buyer, cart, factory, i18n, mapsvg, operator, partlist, team
+from fabgrid.web import buyer, cart, factory, i18n, mapsvg, operator, partlist, plan_pages, team
 from fabgrid.web.session import (
     LANG_COOKIE,
     PageRoute,
@@ -153,7 +153,7 @@ async def logout(request: Request) -> Response:
     return resp
 
 
-for _module in (buyer, cart, factory, operator, team, partlist):
+for _module in (buyer, cart, factory, operator, team, partlist, plan_pages):
     router.include_router(_module.router)
 
 

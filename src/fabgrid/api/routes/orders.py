@@ -1,7 +1,8 @@
 """Orders: POST /api/v1/orders (one or several lines; an Idempotency-Key header makes a retry safe; with
 `shipping` the checkout: address, contact, PO number, tax details, consent), GET /api/v1/orders[/{id}],
 GET /api/v1/orders/{id}/checkout, POST /api/v1/orders/{id}/consent | /cancel, POST
-/api/v1/orders/{id}/lines/{line_id}/reorder (a fresh quote), GET /api/v1/orders/{id}/invoice (printable HTML)."""
+/api/v1/orders/{id}/lines/{line_id}/reorder (a fresh quote), PUT /api/v1/orders/{id}/lines/{line_id}/features
+(the line's inspection plan), GET /api/v1/orders/{id}/invoice (printable HTML)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from fabgrid.api.auth import CurrentPrincipal
 from fabgrid.api.deps import get_settings
 from fabgrid.api.resources import order_doc, quote_doc
 from fabgrid.config import Settings
-from fabgrid.domain.order import Order
-from fabgrid.services import checkout, claims, invoices, messages, orders
+from fabgrid.domain.order import MAX_FEATURES, FeatureSpec, Order
+from fabgrid.services import checkout, claims, inspection_plan, invoices, messages, orders
 from fabgrid.services.accounts import Principal
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -223,3 +224,17 @@ def cancel(order_id: str, principal: CurrentPrincipal, settings: SettingsDep,
 def reorder(order_id: str, line_id: str, principal: CurrentPrincipal, settings: SettingsDep) -> JSONResponse:
     doc = quote_doc(checkout.reorder(settings, principal, order_id, line_id))
     return JSONResponse(doc, status_code=201, headers={"Location": doc["links"]["self"]})
+
+
+class FeaturePlanBody(BaseModel):
+    """The features a line's parts must be measured on, each with its nominal and limits (none: no plan)."""
+
+    features: list[FeatureSpec] = Field(default_factory=list, max_length=MAX_FEATURES)
+
+
+@router.put("/{order_id}/lines/{line_id}/features",
+            summary="Set a line's inspection plan: the features the factory must measure, with their tolerances "
+                    "(until the line is inspected)")
+def put_feature_plan(order_id: str, line_id: str, body: FeaturePlanBody, principal: CurrentPrincipal,
+                     settings: SettingsDep) -> dict[str, Any]:
+    return order_doc(inspection_plan.set_plan(settings, principal, order_id, line_id, body.features))
