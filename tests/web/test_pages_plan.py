@@ -16,6 +16,7 @@ def test_the_buyer_plans_the_features_the_factory_measures(site: Site) -> None:
     order_id, site_id = site.ordered(zh)
     page = zh.get(f"/orders/{order_id}").text
     assert "检验计划（0）" in page
+    assert "熔融沉积成型" in page and "fdm / fdm_pla" not in page  # the process and material by their names
     link = page.split('class="plan-link" href="')[1].split('"')[0]
     plan = zh.get(link)
     assert plan.status_code == 200 and 'id="plan-empty"' in plan.text and 'id="plan-form"' in plan.text

@@ -155,8 +155,23 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
             catalogs.append(network.network_of(settings_of(request)).catalog)
         return catalogs[0]
 
+    def process_name(process: object) -> str:
+        """A process id (fdm, sla, ...) by its Chinese name on zh-CN pages; the id on English pages."""
+        key = str(getattr(process, "value", process))
+        cat = catalog_names()
+        found = cat.processes.get(key) if cat is not None else None  # type: ignore[call-overload]
+        return local_name(found, lang) if found is not None else key
+
+    def material_name(material: object) -> str:
+        """A material id (fdm_pla, ...) by its Chinese name on zh-CN pages; the id on English pages."""
+        key = str(material)
+        cat = catalog_names()
+        found = cat.materials.get(key) if cat is not None else None
+        return local_name(found, lang) if found is not None else key
+
     ctx: dict[str, Any] = {
         "lang": lang, "languages": i18n.LANGUAGES, "user": who, "place": place,
+        "process_name": process_name, "material_name": material_name,
         "named": lambda record: local_name(record, lang), "event_note": event_note,
         "finding_text": lambda finding: findings.finding_text(lang, finding, catalog_names()),
         "limit_text": lambda limit, found=None: findings.limit_text(lang, limit, found, catalog_names()),
