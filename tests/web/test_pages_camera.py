@@ -28,7 +28,7 @@ def test_a_factory_links_and_removes_a_camera_from_the_machine_page(site: Site) 
         site.login(zh, site.account("factory", site_id=SITE))
         page = zh.get(f"/factory/machines/{MACHINE}")
         assert page.status_code == 200 and 'id="camera-card"' in page.text and 'id="camera-none"' in page.text
-        assert "摄像头监控" in page.text and "快照地址" in page.text
+        assert "摄像头监控" in page.text and "快照地址" in page.text and "(已连接)" in page.text  # the host's state
         token = csrf_of(page.text)
         bad = zh.post(f"/factory/machines/{MACHINE}/camera", data={"csrf_token": token, "url": "ftp://cam.local/x",
                                                                     "pause_after": "3", "every_s": "10",

@@ -20,6 +20,7 @@ def test_the_buyer_plans_the_features_the_factory_measures(site: Site) -> None:
     link = page.split('class="plan-link" href="')[1].split('"')[0]
     plan = zh.get(link)
     assert plan.status_code == 200 and 'id="plan-empty"' in plan.text and 'id="plan-form"' in plan.text
+    assert 'href="/logout"' in plan.text or 'action="/logout"' in plan.text  # signed in, as on every page
     token = csrf_of(plan.text)
     bad = zh.post(link, data={"csrf_token": token, "plan": "bore_d five"})
     assert bad.status_code == 422 and "检验计划中有一行格式不对" in html.unescape(bad.text)

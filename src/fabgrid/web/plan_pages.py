@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from fabgrid.domain.order import FeatureSpec, Order, OrderLine
 from fabgrid.errors import InputError, NotFoundError
 from fabgrid.services import inspection_plan, orders
+from fabgrid.services.accounts import Principal
 from fabgrid.web.session import PageRoute, checked_form, field, render, require, settings_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -52,22 +53,22 @@ def parse_plan(text: str) -> list[FeatureSpec]:
     return out
 
 
-def _line(request: Request, order_id: str, line_id: str) -> tuple[Order, OrderLine]:
+def _line(request: Request, order_id: str, line_id: str) -> tuple[Principal, Order, OrderLine]:
     who = require(request, *BUYER)
     o = orders.get_order(settings_of(request), who, order_id)
     ln = next((x for x in o.lines if x.id == line_id), None)
     if ln is None:
         raise NotFoundError(f"order {order_id} has no line {line_id!r}", code="order.line_not_found")
-    return o, ln
+    return who, o, ln
 
 
 @router.get("/orders/{order_id}/lines/{line_id}/plan", response_class=HTMLResponse)
 def plan_page(request: Request, order_id: str, line_id: str) -> HTMLResponse:
     """A line's inspection plan: the features and, until the line is inspected, the form that changes them."""
-    o, ln = _line(request, order_id, line_id)
+    who, o, ln = _line(request, order_id, line_id)
     text = "\n".join(inspection_plan.plan_line(f) for f in ln.feature_plan)
     return render(request, "plan.html", {"order": o, "ln": ln, "text": text,
-                                         "locked": ln.status in inspection_plan.LOCKED})
+                                         "locked": ln.status in inspection_plan.LOCKED}, who=who)
 
 
 @router.post("/orders/{order_id}/lines/{line_id}/plan")
