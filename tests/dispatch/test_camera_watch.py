@@ -102,6 +102,14 @@ def test_bad_cameras_are_clear_errors_and_change_nothing(settings: Settings, moo
     with pytest.raises(InputError) as scheme:
         camera_watch.link_camera(settings, MACHINE, "file:///etc/passwd")
     assert scheme.value.code == "camera.url"
+    for metadata in ("http://169.254.169.254/latest/meta-data/", "http://100.100.100.200/latest/meta-data/",
+                     "http://[::ffff:169.254.169.254]/", "http://[2002:a9fe:a9fe::1]/snap.jpg", "http://[fe80::1]/"):
+        with pytest.raises(InputError) as ssrf:  # a cloud metadata service is never a camera (nothing is fetched)
+            camera_watch.link_camera(settings, MACHINE, metadata, learn_gap_s=0.0)
+        assert ssrf.value.code == "camera.url" and "metadata" in ssrf.value.message, metadata
+    with pytest.raises(InputError) as host:
+        dispatch.connect_machine(settings, MACHINE, "moonraker", "http://169.254.169.254", api_key="moon-key")
+    assert host.value.code == "dispatch.url"
     assert camera_watch.camera_of(settings, MACHINE) is None  # nothing was linked
     assert not camera_watch.model_path(settings, MACHINE).exists()
 
@@ -143,3 +151,14 @@ def test_the_api_and_the_cli_link_show_and_remove_a_camera(settings: Settings, m
     assert out["frames"] == 5 and out["every_s"] == 2.0 and out["pause_after"] == 3
     main(["machines", "camera", MACHINE, "--remove", *db])
     assert camera_watch.camera_of(settings, MACHINE) is None
+
+
+def test_devices_may_be_on_the_factory_network_but_never_a_metadata_service() -> None:
+    import ipaddress
+
+    from fabgrid.services.device_urls import address_refusal
+
+    for ok in ("192.168.1.20", "10.0.0.5", "127.0.0.1", "100.101.102.103", "fd7a:115c:a1e0::1", "8.8.8.8"):
+        assert address_refusal(ipaddress.ip_address(ok)) is None, ok  # LAN, loopback, Tailscale, public
+    for bad in ("169.254.169.254", "100.100.100.200", "fe80::1", "224.0.0.1", "0.0.0.0", "::ffff:169.254.1.1"):
+        assert address_refusal(ipaddress.ip_address(bad)) is not None, bad

@@ -25,7 +25,7 @@ from fabgrid.dispatch.base import Connector, HostError
 from fabgrid.dispatch.camera import FailureRule, fetch_frame
 from fabgrid.dispatch.follow import Follower
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, mail
+from fabgrid.services import designs, device_urls, mail
 from fabgrid.services.accounts import Principal
 from fabgrid.store.uow import UnitOfWork
 
@@ -76,6 +76,11 @@ def _check(url: str, pause_after: int, every_s: float, learn_frames: int) -> Non
     if u.scheme not in ("http", "https") or not u.hostname:
         raise InputError(f"camera URL {url[:200]!r} is not an http(s) URL", hint="give the camera's snapshot URL, e.g. "
                          "http://printer.local/webcam/?action=snapshot", code="camera.url")
+    try:
+        port = u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        raise InputError(f"camera URL {url[:200]!r} has an invalid port", code="camera.url") from None
+    device_urls.check_device_host(u.hostname, port, "camera", "camera.url")
     if not MIN_PAUSE_AFTER <= pause_after <= MAX_PAUSE_AFTER:
         raise InputError(f"pause after {pause_after} frames is out of range",
                          hint=f"{MIN_PAUSE_AFTER}..{MAX_PAUSE_AFTER} anomalous frames in a row",

@@ -25,7 +25,7 @@ from fabgrid.domain.order import OrderStatus
 from fabgrid.domain.records import Job
 from fabgrid.domain.telemetry import EVENT_ADAPTER, TelemetryEvent
 from fabgrid.errors import InputError, NotFoundError
-from fabgrid.services import designs, jobs, network, timeline
+from fabgrid.services import designs, device_urls, jobs, network, timeline
 from fabgrid.services.accounts import Principal
 from fabgrid.services.timeline import Note
 from fabgrid.store.telemetry import MachineEventStore
@@ -90,6 +90,11 @@ def _check_url(url: str, kind: str = "") -> str:
     if u.username or u.password:
         raise InputError("the print host URL carries credentials", hint="give the key with --api-key instead",
                          code="dispatch.url")
+    try:
+        port = u.port or {"https": 443, "mqtts": 8883, "mqtt": 1883}.get(u.scheme, 80)
+    except ValueError:
+        raise InputError(f"print host URL {url!r} has an invalid port", code="dispatch.url") from None
+    device_urls.check_device_host(str(u.hostname), port, "print", "dispatch.url")
     return url.rstrip("/")
 
 
