@@ -22,8 +22,8 @@ from simulators import MoonrakerSimulator
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
-SITE = "cs-tianxin-01"
-MACHINE = "cs-tianxin-01-f01"
+SITE = "cs-yuelu-01"  # a site no other browser test uses: the server's database is shared by them
+MACHINE = "cs-yuelu-01-f01"
 
 
 def _shot(page: Any, name: str) -> None:
@@ -59,16 +59,16 @@ def _buyer_order(server: Server) -> str:
 
 def test_camera_card_inspection_plan_and_jobs_pages(browser: Any, server: Server) -> None:
     order_id = _buyer_order(server)
-    accounts.signup(server.database_url, email="cam@tianxin.example.com", password=PASSWORD, name="Cam",
-                    organisation="Tianxin camera", role="factory", site_id=SITE)
+    accounts.signup(server.database_url, email="cam@yuelu.example.com", password=PASSWORD, name="Cam",
+                    organisation="Yuelu camera", role="factory", site_id=SITE)
     accounts.signup(server.database_url, email="ops@park.example.com", password=PASSWORD, name="Ops",
                     organisation="Park operations", role="operator")
     with MoonrakerSimulator("moon-key", print_s=3.0) as host, CameraSimulator() as camera:
         page = browser.new_page(viewport={"width": 1300, "height": 900})
-        _login(page, server, "cam@tianxin.example.com")
+        _login(page, server, "cam@yuelu.example.com")
         page.goto(server.url + "/factory/machines/" + MACHINE)
         with httpx.Client(base_url=server.url, timeout=60) as c:  # the print host, through the API
-            token = c.post("/api/v1/auth/token", data={"username": "cam@tianxin.example.com",
+            token = c.post("/api/v1/auth/token", data={"username": "cam@yuelu.example.com",
                                                        "password": PASSWORD}).json()["access_token"]
             r = c.put(f"/api/v1/factory/machines/{MACHINE}/connection", headers={"Authorization": f"Bearer {token}"},
                       json={"kind": "moonraker", "url": host.url, "api_key": "moon-key"})
@@ -84,6 +84,8 @@ def test_camera_card_inspection_plan_and_jobs_pages(browser: Any, server: Server
         page.goto(server.url + "/lang/en?next=/factory/machines/" + MACHINE)
         assert "after 3 anomalous frames" in page.inner_text("#camera-linked")
         _shot(page, "02-camera-en")
+        page.click("#camera-card form[action$='/camera/remove'] button")  # leave the machine as it was
+        page.wait_for_selector("#camera-none")
         page.close()
 
     page = browser.new_page(viewport={"width": 1300, "height": 900})
