@@ -260,6 +260,10 @@ def test_the_operator_edits_an_exhibition(own: Platform, fdm: dict[str, Any]) ->
     problem(c.patch(base, json={"theme": "x"}, headers=buyer), 403, "exhibition.not_operator")
     problem(c.patch(base, json={"ends_on": (day - timedelta(days=1)).isoformat()}, headers=op), 422,
             "exhibition.dates")
+    before = len(c.get("/api/v1/exhibitions", headers=op).json())
+    problem(c.post("/api/v1/operator/exhibitions", json={"name": "x", "starts_on": "0001-01-01",  # found by make fuzz
+                                                         "ends_on": "0001-01-01"}, headers=op), 422, "exhibition.dates")
+    assert len(c.get("/api/v1/exhibitions", headers=op).json()) == before  # nothing stored
     problem(c.patch(base, json={"starts_on": (day + timedelta(days=1)).isoformat()}, headers=op), 409,
             "exhibition.dates")  # the slot of the first day would lie outside
     r = c.patch(base, json={"name": "湖南春季线上展", "theme": "精密零件 precision parts",

@@ -49,6 +49,10 @@ class ExhibitionView:
     site_names: dict[str, str]
 
 
+#: The days an exhibition may have (a date such as 0001-01-01 has no time in Asia/Shanghai to begin at).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _operator(who: Principal) -> None:
     if not is_operator(who):
         raise InputError("the park's operator runs exhibitions", code="exhibition.not_operator", status=403)
@@ -57,6 +61,9 @@ def _operator(who: Principal) -> None:
 def _checked(name: str, theme: str, starts_on: date, ends_on: date) -> tuple[str, str]:
     if not name.strip():
         raise InputError("an exhibition needs a name", code="exhibition.name")
+    if not (starts_on >= FIRST_DAY and ends_on <= LAST_DAY):
+        raise InputError(f"{starts_on}..{ends_on} is outside {FIRST_DAY}..{LAST_DAY}", hint="give the exhibition's "
+                         "real dates", code="exhibition.dates")
     if ends_on < starts_on:
         raise InputError(f"ends_on {ends_on} is before starts_on {starts_on}", hint="the last day comes after the "
                          "first", code="exhibition.dates")
