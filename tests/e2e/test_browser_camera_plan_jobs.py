@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import trimesh
-from e2e_kit import ARTIFACTS, Server
+from e2e_kit import ARTIFACTS, Server, login
 
 from fabgrid.services import accounts
 
@@ -32,11 +32,7 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _login(page: Any, server: Server, email: str) -> None:
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server, email, PASSWORD)
 
 
 def _buyer_order(server: Server) -> str:

@@ -71,6 +71,13 @@ def _sealed(settings: Settings, uow: UnitOfWork, machine_id: str) -> dict[str, A
     return _unseal(settings, machine_id, blob, key_id)
 
 
+def _reseal(settings: Settings, uow: UnitOfWork, machine_id: str, doc: dict[str, Any]) -> None:
+    """Keep the connection's secret `doc` sealed under the master key again (in the caller's transaction)."""
+    master = designs.master_key(settings)
+    uow.dispatch.reseal(machine_id, designs.seal(master, json.dumps(doc).encode(), machine_id.encode()),
+                        designs.key_id(master))
+
+
 def _check(url: str, pause_after: int, every_s: float, learn_frames: int) -> None:
     u = urlsplit(url)
     if u.scheme not in ("http", "https") or not u.hostname:
@@ -120,13 +127,11 @@ def link_camera(settings: Settings, machine_id: str, url: str, *, pause_after: i
         frames.append(fetch_frame(url))
     model = train(frames, target_frr=TARGET_FRR)
     save_model(model, model_path(settings, machine_id))
-    master = designs.master_key(settings)
     with UnitOfWork(settings.database_url) as uow:
         doc = _sealed(settings, uow, machine_id)
         doc["camera"] = {"url": url, "pause_after": pause_after, "every_s": every_s, "threshold": model.threshold,
                          "frames": learn_frames}
-        uow.dispatch.reseal(machine_id, designs.seal(master, json.dumps(doc).encode(), machine_id.encode()),
-                            designs.key_id(master))
+        _reseal(settings, uow, machine_id, doc)
         uow.commit()
     return CameraLink(machine_id, _origin(url), pause_after, every_s, model.threshold, learn_frames)
 
@@ -151,14 +156,12 @@ def unlink_camera(settings: Settings, machine_id: str, who: Principal | None = N
     """Stop watching `machine_id` with its camera (the learnt detector is deleted)."""
     from fabgrid.services.dispatch import _check_site, _machine_site
 
-    master = designs.master_key(settings)
     with UnitOfWork(settings.database_url) as uow:
         site_id, _ = _machine_site(uow, machine_id)
         _check_site(who, site_id, f"machine {machine_id}")
         doc = _sealed(settings, uow, machine_id)
         doc.pop("camera", None)
-        uow.dispatch.reseal(machine_id, designs.seal(master, json.dumps(doc).encode(), machine_id.encode()),
-                            designs.key_id(master))
+        _reseal(settings, uow, machine_id, doc)
         uow.commit()
     model_path(settings, machine_id).unlink(missing_ok=True)
 
